@@ -1,0 +1,320 @@
+//! Typed settings, read from the Worker's vars and secrets and checked before
+//! any request is answered.
+//!
+//! The reader is a plain closure (`name -> Option<String>`) so this module
+//! knows nothing of `worker::Env` and is tested natively. Errors name the
+//! setting and the rule it broke, never the value: a secret pasted into the
+//! wrong variable must not end up in a log.
+
+use crate::signature::{KeyError, KeyRing, SigningKey};
+
+/// Workers KV refuses expirations shorter than this.
+pub const KV_MIN_TTL_SECONDS: u64 = 60;
+
+/// Cloudflare's request body limit on the free and pro plans.
+const MAX_BODY_LIMIT: u64 = 100 * 1024 * 1024;
+
+/// Longer than any sender waits for an answer, so a larger value is a typo.
+const MAX_ORIGIN_TIMEOUT_MS: u64 = 600_000;
+
+/// Every setting hookgate reads, with the defaults DESIGN.md gives.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `WEBHOOK_SECRET`: the keys deliveries may be signed with.
+    pub keys: KeyRing,
+    /// `ORIGIN_URL`: where verified deliveries go; fixed, never taken from a request.
+    pub origin_url: String,
+    /// `ORIGIN_SECRET`: when set, forwards carry hookgate's own signature.
+    pub origin_key: Option<SigningKey>,
+    /// `WEBHOOK_PATH`: the one path that accepts deliveries.
+    pub path: String,
+    /// `TOLERANCE_SECONDS`: allowed clock skew, each direction.
+    pub tolerance_seconds: u64,
+    /// `MAX_BODY_BYTES`: larger bodies are refused before any hashing.
+    pub max_body_bytes: usize,
+    /// `DEDUPE_TTL_SECONDS`: how long a delivered webhook-id is remembered.
+    pub dedupe_ttl_seconds: u64,
+    /// `ORIGIN_TIMEOUT_MS`: the origin fetch is aborted after this.
+    pub origin_timeout_ms: u64,
+}
+
+/// A setting that stops hookgate from answering safely. Each variant names
+/// the setting; none carries its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required setting is absent or empty.
+    Missing(&'static str),
+    /// A key setting does not hold valid `whsec_` keys.
+    BadKey(&'static str, KeyError),
+    /// `ORIGIN_URL` is not an absolute http(s) URL with a host.
+    BadOriginUrl,
+    /// `WEBHOOK_PATH` does not start with `/`.
+    BadPath,
+    /// A number setting is not a whole number in its allowed range.
+    OutOfRange(&'static str, &'static str),
+    /// `DEDUPE_TTL_SECONDS` is shorter than two tolerance windows, so a
+    /// captured delivery could be replayed after its id was forgotten.
+    DedupeShorterThanWindow,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Missing(name) => write!(f, "setting {name} is required but not set"),
+            ConfigError::BadKey(name, why) => write!(f, "setting {name} is invalid: {why}"),
+            ConfigError::BadOriginUrl => {
+                f.write_str("setting ORIGIN_URL is invalid: expected an absolute http:// or https:// URL")
+            }
+            ConfigError::BadPath => f.write_str("setting WEBHOOK_PATH is invalid: it must start with /"),
+            ConfigError::OutOfRange(name, range) => {
+                write!(f, "setting {name} is invalid: expected a whole number {range}")
+            }
+            ConfigError::DedupeShorterThanWindow => f.write_str(
+                "setting DEDUPE_TTL_SECONDS is invalid: it must be at least twice TOLERANCE_SECONDS, \
+                 or a replay could arrive after its webhook-id was forgotten",
+            ),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks every setting. `get` returns a setting's text, or
+    /// `None` when it is not bound.
+    pub fn from_settings(
+        get: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let present = |name: &'static str| get(name).filter(|value| !value.trim().is_empty());
+
+        let secret = present("WEBHOOK_SECRET").ok_or(ConfigError::Missing("WEBHOOK_SECRET"))?;
+        let keys = KeyRing::parse(&secret).map_err(|e| ConfigError::BadKey("WEBHOOK_SECRET", e))?;
+
+        let origin_url = present("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?;
+        let origin_url = check_origin_url(origin_url.trim())?;
+
+        let origin_key = match present("ORIGIN_SECRET") {
+            None => None,
+            Some(text) => Some(
+                SigningKey::parse(&text).map_err(|e| ConfigError::BadKey("ORIGIN_SECRET", e))?,
+            ),
+        };
+
+        let path = present("WEBHOOK_PATH").unwrap_or_else(|| "/".to_owned());
+        let path = path.trim().to_owned();
+        if !path.starts_with('/') {
+            return Err(ConfigError::BadPath);
+        }
+
+        let number = |name: &'static str, default: u64, min: u64, max: u64, range: &'static str| {
+            match present(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or(ConfigError::OutOfRange(name, range)),
+            }
+        };
+        let tolerance_seconds = number("TOLERANCE_SECONDS", 300, 0, 86_400, "from 0 to 86400")?;
+        let max_body_bytes = number(
+            "MAX_BODY_BYTES",
+            1_048_576,
+            1,
+            MAX_BODY_LIMIT,
+            "from 1 to 104857600",
+        )?;
+        let dedupe_ttl_seconds = number(
+            "DEDUPE_TTL_SECONDS",
+            259_200,
+            KV_MIN_TTL_SECONDS,
+            365 * 86_400,
+            "from 60 to 31536000",
+        )?;
+        let origin_timeout_ms = number(
+            "ORIGIN_TIMEOUT_MS",
+            10_000,
+            1,
+            MAX_ORIGIN_TIMEOUT_MS,
+            "from 1 to 600000",
+        )?;
+
+        if dedupe_ttl_seconds < tolerance_seconds.saturating_mul(2) {
+            return Err(ConfigError::DedupeShorterThanWindow);
+        }
+
+        Ok(Self {
+            keys,
+            origin_url,
+            origin_key,
+            path,
+            tolerance_seconds,
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            dedupe_ttl_seconds,
+            origin_timeout_ms,
+        })
+    }
+}
+
+fn check_origin_url(text: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(text).map_err(|_| ConfigError::BadOriginUrl)?;
+    let scheme_ok = matches!(url.scheme(), "http" | "https");
+    if !scheme_ok || url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::BadOriginUrl);
+    }
+    Ok(url.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn read(pairs: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<&str, String> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Config::from_settings(|name| map.get(name).cloned())
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "http://127.0.0.1:8788/hooks"),
+        ]
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = minimal();
+        pairs.extend_from_slice(extra);
+        read(&pairs)
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = with(&[]).expect("minimal settings are enough");
+        assert_eq!(config.path, "/");
+        assert_eq!(config.tolerance_seconds, 300);
+        assert_eq!(config.max_body_bytes, 1_048_576);
+        assert_eq!(config.dedupe_ttl_seconds, 259_200);
+        assert_eq!(config.origin_timeout_ms, 10_000);
+        assert!(config.origin_key.is_none());
+        assert_eq!(config.origin_url, "http://127.0.0.1:8788/hooks");
+    }
+
+    #[test]
+    fn required_settings_are_named_when_missing() {
+        assert_eq!(
+            read(&[("ORIGIN_URL", "http://x")]).err(),
+            Some(ConfigError::Missing("WEBHOOK_SECRET"))
+        );
+        assert_eq!(
+            read(&[("WEBHOOK_SECRET", KEY)]).err(),
+            Some(ConfigError::Missing("ORIGIN_URL"))
+        );
+        assert_eq!(
+            read(&[("WEBHOOK_SECRET", "  "), ("ORIGIN_URL", "http://x")]).err(),
+            Some(ConfigError::Missing("WEBHOOK_SECRET"))
+        );
+    }
+
+    #[test]
+    fn origin_url_must_be_absolute_http() {
+        for bad in [
+            "ftp://x/",
+            "/relative",
+            "127.0.0.1:8788",
+            "http://",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+        ] {
+            let pairs = [("WEBHOOK_SECRET", KEY), ("ORIGIN_URL", bad)];
+            assert_eq!(read(&pairs).err(), Some(ConfigError::BadOriginUrl), "{bad}");
+        }
+        let ok = read(&[
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "https://api.example.com/in?x=1"),
+        ]);
+        assert_eq!(
+            ok.map(|c| c.origin_url).ok().as_deref(),
+            Some("https://api.example.com/in?x=1")
+        );
+    }
+
+    #[test]
+    fn bad_keys_name_their_setting() {
+        let pairs = [("WEBHOOK_SECRET", "whsec_***"), ("ORIGIN_URL", "http://x")];
+        assert_eq!(
+            read(&pairs).err(),
+            Some(ConfigError::BadKey("WEBHOOK_SECRET", KeyError::NotBase64))
+        );
+        assert_eq!(
+            with(&[("ORIGIN_SECRET", "whsec_")]).err(),
+            Some(ConfigError::BadKey("ORIGIN_SECRET", KeyError::ZeroLength))
+        );
+        assert!(with(&[("ORIGIN_SECRET", "")])
+            .expect("empty means unset")
+            .origin_key
+            .is_none());
+        assert!(with(&[("ORIGIN_SECRET", KEY)])
+            .expect("valid")
+            .origin_key
+            .is_some());
+    }
+
+    #[test]
+    fn numbers_are_range_checked() {
+        for (name, bad) in [
+            ("TOLERANCE_SECONDS", "-1"),
+            ("TOLERANCE_SECONDS", "5m"),
+            ("MAX_BODY_BYTES", "0"),
+            ("MAX_BODY_BYTES", "104857601"),
+            ("DEDUPE_TTL_SECONDS", "59"),
+            ("ORIGIN_TIMEOUT_MS", "0"),
+            ("ORIGIN_TIMEOUT_MS", "1.5"),
+        ] {
+            assert!(
+                matches!(with(&[(name, bad)]).err(), Some(ConfigError::OutOfRange(n, _)) if n == name),
+                "{name}={bad}"
+            );
+        }
+        let config =
+            with(&[("MAX_BODY_BYTES", " 2048 "), ("ORIGIN_TIMEOUT_MS", "250")]).expect("valid");
+        assert_eq!(
+            (config.max_body_bytes, config.origin_timeout_ms),
+            (2048, 250)
+        );
+    }
+
+    #[test]
+    fn dedupe_must_outlive_the_replay_window() {
+        assert_eq!(
+            with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "599")]).err(),
+            Some(ConfigError::DedupeShorterThanWindow)
+        );
+        assert!(with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "600")]).is_ok());
+    }
+
+    #[test]
+    fn path_must_be_absolute() {
+        assert_eq!(
+            with(&[("WEBHOOK_PATH", "hooks")]).err(),
+            Some(ConfigError::BadPath)
+        );
+        assert_eq!(
+            with(&[("WEBHOOK_PATH", "/hooks/quo")])
+                .map(|c| c.path)
+                .ok()
+                .as_deref(),
+            Some("/hooks/quo")
+        );
+    }
+
+    #[test]
+    fn errors_never_carry_values() {
+        let secretish = "whsec_c2VjcmV0LXZhbHVl!";
+        let pairs = [("WEBHOOK_SECRET", secretish), ("ORIGIN_URL", "http://x")];
+        let message = read(&pairs).expect_err("invalid").to_string();
+        assert!(message.contains("WEBHOOK_SECRET"));
+        assert!(!message.contains("c2VjcmV0"), "{message}");
+    }
+}

@@ -1,0 +1,155 @@
+//! What hookgate sends to the origin, and the trait that sends it.
+//!
+//! Building the request is pure and lives here; sending it (fetch, abort on
+//! timeout, no redirects) is the Worker glue's job behind [`Origin`]. Only an
+//! allowlist of headers is forwarded: whatever else a request carries
+//! (cookies, authorization, `cf-*`, hop-by-hop headers) never reaches the
+//! origin, so the gate cannot be used to smuggle credentials past it.
+
+use crate::config::Config;
+
+/// A verified delivery, as read from the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The request hookgate makes to the origin: always a POST to `ORIGIN_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a forward got no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginError {
+    /// No answer within `ORIGIN_TIMEOUT_MS`; the fetch was aborted.
+    Timeout,
+    /// The connection failed (refused, reset, DNS) before any answer.
+    Unreachable,
+}
+
+/// Sends a forward and reports the origin's status. Implementations must not
+/// follow redirects: a 3xx is an answer, and a failed one.
+#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
+pub trait Origin {
+    async fn send(&self, forward: Forward, timeout_ms: u64) -> Result<u16, OriginError>;
+}
+
+/// Builds the forward for a verified delivery. With `ORIGIN_SECRET` set, the
+/// `webhook-*` headers are hookgate's own signature over the same id and
+/// bytes, stamped `now`, so the origin can verify with any Standard Webhooks
+/// library and a key that never left the operator's hands.
+pub fn build_forward(config: &Config, delivery: Verified, now: i64) -> Forward {
+    let (timestamp, signature) = match &config.origin_key {
+        Some(key) => (now.to_string(), key.sign(&delivery.id, now, &delivery.body)),
+        None => (delivery.timestamp, delivery.signature),
+    };
+    let mut headers = Vec::with_capacity(4);
+    if let Some(content_type) = delivery.content_type {
+        headers.push(("content-type", content_type));
+    }
+    headers.push(("webhook-id", delivery.id));
+    headers.push(("webhook-timestamp", timestamp));
+    headers.push(("webhook-signature", signature));
+    Forward {
+        url: config.origin_url.clone(),
+        headers,
+        body: delivery.body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::{verify, KeyRing};
+
+    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ORIGIN_KEY: &str = "whsec_dGhlLW9yaWdpbi1rZXk=";
+
+    fn config(origin_secret: Option<&str>) -> Config {
+        Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://127.0.0.1:9/in".to_owned()),
+            "ORIGIN_SECRET" => origin_secret.map(str::to_owned),
+            _ => None,
+        })
+        .expect("test settings are valid")
+    }
+
+    fn delivery() -> Verified {
+        Verified {
+            id: "msg_1".to_owned(),
+            timestamp: "1700000000".to_owned(),
+            signature: "v1,c2VuZGVy".to_owned(),
+            content_type: Some("application/json".to_owned()),
+            body: vec![0xff, b'{', b'}'],
+        }
+    }
+
+    fn header<'a>(forward: &'a Forward, name: &str) -> Option<&'a str> {
+        forward
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn passes_the_senders_headers_and_exact_bytes() {
+        let forward = build_forward(&config(None), delivery(), 1_700_000_100);
+        assert_eq!(forward.url, "http://127.0.0.1:9/in");
+        assert_eq!(forward.body, vec![0xff, b'{', b'}']);
+        assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000000"));
+        assert_eq!(header(&forward, "webhook-signature"), Some("v1,c2VuZGVy"));
+        assert_eq!(header(&forward, "content-type"), Some("application/json"));
+        assert_eq!(forward.headers.len(), 4);
+    }
+
+    #[test]
+    fn resigns_with_the_origin_key_when_set() {
+        let now = 1_700_000_100;
+        let forward = build_forward(&config(Some(ORIGIN_KEY)), delivery(), now);
+        assert_eq!(header(&forward, "webhook-id"), Some("msg_1"));
+        assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000100"));
+        let signature = header(&forward, "webhook-signature").expect("signed");
+        let origin_keys = KeyRing::parse(ORIGIN_KEY).expect("key");
+        assert_eq!(
+            verify(
+                &origin_keys,
+                "msg_1",
+                "1700000100",
+                signature,
+                &forward.body,
+                now,
+                300
+            ),
+            Ok(())
+        );
+        let sender_keys = KeyRing::parse(KEY).expect("key");
+        assert!(verify(
+            &sender_keys,
+            "msg_1",
+            "1700000100",
+            signature,
+            &forward.body,
+            now,
+            300
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn no_content_type_is_invented() {
+        let mut bare = delivery();
+        bare.content_type = None;
+        let forward = build_forward(&config(None), bare, 0);
+        assert_eq!(header(&forward, "content-type"), None);
+    }
+}

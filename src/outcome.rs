@@ -1,0 +1,276 @@
+//! How a delivery ended, and the one place that turns that into an HTTP answer.
+//!
+//! The sender reads only the status: 2xx stops its retries, anything else
+//! schedules another attempt. So every status here is chosen for what it makes
+//! the sender do, and the origin's own status is never relayed (a relayed 410
+//! would make the sender disable the endpoint).
+
+/// Every way a delivery can end. Each maps to exactly one status and one
+/// stable `reason` code that clients may match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Verified and accepted by the origin with a 2xx.
+    Delivered,
+    /// Verified, but this webhook-id was already delivered: a sender retry
+    /// or a replay. Answered 200 so the sender stops; not forwarded again.
+    AlreadyDelivered,
+    /// Another copy of this webhook-id is being forwarded right now.
+    InFlight,
+    /// The request is not for the webhook path.
+    NotFound,
+    /// The webhook path was called with a method other than POST.
+    MethodNotAllowed,
+    /// The body is larger than `MAX_BODY_BYTES`.
+    TooLarge,
+    /// The body could not be read to its end (the client went away).
+    BadBody,
+    /// A required `webhook-*` header is absent or empty.
+    MissingHeader,
+    /// `webhook-id` is empty, too long, or holds `.` or a non-printable byte.
+    BadId,
+    /// `webhook-timestamp` is not a whole number of seconds.
+    BadTimestamp,
+    /// The timestamp is older than the tolerance allows.
+    StaleTimestamp,
+    /// The timestamp is further ahead than the tolerance allows.
+    FutureTimestamp,
+    /// No signature in `webhook-signature` matches any key.
+    BadSignature,
+    /// The origin answered with a non-2xx status or could not be reached.
+    OriginFailed,
+    /// The origin did not answer within `ORIGIN_TIMEOUT_MS`.
+    OriginTimeout,
+    /// The replay store could not be read or written; nothing was forwarded.
+    StoreUnavailable,
+    /// A setting is missing or invalid; the log names it.
+    Misconfigured,
+}
+
+/// Seconds a sender should wait before retrying a delivery that is in flight
+/// or that met an unavailable store.
+pub const RETRY_AFTER_SECONDS: u32 = 30;
+
+/// The HTTP answer for one outcome, free of any worker type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// Extra headers, such as `Retry-After` and `Allow`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Outcome {
+    /// The stable machine-readable code, also used in logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::AlreadyDelivered => "duplicate",
+            Outcome::InFlight => "in-flight",
+            Outcome::NotFound => "not-found",
+            Outcome::MethodNotAllowed => "method-not-allowed",
+            Outcome::TooLarge => "too-large",
+            Outcome::BadBody => "bad-body",
+            Outcome::MissingHeader => "missing-header",
+            Outcome::BadId => "bad-id",
+            Outcome::BadTimestamp => "bad-timestamp",
+            Outcome::StaleTimestamp => "stale-timestamp",
+            Outcome::FutureTimestamp => "future-timestamp",
+            Outcome::BadSignature => "bad-signature",
+            Outcome::OriginFailed => "origin-failed",
+            Outcome::OriginTimeout => "origin-timeout",
+            Outcome::StoreUnavailable => "store-unavailable",
+            Outcome::Misconfigured => "misconfigured",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Outcome::Delivered | Outcome::AlreadyDelivered => 200,
+            Outcome::BadId | Outcome::BadBody => 400,
+            Outcome::MissingHeader
+            | Outcome::BadTimestamp
+            | Outcome::StaleTimestamp
+            | Outcome::FutureTimestamp
+            | Outcome::BadSignature => 401,
+            Outcome::NotFound => 404,
+            Outcome::MethodNotAllowed => 405,
+            Outcome::InFlight => 409,
+            Outcome::TooLarge => 413,
+            Outcome::Misconfigured => 500,
+            Outcome::OriginFailed => 502,
+            Outcome::StoreUnavailable => 503,
+            Outcome::OriginTimeout => 504,
+        }
+    }
+
+    /// A human sentence for the problem body. Fixed text only: no header,
+    /// signature, secret or origin body can reach a sender through it.
+    fn detail(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "The event was verified and delivered.",
+            Outcome::AlreadyDelivered => {
+                "This webhook-id was already delivered; it was not forwarded again."
+            }
+            Outcome::InFlight => "Another copy of this webhook-id is being delivered; retry later.",
+            Outcome::NotFound => "No webhook endpoint at this path.",
+            Outcome::MethodNotAllowed => "Webhook deliveries must be POST requests.",
+            Outcome::TooLarge => "The body is larger than this endpoint accepts.",
+            Outcome::BadBody => "The request body could not be read.",
+            Outcome::MissingHeader => {
+                "webhook-id, webhook-timestamp and webhook-signature are all required."
+            }
+            Outcome::BadId => {
+                "webhook-id must be 1 to 256 printable ASCII characters and must not contain '.'."
+            }
+            Outcome::BadTimestamp => "webhook-timestamp must be a whole number of Unix seconds.",
+            Outcome::StaleTimestamp => "webhook-timestamp is too far in the past.",
+            Outcome::FutureTimestamp => "webhook-timestamp is too far in the future.",
+            Outcome::BadSignature => "No signature in webhook-signature matches.",
+            Outcome::OriginFailed => "The origin did not accept the event; retry later.",
+            Outcome::OriginTimeout => "The origin did not answer in time; retry later.",
+            Outcome::StoreUnavailable => {
+                "The replay store is unavailable; nothing was forwarded. Retry later."
+            }
+            Outcome::Misconfigured => "The gate is misconfigured; its log names the setting.",
+        }
+    }
+
+    pub fn answer(self) -> Answer {
+        let status = self.status();
+        let mut headers = Vec::new();
+        if matches!(self, Outcome::InFlight | Outcome::StoreUnavailable) {
+            headers.push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+        }
+        if self == Outcome::MethodNotAllowed {
+            headers.push(("allow", "POST".to_owned()));
+        }
+        // Both texts are fixed ASCII without quotes or backslashes, so they
+        // need no JSON escaping.
+        let (content_type, body) = if status == 200 {
+            (
+                "application/json",
+                format!(r#"{{"status":"{}"}}"#, self.reason()),
+            )
+        } else {
+            (
+                "application/problem+json",
+                format!(
+                    r#"{{"type":"about:blank","title":"{}","status":{},"reason":"{}","detail":"{}"}}"#,
+                    title(status),
+                    status,
+                    self.reason(),
+                    self.detail()
+                ),
+            )
+        };
+        Answer {
+            status,
+            content_type,
+            body,
+            headers,
+        }
+    }
+}
+
+fn title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Outcome; 17] = [
+        Outcome::Delivered,
+        Outcome::AlreadyDelivered,
+        Outcome::InFlight,
+        Outcome::NotFound,
+        Outcome::MethodNotAllowed,
+        Outcome::TooLarge,
+        Outcome::BadBody,
+        Outcome::MissingHeader,
+        Outcome::BadId,
+        Outcome::BadTimestamp,
+        Outcome::StaleTimestamp,
+        Outcome::FutureTimestamp,
+        Outcome::BadSignature,
+        Outcome::OriginFailed,
+        Outcome::OriginTimeout,
+        Outcome::StoreUnavailable,
+        Outcome::Misconfigured,
+    ];
+
+    #[test]
+    fn every_answer_is_valid_json_with_its_reason() {
+        for outcome in ALL {
+            let answer = outcome.answer();
+            let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON body");
+            if answer.status == 200 {
+                assert_eq!(body["status"], outcome.reason());
+            } else {
+                assert_eq!(answer.content_type, "application/problem+json");
+                assert_eq!(body["reason"], outcome.reason());
+                assert_eq!(body["status"], answer.status);
+            }
+        }
+    }
+
+    #[test]
+    fn reasons_are_unique() {
+        let mut reasons: Vec<_> = ALL.iter().map(|o| o.reason()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        assert_eq!(reasons.len(), ALL.len());
+    }
+
+    #[test]
+    fn retryable_answers_say_when() {
+        for outcome in [Outcome::InFlight, Outcome::StoreUnavailable] {
+            assert!(outcome
+                .answer()
+                .headers
+                .iter()
+                .any(|(name, _)| *name == "retry-after"));
+        }
+        assert_eq!(
+            Outcome::MethodNotAllowed.answer().headers,
+            vec![("allow", "POST".to_owned())]
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let expected = [
+            (Outcome::Delivered, 200),
+            (Outcome::AlreadyDelivered, 200),
+            (Outcome::InFlight, 409),
+            (Outcome::MissingHeader, 401),
+            (Outcome::StaleTimestamp, 401),
+            (Outcome::BadSignature, 401),
+            (Outcome::BadId, 400),
+            (Outcome::TooLarge, 413),
+            (Outcome::MethodNotAllowed, 405),
+            (Outcome::NotFound, 404),
+            (Outcome::OriginFailed, 502),
+            (Outcome::OriginTimeout, 504),
+            (Outcome::StoreUnavailable, 503),
+            (Outcome::Misconfigured, 500),
+        ];
+        for (outcome, status) in expected {
+            assert_eq!(outcome.status(), status, "{outcome:?}");
+        }
+    }
+}

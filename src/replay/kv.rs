@@ -1,0 +1,178 @@
+//! The replay store on Workers KV.
+//!
+//! KV has no compare-and-set, so a claim is a read followed by a write: two
+//! copies of one delivery that arrive together, or at two locations within
+//! KV's propagation delay (about a minute), can both pass. The origin should
+//! still dedupe on `webhook-id`; the Durable Object store closes the race.
+//!
+//! The logic is generic over [`KvBackend`] so it is tested natively; the
+//! Worker glue implements the backend on a `worker::kv::KvStore`.
+
+use super::{Claim, ReplayStore, StoreError};
+use crate::config::KV_MIN_TTL_SECONDS;
+use sha2::{Digest, Sha256};
+
+const DONE: &str = "done";
+const IN_FLIGHT: &str = "in-flight";
+
+/// Seconds an in-flight claim outlives the origin timeout, so a claim never
+/// expires while its forward may still be running.
+const CLAIM_MARGIN_SECONDS: u64 = 30;
+
+/// The three KV operations the store needs.
+#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
+pub trait KvBackend {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// A [`ReplayStore`] on any [`KvBackend`].
+pub struct KvReplayStore<B> {
+    backend: B,
+    done_ttl_seconds: u64,
+    claim_ttl_seconds: u64,
+}
+
+impl<B: KvBackend> KvReplayStore<B> {
+    /// `done_ttl_seconds` is `DEDUPE_TTL_SECONDS`; the claim lives a little
+    /// longer than the origin timeout. Both respect KV's 60-second minimum.
+    pub fn new(backend: B, done_ttl_seconds: u64, origin_timeout_ms: u64) -> Self {
+        let claim_ttl_seconds = origin_timeout_ms.div_ceil(1000) + CLAIM_MARGIN_SECONDS;
+        Self {
+            backend,
+            done_ttl_seconds: done_ttl_seconds.max(KV_MIN_TTL_SECONDS),
+            claim_ttl_seconds: claim_ttl_seconds.max(KV_MIN_TTL_SECONDS),
+        }
+    }
+
+    pub fn claim_ttl_seconds(&self) -> u64 {
+        self.claim_ttl_seconds
+    }
+}
+
+/// KV keys are limited to 512 bytes and ids are chosen by the sender, so the
+/// key is a fixed-length hash: any id fits, and none can address another
+/// record of the namespace.
+pub fn key_for(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut key = String::with_capacity(12 + 64);
+    key.push_str("hookgate:v1:");
+    for byte in digest {
+        key.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        key.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    key
+}
+
+impl<B: KvBackend> ReplayStore for KvReplayStore<B> {
+    async fn claim(&self, id: &str) -> Result<Claim, StoreError> {
+        let key = key_for(id);
+        match self.backend.get(&key).await?.as_deref() {
+            Some(DONE) => Ok(Claim::AlreadyDone),
+            // An unknown value is treated as held: failing closed costs a
+            // retry, failing open could cost a duplicate.
+            Some(_) => Ok(Claim::InFlight),
+            None => {
+                self.backend
+                    .put(&key, IN_FLIGHT, self.claim_ttl_seconds)
+                    .await?;
+                Ok(Claim::Claimed)
+            }
+        }
+    }
+
+    async fn mark_done(&self, id: &str) -> Result<(), StoreError> {
+        self.backend
+            .put(&key_for(id), DONE, self.done_ttl_seconds)
+            .await
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        self.backend.delete(&key_for(id)).await
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testing::{block_on, FakeKv};
+
+    #[test]
+    fn keys_are_fixed_length_and_distinct() {
+        let long = "x".repeat(10_000);
+        for id in ["", "msg_1", long.as_str()] {
+            assert_eq!(key_for(id).len(), 12 + 64);
+        }
+        assert_ne!(key_for("msg_1"), key_for("msg_2"));
+        assert_eq!(
+            key_for("abc"),
+            "hookgate:v1:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn ttls_respect_the_kv_minimum_and_the_origin_timeout() {
+        assert_eq!(
+            KvReplayStore::new(&FakeKv::default(), 10, 1).claim_ttl_seconds(),
+            60
+        );
+        assert_eq!(
+            KvReplayStore::new(&FakeKv::default(), 10, 45_001).claim_ttl_seconds(),
+            46 + 30
+        );
+        let kv = FakeKv::default();
+        let store = KvReplayStore::new(&kv, 10, 1);
+        block_on(store.mark_done("a")).expect("put");
+        assert_eq!(kv.ttl_of(&key_for("a")), Some(60));
+    }
+
+    #[test]
+    fn claim_then_done_then_duplicate() {
+        let kv = FakeKv::default();
+        let store = KvReplayStore::new(&kv, 259_200, 10_000);
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
+        assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(60));
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::InFlight));
+        block_on(store.mark_done("msg_1")).expect("mark");
+        assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(259_200));
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::AlreadyDone));
+    }
+
+    #[test]
+    fn release_lets_the_next_claim_through() {
+        let kv = FakeKv::default();
+        let store = KvReplayStore::new(&kv, 259_200, 10_000);
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
+        block_on(store.release("msg_1")).expect("release");
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
+    }
+
+    #[test]
+    fn unknown_values_count_as_held() {
+        let kv = FakeKv::default();
+        kv.insert(&key_for("msg_1"), "something-else");
+        let store = KvReplayStore::new(&kv, 259_200, 10_000);
+        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::InFlight));
+    }
+
+    #[test]
+    fn failures_surface_as_unavailable() {
+        let kv = FakeKv::default();
+        let store = KvReplayStore::new(&kv, 259_200, 10_000);
+        kv.fail_gets(true);
+        assert_eq!(block_on(store.claim("msg_1")), Err(StoreError::Unavailable));
+        kv.fail_gets(false);
+        kv.fail_puts(true);
+        assert_eq!(block_on(store.claim("msg_1")), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.mark_done("msg_1")),
+            Err(StoreError::Unavailable)
+        );
+        kv.fail_deletes(true);
+        assert_eq!(
+            block_on(store.release("msg_1")),
+            Err(StoreError::Unavailable)
+        );
+    }
+}

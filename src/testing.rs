@@ -1,0 +1,120 @@
+//! Fakes shared by the native unit tests.
+
+use crate::origin::{Forward, Origin, OriginError};
+use crate::replay::kv::KvBackend;
+use crate::replay::StoreError;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+/// Runs a future whose fakes never wait. A pending poll means a test wired
+/// something real in by mistake, so it fails loudly instead of spinning.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("a fake future was pending"),
+    }
+}
+
+/// An in-memory KV that can fail each kind of call and answer stale reads.
+#[derive(Default)]
+pub struct FakeKv {
+    entries: RefCell<HashMap<String, (String, u64)>>,
+    fail_gets: Cell<bool>,
+    fail_puts: Cell<bool>,
+    fail_deletes: Cell<bool>,
+    stale_reads: Cell<bool>,
+    rejected_value: RefCell<Option<String>>,
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl FakeKv {
+    pub fn fail_gets(&self, on: bool) {
+        self.fail_gets.set(on);
+    }
+    pub fn fail_puts(&self, on: bool) {
+        self.fail_puts.set(on);
+    }
+    pub fn fail_deletes(&self, on: bool) {
+        self.fail_deletes.set(on);
+    }
+    /// Reads miss every entry, as a KV location that has not seen a write yet.
+    pub fn stale_reads(&self, on: bool) {
+        self.stale_reads.set(on);
+    }
+    /// Writes of this one value fail; others succeed.
+    pub fn reject_writes_of(&self, value: &str) {
+        *self.rejected_value.borrow_mut() = Some(value.to_owned());
+    }
+    pub fn insert(&self, key: &str, value: &str) {
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), 0));
+    }
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        self.entries.borrow().get(key).map(|(v, _)| v.clone())
+    }
+    pub fn ttl_of(&self, key: &str) -> Option<u64> {
+        self.entries.borrow().get(key).map(|(_, ttl)| *ttl)
+    }
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+}
+
+impl KvBackend for &FakeKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.calls.borrow_mut().push(format!("get {key}"));
+        if self.fail_gets.get() {
+            return Err(StoreError::Unavailable);
+        }
+        if self.stale_reads.get() {
+            return Ok(None);
+        }
+        Ok(self.value_of(key))
+    }
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
+        self.calls.borrow_mut().push(format!("put {key} {value}"));
+        if self.fail_puts.get() || self.rejected_value.borrow().as_deref() == Some(value) {
+            return Err(StoreError::Unavailable);
+        }
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), ttl_seconds));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.calls.borrow_mut().push(format!("delete {key}"));
+        if self.fail_deletes.get() {
+            return Err(StoreError::Unavailable);
+        }
+        self.entries.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+/// An origin that records what it was sent and answers as told.
+pub struct FakeOrigin {
+    pub answer: Cell<Result<u16, OriginError>>,
+    pub received: RefCell<Vec<Forward>>,
+}
+
+impl FakeOrigin {
+    pub fn answering(answer: Result<u16, OriginError>) -> Self {
+        Self {
+            answer: Cell::new(answer),
+            received: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Origin for &FakeOrigin {
+    async fn send(&self, forward: Forward, _timeout_ms: u64) -> Result<u16, OriginError> {
+        self.received.borrow_mut().push(forward);
+        self.answer.get()
+    }
+}
