@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, and nothing else; quick when all is there.
+#  - the wasm32 target for rustc
+#  - wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, and
+#    worker-build at a pinned version, both from crates.io into a cache
+#    outside the clone ($HOOKGATE_TOOLS, default ~/.cache/hookgate)
+#  - node_modules from package-lock.json (npm ci), when the lock changed
+# Nothing is downloaded from anywhere but crates.io and the npm registry:
+# worker-build is pointed at these tools by scripts/tools.sh.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+cd "$HOOKGATE_ROOT"
+
+say() { echo "setup: $*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# cargo install of a crate with a lockfile of its own fails with --locked on
+# this registry index, so the crates are installed at a pinned version without it.
+install_crate() { # crate version binary-path
+  local crate=$1 version=$2 bin=$3
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; then
+    return
+  fi
+  say "installing $crate $version (once per machine; a few minutes)"
+  cargo install --quiet "$crate" --version "=$version" --root "$(dirname "$(dirname "$bin")")" --force
+}
+install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$WASM_BINDGEN_BIN"
+install_crate worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_BIN"
+
+# npm ci only when package-lock.json differs from what was last installed.
+stamp=node_modules/.hookgate-lock
+wanted="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  say "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$wanted" > "$stamp"
+fi
+
+if [ ! -f .dev.vars ]; then
+  cp .dev.vars.example .dev.vars
+  say "created .dev.vars from .dev.vars.example"
+fi

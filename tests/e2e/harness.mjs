@@ -1,0 +1,211 @@
+// Runs the built Worker (build/index.js, made by scripts/build.sh) in real
+// workerd through Miniflare, in front of a real HTTP origin on a random
+// loopback port, and signs deliveries with the standardwebhooks npm library
+// as a sender would.
+import { Miniflare } from 'miniflare';
+import { createHmac, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Webhook } from 'standardwebhooks';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const SENDER_KEY = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+export const ROTATED_KEY = 'whsec_cm90YXRlZC1rZXktZm9yLWVuZC10by1lbmQ=';
+export const ORIGIN_KEY = 'whsec_b3JpZ2luLWtleS1mb3ItZW5kLXRvLWVuZA==';
+export const STRANGER_KEY = 'whsec_c29tZW9uZS1lbHNlcy1rZXk=';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+export const newId = () => `msg_${randomUUID().replaceAll('-', '')}`;
+
+/**
+ * An origin that records every request and answers with `behavior(entry)`:
+ * `{ status, delayMs, headers }`. The default accepts with 200.
+ */
+export async function startOrigin() {
+  const received = [];
+  let behavior = () => ({ status: 200 });
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', async () => {
+      const entry = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) };
+      received.push(entry);
+      const answer = await behavior(entry);
+      if (answer.delayMs) await sleep(answer.delayMs);
+      if (res.destroyed) return;
+      res.writeHead(answer.status ?? 200, answer.headers ?? {});
+      res.end(answer.body ?? 'origin body: must never reach the sender');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/in`,
+    received,
+    /** Requests that carried this webhook-id. */
+    receivedFor: (id) => received.filter((entry) => entry.headers['webhook-id'] === id),
+    answer(fn) {
+      behavior = fn;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  };
+}
+
+/** A loopback URL where nothing listens: the origin refuses connections. */
+export async function refusedUrl() {
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/in`;
+}
+
+/**
+ * A KV binding in front of a real local namespace that fails on command, to
+ * show what the gate does when the store is down. It runs as a wrapped
+ * binding: the gate sees an object with KV's methods.
+ */
+const SWITCHABLE_KV = `
+export default function (env) {
+  async function check(operation, value) {
+    const answer = await env.CONTROL.fetch('http://control/' + operation + '/' + (value ?? ''));
+    if ((await answer.text()) === 'fail') throw new Error('KV unavailable (simulated)');
+  }
+  return {
+    async get(key, options) { await check('get'); return env.INNER.get(key, options); },
+    async getWithMetadata(key, options) { await check('get'); return env.INNER.getWithMetadata(key, options); },
+    async put(key, value, options) { await check('put', value); return env.INNER.put(key, value, options); },
+    async delete(key) { await check('delete'); return env.INNER.delete(key); },
+    async list(options) { return env.INNER.list(options); },
+  };
+}`;
+
+/**
+ * Starts the gate in workerd with these settings (strings, as wrangler
+ * passes vars). With `switchableKv`, `failKv({ get, put, delete })` makes
+ * those operations throw; `put` may name one value ('done') to fail only
+ * those writes. `logs` holds what the Worker printed.
+ */
+export async function startGate(settings, { switchableKv = false } = {}) {
+  const logs = [];
+  let failures = {};
+  const gate = {
+    name: 'gate',
+    modules: true,
+    scriptPath: `${ROOT}build/index.js`,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-20',
+    bindings: { WEBHOOK_SECRET: SENDER_KEY, ...settings },
+  };
+  const workers = [gate];
+  if (switchableKv) {
+    gate.wrappedBindings = { REPLAY_KV: 'switchable-kv' };
+    workers.push({
+      name: 'switchable-kv',
+      modules: true,
+      script: SWITCHABLE_KV,
+      kvNamespaces: { INNER: 'replay' },
+      serviceBindings: {
+        async CONTROL(request) {
+          const [, operation, value] = new URL(request.url).pathname.split('/');
+          const rule = failures[operation];
+          const fail = rule === true || (typeof rule === 'string' && rule === decodeURIComponent(value));
+          return new Response(fail ? 'fail' : 'ok');
+        },
+      },
+    });
+  } else {
+    gate.kvNamespaces = { REPLAY_KV: 'replay' };
+  }
+  const mf = new Miniflare({
+    workers,
+    cf: false, // a placeholder Request.cf: never fetch the real one from the network
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.setEncoding('utf8');
+        stream.on('data', (text) => logs.push(...text.split('\n').filter(Boolean)));
+      }
+    },
+  });
+  const url = await mf.ready;
+  return {
+    url: url.href,
+    mf,
+    logs,
+    failKv(rules) {
+      failures = rules;
+    },
+    /** The namespace behind REPLAY_KV, to look at what the gate stored. */
+    kv: () => mf.getKVNamespace(switchableKv ? 'INNER' : 'REPLAY_KV', switchableKv ? 'switchable-kv' : 'gate'),
+    close: () => mf.dispose(),
+  };
+}
+
+/**
+ * Headers for one delivery, signed by the standardwebhooks library. `body`
+ * is a string; `id`, `timestamp` (seconds) and `key` may be overridden.
+ */
+export function signed(body, { id = newId(), timestamp = nowSeconds(), key = SENDER_KEY } = {}) {
+  const signature = new Webhook(key).sign(id, new Date(timestamp * 1000), body);
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signature,
+  };
+}
+
+/**
+ * The same, for bodies that are not UTF-8. The standardwebhooks library
+ * turns a Buffer into a string before signing, which replaces invalid bytes,
+ * so such a body can only be signed over its raw bytes here.
+ */
+export function signedBytes(bytes, { id = newId(), timestamp = nowSeconds(), key = SENDER_KEY } = {}) {
+  const secret = Buffer.from(key.slice('whsec_'.length), 'base64');
+  const mac = createHmac('sha256', secret);
+  mac.update(`${id}.${timestamp}.`);
+  mac.update(bytes);
+  return {
+    'content-type': 'application/octet-stream',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': `v1,${mac.digest('base64')}`,
+  };
+}
+
+/** POSTs (or other methods) to the gate and returns status, headers and parsed body. */
+export async function send(url, { method = 'POST', headers = {}, body, path = '' } = {}) {
+  const init = { method, headers, body };
+  if (body instanceof ReadableStream) init.duplex = 'half';
+  const response = await fetch(new URL(path, url), init);
+  const text = await response.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // a non-JSON answer fails the test that looks at it
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** A Quo-shaped event body. */
+export function quoEvent(type = 'message.received', extra = {}) {
+  return JSON.stringify({
+    id: `EV${randomUUID().replaceAll('-', '').slice(0, 24)}`,
+    apiVersion: '2026-03-30',
+    createdAt: new Date().toISOString(),
+    type,
+    data: {
+      resource: { id: 'AC123', body: 'Hello from the test suite', ...extra },
+      context: {},
+      links: { quo: 'https://example.invalid/inbox' },
+    },
+  });
+}
