@@ -9,7 +9,9 @@ echo "== cargo test (pure core, natively)"
 cargo test --quiet --lib --tests
 
 echo "== building the Worker"
-bash scripts/build.sh >/dev/null 2>build/.build-log || { cat build/.build-log >&2; exit 1; }
+build_log="$(mktemp)"
+trap 'rm -f "$build_log"' EXIT
+bash scripts/build.sh >"$build_log" 2>&1 || { cat "$build_log" >&2; exit 1; }
 
 echo "== end to end: the built Worker in workerd (Miniflare)"
 node --test --test-concurrency=1 tests/e2e/*.test.mjs

@@ -8,6 +8,7 @@
 //! store.
 
 use crate::config::Config;
+use crate::mac::Mac;
 use crate::origin::{build_forward, Origin, OriginError, Verified};
 use crate::outcome::Outcome;
 use crate::replay::{Claim, ReplayStore};
@@ -28,13 +29,15 @@ pub enum BodyError {
 /// An incoming request, as the gate needs to see it.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait Incoming {
+    /// The body, wherever the implementation finds it cheapest to keep.
+    type Body;
     fn method(&self) -> &str;
     fn path(&self) -> &str;
     /// A header's value, looked up case-insensitively.
     fn header(&self, name: &str) -> Option<String>;
     /// Reads the whole body, failing as soon as it passes `limit` bytes, so
     /// a body without Content-Length cannot make the gate buffer without end.
-    async fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError>;
+    async fn read_body(&mut self, limit: usize) -> Result<Self::Body, BodyError>;
 }
 
 /// Something worth a log line that did not change the answer.
@@ -44,6 +47,8 @@ pub enum Incident {
     OriginStatus(u16),
     /// The origin could not be reached.
     OriginUnreachable,
+    /// The HMAC for re-signing could not be computed; the claim was released.
+    ResignFailed,
     /// The origin did not answer in time.
     OriginTimedOut,
     /// The store failed while claiming; the delivery was refused.
@@ -93,19 +98,21 @@ fn rejection(error: VerifyError) -> Outcome {
 }
 
 /// Runs one request through the gate. `now` is Unix seconds.
-pub async fn handle<I, S, O>(
+pub async fn handle<I, S, M, O>(
     config: &Config,
     request: &mut I,
     store: &S,
+    mac: &M,
     origin: &O,
     now: i64,
 ) -> Handled
 where
     I: Incoming,
     S: ReplayStore,
-    O: Origin,
+    M: Mac<I::Body>,
+    O: Origin<I::Body>,
 {
-    let verified = match verify_request(config, request, now).await {
+    let verified = match verify_request(config, request, mac, now).await {
         Ok(verified) => verified,
         Err(outcome) => return Handled::early(outcome),
     };
@@ -133,17 +140,26 @@ where
         Ok(Claim::Claimed) => {}
     }
 
-    let forward = build_forward(config, verified, now);
-    let failure = match origin.send(forward, config.origin_timeout_ms).await {
-        Ok(status) if (200..300).contains(&status) => {
-            if store.mark_done(&id).await.is_err() {
-                handled.incidents.push(Incident::MarkDoneFailed);
+    // From here on the claim is held: every failure must release it.
+    let failure = match resign(config, mac, &verified, now).await {
+        Err(()) => (Outcome::Internal, Incident::ResignFailed),
+        Ok(resigned) => match origin
+            .send(
+                build_forward(config, verified, resigned),
+                config.origin_timeout_ms,
+            )
+            .await
+        {
+            Ok(status) if (200..300).contains(&status) => {
+                if store.mark_done(&id).await.is_err() {
+                    handled.incidents.push(Incident::MarkDoneFailed);
+                }
+                return handled;
             }
-            return handled;
-        }
-        Ok(status) => (Outcome::OriginFailed, Incident::OriginStatus(status)),
-        Err(OriginError::Unreachable) => (Outcome::OriginFailed, Incident::OriginUnreachable),
-        Err(OriginError::Timeout) => (Outcome::OriginTimeout, Incident::OriginTimedOut),
+            Ok(status) => (Outcome::OriginFailed, Incident::OriginStatus(status)),
+            Err(OriginError::Unreachable) => (Outcome::OriginFailed, Incident::OriginUnreachable),
+            Err(OriginError::Timeout) => (Outcome::OriginTimeout, Incident::OriginTimedOut),
+        },
     };
     handled.outcome = failure.0;
     handled.incidents.push(failure.1);
@@ -153,12 +169,34 @@ where
     handled
 }
 
+/// hookgate's own signature for the origin, stamped `now`, when
+/// `ORIGIN_SECRET` is set.
+async fn resign<B, M: Mac<B>>(
+    config: &Config,
+    mac: &M,
+    delivery: &Verified<B>,
+    now: i64,
+) -> Result<Option<(i64, signature::Tag)>, ()> {
+    if config.origin_key.is_none() {
+        return Ok(None);
+    }
+    match mac.origin_tag(&delivery.id, now, &delivery.body).await {
+        Ok(tag) => Ok(Some((now, tag))),
+        Err(_) => Err(()),
+    }
+}
+
 /// Shape and signature checks, cheapest first. Nothing here touches the store.
-async fn verify_request<I: Incoming>(
+async fn verify_request<I, M>(
     config: &Config,
     request: &mut I,
+    mac: &M,
     now: i64,
-) -> Result<Verified, Outcome> {
+) -> Result<Verified<I::Body>, Outcome>
+where
+    I: Incoming,
+    M: Mac<I::Body>,
+{
     if request.path() != config.path {
         return Err(Outcome::NotFound);
     }
@@ -193,8 +231,13 @@ async fn verify_request<I: Incoming>(
             BodyError::TooLarge => Outcome::TooLarge,
             BodyError::Unreadable => Outcome::BadBody,
         })?;
-    signature::verify_signature(&config.keys, &id, seconds, &signature, &body)
-        .map_err(rejection)?;
+    let tags = mac
+        .sender_tags(&id, seconds, &body)
+        .await
+        .map_err(|_| Outcome::Internal)?;
+    if !signature::header_matches(&signature, &tags) {
+        return Err(Outcome::BadSignature);
+    }
 
     Ok(Verified {
         content_type: request.header("content-type"),
@@ -208,6 +251,7 @@ async fn verify_request<I: Incoming>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mac::{MacError, SoftwareMac};
     use crate::replay::kv::{key_for, KvReplayStore};
     use crate::signature::SigningKey;
     use crate::testing::{block_on, FakeKv, FakeOrigin};
@@ -226,6 +270,7 @@ mod tests {
     }
 
     impl Incoming for FakeRequest {
+        type Body = Vec<u8>;
         fn method(&self) -> &str {
             self.method
         }
@@ -297,7 +342,15 @@ mod tests {
                 self.config.dedupe_ttl_seconds,
                 self.config.origin_timeout_ms,
             );
-            block_on(handle(&self.config, request, &store, &&self.origin, NOW))
+            let mac = SoftwareMac::new(&self.config);
+            block_on(handle(
+                &self.config,
+                request,
+                &store,
+                &mac,
+                &&self.origin,
+                NOW,
+            ))
         }
         fn forwarded(&self) -> usize {
             self.origin.received.borrow().len()
@@ -638,5 +691,69 @@ mod tests {
             0,
         );
         assert_eq!(check, Ok(()));
+    }
+
+    /// A MAC whose platform crypto fails, for the sender's check or only for
+    /// re-signing.
+    struct BrokenMac {
+        sender_works: bool,
+    }
+
+    impl Mac<Vec<u8>> for BrokenMac {
+        async fn sender_tags(
+            &self,
+            id: &str,
+            timestamp: i64,
+            body: &Vec<u8>,
+        ) -> Result<Vec<signature::Tag>, MacError> {
+            if self.sender_works {
+                let key = SigningKey::parse(KEY).expect("key");
+                Ok(vec![key.tag(id, timestamp, body)])
+            } else {
+                Err(MacError::Unavailable)
+            }
+        }
+        async fn origin_tag(
+            &self,
+            _: &str,
+            _: i64,
+            _: &Vec<u8>,
+        ) -> Result<signature::Tag, MacError> {
+            Err(MacError::Unavailable)
+        }
+    }
+
+    #[test]
+    fn a_failing_mac_is_500_and_never_forwards() {
+        let rig = Rig::new();
+        let store = KvReplayStore::new(&rig.kv, 259_200, 10_000);
+        let mac = BrokenMac {
+            sender_works: false,
+        };
+        let handled = block_on(handle(
+            &rig.config,
+            &mut signed("msg_1", NOW, b"{}"),
+            &store,
+            &mac,
+            &&rig.origin,
+            NOW,
+        ));
+        assert_eq!(handled.outcome, Outcome::Internal);
+        assert_eq!(rig.kv.calls.borrow().len(), 0);
+
+        let resigning = config_with(&[("ORIGIN_SECRET", "whsec_b3JpZ2luLWtleQ==")]);
+        let mac = BrokenMac { sender_works: true };
+        let handled = block_on(handle(
+            &resigning,
+            &mut signed("msg_1", NOW, b"{}"),
+            &store,
+            &mac,
+            &&rig.origin,
+            NOW,
+        ));
+        assert_eq!(handled.outcome, Outcome::Internal);
+        assert_eq!(handled.incidents, vec![Incident::ResignFailed]);
+        assert_eq!(rig.kv.len(), 0, "claim released");
+        assert_eq!(rig.forwarded(), 0);
     }
 }

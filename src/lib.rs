@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod gate;
+pub mod mac;
 pub mod origin;
 pub mod outcome;
 pub mod replay;

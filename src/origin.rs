@@ -7,23 +7,25 @@
 //! origin, so the gate cannot be used to smuggle credentials past it.
 
 use crate::config::Config;
+use crate::signature::{format_v1, Tag};
 
-/// A verified delivery, as read from the request.
+/// A verified delivery, as read from the request. `B` is the body wherever
+/// the glue keeps it; the Worker keeps large bodies out of wasm memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub struct Verified<B> {
     pub id: String,
     pub timestamp: String,
     pub signature: String,
     pub content_type: Option<String>,
-    pub body: Vec<u8>,
+    pub body: B,
 }
 
 /// The request hookgate makes to the origin: always a POST to `ORIGIN_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forward {
+pub struct Forward<B> {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
+    pub body: B,
 }
 
 /// Why a forward got no usable answer.
@@ -38,17 +40,21 @@ pub enum OriginError {
 /// Sends a forward and reports the origin's status. Implementations must not
 /// follow redirects: a 3xx is an answer, and a failed one.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
-pub trait Origin {
-    async fn send(&self, forward: Forward, timeout_ms: u64) -> Result<u16, OriginError>;
+pub trait Origin<B> {
+    async fn send(&self, forward: Forward<B>, timeout_ms: u64) -> Result<u16, OriginError>;
 }
 
-/// Builds the forward for a verified delivery. With `ORIGIN_SECRET` set, the
-/// `webhook-*` headers are hookgate's own signature over the same id and
-/// bytes, stamped `now`, so the origin can verify with any Standard Webhooks
+/// Builds the forward for a verified delivery. `resigned` is hookgate's own
+/// signature when `ORIGIN_SECRET` is set: its timestamp and the tag over the
+/// same id and bytes, so the origin can verify with any Standard Webhooks
 /// library and a key that never left the operator's hands.
-pub fn build_forward(config: &Config, delivery: Verified, now: i64) -> Forward {
-    let (timestamp, signature) = match &config.origin_key {
-        Some(key) => (now.to_string(), key.sign(&delivery.id, now, &delivery.body)),
+pub fn build_forward<B>(
+    config: &Config,
+    delivery: Verified<B>,
+    resigned: Option<(i64, Tag)>,
+) -> Forward<B> {
+    let (timestamp, signature) = match resigned {
+        Some((timestamp, tag)) => (timestamp.to_string(), format_v1(&tag)),
         None => (delivery.timestamp, delivery.signature),
     };
     let mut headers = Vec::with_capacity(4);
@@ -83,7 +89,7 @@ mod tests {
         .expect("test settings are valid")
     }
 
-    fn delivery() -> Verified {
+    fn delivery() -> Verified<Vec<u8>> {
         Verified {
             id: "msg_1".to_owned(),
             timestamp: "1700000000".to_owned(),
@@ -93,7 +99,7 @@ mod tests {
         }
     }
 
-    fn header<'a>(forward: &'a Forward, name: &str) -> Option<&'a str> {
+    fn header<'a>(forward: &'a Forward<Vec<u8>>, name: &str) -> Option<&'a str> {
         forward
             .headers
             .iter()
@@ -103,7 +109,7 @@ mod tests {
 
     #[test]
     fn passes_the_senders_headers_and_exact_bytes() {
-        let forward = build_forward(&config(None), delivery(), 1_700_000_100);
+        let forward = build_forward(&config(None), delivery(), None);
         assert_eq!(forward.url, "http://127.0.0.1:9/in");
         assert_eq!(forward.body, vec![0xff, b'{', b'}']);
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000000"));
@@ -115,7 +121,13 @@ mod tests {
     #[test]
     fn resigns_with_the_origin_key_when_set() {
         let now = 1_700_000_100;
-        let forward = build_forward(&config(Some(ORIGIN_KEY)), delivery(), now);
+        let config = config(Some(ORIGIN_KEY));
+        let tag = config
+            .origin_key
+            .as_ref()
+            .expect("set")
+            .tag("msg_1", now, &delivery().body);
+        let forward = build_forward(&config, delivery(), Some((now, tag)));
         assert_eq!(header(&forward, "webhook-id"), Some("msg_1"));
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000100"));
         let signature = header(&forward, "webhook-signature").expect("signed");
@@ -149,7 +161,7 @@ mod tests {
     fn no_content_type_is_invented() {
         let mut bare = delivery();
         bare.content_type = None;
-        let forward = build_forward(&config(None), bare, 0);
+        let forward = build_forward(&config(None), bare, None);
         assert_eq!(header(&forward, "content-type"), None);
     }
 }

@@ -44,6 +44,8 @@ pub enum Outcome {
     StoreUnavailable,
     /// A setting is missing or invalid; the log names it.
     Misconfigured,
+    /// The runtime failed to compute an HMAC; nothing was forwarded.
+    Internal,
 }
 
 /// Seconds a sender should wait before retrying a delivery that is in flight
@@ -81,6 +83,7 @@ impl Outcome {
             Outcome::OriginTimeout => "origin-timeout",
             Outcome::StoreUnavailable => "store-unavailable",
             Outcome::Misconfigured => "misconfigured",
+            Outcome::Internal => "internal-error",
         }
     }
 
@@ -97,7 +100,7 @@ impl Outcome {
             Outcome::MethodNotAllowed => 405,
             Outcome::InFlight => 409,
             Outcome::TooLarge => 413,
-            Outcome::Misconfigured => 500,
+            Outcome::Misconfigured | Outcome::Internal => 500,
             Outcome::OriginFailed => 502,
             Outcome::StoreUnavailable => 503,
             Outcome::OriginTimeout => 504,
@@ -133,6 +136,9 @@ impl Outcome {
                 "The replay store is unavailable; nothing was forwarded. Retry later."
             }
             Outcome::Misconfigured => "The gate is misconfigured; its log names the setting.",
+            Outcome::Internal => {
+                "The gate could not compute a signature; nothing was forwarded. Retry later."
+            }
         }
     }
 
@@ -193,7 +199,7 @@ fn title(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 17] = [
+    const ALL: [Outcome; 18] = [
         Outcome::Delivered,
         Outcome::AlreadyDelivered,
         Outcome::InFlight,
@@ -211,6 +217,7 @@ mod tests {
         Outcome::OriginTimeout,
         Outcome::StoreUnavailable,
         Outcome::Misconfigured,
+        Outcome::Internal,
     ];
 
     #[test]

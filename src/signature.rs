@@ -27,6 +27,9 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 const KEY_PREFIX: &str = "whsec_";
 const SIGNATURE_LEN: usize = 32;
 
+/// A raw v1 signature: the HMAC-SHA256 of the signed content.
+pub type Tag = [u8; SIGNATURE_LEN];
+
 /// Why a signing key from the settings was refused. The key's value is never
 /// carried, so these can be logged safely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +96,7 @@ impl SigningKey {
     }
 
     /// The raw 32-byte v1 signature of one message.
-    pub fn tag(&self, id: &str, timestamp: i64, body: &[u8]) -> [u8; SIGNATURE_LEN] {
+    pub fn tag(&self, id: &str, timestamp: i64, body: &[u8]) -> Tag {
         let mut mac = self.mac();
         mac.update(id.as_bytes());
         mac.update(b".");
@@ -105,8 +108,13 @@ impl SigningKey {
 
     /// The `webhook-signature` value (`v1,<base64>`) for one message.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        format!("v1,{}", BASE64.encode(self.tag(id, timestamp, body)))
+        format_v1(&self.tag(id, timestamp, body))
     }
+}
+
+/// The `webhook-signature` entry for a tag: `v1,<base64>`.
+pub fn format_v1(tag: &Tag) -> String {
+    format!("v1,{}", BASE64.encode(tag))
 }
 
 /// The keys a delivery may be signed with. Several keys let a sender rotate:
@@ -175,7 +183,7 @@ pub fn check_timestamp(timestamp: i64, now: i64, tolerance: u64) -> Result<(), V
 /// The `v1` signatures of a `webhook-signature` header, decoded. Entries of
 /// other versions (`v1a`, future ones) and malformed entries are skipped, so a
 /// sender can add schemes without breaking receivers.
-pub fn v1_signatures(header: &str) -> impl Iterator<Item = [u8; SIGNATURE_LEN]> + '_ {
+pub fn v1_signatures(header: &str) -> impl Iterator<Item = Tag> + '_ {
     header.split(' ').filter_map(|entry| {
         let (version, encoded) = entry.split_once(',')?;
         if version != "v1" {
@@ -189,7 +197,7 @@ pub fn v1_signatures(header: &str) -> impl Iterator<Item = [u8; SIGNATURE_LEN]> 
 /// True when any `v1` entry of `header` is the signature of `expected`.
 /// Every comparison is constant-time and every entry is compared, so timing
 /// reveals neither how much of a guess was right nor which entry matched.
-pub fn header_matches(header: &str, expected: &[[u8; SIGNATURE_LEN]]) -> bool {
+pub fn header_matches(header: &str, expected: &[Tag]) -> bool {
     let mut matched = subtle::Choice::from(0);
     for candidate in v1_signatures(header) {
         for tag in expected {
@@ -224,7 +232,7 @@ pub fn verify_signature(
     signature_header: &str,
     body: &[u8],
 ) -> Result<(), VerifyError> {
-    let expected: Vec<[u8; SIGNATURE_LEN]> = keys
+    let expected: Vec<Tag> = keys
         .keys()
         .iter()
         .map(|key| key.tag(id, timestamp, body))

@@ -100,7 +100,7 @@ impl KvBackend for &FakeKv {
 /// An origin that records what it was sent and answers as told.
 pub struct FakeOrigin {
     pub answer: Cell<Result<u16, OriginError>>,
-    pub received: RefCell<Vec<Forward>>,
+    pub received: RefCell<Vec<Forward<Vec<u8>>>>,
 }
 
 impl FakeOrigin {
@@ -112,8 +112,8 @@ impl FakeOrigin {
     }
 }
 
-impl Origin for &FakeOrigin {
-    async fn send(&self, forward: Forward, _timeout_ms: u64) -> Result<u16, OriginError> {
+impl Origin<Vec<u8>> for &FakeOrigin {
+    async fn send(&self, forward: Forward<Vec<u8>>, _timeout_ms: u64) -> Result<u16, OriginError> {
         self.received.borrow_mut().push(forward);
         self.answer.get()
     }

@@ -2,33 +2,60 @@
 //! [`KvBackend`], fetch to [`Origin`], [`Outcome`] to `Response`. Glue only:
 //! every decision is made in the pure modules.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::gate::{self, BodyError, Handled, Incoming};
+use crate::mac::{Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::outcome::Outcome;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::StoreError;
+use crate::signature::{SigningKey, Tag};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
+use js_sys::{Array, Object, Promise, Uint8Array};
+use std::cell::RefCell;
 use std::pin::pin;
+use std::rc::Rc;
 use std::time::Duration;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::kv::KvStore;
 use worker::{
     console_error, console_log, console_warn, event, AbortController, Context, Date, Delay, Env,
     Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
 };
 
+/// Every setting the config reads, in one order: their raw text is the key of
+/// the per-isolate cache below.
+const SETTINGS: [&str; 8] = [
+    "WEBHOOK_SECRET",
+    "ORIGIN_URL",
+    "ORIGIN_SECRET",
+    "WEBHOOK_PATH",
+    "TOLERANCE_SECONDS",
+    "MAX_BODY_BYTES",
+    "DEDUPE_TTL_SECONDS",
+    "ORIGIN_TIMEOUT_MS",
+];
+
+/// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
+/// (native code), without ever being copied into wasm memory. Measured with
+/// `npm run bench` (see the README): below this, the promise round-trips of
+/// WebCrypto cost more than hashing in place.
+const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
-    let config = match Config::from_settings(|name| setting(&env, name)) {
-        Ok(config) => config,
+    let prepared = match prepare(&env).await {
+        Ok(prepared) => prepared,
         Err(error) => {
             console_error!("hookgate: misconfigured: {error}");
             return respond(Outcome::Misconfigured);
         }
     };
+    let config = &prepared.config;
     let Ok(kv) = env.kv("REPLAY_KV") else {
         console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
         return respond(Outcome::Misconfigured);
@@ -38,14 +65,170 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         config.dedupe_ttl_seconds,
         config.origin_timeout_ms,
     );
+    let mac = EdgeMac {
+        software: SoftwareMac::new(config),
+        prepared: &prepared,
+    };
     let mut incoming = WorkerIncoming {
         method: req.method().to_string(),
         path: req.path(),
         req,
     };
-    let handled = gate::handle(&config, &mut incoming, &store, &FetchOrigin, now).await;
+    let handled = gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, now).await;
     log(&handled);
     respond(handled.outcome)
+}
+
+/// Settings checked and keys imported into WebCrypto, kept for the life of
+/// the isolate: both cost more than a whole small delivery. Keyed by the
+/// settings' raw text, so a changed setting is picked up at once.
+struct Prepared {
+    fingerprint: Vec<Option<String>>,
+    config: Config,
+    sender_keys: Vec<JsValue>,
+    origin_key: Option<JsValue>,
+}
+
+thread_local! {
+    static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
+}
+
+async fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
+    let fingerprint: Vec<Option<String>> = SETTINGS.iter().map(|name| setting(env, name)).collect();
+    let cached = PREPARED.with(|cell| cell.borrow().clone());
+    if let Some(prepared) = cached.filter(|p| p.fingerprint == fingerprint) {
+        return Ok(prepared);
+    }
+    let config = Config::from_settings(|name| {
+        SETTINGS
+            .iter()
+            .position(|known| *known == name)
+            .and_then(|i| fingerprint[i].clone())
+    })
+    .map_err(|error: ConfigError| error.to_string())?;
+    let mut sender_keys = Vec::with_capacity(config.keys.keys().len());
+    for key in config.keys.keys() {
+        sender_keys.push(
+            import_key(key)
+                .await
+                .map_err(|_| "WebCrypto refused setting WEBHOOK_SECRET".to_owned())?,
+        );
+    }
+    let origin_key = match &config.origin_key {
+        Some(key) => Some(
+            import_key(key)
+                .await
+                .map_err(|_| "WebCrypto refused setting ORIGIN_SECRET".to_owned())?,
+        ),
+        None => None,
+    };
+    let prepared = Rc::new(Prepared {
+        fingerprint,
+        config,
+        sender_keys,
+        origin_key,
+    });
+    PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
+    Ok(prepared)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
+    fn subtle_import_key(
+        format: &str,
+        key: &Uint8Array,
+        algorithm: &Object,
+        extractable: bool,
+        usages: &Array,
+    ) -> Promise;
+
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign)]
+    fn subtle_sign(algorithm: &str, key: &JsValue, data: &Uint8Array) -> Promise;
+}
+
+async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
+    let algorithm = Object::new();
+    js_sys::Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
+    js_sys::Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
+    let usages = Array::of1(&"sign".into());
+    let raw = Uint8Array::from(key.as_bytes());
+    JsFuture::from(subtle_import_key("raw", &raw, &algorithm, false, &usages)).await
+}
+
+/// A request body, kept in JS memory: it goes to WebCrypto and on to the
+/// origin from there, so a large body is never copied through wasm.
+struct EdgeBody(Uint8Array);
+
+/// HMAC over an [`EdgeBody`]: in wasm for small bodies, WebCrypto otherwise.
+struct EdgeMac<'a> {
+    software: SoftwareMac<'a>,
+    prepared: &'a Prepared,
+}
+
+impl EdgeMac<'_> {
+    async fn webcrypto_tags(
+        &self,
+        keys: &[JsValue],
+        id: &str,
+        timestamp: i64,
+        body: &EdgeBody,
+    ) -> Result<Vec<Tag>, MacError> {
+        // WebCrypto takes one buffer, so the short prefix and the body are
+        // joined once, in JS, and that buffer is signed with every key.
+        let prefix = format!("{id}.{timestamp}.");
+        let content = Uint8Array::new_with_length((prefix.len() + body.0.length() as usize) as u32);
+        content
+            .subarray(0, prefix.len() as u32)
+            .copy_from(prefix.as_bytes());
+        content.set(&body.0, prefix.len() as u32);
+        let mut tags = Vec::with_capacity(keys.len());
+        for key in keys {
+            let digest = JsFuture::from(subtle_sign("HMAC", key, &content))
+                .await
+                .map_err(|_| MacError::Unavailable)?;
+            let digest = Uint8Array::new(&digest);
+            let mut tag = [0u8; 32];
+            if digest.length() as usize != tag.len() {
+                return Err(MacError::Unavailable);
+            }
+            digest.copy_to(&mut tag);
+            tags.push(tag);
+        }
+        Ok(tags)
+    }
+}
+
+impl Mac<EdgeBody> for EdgeMac<'_> {
+    async fn sender_tags(
+        &self,
+        id: &str,
+        timestamp: i64,
+        body: &EdgeBody,
+    ) -> Result<Vec<Tag>, MacError> {
+        if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
+            return Ok(self
+                .software
+                .sender_tags_of(id, timestamp, &body.0.to_vec()));
+        }
+        self.webcrypto_tags(&self.prepared.sender_keys, id, timestamp, body)
+            .await
+    }
+
+    async fn origin_tag(&self, id: &str, timestamp: i64, body: &EdgeBody) -> Result<Tag, MacError> {
+        if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
+            return self.software.origin_tag_of(id, timestamp, &body.0.to_vec());
+        }
+        let key = self
+            .prepared
+            .origin_key
+            .as_ref()
+            .ok_or(MacError::Unavailable)?;
+        let tags = self
+            .webcrypto_tags(std::slice::from_ref(key), id, timestamp, body)
+            .await?;
+        tags.into_iter().next().ok_or(MacError::Unavailable)
+    }
 }
 
 /// Vars from wrangler.toml may be numbers (`TOLERANCE_SECONDS = 300`) as well
@@ -102,6 +285,8 @@ struct WorkerIncoming {
 }
 
 impl Incoming for WorkerIncoming {
+    type Body = EdgeBody;
+
     fn method(&self) -> &str {
         &self.method
     }
@@ -114,20 +299,28 @@ impl Incoming for WorkerIncoming {
         self.req.headers().get(name).ok().flatten()
     }
 
-    async fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
+    async fn read_body(&mut self, limit: usize) -> Result<EdgeBody, BodyError> {
         // With a Content-Length (already checked against the limit), one
-        // arrayBuffer read is the cheapest copy; the runtime holds the body
-        // to that length. Without one, read chunk by chunk and stop at the cap.
+        // arrayBuffer read; the runtime holds the body to that length. Without
+        // one, read chunk by chunk and stop at the cap.
         if self.header("content-length").is_some() {
-            let body = self.req.bytes().await.map_err(|_| BodyError::Unreadable)?;
-            return if body.len() > limit {
+            let promise = self
+                .req
+                .inner()
+                .array_buffer()
+                .map_err(|_| BodyError::Unreadable)?;
+            let buffer = JsFuture::from(promise)
+                .await
+                .map_err(|_| BodyError::Unreadable)?;
+            let body = Uint8Array::new(&buffer);
+            return if body.length() as usize > limit {
                 Err(BodyError::TooLarge)
             } else {
-                Ok(body)
+                Ok(EdgeBody(body))
             };
         }
         let Ok(mut stream) = self.req.stream() else {
-            return Ok(Vec::new()); // no body at all
+            return Ok(EdgeBody(Uint8Array::new_with_length(0))); // no body at all
         };
         let mut body = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -137,7 +330,7 @@ impl Incoming for WorkerIncoming {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(EdgeBody(Uint8Array::from(body.as_slice())))
     }
 }
 
@@ -172,15 +365,15 @@ impl KvBackend for WorkerKv {
 
 struct FetchOrigin;
 
-impl Origin for FetchOrigin {
-    async fn send(&self, forward: Forward, timeout_ms: u64) -> Result<u16, OriginError> {
+impl Origin<EdgeBody> for FetchOrigin {
+    async fn send(&self, forward: Forward<EdgeBody>, timeout_ms: u64) -> Result<u16, OriginError> {
         let headers = Headers::new();
         for (name, value) in &forward.headers {
             headers
                 .set(name, value)
                 .map_err(|_| OriginError::Unreachable)?;
         }
-        let body = js_sys::Uint8Array::from(forward.body.as_slice());
+        let body = forward.body.0;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_headers(headers)

@@ -248,6 +248,80 @@ describe('a gate in front of a healthy origin', () => {
   });
 });
 
+describe('large bodies (hashed by WebCrypto, never copied into wasm)', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await startGate({
+      WEBHOOK_SECRET: `${SENDER_KEY} ${ROTATED_KEY}`,
+      ORIGIN_URL: origin.url,
+      MAX_BODY_BYTES: String(2 * 1024 * 1024),
+    });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  /** A JSON event padded to exactly `size` bytes, with every byte value in its text. */
+  function eventOfSize(size) {
+    const head = quoEvent().slice(0, -1);
+    const filler = ',"pad":"' ;
+    const room = size - head.length - filler.length - 2;
+    let pad = '';
+    for (let i = 0; pad.length < room; i += 1) pad += String.fromCharCode(0x21 + (i % 90)).replace(/["\\]/, '_');
+    return `${head}${filler}${pad.slice(0, room)}"}`;
+  }
+
+  for (const size of [4095, 4096, 4097, 65536, 1048576]) {
+    test(`${size} bytes: delivered byte for byte; the same body tampered is refused`, async () => {
+      const body = eventOfSize(size);
+      assert.equal(Buffer.byteLength(body), size);
+      const headers = signed(body, { key: size % 2 ? ROTATED_KEY : SENDER_KEY });
+      assert.equal((await send(gate.url, { headers, body })).status, 200);
+      const got = origin.receivedFor(headers['webhook-id']);
+      assert.equal(got.length, 1);
+      assert.ok(got[0].body.equals(Buffer.from(body)), 'body bytes differ');
+
+      const flipped = `${body.slice(0, size - 10)}${body[size - 10] === 'A' ? 'B' : 'A'}${body.slice(size - 9)}`;
+      const tampered = signed(body);
+      assertProblem(await send(gate.url, { headers: tampered, body: flipped }), 401, 'bad-signature');
+      assert.equal(origin.receivedFor(tampered['webhook-id']).length, 0);
+    });
+  }
+
+  test('a large non-UTF-8 body arrives intact', async () => {
+    const bytes = Buffer.alloc(300_000);
+    for (let i = 0; i < bytes.length; i += 1) bytes[i] = (i * 131 + 7) % 256;
+    const headers = signedBytes(bytes);
+    assert.equal((await send(gate.url, { headers, body: bytes })).status, 200);
+    assert.ok(origin.receivedFor(headers['webhook-id'])[0].body.equals(bytes));
+  });
+});
+
+describe('re-signing large bodies', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await startGate({ ORIGIN_URL: origin.url, ORIGIN_SECRET: ORIGIN_KEY, MAX_BODY_BYTES: '2000000' });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('a 500 KB forward verifies with ORIGIN_SECRET', async () => {
+    const body = JSON.stringify({ type: 'call.transcript.completed', data: { text: 'ü'.repeat(250_000) } });
+    const headers = signed(body);
+    assert.equal((await send(gate.url, { headers, body })).status, 200);
+    const [got] = origin.receivedFor(headers['webhook-id']);
+    assert.ok(got.body.equals(Buffer.from(body)));
+    assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got.body.toString(), got.headers), JSON.parse(body));
+  });
+});
+
 describe('origin failures', () => {
   let origin;
   let gate;

@@ -1,0 +1,386 @@
+// `npm run bench`: hookgate against the Workers people would write instead,
+// and against a pass-through Worker, side by side in one run.
+//
+// Each target runs in its own workerd (Miniflare) with a fresh local KV
+// namespace, in front of the same fast loopback origin. wrk (a separate
+// process) sends pre-signed deliveries, each with its own webhook-id, so no
+// delivery is skipped as a duplicate. Per target and body size it reports
+// requests/s, p50/p99 latency, errors, and CPU time per request of the workerd
+// process tree, and the ratio of hookgate to each baseline. Upload sizes come
+// from `wrangler deploy --dry-run`. Loopback only; every step is bounded.
+//
+//   npm run bench [-- --duration 5 --sizes 1024,16384 --targets hookgate,js-webcrypto --connections 8]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import * as esbuild from 'esbuild';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const OUT = `${ROOT}bench/out/`;
+const KEY = 'whsec_YmVuY2htYXJrLWtleS1mb3ItaG9va2dhdGU=';
+const SECOND_KEY = 'whsec_c2Vjb25kLWJlbmNobWFyay1rZXk=';
+const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
+
+const { values: options } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    sizes: { type: 'string', default: '1024,16384,262144,1048576' },
+    targets: { type: 'string', default: 'hookgate,js-standardwebhooks,js-webcrypto,passthrough' },
+    connections: { type: 'string', default: '8' },
+    'skip-build': { type: 'boolean', default: false },
+    'skip-size': { type: 'boolean', default: false },
+  },
+});
+const DURATION = Number(options.duration);
+const WARMUP = Number(options.warmup);
+const SIZES = options.sizes.split(',').map(Number);
+const CONNECTIONS = Number(options.connections);
+
+mkdirSync(OUT, { recursive: true });
+
+const TARGETS = {
+  hookgate: { scriptPath: `${ROOT}build/index.js`, wasm: true, label: 'hookgate (Rust, release)' },
+  'js-standardwebhooks': { scriptPath: `${OUT}standardwebhooks.bundle.mjs`, label: 'JS + standardwebhooks' },
+  'js-webcrypto': { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, label: 'JS + WebCrypto' },
+  passthrough: { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, label: 'pass-through (no verify, no KV)' },
+};
+const targetNames = options.targets.split(',');
+for (const name of targetNames) if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
+
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+// ---------------------------------------------------------------- build
+
+function build() {
+  if (!options['skip-build']) {
+    log('building hookgate (release)');
+    execFileSync('bash', [`${ROOT}scripts/build.sh`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  esbuild.buildSync({
+    entryPoints: [`${ROOT}bench/workers/standardwebhooks.mjs`],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    minify: true,
+    outfile: TARGETS['js-standardwebhooks'].scriptPath,
+    logLevel: 'error',
+  });
+}
+
+// ---------------------------------------------------------------- origin
+
+/** The fastest origin Node can be: read the body, answer 200. */
+async function startOrigin() {
+  const server = http.createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+}
+
+// ---------------------------------------------------------------- workerd
+
+async function startTarget(name, originUrl) {
+  const target = TARGETS[name];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: target.scriptPath,
+    modulesRules: target.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
+    compatibilityDate: '2026-04-20',
+    kvNamespaces: ['REPLAY_KV'],
+    bindings: {
+      // Two keys, as during a rotation: the delivery is signed with the second.
+      WEBHOOK_SECRET: name === 'hookgate' ? `${SECOND_KEY} ${KEY}` : KEY,
+      ORIGIN_URL: originUrl,
+      MAX_BODY_BYTES: String(2 * 1024 * 1024),
+    },
+    cf: false,
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio() {}, // the Workers' per-request log lines would swamp the table
+  });
+  const url = await mf.ready;
+  return { url: url.href, mf };
+}
+
+function readStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')) };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU ticks of every workerd process descended from this Node process. */
+function workerdTicks() {
+  const stats = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(entry);
+    if (stat) stats.set(Number(entry), stat);
+  }
+  const descends = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 16; hops += 1) {
+      if (p === process.pid) return true;
+      p = stats.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, stat] of stats) if (stat.comm.includes('workerd') && descends(pid)) ticks += stat.ticks;
+  return ticks;
+}
+
+// ---------------------------------------------------------------- load
+
+const LUA = `
+local ids, sigs, body, ts, i = {}, {}, nil, nil, 0
+function init(args)
+  local f = assert(io.open(args[1], "r"))
+  ts = f:read("*l")
+  for line in f:lines() do
+    local id, sig = line:match("^(%S+) (.+)$")
+    ids[#ids + 1] = id
+    sigs[#sigs + 1] = sig
+  end
+  f:close()
+  local b = assert(io.open(args[2], "rb"))
+  body = b:read("*a")
+  b:close()
+end
+function request()
+  i = i + 1
+  local k = ((i - 1) % #ids) + 1
+  return wrk.format("POST", "/", {
+    ["content-type"] = "application/json",
+    ["webhook-id"] = ids[k],
+    ["webhook-timestamp"] = ts,
+    ["webhook-signature"] = sigs[k],
+  }, body)
+end
+`;
+
+function makeBody(size) {
+  const head = '{"id":"EVbench","apiVersion":"2026-03-30","type":"message.received","data":{"resource":{"text":"';
+  const tail = '"}}}';
+  return Buffer.from(head + 'x'.repeat(Math.max(0, size - head.length - tail.length)) + tail);
+}
+
+/** Signs `count` deliveries of `body`, each with its own id, into a file wrk reads. */
+function presign(body, count, tag) {
+  const secret = Buffer.from(KEY.slice(6), 'base64');
+  const timestamp = Math.floor(Date.now() / 1000);
+  const lines = [String(timestamp)];
+  const run = randomUUID().slice(0, 8);
+  for (let n = 0; n < count; n += 1) {
+    const id = `msg_${run}_${tag}_${n}`;
+    const mac = createHmac('sha256', secret).update(`${id}.${timestamp}.`).update(body).digest('base64');
+    lines.push(`${id} v1,${mac}`);
+  }
+  const file = `${OUT}ids-${tag}.txt`;
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Runs wrk without blocking this process: the origin lives in its event loop. */
+function runWrk(url, seconds, idsFile, bodyFile) {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', `${OUT}deliveries.lua`, url, '--', idsFile, bodyFile];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      if (code !== 0 || !/requests in/.test(stdout)) reject(new Error(`wrk failed (${code}): ${stderr || stdout}`));
+      else resolve(parseWrk(stdout));
+    });
+  });
+}
+
+function toMs(text) {
+  const match = text.match(/([\d.]+)(us|ms|s)/);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+function parseWrk(out) {
+  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const socket = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const socketErrors = socket ? socket.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0;
+  return {
+    requests,
+    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
+    p50: toMs(out.match(/ 50%\s+(\S+)/)?.[1] ?? ''),
+    p99: toMs(out.match(/ 99%\s+(\S+)/)?.[1] ?? ''),
+    errors: non2xx + socketErrors,
+  };
+}
+
+// ---------------------------------------------------------------- size
+
+function uploadSize(name) {
+  const outdir = `${OUT}size-${name}`;
+  const args = [`${ROOT}node_modules/wrangler/bin/wrangler.js`, 'deploy', '--dry-run', '--outdir', outdir];
+  if (name !== 'hookgate') {
+    const config = `${OUT}wrangler-${name}.toml`;
+    writeFileSync(
+      config,
+      `name = "${name}"\nmain = "${TARGETS[name].scriptPath}"\ncompatibility_date = "2026-04-20"\n` +
+        `[[kv_namespaces]]\nbinding = "REPLAY_KV"\nid = "00000000000000000000000000000000"\n`,
+    );
+    args.push('--config', config);
+  }
+  const result = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
+  const match = `${result.stdout}${result.stderr}`.match(/Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/);
+  if (!match) {
+    log(`could not read the upload size of ${name}: ${result.stderr.slice(-400)}`);
+    return null;
+  }
+  return { raw: Number(match[1]), gzip: Number(match[2]) };
+}
+
+// ---------------------------------------------------------------- main
+
+const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+const kib = (bytes) => (bytes >= 1048576 ? `${bytes / 1048576} MB` : `${bytes / 1024} KB`);
+
+async function main() {
+  const started = Date.now();
+  build();
+  writeFileSync(`${OUT}deliveries.lua`, LUA);
+  const origin = await startOrigin();
+  const results = {};
+  try {
+    for (const size of SIZES) {
+      const body = makeBody(size);
+      const bodyFile = `${OUT}body-${size}.bin`;
+      writeFileSync(bodyFile, body);
+      // Enough distinct ids for the fastest verifying target; more costs
+      // only signing time here, fewer would turn deliveries into duplicates.
+      const count = size <= 16384 ? 30000 : size <= 262144 ? 6000 : 2000;
+      log(`signing ${count} deliveries of ${kib(size)}`);
+      const warmupIds = presign(body, Math.min(count, 3000), `${size}-warmup`);
+      const ids = presign(body, count, `${size}`);
+      for (const name of targetNames) {
+        const target = await startTarget(name, origin.url);
+        try {
+          await runWrk(target.url, WARMUP, warmupIds, bodyFile);
+          const before = workerdTicks();
+          const run = await runWrk(target.url, DURATION, ids, bodyFile);
+          const ticks = workerdTicks() - before;
+          run.cpuMs = run.requests > 0 ? (ticks * 1000) / CLK_TCK / run.requests : NaN;
+          run.exhausted = name !== 'passthrough' && run.requests > count;
+          results[`${name}/${size}`] = run;
+          log(`${name} ${kib(size)}: ${fmt(run.rps)} req/s, p50 ${fmt(run.p50, 2)} ms, p99 ${fmt(run.p99, 2)} ms, ` +
+            `${fmt(run.cpuMs, 3)} ms CPU/req, ${run.errors} errors${run.exhausted ? ' (ids exhausted: raise the count)' : ''}`);
+        } finally {
+          await target.mf.dispose();
+        }
+      }
+    }
+  } finally {
+    origin.close();
+  }
+
+  const sizes = {};
+  if (!options['skip-size']) {
+    for (const name of targetNames) {
+      log(`measuring the upload size of ${name}`);
+      sizes[name] = uploadSize(name);
+    }
+  }
+
+  const lines = [];
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
+  lines.push(`Machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
+    `Node ${process.version}, workerd from miniflare ${JSON.parse(readFileSync(`${ROOT}node_modules/miniflare/package.json`, 'utf8')).version}; ` +
+    `wrk -t1 -c${CONNECTIONS}, ${DURATION} s per cell after ${WARMUP} s of warm-up; ${new Date().toISOString().slice(0, 10)}.`);
+  lines.push('');
+  lines.push('| body | target | req/s | p50 ms | p99 ms | errors | CPU ms/req | CPU over pass-through |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const size of SIZES) {
+    const floor = results[`passthrough/${size}`];
+    for (const name of targetNames) {
+      const r = results[`${name}/${size}`];
+      const over = floor && name !== 'passthrough' ? fmt(r.cpuMs - floor.cpuMs, 3) : '—';
+      lines.push(`| ${kib(size)} | ${TARGETS[name].label} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors}${r.exhausted ? ' (ids reused)' : ''} | ${fmt(r.cpuMs, 3)} | ${over} |`);
+    }
+  }
+  if (targetNames.includes('hookgate')) {
+    lines.push('');
+    lines.push('hookgate against each baseline, same run (req/s ratio: higher is better; CPU ratio: lower is better):');
+    lines.push('');
+    lines.push('| body | baseline | req/s ratio | CPU/req ratio |');
+    lines.push('|---|---|---:|---:|');
+    for (const size of SIZES) {
+      const mine = results[`hookgate/${size}`];
+      for (const name of targetNames.filter((n) => n !== 'hookgate')) {
+        const theirs = results[`${name}/${size}`];
+        lines.push(`| ${kib(size)} | ${TARGETS[name].label} | ${ratio(mine.rps, theirs.rps)} | ${ratio(mine.cpuMs, theirs.cpuMs)} |`);
+      }
+    }
+  }
+  const small = SIZES.filter((s) => s <= 16384);
+  const big = SIZES.filter((s) => s > 16384);
+  if (small.length && big.length) {
+    const low = Math.max(...small);
+    const high = Math.max(...big);
+    lines.push('');
+    lines.push(`Hashing cost: growth of CPU per request from ${kib(low)} to ${kib(high)}, per MB of body:`);
+    lines.push('');
+    lines.push('| target | CPU ms per MB | ratio to JS + WebCrypto |');
+    lines.push('|---|---:|---:|');
+    const perMb = (name) =>
+      (results[`${name}/${high}`].cpuMs - results[`${name}/${low}`].cpuMs) / ((high - low) / 1048576);
+    for (const name of targetNames) {
+      const base = targetNames.includes('js-webcrypto') ? perMb('js-webcrypto') : NaN;
+      lines.push(`| ${TARGETS[name].label} | ${fmt(perMb(name), 3)} | ${ratio(perMb(name), base)} |`);
+    }
+  }
+  if (Object.keys(sizes).length) {
+    lines.push('');
+    lines.push('Upload size (`wrangler deploy --dry-run`), against the free plan\'s 3 MB limit:');
+    lines.push('');
+    lines.push('| target | raw KiB | gzip KiB | share of 3 MB (gzip) |');
+    lines.push('|---|---:|---:|---:|');
+    for (const name of targetNames) {
+      const s = sizes[name];
+      lines.push(`| ${TARGETS[name].label} | ${s ? fmt(s.raw, 1) : '—'} | ${s ? fmt(s.gzip, 1) : '—'} | ${s ? `${fmt((s.gzip / 3072) * 100, 1)} %` : '—'} |`);
+    }
+  }
+  lines.push('');
+  lines.push(`(${Math.round((Date.now() - started) / 1000)} s in all)`);
+  const table = lines.join('\n');
+  writeFileSync(`${OUT}results.md`, `${table}\n`);
+  writeFileSync(`${OUT}results.json`, JSON.stringify({ results, sizes }, null, 2));
+  console.log(table);
+}
+
+await main();
