@@ -18,12 +18,11 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::kv::KvStore;
 use worker::{
     console_error, console_log, console_warn, event, AbortController, Context, Date, Delay, Env,
-    Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    Headers, Request, Response,
 };
 
 /// Every setting the config reads, in one order: their raw text is the key of
@@ -56,12 +55,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
     };
     let config = &prepared.config;
-    let Ok(kv) = env.kv("REPLAY_KV") else {
+    let Some(kv) = binding(&env, "REPLAY_KV") else {
         console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
         return respond(Outcome::Misconfigured);
     };
     let store = KvReplayStore::new(
-        WorkerKv(kv),
+        WorkerKv(kv.unchecked_into()),
         config.dedupe_ttl_seconds,
         config.origin_timeout_ms,
     );
@@ -106,6 +105,10 @@ async fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
             .and_then(|i| fingerprint[i].clone())
     })
     .map_err(|error: ConfigError| error.to_string())?;
+    // The full URL check, by the same parser fetch will use.
+    if WebUrl::new(&config.origin_url).is_err() {
+        return Err(ConfigError::BadOriginUrl.to_string());
+    }
     let mut sender_keys = Vec::with_capacity(config.keys.keys().len());
     for key in config.keys.keys() {
         sender_keys.push(
@@ -134,6 +137,12 @@ async fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
 
 #[wasm_bindgen]
 extern "C" {
+    #[wasm_bindgen(js_name = URL)]
+    type WebUrl;
+
+    #[wasm_bindgen(constructor, js_class = "URL", catch)]
+    fn new(url: &str) -> Result<WebUrl, JsValue>;
+
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
     fn subtle_import_key(
         format: &str,
@@ -231,6 +240,13 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
     }
 }
 
+/// A binding that is an object (KV namespace, Durable Object namespace).
+fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(JsValue::is_object)
+}
+
 /// Vars from wrangler.toml may be numbers (`TOLERANCE_SECONDS = 300`) as well
 /// as strings, so both are read as text; anything else reaches the config
 /// check as text it will refuse.
@@ -252,16 +268,19 @@ fn setting(env: &Env, name: &str) -> Option<String> {
     }
 }
 
+/// One line per request that did not end in a clean delivery; the runtime
+/// already logs every request with its status, so a line per success would
+/// only repeat it.
 fn log(handled: &Handled) {
     let id = handled.id.as_deref().unwrap_or("-");
     let reason = handled.outcome.reason();
-    if handled.incidents.is_empty() {
-        console_log!("hookgate: {reason} webhook-id={id}");
-    } else {
+    if !handled.incidents.is_empty() {
         console_warn!(
             "hookgate: {reason} webhook-id={id} incidents={:?}",
             handled.incidents
         );
+    } else if handled.outcome != Outcome::Delivered {
+        console_log!("hookgate: {reason} webhook-id={id}");
     }
 }
 
@@ -334,61 +353,112 @@ impl Incoming for WorkerIncoming {
     }
 }
 
-struct WorkerKv(KvStore);
+/// The KV namespace binding, called directly: three methods need no option
+/// builders or serde, which keeps them out of the bundle.
+#[wasm_bindgen]
+extern "C" {
+    type KvNamespace;
+
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn put(
+        this: &KvNamespace,
+        key: &str,
+        value: &str,
+        options: &Object,
+    ) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &KvNamespace, key: &str) -> Result<Promise, JsValue>;
+}
+
+struct WorkerKv(KvNamespace);
+
+async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
+    let promise = call.map_err(|_| StoreError::Unavailable)?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| StoreError::Unavailable)
+}
 
 impl KvBackend for WorkerKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.0
-            .get(key)
-            .text()
-            .await
-            .map_err(|_| StoreError::Unavailable)
+        Ok(settle(self.0.get(key)).await?.as_string())
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
-        self.0
-            .put(key, value)
-            .map_err(|_| StoreError::Unavailable)?
-            .expiration_ttl(ttl_seconds)
-            .execute()
-            .await
-            .map_err(|_| StoreError::Unavailable)
+        let options = Object::new();
+        js_sys::Reflect::set(
+            &options,
+            &"expirationTtl".into(),
+            &JsValue::from_f64(ttl_seconds as f64),
+        )
+        .map_err(|_| StoreError::Unavailable)?;
+        settle(self.0.put(key, value, &options)).await.map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.0
-            .delete(key)
-            .await
-            .map_err(|_| StoreError::Unavailable)
+        settle(self.0.delete(key)).await.map(drop)
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn global_fetch(url: &str, init: &Object) -> Result<Promise, JsValue>;
+
+    type FetchResponse;
+
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &FetchResponse) -> u16;
+
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &FetchResponse) -> Option<ResponseBody>;
+
+    type ResponseBody;
+
+    #[wasm_bindgen(method)]
+    fn cancel(this: &ResponseBody) -> Promise;
 }
 
 struct FetchOrigin;
 
+impl FetchOrigin {
+    fn init(forward: &Forward<EdgeBody>, signal: &JsValue) -> Result<Object, JsValue> {
+        let headers = Object::new();
+        for (name, value) in &forward.headers {
+            js_sys::Reflect::set(&headers, &(*name).into(), &value.into())?;
+        }
+        let init = Object::new();
+        js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
+        js_sys::Reflect::set(&init, &"headers".into(), &headers)?;
+        js_sys::Reflect::set(&init, &"body".into(), &forward.body.0)?;
+        js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())?;
+        js_sys::Reflect::set(&init, &"signal".into(), signal)?;
+        Ok(init)
+    }
+}
+
 impl Origin<EdgeBody> for FetchOrigin {
     async fn send(&self, forward: Forward<EdgeBody>, timeout_ms: u64) -> Result<u16, OriginError> {
-        let headers = Headers::new();
-        for (name, value) in &forward.headers {
-            headers
-                .set(name, value)
-                .map_err(|_| OriginError::Unreachable)?;
-        }
-        let body = forward.body.0;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual)
-            .with_body(Some(body.into()));
-        let request =
-            Request::new_with_init(&forward.url, &init).map_err(|_| OriginError::Unreachable)?;
-
         let controller = AbortController::default();
         let signal = controller.signal();
-        let fetch = Fetch::Request(request);
-        let sending = pin!(fetch.send_with_signal(&signal));
+        let init = Self::init(&forward, signal.as_ref()).map_err(|_| OriginError::Unreachable)?;
+        let call = global_fetch(&forward.url, &init).map_err(|_| OriginError::Unreachable)?;
+        let sending = pin!(JsFuture::from(call));
         let deadline = pin!(Delay::from(Duration::from_millis(timeout_ms)));
         match select(sending, deadline).await {
-            Either::Left((Ok(response), _)) => Ok(response.status_code()),
+            Either::Left((Ok(response), _)) => {
+                let response: FetchResponse = response.unchecked_into();
+                // The origin's body is never read or relayed; cancelling it
+                // frees the connection at once.
+                if let Some(body) = response.body() {
+                    let _ = body.cancel();
+                }
+                Ok(response.status())
+            }
             Either::Left((Err(_), _)) => Err(OriginError::Unreachable),
             Either::Right(((), _)) => {
                 controller.abort();
