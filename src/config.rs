@@ -17,6 +17,15 @@ const MAX_BODY_LIMIT: u64 = 100 * 1024 * 1024;
 /// Longer than any sender waits for an answer, so a larger value is a typo.
 const MAX_ORIGIN_TIMEOUT_MS: u64 = 600_000;
 
+/// Which replay store guards against duplicates (`REPLAY_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Workers KV: cheap reads everywhere, eventually consistent.
+    Kv,
+    /// Durable Objects: an atomic claim, so simultaneous copies forward once.
+    DurableObject,
+}
+
 /// Every setting hookgate reads, with the defaults DESIGN.md gives.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +45,8 @@ pub struct Config {
     pub dedupe_ttl_seconds: u64,
     /// `ORIGIN_TIMEOUT_MS`: the origin fetch is aborted after this.
     pub origin_timeout_ms: u64,
+    /// `REPLAY_STORE`: `kv` (default) or `durable-object`.
+    pub store: StoreKind,
 }
 
 /// A setting that stops hookgate from answering safely. Each variant names
@@ -50,6 +61,8 @@ pub enum ConfigError {
     BadOriginUrl,
     /// `WEBHOOK_PATH` does not start with `/`.
     BadPath,
+    /// `REPLAY_STORE` is neither `kv` nor `durable-object`.
+    BadStore,
     /// A number setting is not a whole number in its allowed range.
     OutOfRange(&'static str, &'static str),
     /// `DEDUPE_TTL_SECONDS` is shorter than two tolerance windows, so a
@@ -66,6 +79,9 @@ impl std::fmt::Display for ConfigError {
                 f.write_str("setting ORIGIN_URL is invalid: expected an absolute http:// or https:// URL")
             }
             ConfigError::BadPath => f.write_str("setting WEBHOOK_PATH is invalid: it must start with /"),
+            ConfigError::BadStore => {
+                f.write_str("setting REPLAY_STORE is invalid: expected kv or durable-object")
+            }
             ConfigError::OutOfRange(name, range) => {
                 write!(f, "setting {name} is invalid: expected a whole number {range}")
             }
@@ -115,6 +131,11 @@ impl Config {
                     .ok_or(ConfigError::OutOfRange(name, range)),
             }
         };
+        let store = match present("REPLAY_STORE").as_deref().map(str::trim) {
+            None | Some("kv") => StoreKind::Kv,
+            Some("durable-object") => StoreKind::DurableObject,
+            Some(_) => return Err(ConfigError::BadStore),
+        };
         let tolerance_seconds = number("TOLERANCE_SECONDS", 300, 0, 86_400, "from 0 to 86400")?;
         let max_body_bytes = number(
             "MAX_BODY_BYTES",
@@ -123,12 +144,20 @@ impl Config {
             MAX_BODY_LIMIT,
             "from 1 to 104857600",
         )?;
+        // KV refuses expirations under a minute; a Durable Object has no such floor.
+        let (min_ttl, ttl_range) = match store {
+            StoreKind::Kv => (
+                KV_MIN_TTL_SECONDS,
+                "from 60 to 31536000 (KV's minimum is 60)",
+            ),
+            StoreKind::DurableObject => (1, "from 1 to 31536000"),
+        };
         let dedupe_ttl_seconds = number(
             "DEDUPE_TTL_SECONDS",
             259_200,
-            KV_MIN_TTL_SECONDS,
+            min_ttl,
             365 * 86_400,
-            "from 60 to 31536000",
+            ttl_range,
         )?;
         let origin_timeout_ms = number(
             "ORIGIN_TIMEOUT_MS",
@@ -151,6 +180,7 @@ impl Config {
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
             dedupe_ttl_seconds,
             origin_timeout_ms,
+            store,
         })
     }
 }
@@ -303,6 +333,38 @@ mod tests {
             Some(ConfigError::DedupeShorterThanWindow)
         );
         assert!(with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "600")]).is_ok());
+    }
+
+    #[test]
+    fn the_store_is_kv_unless_durable_objects_are_chosen() {
+        assert_eq!(with(&[]).map(|c| c.store).ok(), Some(StoreKind::Kv));
+        assert_eq!(
+            with(&[("REPLAY_STORE", "kv")]).map(|c| c.store).ok(),
+            Some(StoreKind::Kv)
+        );
+        let strict = with(&[("REPLAY_STORE", "durable-object")])
+            .map(|c| c.store)
+            .ok();
+        assert_eq!(strict, Some(StoreKind::DurableObject));
+        assert_eq!(
+            with(&[("REPLAY_STORE", "redis")]).err(),
+            Some(ConfigError::BadStore)
+        );
+    }
+
+    #[test]
+    fn only_kv_needs_a_minute_of_dedupe() {
+        let short = [("TOLERANCE_SECONDS", "1"), ("DEDUPE_TTL_SECONDS", "2")];
+        assert!(matches!(
+            with(&short).err(),
+            Some(ConfigError::OutOfRange("DEDUPE_TTL_SECONDS", _))
+        ));
+        let strict = [
+            ("TOLERANCE_SECONDS", "1"),
+            ("DEDUPE_TTL_SECONDS", "2"),
+            ("REPLAY_STORE", "durable-object"),
+        ];
+        assert_eq!(with(&strict).map(|c| c.dedupe_ttl_seconds).ok(), Some(2));
     }
 
     #[test]

@@ -16,4 +16,6 @@ pub mod signature;
 mod testing;
 
 #[cfg(target_arch = "wasm32")]
+mod durable_glue;
+#[cfg(target_arch = "wasm32")]
 mod worker_glue;

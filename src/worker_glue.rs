@@ -2,13 +2,15 @@
 //! [`KvBackend`], fetch to [`Origin`], [`Outcome`] to `Response`. Glue only:
 //! every decision is made in the pure modules.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, StoreKind};
+use crate::durable_glue::DurableShards;
 use crate::gate::{self, BodyError, Handled, Incoming};
 use crate::mac::{Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::outcome::Outcome;
+use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
-use crate::replay::StoreError;
+use crate::replay::{Claim, ReplayStore, StoreError};
 use crate::signature::{SigningKey, Tag};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
@@ -27,7 +29,7 @@ use worker::{
 
 /// Every setting the config reads, in one order: their raw text is the key of
 /// the per-isolate cache below.
-const SETTINGS: [&str; 8] = [
+const SETTINGS: [&str; 9] = [
     "WEBHOOK_SECRET",
     "ORIGIN_URL",
     "ORIGIN_SECRET",
@@ -36,6 +38,7 @@ const SETTINGS: [&str; 8] = [
     "MAX_BODY_BYTES",
     "DEDUPE_TTL_SECONDS",
     "ORIGIN_TIMEOUT_MS",
+    "REPLAY_STORE",
 ];
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
@@ -55,15 +58,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
     };
     let config = &prepared.config;
-    let Some(kv) = binding(&env, "REPLAY_KV") else {
-        console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+    let Some(store) = replay_store(&env, config) else {
         return respond(Outcome::Misconfigured);
     };
-    let store = KvReplayStore::new(
-        WorkerKv(kv.unchecked_into()),
-        config.dedupe_ttl_seconds,
-        config.origin_timeout_ms,
-    );
     let mac = EdgeMac {
         software: SoftwareMac::new(config),
         prepared: &prepared,
@@ -237,6 +234,65 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
             .webcrypto_tags(std::slice::from_ref(key), id, timestamp, body)
             .await?;
         tags.into_iter().next().ok_or(MacError::Unavailable)
+    }
+}
+
+/// The replay store `REPLAY_STORE` names, on its binding.
+enum EdgeStore {
+    Kv(KvReplayStore<WorkerKv>),
+    Durable(DurableReplayStore<DurableShards>),
+}
+
+fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
+    let (ttl, timeout) = (config.dedupe_ttl_seconds, config.origin_timeout_ms);
+    match config.store {
+        StoreKind::Kv => {
+            let Some(kv) = binding(env, "REPLAY_KV") else {
+                console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                return None;
+            };
+            Some(EdgeStore::Kv(KvReplayStore::new(
+                WorkerKv(kv.unchecked_into()),
+                ttl,
+                timeout,
+            )))
+        }
+        StoreKind::DurableObject => {
+            let Some(namespace) = binding(env, "REPLAY_DO") else {
+                console_error!(
+                    "hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])"
+                );
+                return None;
+            };
+            Some(EdgeStore::Durable(DurableReplayStore::new(
+                DurableShards(namespace.unchecked_into()),
+                ttl,
+                timeout,
+            )))
+        }
+    }
+}
+
+impl ReplayStore for EdgeStore {
+    async fn claim(&self, id: &str) -> Result<Claim, StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.claim(id).await,
+            EdgeStore::Durable(store) => store.claim(id).await,
+        }
+    }
+
+    async fn mark_done(&self, id: &str) -> Result<(), StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.mark_done(id).await,
+            EdgeStore::Durable(store) => store.mark_done(id).await,
+        }
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.release(id).await,
+            EdgeStore::Durable(store) => store.release(id).await,
+        }
     }
 }
 

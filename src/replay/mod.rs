@@ -6,7 +6,9 @@
 //! what keeps events from being lost: the sender's retry of a failed delivery
 //! finds no mark and goes through.
 
+pub mod durable;
 pub mod kv;
+pub mod ledger;
 
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -91,7 +91,8 @@ export default function (env) {
  * those operations throw; `put` may name one value ('done') to fail only
  * those writes. `logs` holds what the Worker printed.
  */
-export async function startGate(settings, { switchableKv = false } = {}) {
+export async function startGate(settings, { switchableKv = false, noDurable = false } = {}) {
+  const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
   let failures = {};
   const gate = {
@@ -122,6 +123,9 @@ export async function startGate(settings, { switchableKv = false } = {}) {
   } else {
     gate.kvNamespaces = { REPLAY_KV: 'replay' };
   }
+  if (durable) {
+    gate.durableObjects = { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } };
+  }
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
@@ -141,6 +145,17 @@ export async function startGate(settings, { switchableKv = false } = {}) {
     logs,
     failKv(rules) {
       failures = rules;
+    },
+    /** Rows stored in every replay shard (Durable Object mode), expired or not. */
+    async shardRows() {
+      const namespace = await mf.getDurableObjectNamespace('REPLAY_DO', 'gate');
+      let total = 0;
+      for (let shard = 0; shard < 16; shard += 1) {
+        const stub = namespace.get(namespace.idFromName(`replay-shard-${shard}`));
+        const response = await stub.fetch('https://replay-shard/rows');
+        total += Number(await response.text());
+      }
+      return total;
     },
     /** The namespace behind REPLAY_KV, to look at what the gate stored. */
     kv: () => mf.getKVNamespace(switchableKv ? 'INNER' : 'REPLAY_KV', switchableKv ? 'switchable-kv' : 'gate'),

@@ -1,0 +1,201 @@
+//! The replay ledger kept inside each Durable Object shard.
+//!
+//! Every method is synchronous on purpose. A Durable Object runs one event at
+//! a time, and SQLite storage calls in it are synchronous, so a read followed
+//! by a write with no `await` in between cannot interleave with another
+//! request: the check-and-set of [`Ledger::claim`] is atomic. Keeping the
+//! logic here, over the [`LedgerTable`] trait, lets it be tested natively.
+
+use super::{Claim, StoreError};
+
+/// What the ledger remembers about one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A forward is under way.
+    InFlight,
+    /// The origin accepted the event.
+    Done,
+}
+
+impl Mark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::InFlight => "in-flight",
+            Mark::Done => "done",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "in-flight" => Some(Mark::InFlight),
+            "done" => Some(Mark::Done),
+            _ => None,
+        }
+    }
+}
+
+/// One table: key, mark, expiry (Unix milliseconds).
+pub trait LedgerTable {
+    fn get(&self, key: &str) -> Result<Option<(Mark, i64)>, StoreError>;
+    fn set(&self, key: &str, mark: Mark, expires_at_ms: i64) -> Result<(), StoreError>;
+    fn remove_if(&self, key: &str, mark: Mark) -> Result<(), StoreError>;
+    /// Deletes every row expired at `now_ms`; returns how many.
+    fn purge(&self, now_ms: i64) -> Result<u64, StoreError>;
+    /// The earliest expiry still stored.
+    fn next_expiry(&self) -> Result<Option<i64>, StoreError>;
+    /// Rows stored, expired or not: what the storage really holds.
+    fn rows(&self) -> Result<u64, StoreError>;
+}
+
+/// The ledger's operations over a table.
+pub struct Ledger<T> {
+    table: T,
+}
+
+impl<T: LedgerTable> Ledger<T> {
+    pub fn new(table: T) -> Self {
+        Self { table }
+    }
+
+    pub fn table(&self) -> &T {
+        &self.table
+    }
+
+    /// Looks the key up and claims it when it is free. An expired row counts
+    /// as free even before the clean-up alarm has deleted it.
+    pub fn claim(&self, key: &str, now_ms: i64, ttl_ms: i64) -> Result<Claim, StoreError> {
+        match self.table.get(key)? {
+            Some((Mark::Done, expires)) if expires > now_ms => Ok(Claim::AlreadyDone),
+            Some((Mark::InFlight, expires)) if expires > now_ms => Ok(Claim::InFlight),
+            _ => {
+                self.table
+                    .set(key, Mark::InFlight, now_ms.saturating_add(ttl_ms))?;
+                Ok(Claim::Claimed)
+            }
+        }
+    }
+
+    pub fn mark_done(&self, key: &str, now_ms: i64, ttl_ms: i64) -> Result<(), StoreError> {
+        self.table
+            .set(key, Mark::Done, now_ms.saturating_add(ttl_ms))
+    }
+
+    /// Frees a claim. Only an in-flight mark is removed: if the claim had
+    /// expired and another copy has since delivered the event, its `done`
+    /// mark must survive the late release.
+    pub fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.table.remove_if(key, Mark::InFlight)
+    }
+
+    /// Deletes expired rows and says when to run again, if anything is left.
+    /// Runs are at least `min_gap_ms` apart, so a busy shard's clean-up does
+    /// not turn into an alarm per request.
+    pub fn sweep(&self, now_ms: i64, min_gap_ms: i64) -> Result<Option<i64>, StoreError> {
+        self.table.purge(now_ms)?;
+        Ok(self
+            .table
+            .next_expiry()?
+            .map(|next| next.max(now_ms.saturating_add(min_gap_ms))))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// A table in a HashMap, as SQLite would hold it.
+    #[derive(Default)]
+    pub struct MemoryTable(pub RefCell<HashMap<String, (Mark, i64)>>);
+
+    impl LedgerTable for MemoryTable {
+        fn get(&self, key: &str) -> Result<Option<(Mark, i64)>, StoreError> {
+            Ok(self.0.borrow().get(key).copied())
+        }
+        fn set(&self, key: &str, mark: Mark, expires_at_ms: i64) -> Result<(), StoreError> {
+            self.0
+                .borrow_mut()
+                .insert(key.to_owned(), (mark, expires_at_ms));
+            Ok(())
+        }
+        fn remove_if(&self, key: &str, mark: Mark) -> Result<(), StoreError> {
+            let mut rows = self.0.borrow_mut();
+            if rows.get(key).is_some_and(|(m, _)| *m == mark) {
+                rows.remove(key);
+            }
+            Ok(())
+        }
+        fn purge(&self, now_ms: i64) -> Result<u64, StoreError> {
+            let mut rows = self.0.borrow_mut();
+            let before = rows.len();
+            rows.retain(|_, (_, expires)| *expires > now_ms);
+            Ok((before - rows.len()) as u64)
+        }
+        fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
+            Ok(self.0.borrow().values().map(|(_, e)| *e).min())
+        }
+        fn rows(&self) -> Result<u64, StoreError> {
+            Ok(self.0.borrow().len() as u64)
+        }
+    }
+
+    fn ledger() -> Ledger<MemoryTable> {
+        Ledger::new(MemoryTable::default())
+    }
+
+    #[test]
+    fn claim_done_duplicate() {
+        let ledger = ledger();
+        assert_eq!(ledger.claim("k", 1_000, 40_000), Ok(Claim::Claimed));
+        assert_eq!(ledger.claim("k", 1_001, 40_000), Ok(Claim::InFlight));
+        ledger.mark_done("k", 2_000, 10_000).expect("done");
+        assert_eq!(ledger.claim("k", 11_999, 40_000), Ok(Claim::AlreadyDone));
+    }
+
+    #[test]
+    fn expired_rows_are_free_before_they_are_swept() {
+        let ledger = ledger();
+        assert_eq!(ledger.claim("k", 0, 1_000), Ok(Claim::Claimed));
+        assert_eq!(
+            ledger.claim("k", 1_000, 1_000),
+            Ok(Claim::Claimed),
+            "an expired claim is free"
+        );
+        ledger.mark_done("k", 1_000, 1_000).expect("done");
+        assert_eq!(
+            ledger.claim("k", 2_000, 1_000),
+            Ok(Claim::Claimed),
+            "an expired done is free"
+        );
+    }
+
+    #[test]
+    fn release_only_frees_an_in_flight_mark() {
+        let ledger = ledger();
+        assert_eq!(ledger.claim("k", 0, 1_000), Ok(Claim::Claimed));
+        ledger.release("k").expect("release");
+        assert_eq!(ledger.table().rows(), Ok(0));
+        ledger.mark_done("k", 0, 10_000).expect("done");
+        ledger.release("k").expect("a late release");
+        assert_eq!(ledger.claim("k", 1, 1_000), Ok(Claim::AlreadyDone));
+    }
+
+    #[test]
+    fn sweeping_frees_storage_and_schedules_the_next_run() {
+        let ledger = ledger();
+        ledger.mark_done("a", 0, 1_000).expect("a");
+        ledger.mark_done("b", 0, 5_000).expect("b");
+        assert_eq!(ledger.sweep(500, 100), Ok(Some(1_000)));
+        assert_eq!(ledger.table().rows(), Ok(2));
+        assert_eq!(ledger.sweep(1_000, 100), Ok(Some(5_000)));
+        assert_eq!(ledger.table().rows(), Ok(1));
+        assert_eq!(
+            ledger.sweep(4_990, 100),
+            Ok(Some(5_090)),
+            "runs keep a minimum gap"
+        );
+        assert_eq!(ledger.sweep(5_000, 100), Ok(None));
+        assert_eq!(ledger.table().rows(), Ok(0));
+    }
+}
