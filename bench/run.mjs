@@ -10,6 +10,9 @@
 // from `wrangler deploy --dry-run`. Loopback only; every step is bounded.
 //
 //   npm run bench [-- --duration 5 --sizes 1024,16384 --targets hookgate,js-webcrypto --connections 8]
+//   --kv memory replaces Miniflare's local KV (SQLite behind a service, ~3 ms
+//   of CPU per delivery) with a Map in the Worker's isolate, for every target:
+//   what is left is the Workers' own cost, which local KV otherwise drowns.
 //   --variant NAME=DIR (repeatable) adds another build of hookgate, e.g. a
 //   saved copy of build/ from another commit, as target NAME: A/B in one run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -39,6 +42,7 @@ const { values: options } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     'skip-size': { type: 'boolean', default: false },
     variant: { type: 'string', multiple: true, default: [] },
+    kv: { type: 'string', default: 'local' },
   },
 });
 const DURATION = Number(options.duration);
@@ -111,15 +115,29 @@ async function startOrigin() {
 
 // ---------------------------------------------------------------- workerd
 
+/** KV's three methods over a Map, as a wrapped binding (--kv memory). */
+const MEMORY_KV = `
+const entries = new Map();
+export default function () {
+  return {
+    async get(key) { return entries.get(key) ?? null; },
+    async put(key, value) { entries.set(key, String(value)); },
+    async delete(key) { entries.delete(key); },
+  };
+}`;
+
 async function startTarget(name, originUrl) {
   const target = TARGETS[name];
-  const mf = new Miniflare({
+  const memoryKv = options.kv === 'memory';
+  const worker = {
+    name: 'target',
     modules: true,
     scriptPath: target.scriptPath,
     modulesRoot: dirname(target.scriptPath),
     modulesRules: target.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
     compatibilityDate: '2026-04-20',
-    kvNamespaces: ['REPLAY_KV'],
+    kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
+    wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
     durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
     bindings: {
       REPLAY_STORE: target.durable ? 'durable-object' : 'kv',
@@ -129,6 +147,9 @@ async function startTarget(name, originUrl) {
       ORIGIN_URL: originUrl,
       MAX_BODY_BYTES: String(2 * 1024 * 1024),
     },
+  };
+  const mf = new Miniflare({
+    workers: memoryKv ? [worker, { name: 'memory-kv', modules: true, script: MEMORY_KV }] : [worker],
     cf: false,
     host: '127.0.0.1',
     port: 0,
@@ -364,7 +385,7 @@ async function main() {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   lines.push(`Machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
     `Node ${process.version}, workerd from miniflare ${JSON.parse(readFileSync(`${ROOT}node_modules/miniflare/package.json`, 'utf8')).version}; ` +
-    `wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
+    `KV: ${options.kv === 'memory' ? 'a Map in the isolate (--kv memory)' : "Miniflare's local KV"}; wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
     `req/s and latencies are means over the rounds, CPU is total workerd CPU over total requests; ${new Date().toISOString().slice(0, 10)}.`);
   lines.push('');
   lines.push('| body | target | req/s | p50 ms | p99 ms | errors | CPU ms/req | CPU over pass-through |');
