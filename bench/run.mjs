@@ -80,6 +80,17 @@ function log(message) {
 
 // ---------------------------------------------------------------- build
 
+/** wrk comes from Debian's package; installed here when missing and we are root. */
+function ensureWrk() {
+  if (spawnSync('wrk', ['--version']).error === undefined) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error('the benchmark needs wrk: install it (Debian/Ubuntu: apt-get install wrk)');
+  }
+  log('installing wrk from Debian packages');
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
 function build() {
   if (!options['skip-build']) {
     log('building hookgate (release)');
@@ -317,6 +328,7 @@ const kib = (bytes) => (bytes >= 1048576 ? `${bytes / 1048576} MB` : `${bytes / 
 
 async function main() {
   const started = Date.now();
+  ensureWrk();
   build();
   writeFileSync(`${OUT}deliveries.lua`, LUA);
   const origin = await startOrigin();
