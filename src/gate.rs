@@ -337,20 +337,20 @@ mod tests {
             }
         }
         fn run(&self, request: &mut FakeRequest) -> Handled {
+            self.run_with(&self.config, &SoftwareMac::new(&self.config), request)
+        }
+        fn run_with<M: Mac<Vec<u8>>>(
+            &self,
+            config: &Config,
+            mac: &M,
+            request: &mut FakeRequest,
+        ) -> Handled {
             let store = KvReplayStore::new(
                 &self.kv,
-                self.config.dedupe_ttl_seconds,
-                self.config.origin_timeout_ms,
+                config.dedupe_ttl_seconds,
+                config.origin_timeout_ms,
             );
-            let mac = SoftwareMac::new(&self.config);
-            block_on(handle(
-                &self.config,
-                request,
-                &store,
-                &mac,
-                &&self.origin,
-                NOW,
-            ))
+            block_on(handle(config, request, &store, mac, &&self.origin, NOW))
         }
         fn forwarded(&self) -> usize {
             self.origin.received.borrow().len()
@@ -726,31 +726,16 @@ mod tests {
     #[test]
     fn a_failing_mac_is_500_and_never_forwards() {
         let rig = Rig::new();
-        let store = KvReplayStore::new(&rig.kv, 259_200, 10_000);
-        let mac = BrokenMac {
+        let broken = BrokenMac {
             sender_works: false,
         };
-        let handled = block_on(handle(
-            &rig.config,
-            &mut signed("msg_1", NOW, b"{}"),
-            &store,
-            &mac,
-            &&rig.origin,
-            NOW,
-        ));
+        let handled = rig.run_with(&rig.config, &broken, &mut signed("msg_1", NOW, b"{}"));
         assert_eq!(handled.outcome, Outcome::Internal);
         assert_eq!(rig.kv.calls.borrow().len(), 0);
 
         let resigning = config_with(&[("ORIGIN_SECRET", "whsec_b3JpZ2luLWtleQ==")]);
-        let mac = BrokenMac { sender_works: true };
-        let handled = block_on(handle(
-            &resigning,
-            &mut signed("msg_1", NOW, b"{}"),
-            &store,
-            &mac,
-            &&rig.origin,
-            NOW,
-        ));
+        let resign_fails = BrokenMac { sender_works: true };
+        let handled = rig.run_with(&resigning, &resign_fails, &mut signed("msg_1", NOW, b"{}"));
         assert_eq!(handled.outcome, Outcome::Internal);
         assert_eq!(handled.incidents, vec![Incident::ResignFailed]);
         assert_eq!(rig.kv.len(), 0, "claim released");

@@ -2,32 +2,22 @@
 // check-and-set in a Durable Object (SQLite storage), so simultaneous copies
 // of a delivery reach the origin exactly once.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { newId, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { newId, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
 
 describe('durable-object mode', () => {
-  let origin;
-  let gate;
+  const rig = useGate({ REPLAY_STORE: 'durable-object', ORIGIN_TIMEOUT_MS: '3000' });
 
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, REPLAY_STORE: 'durable-object', ORIGIN_TIMEOUT_MS: '3000' });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
-
-  const deliver = (headers, body) => send(gate.url, { headers, body });
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
   test('50 simultaneous copies of one delivery: exactly one reaches the origin', async () => {
     const body = quoEvent();
     const headers = signed(body);
-    origin.answer(() => ({ status: 200, delayMs: 100 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 100 }));
     const answers = await Promise.all(Array.from({ length: 50 }, () => deliver(headers, body)));
-    origin.answer(() => ({ status: 200 }));
+    rig.origin.answer(() => ({ status: 200 }));
     const statuses = answers.map((a) => a.status);
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1, JSON.stringify(statuses));
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1, JSON.stringify(statuses));
     assert.ok(statuses.every((s) => s === 200 || s === 409), JSON.stringify(statuses));
     assert.equal(answers.filter((a) => a.json?.status === 'delivered').length, 1);
     console.log(`# 50 simultaneous copies, durable-object mode: 1 forwarded; ${statuses.filter((s) => s === 409).length} answered 409`);
@@ -39,7 +29,7 @@ describe('durable-object mode', () => {
       return { body, headers: signed(body) };
     });
     await Promise.all(deliveries.flatMap(({ body, headers }) => Array.from({ length: 10 }, () => deliver(headers, body))));
-    for (const { headers } of deliveries) assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    for (const { headers } of deliveries) assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
   });
 
   test('a retry of a delivered id is 200 and not forwarded', async () => {
@@ -47,28 +37,28 @@ describe('durable-object mode', () => {
     const id = newId();
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'delivered' });
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'duplicate' });
-    assert.equal(origin.receivedFor(id).length, 1);
+    assert.equal(rig.origin.receivedFor(id).length, 1);
   });
 
   test('the origin fails: the claim is released and the retry is delivered once', async () => {
     const body = quoEvent();
     const id = newId();
-    origin.answer(() => ({ status: 500 }));
+    rig.origin.answer(() => ({ status: 500 }));
     assert.equal((await deliver(signed(body, { id }), body)).status, 502);
-    origin.answer(() => ({ status: 200 }));
+    rig.origin.answer(() => ({ status: 200 }));
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'delivered' });
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'duplicate' });
-    assert.equal(origin.receivedFor(id).length, 2, 'the failed attempt and the delivered retry');
+    assert.equal(rig.origin.receivedFor(id).length, 2, 'the failed attempt and the delivered retry');
   });
 
   test('a copy arriving while the first is forwarded is 409', async () => {
     const body = quoEvent();
     const headers = signed(body);
-    origin.answer(() => ({ status: 200, delayMs: 600 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 600 }));
     const first = deliver(headers, body);
     await sleep(200);
     const copy = await deliver(headers, body);
-    origin.answer(() => ({ status: 200 }));
+    rig.origin.answer(() => ({ status: 200 }));
     assert.equal(copy.status, 409);
     assert.equal(copy.headers.get('retry-after'), '30');
     assert.equal((await first).status, 200);
@@ -76,39 +66,28 @@ describe('durable-object mode', () => {
 });
 
 describe('durable-object mode: expiry', () => {
-  let origin;
-  let gate;
-
-  before(async () => {
-    origin = await startOrigin();
-    // A two-second memory (allowed without KV's one-minute floor) so the
-    // clean-up alarm can be watched.
-    gate = await startGate({
-      ORIGIN_URL: origin.url,
+  // A two-second memory (allowed without KV's one-minute floor) so the
+  // clean-up alarm can be watched.
+  const rig = useGate({
       REPLAY_STORE: 'durable-object',
       TOLERANCE_SECONDS: '1',
       DEDUPE_TTL_SECONDS: '2',
     });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
 
   test('expired ids are deleted from storage by the alarm, and are then free again', async () => {
     const body = quoEvent();
     const id = newId();
-    assert.equal((await send(gate.url, { headers: signed(body, { id }), body })).status, 200);
-    assert.equal(await gate.shardRows(), 1);
-    assert.deepEqual((await send(gate.url, { headers: signed(body, { id }), body })).json, { status: 'duplicate' });
+    assert.equal((await send(rig.gate.url, { headers: signed(body, { id }), body })).status, 200);
+    assert.equal(await rig.gate.shardRows(), 1);
+    assert.deepEqual((await send(rig.gate.url, { headers: signed(body, { id }), body })).json, { status: 'duplicate' });
     let rows = 1;
     for (let waited = 0; waited < 10_000 && rows > 0; waited += 500) {
       await sleep(500);
-      rows = await gate.shardRows();
+      rows = await rig.gate.shardRows();
     }
     assert.equal(rows, 0, 'the done mark is gone from storage');
     // Past the memory, the same id is new again (the window is 1 s here).
-    assert.deepEqual((await send(gate.url, { headers: signed(body, { id }), body })).json, { status: 'delivered' });
+    assert.deepEqual((await send(rig.gate.url, { headers: signed(body, { id }), body })).json, { status: 'delivered' });
   });
 });
 

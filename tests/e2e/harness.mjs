@@ -3,6 +3,7 @@
 // loopback port, and signs deliveries with the standardwebhooks npm library
 // as a sender would.
 import { Miniflare } from 'miniflare';
+import { after, before } from 'node:test';
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +162,25 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
     kv: () => mf.getKVNamespace(switchableKv ? 'INNER' : 'REPLAY_KV', switchableKv ? 'switchable-kv' : 'gate'),
     close: () => mf.dispose(),
   };
+}
+
+/**
+ * For a describe block: a fresh origin and a gate in front of it, started
+ * before its tests and closed after them. The gate's ORIGIN_URL is the
+ * origin's unless `settings` says otherwise. Read `rig.origin` and
+ * `rig.gate` inside tests.
+ */
+export function useGate(settings = {}, options = {}) {
+  const rig = {};
+  before(async () => {
+    rig.origin = await startOrigin();
+    rig.gate = await startGate({ ORIGIN_URL: rig.origin.url, ...settings }, options);
+  });
+  after(async () => {
+    await rig.gate?.close();
+    await rig.origin?.close();
+  });
+  return rig;
 }
 
 /**

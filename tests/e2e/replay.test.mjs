@@ -3,25 +3,15 @@
 // by the sender and then delivered once; the store failing closes the gate.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { newId, nowSeconds, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { newId, nowSeconds, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
 
 const storeKey = (id) => `hookgate:v1:${createHash('sha256').update(id).digest('hex')}`;
 
 describe('replay guard on KV', () => {
-  let origin;
-  let gate;
+  const rig = useGate({ ORIGIN_TIMEOUT_MS: '3000' }, { switchableKv: true });
 
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ORIGIN_TIMEOUT_MS: '3000' }, { switchableKv: true });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
-
-  const deliver = (headers, body) => send(gate.url, { headers, body });
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
   test('the same delivery twice: 200 twice, forwarded once, marked done with the dedupe TTL', async () => {
     const body = quoEvent();
@@ -32,9 +22,9 @@ describe('replay guard on KV', () => {
     assert.deepEqual(first.json, { status: 'delivered' });
     assert.equal(second.status, 200);
     assert.deepEqual(second.json, { status: 'duplicate' });
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
 
-    const kv = await gate.kv();
+    const kv = await rig.gate.kv();
     const { value, metadata } = await kv.getWithMetadata(storeKey(headers['webhook-id']));
     assert.equal(value, 'done');
     assert.equal(metadata, null);
@@ -55,7 +45,7 @@ describe('replay guard on KV', () => {
     const again = await deliver(retry, body);
     assert.equal(again.status, 200);
     assert.deepEqual(again.json, { status: 'duplicate' });
-    assert.equal(origin.receivedFor(id).length, 1);
+    assert.equal(rig.origin.receivedFor(id).length, 1);
   });
 
   test('a replay of a captured delivery inside the window is not forwarded', async () => {
@@ -65,26 +55,26 @@ describe('replay guard on KV', () => {
     for (let i = 0; i < 3; i += 1) {
       assert.equal((await deliver({ ...captured }, body)).status, 200);
     }
-    assert.equal(origin.receivedFor(captured['webhook-id']).length, 1);
+    assert.equal(rig.origin.receivedFor(captured['webhook-id']).length, 1);
   });
 
   test('the origin fails, then recovers: the retry is delivered exactly once', async () => {
     const body = quoEvent('call.transcript.completed');
     const id = newId();
-    origin.answer((entry) => (entry.headers['webhook-id'] === id ? { status: 503 } : { status: 200 }));
+    rig.origin.answer((entry) => (entry.headers['webhook-id'] === id ? { status: 503 } : { status: 200 }));
     const failed = await deliver(signed(body, { id }), body);
     assert.equal(failed.status, 502);
     assert.equal(failed.json.reason, 'origin-failed');
-    assert.equal(await (await gate.kv()).get(storeKey(id)), null, 'claim released');
+    assert.equal(await (await rig.gate.kv()).get(storeKey(id)), null, 'claim released');
 
-    origin.answer(() => ({ status: 200 }));
+    rig.origin.answer(() => ({ status: 200 }));
     const retried = await deliver(signed(body, { id }), body);
     assert.equal(retried.status, 200);
     assert.deepEqual(retried.json, { status: 'delivered' });
     const later = await deliver(signed(body, { id }), body);
     assert.deepEqual(later.json, { status: 'duplicate' });
     // Two attempts reached the origin: the failed one and the delivered one.
-    const attempts = origin.receivedFor(id);
+    const attempts = rig.origin.receivedFor(id);
     assert.equal(attempts.length, 2);
     assert.ok(attempts[1].body.equals(Buffer.from(body)));
   });
@@ -92,17 +82,17 @@ describe('replay guard on KV', () => {
   test('an origin timeout releases the claim too', async () => {
     const body = quoEvent();
     const id = newId();
-    origin.answer(() => ({ status: 200, delayMs: 4000 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 4000 }));
     assert.equal((await deliver(signed(body, { id }), body)).status, 504);
-    origin.answer(() => ({ status: 200 }));
-    assert.equal(await (await gate.kv()).get(storeKey(id)), null, 'claim released');
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(await (await rig.gate.kv()).get(storeKey(id)), null, 'claim released');
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'delivered' });
   });
 
   test('a copy that arrives while the first is being forwarded is 409 with Retry-After', async () => {
     const body = quoEvent();
     const headers = signed(body);
-    origin.answer(() => ({ status: 200, delayMs: 800 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 800 }));
     const first = deliver(headers, body);
     await sleep(300);
     const copy = await deliver(headers, body);
@@ -110,12 +100,12 @@ describe('replay guard on KV', () => {
     assert.equal(copy.json.reason, 'in-flight');
     assert.equal(copy.headers.get('retry-after'), '30');
     assert.equal((await first).status, 200);
-    origin.answer(() => ({ status: 200 }));
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
   });
 
   test('bad webhook-ids are 400 bad-id and touch neither store nor origin', async () => {
-    const kv = await gate.kv();
+    const kv = await rig.gate.kv();
     const before = (await kv.list()).keys.length;
     for (const id of ['has.dot', 'x'.repeat(257), 'tab\there', 'ünicode']) {
       const body = quoEvent();
@@ -127,7 +117,7 @@ describe('replay guard on KV', () => {
       assert.equal(answer.json.reason, 'bad-id');
     }
     assert.equal((await kv.list()).keys.length, before);
-    assert.ok(!origin.received.some((entry) => entry.headers['webhook-id']?.includes('.')));
+    assert.ok(!rig.origin.received.some((entry) => entry.headers['webhook-id']?.includes('.')));
   });
 
   test('a 256-byte id is fine', async () => {
@@ -136,7 +126,7 @@ describe('replay guard on KV', () => {
   });
 
   test('unverified deliveries never touch the store', async () => {
-    const kv = await gate.kv();
+    const kv = await rig.gate.kv();
     const before = (await kv.list()).keys.length;
     const body = quoEvent();
     const headers = { ...signed(body), 'webhook-signature': 'v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' };
@@ -148,60 +138,51 @@ describe('replay guard on KV', () => {
     const body = quoEvent();
     const id = newId();
     try {
-      gate.failKv({ get: true });
+      rig.gate.failKv({ get: true });
       const down = await deliver(signed(body, { id }), body);
       assert.equal(down.status, 503);
       assert.equal(down.json.reason, 'store-unavailable');
       assert.equal(down.headers.get('retry-after'), '30');
-      gate.failKv({ put: 'in-flight' });
+      rig.gate.failKv({ put: 'in-flight' });
       assert.equal((await deliver(signed(body, { id }), body)).status, 503);
-      assert.equal(origin.receivedFor(id).length, 0);
+      assert.equal(rig.origin.receivedFor(id).length, 0);
     } finally {
-      gate.failKv({});
+      rig.gate.failKv({});
     }
     assert.equal((await deliver(signed(body, { id }), body)).status, 200);
-    assert.equal(origin.receivedFor(id).length, 1);
+    assert.equal(rig.origin.receivedFor(id).length, 1);
   });
 
   test('a failed done write after the origin took the event still answers 200 and is logged', async () => {
     const body = quoEvent();
     const id = newId();
     try {
-      gate.failKv({ put: 'done' });
+      rig.gate.failKv({ put: 'done' });
       const answer = await deliver(signed(body, { id }), body);
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.json, { status: 'delivered' });
     } finally {
-      gate.failKv({});
+      rig.gate.failKv({});
     }
-    assert.equal(origin.receivedFor(id).length, 1);
+    assert.equal(rig.origin.receivedFor(id).length, 1);
     assert.ok(
-      gate.logs.some((line) => line.includes(`webhook-id=${id}`) && line.includes('MarkDoneFailed')),
-      gate.logs.join('\n'),
+      rig.gate.logs.some((line) => line.includes(`webhook-id=${id}`) && line.includes('MarkDoneFailed')),
+      rig.gate.logs.join('\n'),
     );
   });
 });
 
 describe('simultaneous copies on plain local KV', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
-  const deliver = (headers, body) => send(gate.url, { headers, body });
+  const rig = useGate();
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
   test('20 simultaneous copies of one delivery', async () => {
     const body = quoEvent();
     const headers = signed(body);
-    origin.answer(() => ({ status: 200, delayMs: 50 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 50 }));
     const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(headers, body)));
-    origin.answer(() => ({ status: 200 }));
-    const forwarded = origin.receivedFor(headers['webhook-id']).length;
+    rig.origin.answer(() => ({ status: 200 }));
+    const forwarded = rig.origin.receivedFor(headers['webhook-id']).length;
     const statuses = answers.map((a) => a.status).sort();
     // KV has no compare-and-set: copies whose reads all ran before the first
     // claim was written get through. The README reports the number seen here.

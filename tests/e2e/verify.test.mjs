@@ -16,7 +16,7 @@ import {
   signed,
   signedBytes,
   startGate,
-  startOrigin,
+  useGate,
 } from './harness.mjs';
 
 const PATH = '/webhooks/quo';
@@ -34,24 +34,13 @@ function assertProblem(answer, status, reason) {
 }
 
 describe('a gate in front of a healthy origin', () => {
-  let origin;
-  let gate;
-
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({
+  const rig = useGate({
       WEBHOOK_SECRET: `${SENDER_KEY} ${ROTATED_KEY}`,
-      ORIGIN_URL: origin.url,
       WEBHOOK_PATH: PATH,
       MAX_BODY_BYTES: String(MAX_BODY),
     });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
 
-  const post = (headers, body, extra = {}) => send(gate.url, { path: PATH, headers, body, ...extra });
+  const post = (headers, body, extra = {}) => send(rig.gate.url, { path: PATH, headers, body, ...extra });
 
   test('a valid delivery is answered 200 and reaches the origin byte for byte', async () => {
     const body = quoEvent('message.received', { text: 'héllo ✓ \\u0000 "quoted"' });
@@ -59,7 +48,7 @@ describe('a gate in front of a healthy origin', () => {
     const answer = await post(headers, body);
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(answer.json, { status: 'delivered' });
-    const got = origin.receivedFor(headers['webhook-id']);
+    const got = rig.origin.receivedFor(headers['webhook-id']);
     assert.equal(got.length, 1);
     assert.equal(got[0].method, 'POST');
     assert.equal(got[0].url, '/in');
@@ -75,7 +64,7 @@ describe('a gate in front of a healthy origin', () => {
     const body = quoEvent('call.completed');
     const headers = signed(body, { key: ROTATED_KEY });
     assert.equal((await post(headers, body)).status, 200);
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
   });
 
   test('a header carrying an old and a new signature is accepted', async () => {
@@ -91,7 +80,7 @@ describe('a gate in front of a healthy origin', () => {
     const headers = signedBytes(bytes);
     const answer = await post(headers, bytes);
     assert.equal(answer.status, 200, answer.text);
-    const got = origin.receivedFor(headers['webhook-id']);
+    const got = rig.origin.receivedFor(headers['webhook-id']);
     assert.equal(got.length, 1);
     assert.ok(got[0].body.equals(bytes), `got ${got[0].body.toString('hex')}`);
     assert.equal(got[0].headers['content-type'], 'application/octet-stream');
@@ -100,7 +89,7 @@ describe('a gate in front of a healthy origin', () => {
   test('an empty body is a body like any other', async () => {
     const headers = signed('');
     assert.equal((await post(headers, '')).status, 200);
-    assert.equal(origin.receivedFor(headers['webhook-id'])[0].body.length, 0);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id'])[0].body.length, 0);
   });
 
   test('cookies, authorization, cf-* and hop-by-hop headers never reach the origin', async () => {
@@ -117,7 +106,7 @@ describe('a gate in front of a healthy origin', () => {
       te: 'trailers',
     };
     assert.equal((await post(headers, body)).status, 200);
-    const [got] = origin.receivedFor(headers['webhook-id']);
+    const [got] = rig.origin.receivedFor(headers['webhook-id']);
     const names = Object.keys(got.headers);
     for (const name of ['cookie', 'authorization', 'cf-connecting-ip', 'cf-ray', 'x-forwarded-for', 'x-custom', 'proxy-authorization', 'te']) {
       assert.ok(!names.includes(name), `${name} was forwarded`);
@@ -179,10 +168,10 @@ describe('a gate in front of a healthy origin', () => {
     for (const [name, make] of Object.entries(cases)) {
       test(name, async () => {
         const [headers, body] = make();
-        const before = origin.received.length;
+        const before = rig.origin.received.length;
         const answer = await post(headers, body);
         assertProblem(answer, 401, reasons[name] ?? 'bad-signature');
-        assert.equal(origin.received.length, before, 'something was forwarded');
+        assert.equal(rig.origin.received.length, before, 'something was forwarded');
       });
     }
   });
@@ -191,7 +180,7 @@ describe('a gate in front of a healthy origin', () => {
     const body = 'x'.repeat(MAX_BODY + 1);
     const headers = signed(body);
     assertProblem(await post(headers, body), 413, 'too-large');
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 0);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 0);
   });
 
   test('a body over MAX_BODY_BYTES without Content-Length (chunked) is 413, not forwarded', async () => {
@@ -206,7 +195,7 @@ describe('a gate in front of a healthy origin', () => {
       },
     });
     assertProblem(await post(headers, stream), 413, 'too-large');
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 0);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 0);
   });
 
   test('a chunked body within the limit is delivered', async () => {
@@ -221,11 +210,11 @@ describe('a gate in front of a healthy origin', () => {
       },
     });
     assert.equal((await post(headers, stream)).status, 200);
-    assert.ok(origin.receivedFor(headers['webhook-id'])[0].body.equals(Buffer.from(body)));
+    assert.ok(rig.origin.receivedFor(headers['webhook-id'])[0].body.equals(Buffer.from(body)));
   });
 
   test('GET on the webhook path is 405 with Allow: POST', async () => {
-    const answer = await send(gate.url, { method: 'GET', path: PATH });
+    const answer = await send(rig.gate.url, { method: 'GET', path: PATH });
     assertProblem(answer, 405, 'method-not-allowed');
     assert.equal(answer.headers.get('allow'), 'POST');
   });
@@ -233,13 +222,13 @@ describe('a gate in front of a healthy origin', () => {
   test('another path is 404, even with a valid signature', async () => {
     const body = quoEvent();
     const headers = signed(body);
-    assertProblem(await send(gate.url, { path: '/', headers, body }), 404, 'not-found');
-    assertProblem(await send(gate.url, { path: `${PATH}/x`, headers, body }), 404, 'not-found');
-    assert.equal(origin.receivedFor(headers['webhook-id']).length, 0);
+    assertProblem(await send(rig.gate.url, { path: '/', headers, body }), 404, 'not-found');
+    assertProblem(await send(rig.gate.url, { path: `${PATH}/x`, headers, body }), 404, 'not-found');
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 0);
   });
 
   test('the logs name outcomes but never a key or a signature', () => {
-    const text = gate.logs.join('\n');
+    const text = rig.gate.logs.join('\n');
     assert.match(text, /hookgate: bad-signature webhook-id=-/);
     assert.match(text, /hookgate: not-found webhook-id=-/);
     assert.doesNotMatch(text, /hookgate: delivered/, 'clean deliveries are not logged twice');
@@ -250,20 +239,10 @@ describe('a gate in front of a healthy origin', () => {
 });
 
 describe('large bodies (hashed by WebCrypto, never copied into wasm)', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({
+  const rig = useGate({
       WEBHOOK_SECRET: `${SENDER_KEY} ${ROTATED_KEY}`,
-      ORIGIN_URL: origin.url,
       MAX_BODY_BYTES: String(2 * 1024 * 1024),
     });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
 
   /** A JSON event padded to exactly `size` bytes, with every byte value in its text. */
   function eventOfSize(size) {
@@ -280,15 +259,15 @@ describe('large bodies (hashed by WebCrypto, never copied into wasm)', () => {
       const body = eventOfSize(size);
       assert.equal(Buffer.byteLength(body), size);
       const headers = signed(body, { key: size % 2 ? ROTATED_KEY : SENDER_KEY });
-      assert.equal((await send(gate.url, { headers, body })).status, 200);
-      const got = origin.receivedFor(headers['webhook-id']);
+      assert.equal((await send(rig.gate.url, { headers, body })).status, 200);
+      const got = rig.origin.receivedFor(headers['webhook-id']);
       assert.equal(got.length, 1);
       assert.ok(got[0].body.equals(Buffer.from(body)), 'body bytes differ');
 
       const flipped = `${body.slice(0, size - 10)}${body[size - 10] === 'A' ? 'B' : 'A'}${body.slice(size - 9)}`;
       const tampered = signed(body);
-      assertProblem(await send(gate.url, { headers: tampered, body: flipped }), 401, 'bad-signature');
-      assert.equal(origin.receivedFor(tampered['webhook-id']).length, 0);
+      assertProblem(await send(rig.gate.url, { headers: tampered, body: flipped }), 401, 'bad-signature');
+      assert.equal(rig.origin.receivedFor(tampered['webhook-id']).length, 0);
     });
   }
 
@@ -296,76 +275,57 @@ describe('large bodies (hashed by WebCrypto, never copied into wasm)', () => {
     const bytes = Buffer.alloc(300_000);
     for (let i = 0; i < bytes.length; i += 1) bytes[i] = (i * 131 + 7) % 256;
     const headers = signedBytes(bytes);
-    assert.equal((await send(gate.url, { headers, body: bytes })).status, 200);
-    assert.ok(origin.receivedFor(headers['webhook-id'])[0].body.equals(bytes));
+    assert.equal((await send(rig.gate.url, { headers, body: bytes })).status, 200);
+    assert.ok(rig.origin.receivedFor(headers['webhook-id'])[0].body.equals(bytes));
   });
 });
 
 describe('re-signing large bodies', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ORIGIN_SECRET: ORIGIN_KEY, MAX_BODY_BYTES: '2000000' });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useGate({ ORIGIN_SECRET: ORIGIN_KEY, MAX_BODY_BYTES: '2000000' });
 
   test('a 500 KB forward verifies with ORIGIN_SECRET', async () => {
     const body = JSON.stringify({ type: 'call.transcript.completed', data: { text: 'ü'.repeat(250_000) } });
     const headers = signed(body);
-    assert.equal((await send(gate.url, { headers, body })).status, 200);
-    const [got] = origin.receivedFor(headers['webhook-id']);
+    assert.equal((await send(rig.gate.url, { headers, body })).status, 200);
+    const [got] = rig.origin.receivedFor(headers['webhook-id']);
     assert.ok(got.body.equals(Buffer.from(body)));
     assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got.body.toString(), got.headers), JSON.parse(body));
   });
 });
 
 describe('origin failures', () => {
-  let origin;
-  let gate;
-
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ORIGIN_TIMEOUT_MS: '500' });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useGate({ ORIGIN_TIMEOUT_MS: '500' });
 
   for (const status of [500, 410, 404, 302, 301, 307]) {
     test(`origin ${status} is 502, never relayed`, async () => {
       // A redirect points back at the origin, which would accept: following
       // it would turn a failure into a delivery the origin never confirmed.
-      origin.answer((entry) =>
+      rig.origin.answer((entry) =>
         entry.url.includes('followed')
           ? { status: 200 }
-          : { status, headers: status >= 300 && status < 400 ? { location: `${origin.url}?followed` } : {} },
+          : { status, headers: status >= 300 && status < 400 ? { location: `${rig.origin.url}?followed` } : {} },
       );
       const body = quoEvent();
       const headers = signed(body);
-      assertProblem(await send(gate.url, { headers, body }), 502, 'origin-failed');
+      assertProblem(await send(rig.gate.url, { headers, body }), 502, 'origin-failed');
       // Redirects are not followed: the origin saw exactly one request.
-      assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+      assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
     });
   }
 
   test('an origin slower than ORIGIN_TIMEOUT_MS is 504', async () => {
-    origin.answer(() => ({ status: 200, delayMs: 2000 }));
+    rig.origin.answer(() => ({ status: 200, delayMs: 2000 }));
     const body = quoEvent();
     const started = Date.now();
-    const answer = await send(gate.url, { headers: signed(body), body });
+    const answer = await send(rig.gate.url, { headers: signed(body), body });
     assertProblem(answer, 504, 'origin-timeout');
     assert.ok(Date.now() - started < 1900, 'the gate waited for the slow origin');
   });
 
   test('a 2xx other than 200 counts as delivered', async () => {
-    origin.answer(() => ({ status: 202 }));
+    rig.origin.answer(() => ({ status: 202 }));
     const body = quoEvent();
-    assert.equal((await send(gate.url, { headers: signed(body), body })).status, 200);
+    assert.equal((await send(rig.gate.url, { headers: signed(body), body })).status, 200);
   });
 });
 
@@ -383,22 +343,13 @@ describe('an origin that refuses connections', () => {
 });
 
 describe('re-signing with ORIGIN_SECRET', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ORIGIN_SECRET: ORIGIN_KEY });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useGate({ ORIGIN_SECRET: ORIGIN_KEY });
 
   test('the forward verifies with standardwebhooks and ORIGIN_SECRET, not with the sender key', async () => {
     const body = quoEvent('call.summary.completed');
     const headers = signed(body, { timestamp: nowSeconds() - 200 });
-    assert.equal((await send(gate.url, { headers, body })).status, 200);
-    const [got] = origin.receivedFor(headers['webhook-id']);
+    assert.equal((await send(rig.gate.url, { headers, body })).status, 200);
+    const [got] = rig.origin.receivedFor(headers['webhook-id']);
     assert.ok(got.body.equals(Buffer.from(body)));
     assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got.body.toString(), got.headers), JSON.parse(body));
     assert.throws(() => new Webhook(SENDER_KEY).verify(got.body.toString(), got.headers));
