@@ -70,10 +70,18 @@ impl DurableObject for ReplayShard {
         let ledger = Ledger::new(SqlTable(self.state.storage().sql()));
         let now = now_ms();
         let reply = match request {
-            ShardRequest::Claim { key, ttl_seconds } => {
+            ShardRequest::Claim {
+                key,
+                ttl_seconds,
+                keep_seconds,
+            } => {
                 let ttl_ms = seconds_to_ms(ttl_seconds);
-                let claim = ledger.claim(&key, now, ttl_ms).map_err(store_error)?;
-                self.arm(now.saturating_add(ttl_ms), now).await;
+                // No alarm for a claim: it is almost always replaced by a done
+                // mark at once, and one left behind is already ignored once
+                // expired; the next sweep deletes it.
+                let claim = ledger
+                    .claim(&key, now, ttl_ms, seconds_to_ms(keep_seconds))
+                    .map_err(store_error)?;
                 claim_reply(claim).to_owned()
             }
             ShardRequest::Done { key, ttl_seconds } => {

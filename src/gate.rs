@@ -210,9 +210,11 @@ where
         return Err(Outcome::TooLarge);
     }
 
+    // An empty webhook-id is a malformed id (400), as the contract says; an
+    // empty timestamp or signature is as good as none (401).
     let present = |name: &str| request.header(name).filter(|value| !value.is_empty());
     let (Some(id), Some(timestamp), Some(signature)) = (
-        present("webhook-id"),
+        request.header("webhook-id"),
         present("webhook-timestamp"),
         present("webhook-signature"),
     ) else {
@@ -349,7 +351,8 @@ mod tests {
                 &self.kv,
                 config.dedupe_ttl_seconds,
                 config.origin_timeout_ms,
-            );
+            )
+            .at(NOW, config.tolerance_seconds * 2);
             block_on(handle(config, request, &store, mac, &&self.origin, NOW))
         }
         fn forwarded(&self) -> usize {
@@ -376,7 +379,8 @@ mod tests {
                 "webhook-signature"
             ]
         );
-        assert_eq!(rig.kv.value_of(&key_for("msg_1")).as_deref(), Some("done"));
+        let done = format!("done:{}", NOW + 259_200);
+        assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(done));
     }
 
     #[test]
@@ -435,9 +439,23 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_webhook_id_is_a_bad_id() {
+        let rig = Rig::new();
+        let mut request = signed("msg_1", NOW, b"{}");
+        request
+            .headers
+            .insert("webhook-id".to_owned(), String::new());
+        assert_eq!(rig.run(&mut request).outcome, Outcome::BadId);
+        assert_eq!(request.body_reads, 0);
+    }
+
+    #[test]
     fn each_missing_or_empty_header_is_401_without_reading_the_body() {
         for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
             for empty in [false, true] {
+                if name == "webhook-id" && empty {
+                    continue; // a bad id, above
+                }
                 let rig = Rig::new();
                 let mut request = signed("msg_1", NOW, b"{}");
                 if empty {

@@ -46,7 +46,7 @@ impl FakeKv {
     pub fn stale_reads(&self, on: bool) {
         self.stale_reads.set(on);
     }
-    /// Writes of this one value fail; others succeed.
+    /// Writes of values starting with this fail; others succeed.
     pub fn reject_writes_of(&self, value: &str) {
         *self.rejected_value.borrow_mut() = Some(value.to_owned());
     }
@@ -79,7 +79,13 @@ impl KvBackend for &FakeKv {
     }
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
         self.calls.borrow_mut().push(format!("put {key} {value}"));
-        if self.fail_puts.get() || self.rejected_value.borrow().as_deref() == Some(value) {
+        if self.fail_puts.get()
+            || self
+                .rejected_value
+                .borrow()
+                .as_deref()
+                .is_some_and(|v| value.starts_with(v))
+        {
             return Err(StoreError::Unavailable);
         }
         self.entries

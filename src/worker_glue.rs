@@ -56,7 +56,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         }
     };
     let config = &prepared.config;
-    let Some(store) = replay_store(&env, config) else {
+    let Some(store) = replay_store(&env, config, now) else {
         return respond(Outcome::Misconfigured);
     };
     let mac = EdgeMac {
@@ -256,19 +256,18 @@ enum EdgeStore {
     Durable(DurableReplayStore<DurableShards>),
 }
 
-fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
+fn replay_store(env: &Env, config: &Config, now: i64) -> Option<EdgeStore> {
     let (ttl, timeout) = (config.dedupe_ttl_seconds, config.origin_timeout_ms);
+    let keep = config.tolerance_seconds.saturating_mul(2);
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = binding(env, "REPLAY_KV") else {
                 console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
-            Some(EdgeStore::Kv(KvReplayStore::new(
-                WorkerKv(kv.unchecked_into()),
-                ttl,
-                timeout,
-            )))
+            let store =
+                KvReplayStore::new(WorkerKv(kv.unchecked_into()), ttl, timeout).at(now, keep);
+            Some(EdgeStore::Kv(store))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = binding(env, "REPLAY_DO") else {
@@ -277,11 +276,10 @@ fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
                 );
                 return None;
             };
-            Some(EdgeStore::Durable(DurableReplayStore::new(
-                DurableShards(namespace.unchecked_into()),
-                ttl,
-                timeout,
-            )))
+            let shards = DurableShards(namespace.unchecked_into());
+            Some(EdgeStore::Durable(
+                DurableReplayStore::new(shards, ttl, timeout).keeping(keep),
+            ))
         }
     }
 }
@@ -388,10 +386,13 @@ impl Incoming for WorkerIncoming {
     }
 
     async fn read_body(&mut self, limit: usize) -> Result<EdgeBody, BodyError> {
-        // With a Content-Length (already checked against the limit), one
-        // arrayBuffer read; the runtime holds the body to that length. Without
-        // one, read chunk by chunk and stop at the cap.
-        if self.header("content-length").is_some() {
+        // With a valid Content-Length within the limit, one arrayBuffer read:
+        // the runtime holds the body to that length. Otherwise read chunk by
+        // chunk and stop at the cap.
+        let declared = self
+            .header("content-length")
+            .and_then(|text| text.trim().parse::<usize>().ok());
+        if declared.is_some_and(|length| length <= limit) {
             let promise = self
                 .req
                 .inner()

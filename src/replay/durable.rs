@@ -37,21 +37,34 @@ pub fn shard_name(shard: u32) -> String {
 }
 
 /// One request to a shard. Encoded as a path so the object needs no body
-/// parsing: `/claim?key=…&ttl=…`, `/done?key=…&ttl=…`, `/release?key=…`,
+/// parsing: `/claim?key=…&ttl=…&keep=…`, `/done?key=…&ttl=…`, `/release?key=…`,
 /// and `/rows` (how many rows the shard stores; for tests and operators).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardRequest {
-    Claim { key: String, ttl_seconds: u64 },
-    Done { key: String, ttl_seconds: u64 },
-    Release { key: String },
+    Claim {
+        key: String,
+        ttl_seconds: u64,
+        keep_seconds: u64,
+    },
+    Done {
+        key: String,
+        ttl_seconds: u64,
+    },
+    Release {
+        key: String,
+    },
     Rows,
 }
 
 impl ShardRequest {
     pub fn to_path(&self) -> String {
         match self {
-            ShardRequest::Claim { key, ttl_seconds } => {
-                format!("/claim?key={key}&ttl={ttl_seconds}")
+            ShardRequest::Claim {
+                key,
+                ttl_seconds,
+                keep_seconds,
+            } => {
+                format!("/claim?key={key}&ttl={ttl_seconds}&keep={keep_seconds}")
             }
             ShardRequest::Done { key, ttl_seconds } => format!("/done?key={key}&ttl={ttl_seconds}"),
             ShardRequest::Release { key } => format!("/release?key={key}"),
@@ -64,10 +77,12 @@ impl ShardRequest {
     pub fn parse(path: &str, query: &str) -> Option<Self> {
         let mut key = None;
         let mut ttl = None;
+        let mut keep = None;
         for pair in query.split('&') {
             match pair.split_once('=') {
                 Some(("key", value)) if is_store_key(value) => key = Some(value.to_owned()),
                 Some(("ttl", value)) => ttl = value.parse::<u64>().ok(),
+                Some(("keep", value)) => keep = value.parse::<u64>().ok(),
                 _ => {}
             }
         }
@@ -75,6 +90,7 @@ impl ShardRequest {
             "/claim" => Some(ShardRequest::Claim {
                 key: key?,
                 ttl_seconds: ttl?,
+                keep_seconds: keep?,
             }),
             "/done" => Some(ShardRequest::Done {
                 key: key?,
@@ -122,6 +138,7 @@ pub struct DurableReplayStore<C> {
     client: C,
     done_ttl_seconds: u64,
     claim_ttl_seconds: u64,
+    keep_seconds: u64,
 }
 
 impl<C: ShardClient> DurableReplayStore<C> {
@@ -130,7 +147,15 @@ impl<C: ShardClient> DurableReplayStore<C> {
             client,
             done_ttl_seconds,
             claim_ttl_seconds: origin_timeout_ms.div_ceil(1000) + CLAIM_MARGIN_SECONDS,
+            keep_seconds: 0,
         }
+    }
+
+    /// How long a duplicate must still be remembered after it was seen (two
+    /// tolerance windows); the shard keeps a `done` mark at least that long.
+    pub fn keeping(mut self, keep_seconds: u64) -> Self {
+        self.keep_seconds = keep_seconds;
+        self
     }
 }
 
@@ -139,6 +164,7 @@ impl<C: ShardClient> ReplayStore for DurableReplayStore<C> {
         let request = ShardRequest::Claim {
             key: key_for(id),
             ttl_seconds: self.claim_ttl_seconds,
+            keep_seconds: self.keep_seconds,
         };
         let reply = self.client.call(shard_for(id), &request).await?;
         // An answer the store does not understand fails closed.
@@ -200,8 +226,17 @@ mod tests {
             let ledger = &self.ledgers[shard as usize];
             let now = self.now_ms.get();
             match ShardRequest::parse(path, query).ok_or(StoreError::Unavailable)? {
-                ShardRequest::Claim { key, ttl_seconds } => ledger
-                    .claim(&key, now, ttl_seconds as i64 * 1000)
+                ShardRequest::Claim {
+                    key,
+                    ttl_seconds,
+                    keep_seconds,
+                } => ledger
+                    .claim(
+                        &key,
+                        now,
+                        ttl_seconds as i64 * 1000,
+                        keep_seconds as i64 * 1000,
+                    )
                     .map(|c| claim_reply(c).to_owned()),
                 ShardRequest::Done { key, ttl_seconds } => ledger
                     .mark_done(&key, now, ttl_seconds as i64 * 1000)
@@ -219,6 +254,7 @@ mod tests {
             ShardRequest::Claim {
                 key: key.clone(),
                 ttl_seconds: 40,
+                keep_seconds: 600,
             },
             ShardRequest::Done {
                 key: key.clone(),
@@ -265,7 +301,7 @@ mod tests {
         assert!(calls.iter().all(|(shard, _)| *shard == shard_for("msg_1")));
         assert_eq!(
             calls[0].1,
-            format!("/claim?key={}&ttl=40", key_for("msg_1"))
+            format!("/claim?key={}&ttl=40&keep=0", key_for("msg_1"))
         );
     }
 

@@ -62,10 +62,25 @@ impl<T: LedgerTable> Ledger<T> {
     }
 
     /// Looks the key up and claims it when it is free. An expired row counts
-    /// as free even before the clean-up alarm has deleted it.
-    pub fn claim(&self, key: &str, now_ms: i64, ttl_ms: i64) -> Result<Claim, StoreError> {
+    /// as free even before the clean-up alarm has deleted it. A duplicate of
+    /// a delivered key keeps the mark for at least `keep_ms` more: the copy
+    /// just answered could be captured and replayed until its own timestamp
+    /// leaves the window.
+    pub fn claim(
+        &self,
+        key: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+        keep_ms: i64,
+    ) -> Result<Claim, StoreError> {
         match self.table.get(key)? {
-            Some((Mark::Done, expires)) if expires > now_ms => Ok(Claim::AlreadyDone),
+            Some((Mark::Done, expires)) if expires > now_ms => {
+                let kept_until = now_ms.saturating_add(keep_ms);
+                if expires < kept_until {
+                    self.table.set(key, Mark::Done, kept_until)?;
+                }
+                Ok(Claim::AlreadyDone)
+            }
             Some((Mark::InFlight, expires)) if expires > now_ms => Ok(Claim::InFlight),
             _ => {
                 self.table
@@ -88,14 +103,17 @@ impl<T: LedgerTable> Ledger<T> {
     }
 
     /// Deletes expired rows and says when to run again, if anything is left.
-    /// Runs are at least `min_gap_ms` apart, so a busy shard's clean-up does
-    /// not turn into an alarm per request.
+    /// After a run that deleted rows the next waits at least `min_gap_ms`, so
+    /// a busy shard's clean-up does not turn into an alarm per expiry; a run
+    /// that found nothing (a duplicate had extended the mark it woke for)
+    /// comes back at the next expiry.
     pub fn sweep(&self, now_ms: i64, min_gap_ms: i64) -> Result<Option<i64>, StoreError> {
-        self.table.purge(now_ms)?;
+        let purged = self.table.purge(now_ms)?;
+        let gap = if purged > 0 { min_gap_ms } else { 0 };
         Ok(self
             .table
             .next_expiry()?
-            .map(|next| next.max(now_ms.saturating_add(min_gap_ms))))
+            .map(|next| next.max(now_ms.saturating_add(gap))))
     }
 }
 
@@ -147,38 +165,63 @@ pub(crate) mod tests {
     #[test]
     fn claim_done_duplicate() {
         let ledger = ledger();
-        assert_eq!(ledger.claim("k", 1_000, 40_000), Ok(Claim::Claimed));
-        assert_eq!(ledger.claim("k", 1_001, 40_000), Ok(Claim::InFlight));
+        assert_eq!(ledger.claim("k", 1_000, 40_000, 0), Ok(Claim::Claimed));
+        assert_eq!(ledger.claim("k", 1_001, 40_000, 0), Ok(Claim::InFlight));
         ledger.mark_done("k", 2_000, 10_000).expect("done");
-        assert_eq!(ledger.claim("k", 11_999, 40_000), Ok(Claim::AlreadyDone));
+        assert_eq!(ledger.claim("k", 11_999, 40_000, 0), Ok(Claim::AlreadyDone));
     }
 
     #[test]
     fn expired_rows_are_free_before_they_are_swept() {
         let ledger = ledger();
-        assert_eq!(ledger.claim("k", 0, 1_000), Ok(Claim::Claimed));
+        assert_eq!(ledger.claim("k", 0, 1_000, 0), Ok(Claim::Claimed));
         assert_eq!(
-            ledger.claim("k", 1_000, 1_000),
+            ledger.claim("k", 1_000, 1_000, 0),
             Ok(Claim::Claimed),
             "an expired claim is free"
         );
         ledger.mark_done("k", 1_000, 1_000).expect("done");
         assert_eq!(
-            ledger.claim("k", 2_000, 1_000),
+            ledger.claim("k", 2_000, 1_000, 0),
             Ok(Claim::Claimed),
             "an expired done is free"
         );
     }
 
     #[test]
+    fn a_duplicate_near_the_end_keeps_the_mark_longer() {
+        let ledger = ledger();
+        ledger.mark_done("k", 0, 10_000).expect("done");
+        assert_eq!(
+            ledger.claim("k", 1_000, 40_000, 600),
+            Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(
+            ledger.table().get("k"),
+            Ok(Some((Mark::Done, 10_000))),
+            "early: unchanged"
+        );
+        assert_eq!(
+            ledger.claim("k", 9_900, 40_000, 600),
+            Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(ledger.table().get("k"), Ok(Some((Mark::Done, 10_500))));
+        assert_eq!(
+            ledger.claim("k", 10_400, 40_000, 600),
+            Ok(Claim::AlreadyDone),
+            "still remembered"
+        );
+    }
+
+    #[test]
     fn release_only_frees_an_in_flight_mark() {
         let ledger = ledger();
-        assert_eq!(ledger.claim("k", 0, 1_000), Ok(Claim::Claimed));
+        assert_eq!(ledger.claim("k", 0, 1_000, 0), Ok(Claim::Claimed));
         ledger.release("k").expect("release");
         assert_eq!(ledger.table().rows(), Ok(0));
         ledger.mark_done("k", 0, 10_000).expect("done");
         ledger.release("k").expect("a late release");
-        assert_eq!(ledger.claim("k", 1, 1_000), Ok(Claim::AlreadyDone));
+        assert_eq!(ledger.claim("k", 1, 1_000, 0), Ok(Claim::AlreadyDone));
     }
 
     #[test]
@@ -186,15 +229,15 @@ pub(crate) mod tests {
         let ledger = ledger();
         ledger.mark_done("a", 0, 1_000).expect("a");
         ledger.mark_done("b", 0, 5_000).expect("b");
+        ledger.mark_done("c", 0, 1_050).expect("c");
+        // Nothing expired yet: back at the next expiry.
         assert_eq!(ledger.sweep(500, 100), Ok(Some(1_000)));
+        assert_eq!(ledger.table().rows(), Ok(3));
+        // Rows swept: the next run waits at least the gap.
+        assert_eq!(ledger.sweep(1_000, 100), Ok(Some(1_100)));
         assert_eq!(ledger.table().rows(), Ok(2));
-        assert_eq!(ledger.sweep(1_000, 100), Ok(Some(5_000)));
+        assert_eq!(ledger.sweep(1_100, 100), Ok(Some(5_000)));
         assert_eq!(ledger.table().rows(), Ok(1));
-        assert_eq!(
-            ledger.sweep(4_990, 100),
-            Ok(Some(5_090)),
-            "runs keep a minimum gap"
-        );
         assert_eq!(ledger.sweep(5_000, 100), Ok(None));
         assert_eq!(ledger.table().rows(), Ok(0));
     }

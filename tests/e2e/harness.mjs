@@ -89,8 +89,8 @@ export default function (env) {
 /**
  * Starts the gate in workerd with these settings (strings, as wrangler
  * passes vars). With `switchableKv`, `failKv({ get, put, delete })` makes
- * those operations throw; `put` may name one value ('done') to fail only
- * those writes. `logs` holds what the Worker printed.
+ * those operations throw; `put` may name a value prefix ('done') to fail
+ * only those writes. `logs` holds what the Worker printed.
  */
 export async function startGate(settings, { switchableKv = false, noDurable = false } = {}) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
@@ -116,7 +116,7 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
         async CONTROL(request) {
           const [, operation, value] = new URL(request.url).pathname.split('/');
           const rule = failures[operation];
-          const fail = rule === true || (typeof rule === 'string' && rule === decodeURIComponent(value));
+          const fail = rule === true || (typeof rule === 'string' && decodeURIComponent(value).startsWith(rule));
           return new Response(fail ? 'fail' : 'ok');
         },
       },
