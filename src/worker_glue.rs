@@ -12,6 +12,7 @@ use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
 use crate::signature::{SigningKey, Tag};
+use futures_channel::oneshot;
 use futures_util::StreamExt;
 use js_sys::{Array, Object, Promise, Uint8Array};
 use std::cell::RefCell;
@@ -46,7 +47,7 @@ const SETTINGS: [&str; 9] = [
 const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
     let prepared = match prepare(&env).await {
         Ok(prepared) => prepared,
@@ -55,22 +56,31 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             return respond(Outcome::Misconfigured);
         }
     };
-    let config = &prepared.config;
-    let Some(store) = replay_store(&env, config, now) else {
+    let Some(store) = replay_store(&env, &prepared.config, now) else {
         return respond(Outcome::Misconfigured);
-    };
-    let mac = EdgeMac {
-        software: SoftwareMac::new(config),
-        prepared: &prepared,
     };
     let mut incoming = WorkerIncoming {
         method: req.method().to_string(),
         path: req.path(),
         req,
     };
-    let handled = gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, now).await;
-    log(&handled);
-    respond(handled.outcome)
+    // The delivery runs under waitUntil: if the sender hangs up while the
+    // origin is still answering, the runtime cancels the request's own work,
+    // and a claim left unsettled would turn the sender's retry into a 409
+    // and then a second forward. Under waitUntil the forward is marked done
+    // or released all the same (within the runtime's 30 s grace).
+    let (answer, verdict) = oneshot::channel();
+    ctx.wait_until(async move {
+        let config = &prepared.config;
+        let mac = EdgeMac {
+            software: SoftwareMac::new(config),
+            prepared: &prepared,
+        };
+        let handled = gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, now).await;
+        log(&handled);
+        let _ = answer.send(handled.outcome);
+    });
+    respond(verdict.await.unwrap_or(Outcome::Internal))
 }
 
 /// Settings checked and keys imported into WebCrypto, kept for the life of

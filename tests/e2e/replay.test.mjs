@@ -106,6 +106,23 @@ describe('replay guard on KV', () => {
     assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
   });
 
+  test('a sender that hangs up mid-forward: the delivery is still settled, and its retry is a duplicate', async () => {
+    const body = quoEvent();
+    const id = newId();
+    rig.origin.answer(() => ({ status: 200, delayMs: 1200 }));
+    const controller = new AbortController();
+    const hungUp = fetch(rig.gate.url, { method: 'POST', headers: signed(body, { id }), body, signal: controller.signal });
+    await sleep(300);
+    controller.abort();
+    await hungUp.catch(() => {});
+    await sleep(2000);
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(rig.origin.receivedFor(id).length, 1, 'the origin got the event');
+    const retry = await deliver(signed(body, { id }), body);
+    assert.deepEqual(retry.json, { status: 'duplicate' }, 'the forward that outlived the sender was marked done');
+    assert.equal(rig.origin.receivedFor(id).length, 1);
+  });
+
   test('bad webhook-ids are 400 bad-id and touch neither store nor origin', async () => {
     const kv = await rig.gate.kv();
     const before = (await kv.list()).keys.length;
