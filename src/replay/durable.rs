@@ -7,7 +7,7 @@
 //! runs a [`super::ledger::Ledger`] over its SQLite storage.
 
 use super::kv::key_for;
-use super::{Claim, ReplayStore, StoreError};
+use super::{claim_ttl_seconds, Claim, ReplayStore, StoreError};
 use sha2::{Digest, Sha256};
 
 /// How many Durable Objects share the ids.
@@ -21,9 +21,6 @@ use sha2::{Digest, Sha256};
 /// to other objects, and a retry arriving during the switch could be
 /// forwarded again.
 pub const SHARDS: u32 = 16;
-
-/// Claims live this much longer than the origin timeout, as in KV.
-const CLAIM_MARGIN_SECONDS: u64 = 30;
 
 /// The shard that owns an id: the first four bytes of its SHA-256.
 pub fn shard_for(id: &str) -> u32 {
@@ -146,7 +143,7 @@ impl<C: ShardClient> DurableReplayStore<C> {
         Self {
             client,
             done_ttl_seconds,
-            claim_ttl_seconds: origin_timeout_ms.div_ceil(1000) + CLAIM_MARGIN_SECONDS,
+            claim_ttl_seconds: claim_ttl_seconds(origin_timeout_ms),
             keep_seconds: 0,
         }
     }

@@ -8,16 +8,12 @@
 //! The logic is generic over [`KvBackend`] so it is tested natively; the
 //! Worker glue implements the backend on a `worker::kv::KvStore`.
 
-use super::{Claim, ReplayStore, StoreError};
+use super::{claim_ttl_seconds, Claim, ReplayStore, StoreError};
 use crate::config::KV_MIN_TTL_SECONDS;
 use sha2::{Digest, Sha256};
 
 const DONE: &str = "done";
 const IN_FLIGHT: &str = "in-flight";
-
-/// Seconds an in-flight claim outlives the origin timeout, so a claim never
-/// expires while its forward may still be running.
-const CLAIM_MARGIN_SECONDS: u64 = 30;
 
 /// The three KV operations the store needs.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
@@ -42,7 +38,7 @@ impl<B: KvBackend> KvReplayStore<B> {
     /// `done_ttl_seconds` is `DEDUPE_TTL_SECONDS`; the claim lives a little
     /// longer than the origin timeout. Both respect KV's 60-second minimum.
     pub fn new(backend: B, done_ttl_seconds: u64, origin_timeout_ms: u64) -> Self {
-        let claim_ttl_seconds = origin_timeout_ms.div_ceil(1000) + CLAIM_MARGIN_SECONDS;
+        let claim_ttl_seconds = claim_ttl_seconds(origin_timeout_ms);
         Self {
             backend,
             done_ttl_seconds: done_ttl_seconds.max(KV_MIN_TTL_SECONDS),

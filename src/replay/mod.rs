@@ -10,6 +10,15 @@ pub mod durable;
 pub mod kv;
 pub mod ledger;
 
+/// Seconds an in-flight claim outlives the origin timeout, so a claim never
+/// expires while its forward may still be running.
+const CLAIM_MARGIN_SECONDS: u64 = 30;
+
+/// How long an in-flight claim lives, in either store.
+pub fn claim_ttl_seconds(origin_timeout_ms: u64) -> u64 {
+    origin_timeout_ms.div_ceil(1000) + CLAIM_MARGIN_SECONDS
+}
+
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
