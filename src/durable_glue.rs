@@ -54,17 +54,11 @@ impl DurableObject for ReplayShard {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        // The runtime already split off the path; only the query is left.
         let url = req.inner().url();
-        let (path, query) = match url
-            .split_once("://")
-            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-        {
-            Some(path_and_query) => path_and_query
-                .split_once('?')
-                .unwrap_or((path_and_query, "")),
-            None => ("", ""),
-        };
-        let Some(request) = ShardRequest::parse(path, query) else {
+        let query = url.split_once('?').map_or("", |(_, query)| query);
+        let path = req.path();
+        let Some(request) = ShardRequest::parse(&path, query) else {
             return Response::error("unknown shard request", 400);
         };
         let ledger = Ledger::new(SqlTable(self.state.storage().sql()));

@@ -37,7 +37,13 @@ pub trait Incoming {
     fn header(&self, name: &str) -> Option<String>;
     /// Reads the whole body, failing as soon as it passes `limit` bytes, so
     /// a body without Content-Length cannot make the gate buffer without end.
-    async fn read_body(&mut self, limit: usize) -> Result<Self::Body, BodyError>;
+    /// `declared` is the request's Content-Length when it parsed, already
+    /// checked against `limit` by the gate.
+    async fn read_body(
+        &mut self,
+        declared: Option<u64>,
+        limit: usize,
+    ) -> Result<Self::Body, BodyError>;
 }
 
 /// Something worth a log line that did not change the answer.
@@ -227,7 +233,7 @@ where
     signature::check_timestamp(seconds, now, config.tolerance_seconds).map_err(rejection)?;
 
     let body = request
-        .read_body(config.max_body_bytes)
+        .read_body(declared_length, config.max_body_bytes)
         .await
         .map_err(|error| match error {
             BodyError::TooLarge => Outcome::TooLarge,
@@ -282,7 +288,11 @@ mod tests {
         fn header(&self, name: &str) -> Option<String> {
             self.headers.get(&name.to_ascii_lowercase()).cloned()
         }
-        async fn read_body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        async fn read_body(
+            &mut self,
+            _declared: Option<u64>,
+            limit: usize,
+        ) -> Result<Vec<u8>, BodyError> {
             self.body_reads += 1;
             match &self.body {
                 Ok(body) if body.len() > limit => Err(BodyError::TooLarge),

@@ -72,10 +72,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let (answer, verdict) = oneshot::channel();
     ctx.wait_until(async move {
         let config = &prepared.config;
-        let mac = EdgeMac {
-            software: SoftwareMac::new(config),
-            prepared: &prepared,
-        };
+        let mac = EdgeMac(&prepared);
         let handled = gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, now).await;
         log(&handled);
         let _ = answer.send(handled.outcome);
@@ -104,11 +101,10 @@ thread_local! {
 
 async fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
     let cached = PREPARED.with(|cell| cell.borrow().clone());
-    if let Some(prepared) = cached.filter(|p| js_sys::Object::is(&p.env, env)) {
-        return Ok(prepared);
+    if let Some(prepared) = cached.as_ref().filter(|p| js_sys::Object::is(&p.env, env)) {
+        return Ok(prepared.clone());
     }
     let fingerprint: Vec<Option<String>> = SETTINGS.iter().map(|name| setting(env, name)).collect();
-    let cached = PREPARED.with(|cell| cell.borrow().clone());
     if let Some(prepared) = cached.filter(|p| p.fingerprint == fingerprint) {
         let prepared = Rc::new(Prepared {
             env: env.into(),
@@ -190,12 +186,13 @@ async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
 struct EdgeBody(Uint8Array);
 
 /// HMAC over an [`EdgeBody`]: in wasm for small bodies, WebCrypto otherwise.
-struct EdgeMac<'a> {
-    software: SoftwareMac<'a>,
-    prepared: &'a Prepared,
-}
+struct EdgeMac<'a>(&'a Prepared);
 
 impl EdgeMac<'_> {
+    fn software(&self) -> SoftwareMac<'_> {
+        SoftwareMac::new(&self.0.config)
+    }
+
     async fn webcrypto_tags(
         &self,
         keys: &[JsValue],
@@ -237,22 +234,20 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
     ) -> Result<Vec<Tag>, MacError> {
         if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
             return Ok(self
-                .software
+                .software()
                 .sender_tags_of(id, timestamp, &body.0.to_vec()));
         }
-        self.webcrypto_tags(&self.prepared.sender_keys, id, timestamp, body)
+        self.webcrypto_tags(&self.0.sender_keys, id, timestamp, body)
             .await
     }
 
     async fn origin_tag(&self, id: &str, timestamp: i64, body: &EdgeBody) -> Result<Tag, MacError> {
         if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
-            return self.software.origin_tag_of(id, timestamp, &body.0.to_vec());
+            return self
+                .software()
+                .origin_tag_of(id, timestamp, &body.0.to_vec());
         }
-        let key = self
-            .prepared
-            .origin_key
-            .as_ref()
-            .ok_or(MacError::Unavailable)?;
+        let key = self.0.origin_key.as_ref().ok_or(MacError::Unavailable)?;
         let tags = self
             .webcrypto_tags(std::slice::from_ref(key), id, timestamp, body)
             .await?;
@@ -395,14 +390,15 @@ impl Incoming for WorkerIncoming {
         self.req.headers().get(name).ok().flatten()
     }
 
-    async fn read_body(&mut self, limit: usize) -> Result<EdgeBody, BodyError> {
-        // With a valid Content-Length within the limit, one arrayBuffer read:
-        // the runtime holds the body to that length. Otherwise read chunk by
-        // chunk and stop at the cap.
-        let declared = self
-            .header("content-length")
-            .and_then(|text| text.trim().parse::<usize>().ok());
-        if declared.is_some_and(|length| length <= limit) {
+    async fn read_body(
+        &mut self,
+        declared: Option<u64>,
+        limit: usize,
+    ) -> Result<EdgeBody, BodyError> {
+        // With a valid Content-Length (the gate checked it against the
+        // limit), one arrayBuffer read: the runtime holds the body to that
+        // length. Otherwise read chunk by chunk and stop at the cap.
+        if declared.is_some() {
             let promise = self
                 .req
                 .inner()
