@@ -16,7 +16,7 @@
 //   --variant NAME=DIR (repeatable) adds another build of hookgate, e.g. a
 //   saved copy of build/ from another commit, as target NAME: A/B in one run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -27,8 +27,9 @@ import * as esbuild from 'esbuild';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const OUT = `${ROOT}bench/out/`;
-const KEY = 'whsec_YmVuY2htYXJrLWtleS1mb3ItaG9va2dhdGU=';
-const SECOND_KEY = 'whsec_c2Vjb25kLWJlbmNobWFyay1rZXk=';
+// Fresh keys for every run: nothing in the repository is a key.
+const KEY = `whsec_${randomBytes(24).toString('base64')}`;
+const SECOND_KEY = `whsec_${randomBytes(24).toString('base64')}`;
 const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
 
 const { values: options } = parseArgs({

@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    use crate::testing::VECTOR_KEY as KEY;
 
     fn read(pairs: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<&str, String> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();

@@ -265,7 +265,7 @@ mod tests {
     use crate::testing::{block_on, FakeKv, FakeOrigin};
     use std::collections::HashMap;
 
-    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    use crate::testing::{ORIGIN_KEY, VECTOR_KEY as KEY};
     const OTHER_KEY: &str = "whsec_dGhlLW90aGVyLWtleQ==";
     const NOW: i64 = 1_700_000_000;
 
@@ -695,7 +695,7 @@ mod tests {
     #[test]
     fn re_signs_for_the_origin_when_asked() {
         let mut rig = Rig::new();
-        rig.config = config_with(&[("ORIGIN_SECRET", "whsec_b3JpZ2luLWtleQ==")]);
+        rig.config = config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]);
         let handled = rig.run(&mut signed("msg_1", NOW - 100, b"{}"));
         assert_eq!(handled.outcome, Outcome::Delivered);
         let received = rig.origin.received.borrow();
@@ -708,7 +708,7 @@ mod tests {
                 .unwrap_or_default()
         };
         assert_eq!(header("webhook-timestamp"), NOW.to_string());
-        let keys = crate::signature::KeyRing::parse("whsec_b3JpZ2luLWtleQ==").expect("key");
+        let keys = crate::signature::KeyRing::parse(ORIGIN_KEY).expect("key");
         let check = signature::verify(
             &keys,
             "msg_1",
@@ -761,7 +761,7 @@ mod tests {
         assert_eq!(handled.outcome, Outcome::Internal);
         assert_eq!(rig.kv.calls.borrow().len(), 0);
 
-        let resigning = config_with(&[("ORIGIN_SECRET", "whsec_b3JpZ2luLWtleQ==")]);
+        let resigning = config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]);
         let resign_fails = BrokenMac { sender_works: true };
         let handled = rig.run_with(&resigning, &resign_fails, &mut signed("msg_1", NOW, b"{}"));
         assert_eq!(handled.outcome, Outcome::Internal);

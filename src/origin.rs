@@ -76,8 +76,8 @@ mod tests {
     use super::*;
     use crate::signature::{verify, KeyRing};
 
-    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    const ORIGIN_KEY: &str = "whsec_dGhlLW9yaWdpbi1rZXk=";
+    use crate::testing::ORIGIN_KEY;
+    use crate::testing::VECTOR_KEY as KEY;
 
     fn config(origin_secret: Option<&str>) -> Config {
         Config::from_settings(|name| match name {

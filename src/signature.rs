@@ -248,7 +248,7 @@ pub fn verify_signature(
 mod tests {
     use super::*;
 
-    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    use crate::testing::VECTOR_KEY as KEY;
     const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
     const TS: i64 = 1614265330;
     const BODY: &[u8] = br#"{"test": 2432232314}"#;
@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn keys_with_or_without_padding_or_prefix_are_the_same_key() {
-        let padded = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let padded = KEY;
         let unpadded_source = "whsec_dGVzdA"; // "test", padding removed
         assert_eq!(
             SigningKey::parse(padded),

@@ -1,4 +1,4 @@
-//! Fakes shared by the native unit tests.
+//! Fakes and fixtures shared by the native unit tests.
 
 use crate::origin::{Forward, Origin, OriginError};
 use crate::replay::kv::KvBackend;
@@ -8,6 +8,13 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+
+/// The key of the published Standard Webhooks vector ("sign function works"
+/// in the reference libraries), so fixtures can be checked against it.
+pub const VECTOR_KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A key the gate re-signs forwards with in tests (ORIGIN_SECRET).
+pub const ORIGIN_KEY: &str = "whsec_b3JpZ2luLWtleQ==";
 
 /// Runs a future whose fakes never wait. A pending poll means a test wired
 /// something real in by mistake, so it fails loudly instead of spinning.
