@@ -265,8 +265,7 @@ mod tests {
     use crate::testing::{block_on, FakeKv, FakeOrigin};
     use std::collections::HashMap;
 
-    use crate::testing::{ORIGIN_KEY, VECTOR_KEY as KEY};
-    const OTHER_KEY: &str = "whsec_dGhlLW90aGVyLWtleQ==";
+    use crate::testing::{ORIGIN_KEY, ROTATED_KEY as OTHER_KEY, VECTOR_KEY as KEY};
     const NOW: i64 = 1_700_000_000;
 
     struct FakeRequest {

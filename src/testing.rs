@@ -13,6 +13,9 @@ use std::task::{Context, Poll, Waker};
 /// in the reference libraries), so fixtures can be checked against it.
 pub const VECTOR_KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// A second sender key, as during a rotation.
+pub const ROTATED_KEY: &str = "whsec_dGhlLW90aGVyLWtleQ==";
+
 /// A key the gate re-signs forwards with in tests (ORIGIN_SECRET).
 pub const ORIGIN_KEY: &str = "whsec_b3JpZ2luLWtleQ==";
 
