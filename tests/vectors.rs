@@ -1,5 +1,6 @@
-//! The shared Standard Webhooks vectors (../shared/vectors), checked against
-//! the signature module. The file is read as published; nothing is edited.
+//! The published Standard Webhooks vectors (tests/vectors/standard-webhooks.json,
+//! sources in tests/vectors/README.md), checked against the signature module.
+//! The file is kept as published; nothing is edited.
 
 use hookgate::signature::{verify, KeyRing, VerifyError};
 use serde_json::Value;
@@ -9,7 +10,7 @@ const TOLERANCE: u64 = 300;
 fn vectors() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/standard-webhooks.json"
+        "/tests/vectors/standard-webhooks.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).expect("vectors are JSON")
