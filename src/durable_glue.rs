@@ -67,21 +67,21 @@ impl DurableObject for ReplayShard {
             ShardRequest::Claim {
                 key,
                 ttl_seconds,
-                keep_seconds,
+                keep_until,
             } => {
                 let ttl_ms = seconds_to_ms(ttl_seconds);
                 // No alarm for a claim: it is almost always replaced by a done
                 // mark at once, and one left behind is already ignored once
                 // expired; the next sweep deletes it.
                 let claim = ledger
-                    .claim(&key, now, ttl_ms, seconds_to_ms(keep_seconds))
+                    .claim(&key, now, ttl_ms, unix_seconds_to_ms(keep_until))
                     .map_err(store_error)?;
                 claim_reply(claim).to_owned()
             }
-            ShardRequest::Done { key, ttl_seconds } => {
-                let ttl_ms = seconds_to_ms(ttl_seconds);
-                ledger.mark_done(&key, now, ttl_ms).map_err(store_error)?;
-                self.arm(now.saturating_add(ttl_ms), now).await;
+            ShardRequest::Done { key, until } => {
+                let until_ms = unix_seconds_to_ms(until);
+                ledger.mark_done(&key, until_ms).map_err(store_error)?;
+                self.arm(until_ms, now).await;
                 "ok".to_owned()
             }
             ShardRequest::Release { key } => {
@@ -132,6 +132,10 @@ fn seconds_to_ms(seconds: u64) -> i64 {
     i64::try_from(seconds)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000)
+}
+
+fn unix_seconds_to_ms(seconds: i64) -> i64 {
+    seconds.saturating_mul(1000)
 }
 
 fn store_error(_: StoreError) -> worker::Error {

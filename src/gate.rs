@@ -1,21 +1,43 @@
-//! The path of one delivery: shape, verify, claim, forward, settle.
+//! The path of one delivery: route, shape, verify, claim, forward, settle.
 //!
-//! Pure and generic: the request, the replay store and the origin are traits,
-//! so every decision is tested natively with fakes, and the Worker glue only
-//! adapts `worker` types to them. Cheap checks come first (path, method,
-//! Content-Length, headers, the timestamp window) so a junk request never
-//! costs a body read or an HMAC, and only a verified delivery touches the
-//! store.
+//! Pure and generic: the request, the clock, the replay store, the MAC and
+//! the origin are traits, so every decision is tested natively with fakes,
+//! and the Worker glue only adapts `worker` types to them. Cheap checks come
+//! first (path, method, Content-Length, headers, the timestamp window) so a
+//! junk request never costs a body read or an HMAC, and only a verified
+//! delivery touches the store.
 
-use crate::config::Config;
-use crate::mac::Mac;
-use crate::origin::{build_forward, Origin, OriginError, Verified};
+use std::borrow::Cow;
+
+use crate::body_fields::{self, BodyFields};
+use crate::config::{Config, Route};
+use crate::keys::{find_match, fingerprint};
+use crate::mac::{KeyUse, Mac};
+use crate::origin::{build_forward, Origin, OriginError, Resigned};
 use crate::outcome::Outcome;
-use crate::replay::{Claim, ReplayStore};
-use crate::signature::{self, VerifyError};
+use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
+use crate::schemes::{slack, standard_webhooks, KeySource, Rejection, Scheme, Stamp};
 
-/// The longest webhook-id accepted; it also bounds what the store hashes.
-pub const MAX_ID_BYTES: usize = 256;
+/// The longest hookgate waits for a body, whatever the scheme: senders
+/// time out long before (10 to 15 s), so a body still arriving after this is
+/// a connection held open on purpose. Schemes with a timestamp stop earlier,
+/// when the delivery leaves its window.
+pub const MAX_BODY_MS: i64 = 30_000;
+
+/// Bodies up to this size are read for their event `type` (for the log) even
+/// when the scheme needs no field of them; larger ones only when a replay
+/// key lives in the body, so a large delivery costs no extra parse.
+pub const TYPE_SCAN_MAX_BYTES: usize = 64 * 1024;
+
+/// The longest event type kept: it is shown and logged, never interpreted.
+const MAX_EVENT_TYPE_BYTES: usize = 128;
+
+/// Unix time in milliseconds. A trait so tests can move time during a
+/// body read; on wasm32 the std clock panics, so the Worker reads the
+/// runtime's.
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+}
 
 /// Why a body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,26 +46,44 @@ pub enum BodyError {
     TooLarge,
     /// The stream failed before its end.
     Unreadable,
+    /// The deadline passed before the body ended; reading stopped there.
+    TimedOut,
+}
+
+/// A body, wherever the implementation keeps it.
+pub trait BodyBytes {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The bytes, copied out only when they do not already live here.
+    fn bytes(&self) -> Cow<'_, [u8]>;
+}
+
+impl BodyBytes for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self)
+    }
 }
 
 /// An incoming request, as the gate needs to see it.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait Incoming {
     /// The body, wherever the implementation finds it cheapest to keep.
-    type Body;
+    type Body: BodyBytes;
     fn method(&self) -> &str;
     fn path(&self) -> &str;
-    /// A header's value, looked up case-insensitively.
+    /// A header's value, by lowercase name.
     fn header(&self, name: &str) -> Option<String>;
-    /// Reads the whole body, failing as soon as it passes `limit` bytes, so
-    /// a body without Content-Length cannot make the gate buffer without end.
-    /// `declared` is the request's Content-Length when it parsed, already
-    /// checked against `limit` by the gate.
-    async fn read_body(
-        &mut self,
-        declared: Option<u64>,
-        limit: usize,
-    ) -> Result<Self::Body, BodyError>;
+    /// Reads the whole body, whatever `Content-Length` and
+    /// `Transfer-Encoding` say: reading fails as soon as more than `limit`
+    /// bytes arrived, or once the clock passes `deadline_ms`, so neither a
+    /// lying length nor a trickled body can hold memory or the request.
+    async fn read_body(&mut self, limit: usize, deadline_ms: i64)
+        -> Result<Self::Body, BodyError>;
 }
 
 /// Something worth a log line that did not change the answer.
@@ -68,704 +108,339 @@ pub enum Incident {
 }
 
 /// The gate's verdict on one request, with what the logs should say.
+/// Nothing here is a secret, a signature or a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
     pub outcome: Outcome,
-    /// The request's webhook-id, once it passed the shape checks.
-    pub id: Option<String>,
+    /// The index of the route the request reached.
+    pub route: Option<usize>,
+    /// That route's scheme.
+    pub scheme: Option<Scheme>,
+    /// The replay key, once the signature verified.
+    pub key: Option<String>,
+    /// The event type, from the sender's event header or the body's `type`.
+    pub event_type: Option<String>,
+    /// The origin's status, when it answered.
+    pub origin_status: Option<u16>,
+    /// The body's size, once read.
+    pub body_bytes: Option<usize>,
+    /// Slack's handshake challenge, to be answered.
+    pub challenge: Option<String>,
     pub incidents: Vec<Incident>,
 }
 
 impl Handled {
-    fn early(outcome: Outcome) -> Self {
+    fn new(outcome: Outcome) -> Self {
         Self {
             outcome,
-            id: None,
+            route: None,
+            scheme: None,
+            key: None,
+            event_type: None,
+            origin_status: None,
+            body_bytes: None,
+            challenge: None,
             incidents: Vec::new(),
         }
     }
 }
 
-/// Ids are visible ASCII without `.`: the signed content joins id,
-/// timestamp and body with dots, and a bounded, printable id is safe to log.
-pub fn id_is_valid(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_BYTES
-        && id.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'.')
-}
-
-fn rejection(error: VerifyError) -> Outcome {
-    match error {
-        VerifyError::BadTimestamp => Outcome::BadTimestamp,
-        VerifyError::StaleTimestamp => Outcome::StaleTimestamp,
-        VerifyError::FutureTimestamp => Outcome::FutureTimestamp,
-        VerifyError::BadSignature => Outcome::BadSignature,
+fn rejection(rejection: Rejection) -> Outcome {
+    match rejection {
+        Rejection::MissingHeader => Outcome::MissingHeader,
+        Rejection::BadId => Outcome::BadId,
+        Rejection::BadTimestamp => Outcome::BadTimestamp,
+        Rejection::StaleTimestamp => Outcome::StaleTimestamp,
+        Rejection::FutureTimestamp => Outcome::FutureTimestamp,
+        Rejection::BadSignature => Outcome::BadSignature,
     }
 }
 
-/// Runs one request through the gate. `now` is Unix seconds.
-pub async fn handle<I, S, M, O>(
+/// A delivery whose signature verified.
+struct Verified<B> {
+    key: String,
+    stamp: Option<Stamp>,
+    content_type: Option<String>,
+    sender_headers: Vec<(&'static str, String)>,
+    event_type: Option<String>,
+    challenge: Option<String>,
+    body: B,
+}
+
+/// Runs one request through the gate.
+pub async fn handle<I, S, M, O, C>(
     config: &Config,
     request: &mut I,
     store: &S,
     mac: &M,
     origin: &O,
-    now: i64,
+    clock: &C,
 ) -> Handled
 where
     I: Incoming,
     S: ReplayStore,
     M: Mac<I::Body>,
     O: Origin<I::Body>,
+    C: Clock,
 {
-    let verified = match verify_request(config, request, mac, now).await {
+    let Some((index, route)) = config.route_for(request.path()) else {
+        return Handled::new(Outcome::NotFound);
+    };
+    let mut handled = Handled::new(Outcome::Delivered);
+    handled.route = Some(index);
+    handled.scheme = Some(route.scheme);
+    let verified = match verify(route, index, request, mac, clock, &mut handled).await {
         Ok(verified) => verified,
-        Err(outcome) => return Handled::early(outcome),
+        Err(outcome) => {
+            handled.outcome = outcome;
+            return handled;
+        }
     };
-    let id = verified.id.clone();
-    let mut handled = Handled {
-        outcome: Outcome::Delivered,
-        id: Some(id.clone()),
-        incidents: Vec::new(),
-    };
+    handled.key = Some(verified.key.clone());
+    handled.event_type = verified.event_type.clone();
+    if verified.challenge.is_some() {
+        handled.outcome = Outcome::Challenge;
+        handled.challenge = verified.challenge;
+        return handled;
+    }
+    deliver(route, index, verified, store, mac, origin, clock, &mut handled).await;
+    handled
+}
 
-    match store.claim(&id).await {
+/// Claim, forward, settle.
+#[allow(clippy::too_many_arguments)]
+async fn deliver<B, S, M, O, C>(
+    route: &Route,
+    index: usize,
+    verified: Verified<B>,
+    store: &S,
+    mac: &M,
+    origin: &O,
+    clock: &C,
+    handled: &mut Handled,
+) where
+    S: ReplayStore,
+    M: Mac<B>,
+    O: Origin<B>,
+    C: Clock,
+{
+    let limits = &route.limits;
+    // A copy of this delivery can be replayed until its own timestamp leaves
+    // the window, so the mark must live at least that long, whatever the
+    // dedupe TTL and however the seconds round.
+    let keep_until = verified
+        .stamp
+        .map_or(0, |stamp| stamp.replayable_until(limits.tolerance_seconds));
+    let text = route.replay_text(&verified.key);
+    let now = clock.now_ms().div_euclid(1000);
+    let claim_seconds = claim_ttl_seconds(limits.origin_timeout_ms);
+    match store.claim(&text, now, claim_seconds, keep_until).await {
         Err(_) => {
             handled.incidents.push(Incident::ClaimFailed);
             handled.outcome = Outcome::StoreUnavailable;
-            return handled;
+            return;
         }
         Ok(Claim::AlreadyDone) => {
             handled.outcome = Outcome::AlreadyDelivered;
-            return handled;
+            return;
         }
         Ok(Claim::InFlight) => {
             handled.outcome = Outcome::InFlight;
-            return handled;
+            return;
         }
         Ok(Claim::Claimed) => {}
     }
 
     // From here on the claim is held: every failure must release it.
-    let failure = match resign(config, mac, &verified, now).await {
+    let failure = match resign(route, index, mac, clock, &verified).await {
         Err(()) => (Outcome::Internal, Incident::ResignFailed),
-        Ok(resigned) => match origin
-            .send(
-                build_forward(config, verified, resigned),
-                config.origin_timeout_ms,
-            )
-            .await
-        {
-            Ok(status) if (200..300).contains(&status) => {
-                if store.mark_done(&id).await.is_err() {
-                    handled.incidents.push(Incident::MarkDoneFailed);
+        Ok(resigned) => {
+            let forward = build_forward(
+                route,
+                verified.content_type,
+                verified.sender_headers,
+                verified.body,
+                resigned,
+            );
+            match origin.send(forward, limits.origin_timeout_ms).await {
+                Ok(status) if (200..300).contains(&status) => {
+                    handled.origin_status = Some(status);
+                    let now = clock.now_ms().div_euclid(1000);
+                    let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
+                    let until = now.saturating_add(ttl).max(keep_until);
+                    if store.mark_done(&text, now, until).await.is_err() {
+                        handled.incidents.push(Incident::MarkDoneFailed);
+                    }
+                    return;
                 }
-                return handled;
+                Ok(status) => {
+                    handled.origin_status = Some(status);
+                    (Outcome::OriginFailed, Incident::OriginStatus(status))
+                }
+                Err(OriginError::Unreachable) => {
+                    (Outcome::OriginFailed, Incident::OriginUnreachable)
+                }
+                Err(OriginError::Timeout) => (Outcome::OriginTimeout, Incident::OriginTimedOut),
             }
-            Ok(status) => (Outcome::OriginFailed, Incident::OriginStatus(status)),
-            Err(OriginError::Unreachable) => (Outcome::OriginFailed, Incident::OriginUnreachable),
-            Err(OriginError::Timeout) => (Outcome::OriginTimeout, Incident::OriginTimedOut),
-        },
+        }
     };
     handled.outcome = failure.0;
     handled.incidents.push(failure.1);
-    if store.release(&id).await.is_err() {
+    if store.release(&text).await.is_err() {
         handled.incidents.push(Incident::ReleaseFailed);
     }
-    handled
 }
 
-/// hookgate's own signature for the origin, stamped `now`, when
-/// `ORIGIN_SECRET` is set.
-async fn resign<B, M: Mac<B>>(
-    config: &Config,
+/// hookgate's own signature for the origin, stamped when the forward
+/// leaves (not when the request arrived: a slow body would make it stale),
+/// when the route has an `origin_secret`.
+async fn resign<B, M: Mac<B>, C: Clock>(
+    route: &Route,
+    index: usize,
     mac: &M,
+    clock: &C,
     delivery: &Verified<B>,
-    now: i64,
-) -> Result<Option<(i64, signature::Tag)>, ()> {
-    if config.origin_key.is_none() {
+) -> Result<Option<Resigned>, ()> {
+    if route.origin_key.is_none() {
         return Ok(None);
     }
-    match mac.origin_tag(&delivery.id, now, &delivery.body).await {
-        Ok(tag) => Ok(Some((now, tag))),
+    let timestamp = clock.now_ms().div_euclid(1000);
+    let prefix = standard_webhooks::prefix(&delivery.key, timestamp);
+    match mac.tags(index, KeyUse::Origin, &prefix, &delivery.body).await {
+        Ok(tags) => match tags.first() {
+            Some(tag) => Ok(Some(Resigned {
+                id: delivery.key.clone(),
+                timestamp,
+                tag: *tag,
+            })),
+            None => Err(()),
+        },
         Err(_) => Err(()),
     }
 }
 
 /// Shape and signature checks, cheapest first. Nothing here touches the store.
-async fn verify_request<I, M>(
-    config: &Config,
+async fn verify<I, M, C>(
+    route: &Route,
+    index: usize,
     request: &mut I,
     mac: &M,
-    now: i64,
+    clock: &C,
+    handled: &mut Handled,
 ) -> Result<Verified<I::Body>, Outcome>
 where
     I: Incoming,
     M: Mac<I::Body>,
+    C: Clock,
 {
-    if request.path() != config.path {
-        return Err(Outcome::NotFound);
-    }
+    let limits = &route.limits;
     if request.method() != "POST" {
         return Err(Outcome::MethodNotAllowed);
     }
+    // A declared length over the limit is refused before reading; a smaller
+    // one is not trusted (the reader counts what really arrives).
     let declared_length = request
         .header("content-length")
         .and_then(|text| text.trim().parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > config.max_body_bytes as u64) {
+    if declared_length.is_some_and(|length| length > limits.max_body_bytes as u64) {
         return Err(Outcome::TooLarge);
     }
 
-    // An empty webhook-id is a malformed id (400), as the contract says; an
-    // empty timestamp or signature is as good as none (401).
-    let present = |name: &str| request.header(name).filter(|value| !value.is_empty());
-    let (Some(id), Some(timestamp), Some(signature)) = (
-        request.header("webhook-id"),
-        present("webhook-timestamp"),
-        present("webhook-signature"),
-    ) else {
-        return Err(Outcome::MissingHeader);
-    };
-    if !id_is_valid(&id) {
-        return Err(Outcome::BadId);
+    let scheme = route.scheme;
+    let signed = scheme
+        .read(&|name| request.header(name))
+        .map_err(rejection)?;
+    let tolerance = limits.tolerance_seconds;
+    let started = clock.now_ms();
+    let mut deadline = started.saturating_add(MAX_BODY_MS);
+    if let Some(stamp) = signed.stamp {
+        stamp.check(started, tolerance).map_err(rejection)?;
+        deadline = deadline.min(stamp.replayable_until(tolerance).saturating_mul(1000));
     }
-    let seconds = signature::parse_timestamp(&timestamp).map_err(rejection)?;
-    signature::check_timestamp(seconds, now, config.tolerance_seconds).map_err(rejection)?;
 
-    let body = request
-        .read_body(declared_length, config.max_body_bytes)
-        .await
-        .map_err(|error| match error {
-            BodyError::TooLarge => Outcome::TooLarge,
-            BodyError::Unreadable => Outcome::BadBody,
-        })?;
+    let body = match request.read_body(limits.max_body_bytes, deadline).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(Outcome::TooLarge),
+        Err(BodyError::Unreadable) => return Err(Outcome::BadBody),
+        Err(BodyError::TimedOut) => {
+            return Err(match signed.stamp.map(|s| s.check(clock.now_ms(), tolerance)) {
+                Some(Err(why)) => rejection(why),
+                _ => Outcome::BodyTimeout,
+            })
+        }
+    };
+    handled.body_bytes = Some(body.len());
+    // The window again: the headers passed it when they arrived, but a
+    // body trickled in for longer could otherwise be claimed after a copy's
+    // mark was forgotten.
+    if let Some(stamp) = signed.stamp {
+        stamp.check(clock.now_ms(), tolerance).map_err(rejection)?;
+    }
+
     let tags = mac
-        .sender_tags(&id, seconds, &body)
+        .tags(index, KeyUse::Sender, &signed.prefix, &body)
         .await
         .map_err(|_| Outcome::Internal)?;
-    if !signature::header_matches(&signature, &tags) {
-        return Err(Outcome::BadSignature);
+    let matched = find_match(&signed.candidates, &tags).ok_or(Outcome::BadSignature)?;
+
+    let key_source = scheme.key_source();
+    let wants_fields = matches!(key_source, KeySource::BodyField(_))
+        || scheme == Scheme::Slack
+        || (scheme.event_header().is_none() && body.len() <= TYPE_SCAN_MAX_BYTES);
+    let fields = if wants_fields {
+        body_fields::read(&body.bytes()).unwrap_or_default()
+    } else {
+        BodyFields::default()
+    };
+
+    // The replay key comes from signed content only. A body id that could
+    // not serve as a webhook-id (the re-signed forward carries it as one)
+    // counts as none.
+    let key = match key_source {
+        KeySource::SignedId => signed.id.clone(),
+        KeySource::BodyField(name) => fields
+            .get(name)
+            .filter(|id| standard_webhooks::id_is_valid(id))
+            .map(str::to_owned),
+        KeySource::Signature => None,
     }
+    .unwrap_or_else(|| fingerprint(&tags[matched]));
+
+    let event_type = scheme
+        .event_header()
+        .and_then(|name| request.header(name))
+        .or(fields.kind.clone())
+        .and_then(|text| printable(&text, MAX_EVENT_TYPE_BYTES));
+
+    let challenge = if scheme == Scheme::Slack && fields.kind.as_deref() == Some(slack::URL_VERIFICATION) {
+        fields.challenge.clone()
+    } else {
+        None
+    };
+
+    let sender_headers = scheme
+        .forwarded_headers()
+        .iter()
+        .filter_map(|name| request.header(name).map(|value| (*name, value)))
+        .collect();
 
     Ok(Verified {
+        key,
+        stamp: signed.stamp,
         content_type: request.header("content-type"),
-        id,
-        timestamp,
-        signature,
+        sender_headers,
+        event_type,
+        challenge,
         body,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mac::{MacError, SoftwareMac};
-    use crate::replay::kv::{key_for, KvReplayStore};
-    use crate::signature::SigningKey;
-    use crate::testing::{block_on, FakeKv, FakeOrigin};
-    use std::collections::HashMap;
-
-    use crate::testing::{ORIGIN_KEY, ROTATED_KEY as OTHER_KEY, VECTOR_KEY as KEY};
-    const NOW: i64 = 1_700_000_000;
-
-    struct FakeRequest {
-        method: &'static str,
-        path: &'static str,
-        headers: HashMap<String, String>,
-        body: Result<Vec<u8>, BodyError>,
-        body_reads: usize,
-    }
-
-    impl Incoming for FakeRequest {
-        type Body = Vec<u8>;
-        fn method(&self) -> &str {
-            self.method
-        }
-        fn path(&self) -> &str {
-            self.path
-        }
-        fn header(&self, name: &str) -> Option<String> {
-            self.headers.get(&name.to_ascii_lowercase()).cloned()
-        }
-        async fn read_body(
-            &mut self,
-            _declared: Option<u64>,
-            limit: usize,
-        ) -> Result<Vec<u8>, BodyError> {
-            self.body_reads += 1;
-            match &self.body {
-                Ok(body) if body.len() > limit => Err(BodyError::TooLarge),
-                other => other.clone(),
-            }
-        }
-    }
-
-    fn config_with(extra: &[(&'static str, &'static str)]) -> Config {
-        let mut settings: HashMap<&str, String> = HashMap::from([
-            ("WEBHOOK_SECRET", format!("{OTHER_KEY} {KEY}")),
-            ("ORIGIN_URL", "http://127.0.0.1:9/in".to_owned()),
-            ("MAX_BODY_BYTES", "64".to_owned()),
-        ]);
-        for (name, value) in extra {
-            settings.insert(name, (*value).to_owned());
-        }
-        Config::from_settings(|name| settings.get(name).cloned()).expect("valid test config")
-    }
-
-    fn signed(id: &str, timestamp: i64, body: &[u8]) -> FakeRequest {
-        let key = SigningKey::parse(KEY).expect("key");
-        let headers = HashMap::from([
-            ("webhook-id".to_owned(), id.to_owned()),
-            ("webhook-timestamp".to_owned(), timestamp.to_string()),
-            (
-                "webhook-signature".to_owned(),
-                key.sign(id, timestamp, body),
-            ),
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("cookie".to_owned(), "session=1".to_owned()),
-        ]);
-        FakeRequest {
-            method: "POST",
-            path: "/",
-            headers,
-            body: Ok(body.to_vec()),
-            body_reads: 0,
-        }
-    }
-
-    struct Rig {
-        config: Config,
-        kv: FakeKv,
-        origin: FakeOrigin,
-    }
-
-    impl Rig {
-        fn new() -> Self {
-            Self {
-                config: config_with(&[]),
-                kv: FakeKv::default(),
-                origin: FakeOrigin::answering(Ok(200)),
-            }
-        }
-        fn run(&self, request: &mut FakeRequest) -> Handled {
-            self.run_with(&self.config, &SoftwareMac::new(&self.config), request)
-        }
-        fn run_with<M: Mac<Vec<u8>>>(
-            &self,
-            config: &Config,
-            mac: &M,
-            request: &mut FakeRequest,
-        ) -> Handled {
-            let store = KvReplayStore::new(
-                &self.kv,
-                config.dedupe_ttl_seconds,
-                config.origin_timeout_ms,
-            )
-            .at(NOW, config.tolerance_seconds * 2);
-            block_on(handle(config, request, &store, mac, &&self.origin, NOW))
-        }
-        fn forwarded(&self) -> usize {
-            self.origin.received.borrow().len()
-        }
-    }
-
-    #[test]
-    fn a_valid_delivery_is_forwarded_exactly_and_marked_done() {
-        let rig = Rig::new();
-        let handled = rig.run(&mut signed("msg_1", NOW, b"{\"a\":1}"));
-        assert_eq!(handled.outcome, Outcome::Delivered);
-        assert_eq!(handled.incidents, vec![]);
-        let received = rig.origin.received.borrow();
-        assert_eq!(received.len(), 1);
-        assert_eq!(received[0].body, b"{\"a\":1}");
-        let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            [
-                "content-type",
-                "webhook-id",
-                "webhook-timestamp",
-                "webhook-signature"
-            ]
-        );
-        let done = format!("done:{}", NOW + 259_200);
-        assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(done));
-    }
-
-    #[test]
-    fn shape_is_checked_before_anything_else() {
-        let rig = Rig::new();
-        let mut wrong_path = signed("msg_1", NOW, b"{}");
-        wrong_path.path = "/other";
-        assert_eq!(rig.run(&mut wrong_path).outcome, Outcome::NotFound);
-        let mut get = signed("msg_1", NOW, b"{}");
-        get.method = "GET";
-        assert_eq!(rig.run(&mut get).outcome, Outcome::MethodNotAllowed);
-        let mut other_path_and_method = signed("msg_1", NOW, b"{}");
-        other_path_and_method.method = "GET";
-        other_path_and_method.path = "/x";
-        assert_eq!(
-            rig.run(&mut other_path_and_method).outcome,
-            Outcome::NotFound
-        );
-        assert_eq!(rig.forwarded(), 0);
-        assert_eq!(rig.kv.calls.borrow().len(), 0);
-    }
-
-    #[test]
-    fn the_configured_path_is_the_only_one() {
-        let mut rig = Rig::new();
-        rig.config = config_with(&[("WEBHOOK_PATH", "/hooks/quo")]);
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::NotFound
-        );
-        let mut request = signed("msg_1", NOW, b"{}");
-        request.path = "/hooks/quo";
-        assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
-    }
-
-    #[test]
-    fn oversize_bodies_are_refused_before_reading_or_hashing() {
-        let rig = Rig::new();
-        let mut declared = signed("msg_1", NOW, b"{}");
-        declared
-            .headers
-            .insert("content-length".to_owned(), "65".to_owned());
-        assert_eq!(rig.run(&mut declared).outcome, Outcome::TooLarge);
-        assert_eq!(declared.body_reads, 0);
-
-        let big = vec![b'a'; 65];
-        let mut undeclared = signed("msg_2", NOW, &big);
-        assert_eq!(rig.run(&mut undeclared).outcome, Outcome::TooLarge);
-
-        let exact = vec![b'a'; 64];
-        assert_eq!(
-            rig.run(&mut signed("msg_3", NOW, &exact)).outcome,
-            Outcome::Delivered
-        );
-        assert_eq!(rig.forwarded(), 1);
-    }
-
-    #[test]
-    fn an_empty_webhook_id_is_a_bad_id() {
-        let rig = Rig::new();
-        let mut request = signed("msg_1", NOW, b"{}");
-        request
-            .headers
-            .insert("webhook-id".to_owned(), String::new());
-        assert_eq!(rig.run(&mut request).outcome, Outcome::BadId);
-        assert_eq!(request.body_reads, 0);
-    }
-
-    #[test]
-    fn each_missing_or_empty_header_is_401_without_reading_the_body() {
-        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-            for empty in [false, true] {
-                if name == "webhook-id" && empty {
-                    continue; // a bad id, above
-                }
-                let rig = Rig::new();
-                let mut request = signed("msg_1", NOW, b"{}");
-                if empty {
-                    request.headers.insert(name.to_owned(), String::new());
-                } else {
-                    request.headers.remove(name);
-                }
-                assert_eq!(
-                    rig.run(&mut request).outcome,
-                    Outcome::MissingHeader,
-                    "{name}"
-                );
-                assert_eq!(request.body_reads, 0);
-                assert_eq!(rig.forwarded(), 0);
-            }
-        }
-    }
-
-    #[test]
-    fn timestamps_outside_the_window_are_refused_before_the_body() {
-        let rig = Rig::new();
-        let mut stale = signed("msg_1", NOW - 301, b"{}");
-        assert_eq!(rig.run(&mut stale).outcome, Outcome::StaleTimestamp);
-        let mut future = signed("msg_1", NOW + 301, b"{}");
-        assert_eq!(rig.run(&mut future).outcome, Outcome::FutureTimestamp);
-        let mut garbage = signed("msg_1", NOW, b"{}");
-        garbage
-            .headers
-            .insert("webhook-timestamp".to_owned(), "soon".to_owned());
-        assert_eq!(rig.run(&mut garbage).outcome, Outcome::BadTimestamp);
-        assert_eq!(stale.body_reads + future.body_reads + garbage.body_reads, 0);
-        assert_eq!(
-            rig.run(&mut signed("msg_2", NOW - 300, b"{}")).outcome,
-            Outcome::Delivered
-        );
-    }
-
-    #[test]
-    fn bad_signatures_are_401_and_never_touch_the_store() {
-        let rig = Rig::new();
-        let mut tampered = signed("msg_1", NOW, b"{\"amount\":1}");
-        tampered.body = Ok(b"{\"amount\":9}".to_vec());
-        assert_eq!(rig.run(&mut tampered).outcome, Outcome::BadSignature);
-        let mut wrong_key = signed("msg_1", NOW, b"{}");
-        let stranger = SigningKey::parse("whsec_c3RyYW5nZXI=").expect("key");
-        wrong_key.headers.insert(
-            "webhook-signature".to_owned(),
-            stranger.sign("msg_1", NOW, b"{}"),
-        );
-        assert_eq!(rig.run(&mut wrong_key).outcome, Outcome::BadSignature);
-        for header in ["v1,", "garbage", "v2,abc v1a,xyz"] {
-            let mut request = signed("msg_1", NOW, b"{}");
-            request
-                .headers
-                .insert("webhook-signature".to_owned(), header.to_owned());
-            assert_eq!(
-                rig.run(&mut request).outcome,
-                Outcome::BadSignature,
-                "{header}"
-            );
-        }
-        assert_eq!(rig.forwarded(), 0);
-        assert_eq!(rig.kv.calls.borrow().len(), 0);
-    }
-
-    #[test]
-    fn a_second_key_verifies_during_rotation() {
-        let rig = Rig::new();
-        let mut request = signed("msg_1", NOW, b"{}");
-        let other = SigningKey::parse(OTHER_KEY).expect("key");
-        request.headers.insert(
-            "webhook-signature".to_owned(),
-            other.sign("msg_1", NOW, b"{}"),
-        );
-        assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
-    }
-
-    #[test]
-    fn bad_ids_are_400_before_the_store() {
-        let rig = Rig::new();
-        let long = "x".repeat(MAX_ID_BYTES + 1);
-        for id in ["a.b", "tab\there", "nul\0", "é", long.as_str()] {
-            let mut request = signed(id, NOW, b"{}");
-            assert_eq!(rig.run(&mut request).outcome, Outcome::BadId, "{id:?}");
-        }
-        assert!(id_is_valid(&"x".repeat(MAX_ID_BYTES)));
-        assert!(id_is_valid("msg_2fDk Zz-~"));
-        assert!(!id_is_valid(""));
-        assert_eq!(rig.kv.calls.borrow().len(), 0);
-        assert_eq!(rig.forwarded(), 0);
-    }
-
-    #[test]
-    fn an_unreadable_body_is_400() {
-        let rig = Rig::new();
-        let mut request = signed("msg_1", NOW, b"{}");
-        request.body = Err(BodyError::Unreadable);
-        assert_eq!(rig.run(&mut request).outcome, Outcome::BadBody);
-    }
-
-    #[test]
-    fn a_retry_of_a_delivered_id_is_200_and_not_forwarded() {
-        let rig = Rig::new();
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::Delivered
-        );
-        // The sender's retry: same id, new timestamp and signature.
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW + 60, b"{}")).outcome,
-            Outcome::AlreadyDelivered
-        );
-        // A replay of the captured original.
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::AlreadyDelivered
-        );
-        assert_eq!(rig.forwarded(), 1);
-    }
-
-    #[test]
-    fn a_copy_in_flight_is_409() {
-        let rig = Rig::new();
-        rig.kv.insert(&key_for("msg_1"), "in-flight");
-        let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::InFlight);
-        assert_eq!(rig.forwarded(), 0);
-        assert_eq!(
-            rig.kv.value_of(&key_for("msg_1")).as_deref(),
-            Some("in-flight")
-        );
-    }
-
-    #[test]
-    fn origin_failures_release_the_claim_so_the_retry_is_delivered_once() {
-        for (answer, outcome, incident) in [
-            (Ok(500), Outcome::OriginFailed, Incident::OriginStatus(500)),
-            (Ok(410), Outcome::OriginFailed, Incident::OriginStatus(410)),
-            (Ok(302), Outcome::OriginFailed, Incident::OriginStatus(302)),
-            (
-                Err(OriginError::Unreachable),
-                Outcome::OriginFailed,
-                Incident::OriginUnreachable,
-            ),
-            (
-                Err(OriginError::Timeout),
-                Outcome::OriginTimeout,
-                Incident::OriginTimedOut,
-            ),
-        ] {
-            let rig = Rig::new();
-            rig.origin.answer.set(answer);
-            let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
-            assert_eq!(handled.outcome, outcome);
-            assert_eq!(handled.incidents, vec![incident]);
-            assert_eq!(rig.kv.len(), 0, "claim released after {answer:?}");
-
-            rig.origin.answer.set(Ok(204));
-            assert_eq!(
-                rig.run(&mut signed("msg_1", NOW + 30, b"{}")).outcome,
-                Outcome::Delivered
-            );
-            assert_eq!(
-                rig.run(&mut signed("msg_1", NOW + 90, b"{}")).outcome,
-                Outcome::AlreadyDelivered
-            );
-            assert_eq!(rig.forwarded(), 2);
-        }
-    }
-
-    #[test]
-    fn an_unavailable_store_fails_closed() {
-        let rig = Rig::new();
-        rig.kv.fail_gets(true);
-        let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::StoreUnavailable);
-        assert_eq!(handled.incidents, vec![Incident::ClaimFailed]);
-        rig.kv.fail_gets(false);
-        rig.kv.fail_puts(true);
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::StoreUnavailable
-        );
-        assert_eq!(rig.forwarded(), 0);
-    }
-
-    #[test]
-    fn a_failed_done_mark_still_answers_200_and_is_reported() {
-        let rig = Rig::new();
-        rig.kv.reject_writes_of("done");
-        let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::Delivered);
-        assert_eq!(handled.incidents, vec![Incident::MarkDoneFailed]);
-        assert_eq!(rig.forwarded(), 1);
-    }
-
-    #[test]
-    fn a_failed_release_is_reported_and_the_answer_stands() {
-        let rig = Rig::new();
-        rig.origin.answer.set(Ok(503));
-        rig.kv.fail_deletes(true);
-        let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::OriginFailed);
-        assert_eq!(
-            handled.incidents,
-            vec![Incident::OriginStatus(503), Incident::ReleaseFailed]
-        );
-    }
-
-    #[test]
-    fn stale_reads_let_a_copy_through_as_kv_allows() {
-        // Two locations: the second has not seen the first's writes. This is
-        // the documented KV race; the Durable Object store closes it.
-        let rig = Rig::new();
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::Delivered
-        );
-        rig.kv.stale_reads(true);
-        assert_eq!(
-            rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
-            Outcome::Delivered
-        );
-        assert_eq!(rig.forwarded(), 2);
-    }
-
-    #[test]
-    fn re_signs_for_the_origin_when_asked() {
-        let mut rig = Rig::new();
-        rig.config = config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]);
-        let handled = rig.run(&mut signed("msg_1", NOW - 100, b"{}"));
-        assert_eq!(handled.outcome, Outcome::Delivered);
-        let received = rig.origin.received.borrow();
-        let header = |name: &str| {
-            received[0]
-                .headers
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        assert_eq!(header("webhook-timestamp"), NOW.to_string());
-        let keys = crate::signature::KeyRing::parse(ORIGIN_KEY).expect("key");
-        let check = signature::verify(
-            &keys,
-            "msg_1",
-            &header("webhook-timestamp"),
-            &header("webhook-signature"),
-            b"{}",
-            NOW,
-            0,
-        );
-        assert_eq!(check, Ok(()));
-    }
-
-    /// A MAC whose platform crypto fails, for the sender's check or only for
-    /// re-signing.
-    struct BrokenMac {
-        sender_works: bool,
-    }
-
-    impl Mac<Vec<u8>> for BrokenMac {
-        async fn sender_tags(
-            &self,
-            id: &str,
-            timestamp: i64,
-            body: &Vec<u8>,
-        ) -> Result<Vec<signature::Tag>, MacError> {
-            if self.sender_works {
-                let key = SigningKey::parse(KEY).expect("key");
-                Ok(vec![key.tag(id, timestamp, body)])
-            } else {
-                Err(MacError::Unavailable)
-            }
-        }
-        async fn origin_tag(
-            &self,
-            _: &str,
-            _: i64,
-            _: &Vec<u8>,
-        ) -> Result<signature::Tag, MacError> {
-            Err(MacError::Unavailable)
-        }
-    }
-
-    #[test]
-    fn a_failing_mac_is_500_and_never_forwards() {
-        let rig = Rig::new();
-        let broken = BrokenMac {
-            sender_works: false,
-        };
-        let handled = rig.run_with(&rig.config, &broken, &mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::Internal);
-        assert_eq!(rig.kv.calls.borrow().len(), 0);
-
-        let resigning = config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]);
-        let resign_fails = BrokenMac { sender_works: true };
-        let handled = rig.run_with(&resigning, &resign_fails, &mut signed("msg_1", NOW, b"{}"));
-        assert_eq!(handled.outcome, Outcome::Internal);
-        assert_eq!(handled.incidents, vec![Incident::ResignFailed]);
-        assert_eq!(rig.kv.len(), 0, "claim released");
-        assert_eq!(rig.forwarded(), 0);
-    }
+/// `text` when it is non-empty printable ASCII of at most `max` bytes: safe
+/// to log and to show.
+fn printable(text: &str, max: usize) -> Option<String> {
+    let ok = !text.is_empty() && text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    ok.then(|| text.to_owned())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,21 @@
-//! hookgate: verifies Standard Webhooks deliveries at the edge, stops replays,
+//! hookgate: verifies webhook deliveries at the edge (Standard Webhooks,
+//! Quo's legacy webhooks, GitHub, Stripe, Slack, Shopify), stops replays,
 //! and forwards clean events byte for byte to an origin.
 //!
-//! Everything but `worker_glue` is pure and builds natively; the glue adapts
-//! `worker` types to the gate's traits and is compiled only for wasm32.
+//! Everything but the `*_glue` modules is pure and builds natively; the glue
+//! adapts `worker` types to the core's traits and is compiled only for wasm32.
 
+pub mod body_fields;
 pub mod config;
 pub mod gate;
+pub mod json;
+pub mod keys;
 pub mod mac;
 pub mod origin;
 pub mod outcome;
 pub mod replay;
-pub mod signature;
+pub mod routes;
+pub mod schemes;
 
 #[cfg(test)]
 mod testing;

@@ -2,25 +2,17 @@
 //!
 //! Building the request is pure and lives here; sending it (fetch, abort on
 //! timeout, no redirects) is the Worker glue's job behind [`Origin`]. Only an
-//! allowlist of headers is forwarded: whatever else a request carries
+//! allowlist of headers is forwarded: `content-type` and the sender's own
+//! headers that the route's scheme names. Whatever else a request carries
 //! (cookies, authorization, `cf-*`, hop-by-hop headers) never reaches the
 //! origin, so the gate cannot be used to smuggle credentials past it.
 
-use crate::config::Config;
-use crate::signature::{format_v1, Tag};
+use crate::config::Route;
+use crate::keys::Tag;
+use crate::schemes::{standard_webhooks, Scheme};
 
-/// A verified delivery, as read from the request. `B` is the body wherever
-/// the glue keeps it; the Worker keeps large bodies out of wasm memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified<B> {
-    pub id: String,
-    pub timestamp: String,
-    pub signature: String,
-    pub content_type: Option<String>,
-    pub body: B,
-}
-
-/// The request hookgate makes to the origin: always a POST to `ORIGIN_URL`.
+/// The request hookgate makes to the origin: always a POST to the route's
+/// origin URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward<B> {
     pub url: String,
@@ -28,10 +20,20 @@ pub struct Forward<B> {
     pub body: B,
 }
 
+/// hookgate's own Standard Webhooks signature of a forward: the replay key
+/// as `webhook-id`, stamped at the forward, and the tag under the route's
+/// `origin_secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resigned {
+    pub id: String,
+    pub timestamp: i64,
+    pub tag: Tag,
+}
+
 /// Why a forward got no usable answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginError {
-    /// No answer within `ORIGIN_TIMEOUT_MS`; the fetch was aborted.
+    /// No answer within the route's origin timeout; the fetch was aborted.
     Timeout,
     /// The connection failed (refused, reset, DNS) before any answer.
     Unreachable,
@@ -44,42 +46,50 @@ pub trait Origin<B> {
     async fn send(&self, forward: Forward<B>, timeout_ms: u64) -> Result<u16, OriginError>;
 }
 
-/// Builds the forward for a verified delivery. `resigned` is hookgate's own
-/// signature when `ORIGIN_SECRET` is set: its timestamp and the tag over the
-/// same id and bytes, so the origin can verify with any Standard Webhooks
-/// library and a key that never left the operator's hands.
+/// Builds the forward for a verified delivery: the exact body, its
+/// `content-type`, and `sender_headers` (the scheme's own headers as
+/// received). With `resigned`, hookgate's Standard Webhooks headers are added
+/// so every origin, whatever the sender, verifies one scheme with one
+/// library and a key that never left the operator's hands; on a Standard
+/// Webhooks route they replace the sender's (an origin verifying with its
+/// own key must not find the sender's signature first).
 pub fn build_forward<B>(
-    config: &Config,
-    delivery: Verified<B>,
-    resigned: Option<(i64, Tag)>,
+    route: &Route,
+    content_type: Option<String>,
+    sender_headers: Vec<(&'static str, String)>,
+    body: B,
+    resigned: Option<Resigned>,
 ) -> Forward<B> {
-    let (timestamp, signature) = match resigned {
-        Some((timestamp, tag)) => (timestamp.to_string(), format_v1(&tag)),
-        None => (delivery.timestamp, delivery.signature),
-    };
-    let mut headers = Vec::with_capacity(4);
-    if let Some(content_type) = delivery.content_type {
+    let mut headers = Vec::with_capacity(sender_headers.len() + 4);
+    if let Some(content_type) = content_type {
         headers.push(("content-type", content_type));
     }
-    headers.push(("webhook-id", delivery.id));
-    headers.push(("webhook-timestamp", timestamp));
-    headers.push(("webhook-signature", signature));
+    let replaced = resigned.is_some() && route.scheme == Scheme::StandardWebhooks;
+    if !replaced {
+        headers.extend(sender_headers);
+    }
+    if let Some(resigned) = resigned {
+        headers.extend(standard_webhooks::headers_for(
+            &resigned.id,
+            resigned.timestamp,
+            &resigned.tag,
+        ));
+    }
     Forward {
-        url: config.origin_url.clone(),
+        url: route.origin_url.clone(),
         headers,
-        body: delivery.body,
+        body,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::{verify, KeyRing};
+    use crate::config::Config;
+    use crate::schemes::standard_webhooks::{parse_keys, prefix, verify};
+    use crate::testing::{ORIGIN_KEY, VECTOR_KEY as KEY};
 
-    use crate::testing::ORIGIN_KEY;
-    use crate::testing::VECTOR_KEY as KEY;
-
-    fn config(origin_secret: Option<&str>) -> Config {
+    fn route(origin_secret: Option<&str>) -> Route {
         Config::from_settings(|name| match name {
             "WEBHOOK_SECRET" => Some(KEY.to_owned()),
             "ORIGIN_URL" => Some("http://127.0.0.1:9/in".to_owned()),
@@ -87,16 +97,16 @@ mod tests {
             _ => None,
         })
         .expect("test settings are valid")
+        .routes
+        .remove(0)
     }
 
-    fn delivery() -> Verified<Vec<u8>> {
-        Verified {
-            id: "msg_1".to_owned(),
-            timestamp: "1700000000".to_owned(),
-            signature: "v1,c2VuZGVy".to_owned(),
-            content_type: Some("application/json".to_owned()),
-            body: vec![0xff, b'{', b'}'],
-        }
+    fn sender() -> Vec<(&'static str, String)> {
+        vec![
+            ("webhook-id", "msg_1".to_owned()),
+            ("webhook-timestamp", "1700000000".to_owned()),
+            ("webhook-signature", "v1,c2VuZGVy".to_owned()),
+        ]
     }
 
     fn header<'a>(forward: &'a Forward<Vec<u8>>, name: &str) -> Option<&'a str> {
@@ -109,7 +119,8 @@ mod tests {
 
     #[test]
     fn passes_the_senders_headers_and_exact_bytes() {
-        let forward = build_forward(&config(None), delivery(), None);
+        let body = vec![0xff, b'{', b'}'];
+        let forward = build_forward(&route(None), Some("application/json".into()), sender(), body, None);
         assert_eq!(forward.url, "http://127.0.0.1:9/in");
         assert_eq!(forward.body, vec![0xff, b'{', b'}']);
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000000"));
@@ -121,47 +132,39 @@ mod tests {
     #[test]
     fn resigns_with_the_origin_key_when_set() {
         let now = 1_700_000_100;
-        let config = config(Some(ORIGIN_KEY));
-        let tag = config
-            .origin_key
-            .as_ref()
-            .expect("set")
-            .tag("msg_1", now, &delivery().body);
-        let forward = build_forward(&config, delivery(), Some((now, tag)));
+        let route = route(Some(ORIGIN_KEY));
+        let body = vec![0xff, b'{', b'}'];
+        let tag = route.origin_key.as_ref().expect("set").tag(&prefix("msg_1", now), &body);
+        let resigned = Resigned { id: "msg_1".into(), timestamp: now, tag };
+        let forward = build_forward(&route, None, sender(), body, Some(resigned));
+        assert_eq!(forward.headers.len(), 3, "the sender's three replaced: {:?}", forward.headers);
         assert_eq!(header(&forward, "webhook-id"), Some("msg_1"));
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000100"));
         let signature = header(&forward, "webhook-signature").expect("signed");
-        let origin_keys = KeyRing::parse(ORIGIN_KEY).expect("key");
+        let check = |keys: &str| {
+            verify(&parse_keys(keys).expect("key"), "msg_1", "1700000100", signature, &forward.body, now, 300)
+        };
+        assert_eq!(check(ORIGIN_KEY), Ok(()));
+        assert!(check(KEY).is_err());
+    }
+
+    #[test]
+    fn other_schemes_keep_their_headers_beside_the_resignature() {
+        let mut route = route(Some(ORIGIN_KEY));
+        route.scheme = Scheme::Github;
+        let github = vec![("x-hub-signature-256", "sha256=ab".to_owned()), ("x-github-event", "push".to_owned())];
+        let resigned = Resigned { id: "sig_1".into(), timestamp: 1, tag: [0; 32] };
+        let forward = build_forward(&route, None, github, b"{}".to_vec(), Some(resigned));
+        let names: Vec<_> = forward.headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(
-            verify(
-                &origin_keys,
-                "msg_1",
-                "1700000100",
-                signature,
-                &forward.body,
-                now,
-                300
-            ),
-            Ok(())
+            names,
+            ["x-hub-signature-256", "x-github-event", "webhook-id", "webhook-timestamp", "webhook-signature"]
         );
-        let sender_keys = KeyRing::parse(KEY).expect("key");
-        assert!(verify(
-            &sender_keys,
-            "msg_1",
-            "1700000100",
-            signature,
-            &forward.body,
-            now,
-            300
-        )
-        .is_err());
     }
 
     #[test]
     fn no_content_type_is_invented() {
-        let mut bare = delivery();
-        bare.content_type = None;
-        let forward = build_forward(&config(None), bare, None);
+        let forward = build_forward(&route(None), None, sender(), Vec::new(), None);
         assert_eq!(header(&forward, "content-type"), None);
     }
 }

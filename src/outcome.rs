@@ -16,7 +16,10 @@ pub enum Outcome {
     AlreadyDelivered,
     /// Another copy of this webhook-id is being forwarded right now.
     InFlight,
-    /// The request is not for the webhook path.
+    /// A verified Slack `url_verification` handshake, answered with its
+    /// challenge and not forwarded.
+    Challenge,
+    /// The request is not for a route's path.
     NotFound,
     /// The webhook path was called with a method other than POST.
     MethodNotAllowed,
@@ -24,17 +27,20 @@ pub enum Outcome {
     TooLarge,
     /// The body could not be read to its end (the client went away).
     BadBody,
-    /// A required `webhook-*` header is absent or empty.
+    /// The body took longer than hookgate waits for one.
+    BodyTimeout,
+    /// A header the route's scheme requires is absent or empty.
     MissingHeader,
-    /// `webhook-id` is empty, too long, or holds `.` or a non-printable byte.
+    /// The signed id is empty, too long, or holds `.`, a non-printable byte
+    /// or spaces at either end.
     BadId,
-    /// `webhook-timestamp` is not a whole number of seconds.
+    /// The signature's timestamp is not a whole number.
     BadTimestamp,
     /// The timestamp is older than the tolerance allows.
     StaleTimestamp,
     /// The timestamp is further ahead than the tolerance allows.
     FutureTimestamp,
-    /// No signature in `webhook-signature` matches any key.
+    /// No signature in the scheme's header matches any key.
     BadSignature,
     /// The origin answered with a non-2xx status or could not be reached.
     OriginFailed,
@@ -52,6 +58,9 @@ pub enum Outcome {
 /// or that met an unavailable store.
 pub const RETRY_AFTER_SECONDS: u32 = 30;
 
+use crate::json;
+use crate::schemes::{standard_webhooks, Scheme};
+
 /// The HTTP answer for one outcome, free of any worker type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -68,11 +77,13 @@ impl Outcome {
         match self {
             Outcome::Delivered => "delivered",
             Outcome::AlreadyDelivered => "duplicate",
+            Outcome::Challenge => "challenge",
             Outcome::InFlight => "in-flight",
             Outcome::NotFound => "not-found",
             Outcome::MethodNotAllowed => "method-not-allowed",
             Outcome::TooLarge => "too-large",
             Outcome::BadBody => "bad-body",
+            Outcome::BodyTimeout => "body-timeout",
             Outcome::MissingHeader => "missing-header",
             Outcome::BadId => "bad-id",
             Outcome::BadTimestamp => "bad-timestamp",
@@ -89,7 +100,7 @@ impl Outcome {
 
     pub fn status(self) -> u16 {
         match self {
-            Outcome::Delivered | Outcome::AlreadyDelivered => 200,
+            Outcome::Delivered | Outcome::AlreadyDelivered | Outcome::Challenge => 200,
             Outcome::BadId | Outcome::BadBody => 400,
             Outcome::MissingHeader
             | Outcome::BadTimestamp
@@ -98,6 +109,7 @@ impl Outcome {
             | Outcome::BadSignature => 401,
             Outcome::NotFound => 404,
             Outcome::MethodNotAllowed => 405,
+            Outcome::BodyTimeout => 408,
             Outcome::InFlight => 409,
             Outcome::TooLarge => 413,
             Outcome::Misconfigured | Outcome::Internal => 500,
@@ -107,29 +119,34 @@ impl Outcome {
         }
     }
 
-    /// A human sentence for the problem body. Fixed text only: no header,
-    /// signature, secret or origin body can reach a sender through it.
-    fn detail(self) -> &'static str {
+    /// A human sentence for the problem body. Fixed text only: no header
+    /// value, signature, secret or origin body can reach a sender through
+    /// it. Texts that name headers come from the route's scheme.
+    fn detail(self, scheme: Option<Scheme>) -> &'static str {
         match self {
             Outcome::Delivered => "The event was verified and delivered.",
             Outcome::AlreadyDelivered => {
-                "This webhook-id was already delivered; it was not forwarded again."
+                "This event was already delivered; it was not forwarded again."
             }
-            Outcome::InFlight => "Another copy of this webhook-id is being delivered; retry later.",
+            Outcome::Challenge => "The handshake was verified.",
+            Outcome::InFlight => "Another copy of this event is being delivered; retry later.",
             Outcome::NotFound => "No webhook endpoint at this path.",
             Outcome::MethodNotAllowed => "Webhook deliveries must be POST requests.",
             Outcome::TooLarge => "The body is larger than this endpoint accepts.",
             Outcome::BadBody => "The request body could not be read.",
-            Outcome::MissingHeader => {
-                "webhook-id, webhook-timestamp and webhook-signature are all required."
-            }
-            Outcome::BadId => {
-                "webhook-id must be 1 to 256 printable ASCII characters and must not contain '.'."
-            }
-            Outcome::BadTimestamp => "webhook-timestamp must be a whole number of Unix seconds.",
-            Outcome::StaleTimestamp => "webhook-timestamp is too far in the past.",
-            Outcome::FutureTimestamp => "webhook-timestamp is too far in the future.",
-            Outcome::BadSignature => "No signature in webhook-signature matches.",
+            Outcome::BodyTimeout => "The request body took too long to arrive.",
+            Outcome::MissingHeader => match scheme {
+                Some(scheme) => scheme.missing_header_detail(),
+                None => "A signature header is required.",
+            },
+            Outcome::BadId => standard_webhooks::BAD_ID,
+            Outcome::BadTimestamp => "The signature's timestamp must be a whole number.",
+            Outcome::StaleTimestamp => "The signature's timestamp is too far in the past.",
+            Outcome::FutureTimestamp => "The signature's timestamp is too far in the future.",
+            Outcome::BadSignature => match scheme {
+                Some(scheme) => scheme.bad_signature_detail(),
+                None => "No signature matches.",
+            },
             Outcome::OriginFailed => "The origin did not accept the event; retry later.",
             Outcome::OriginTimeout => "The origin did not answer in time; retry later.",
             Outcome::StoreUnavailable => {
@@ -142,7 +159,9 @@ impl Outcome {
         }
     }
 
-    pub fn answer(self) -> Answer {
+    /// The answer to a sender. `scheme` is the route's, when the request
+    /// reached one: problem texts then name that sender's headers.
+    pub fn answer(self, scheme: Option<Scheme>) -> Answer {
         let status = self.status();
         let mut headers = Vec::new();
         if matches!(self, Outcome::InFlight | Outcome::StoreUnavailable) {
@@ -166,7 +185,7 @@ impl Outcome {
                     title(status),
                     status,
                     self.reason(),
-                    self.detail()
+                    self.detail(scheme)
                 ),
             )
         };
@@ -179,12 +198,27 @@ impl Outcome {
     }
 }
 
+/// The answer to a verified Slack `url_verification`: its challenge, as
+/// Slack expects it back.
+pub fn challenge_answer(challenge: &str) -> Answer {
+    let mut body = String::from(r#"{"challenge":"#);
+    json::push_str(&mut body, challenge);
+    body.push('}');
+    Answer {
+        status: 200,
+        content_type: "application/json",
+        body,
+        headers: Vec::new(),
+    }
+}
+
 fn title(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
         413 => "Content Too Large",
         500 => "Internal Server Error",
@@ -199,9 +233,11 @@ fn title(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 18] = [
+    const ALL: [Outcome; 20] = [
         Outcome::Delivered,
         Outcome::AlreadyDelivered,
+        Outcome::Challenge,
+        Outcome::BodyTimeout,
         Outcome::InFlight,
         Outcome::NotFound,
         Outcome::MethodNotAllowed,
@@ -222,8 +258,12 @@ mod tests {
 
     #[test]
     fn every_answer_is_valid_json_with_its_reason() {
-        for outcome in ALL {
-            let answer = outcome.answer();
+        for (outcome, scheme) in ALL.iter().flat_map(|o| {
+            std::iter::once(None)
+                .chain(Scheme::ALL.into_iter().map(Some))
+                .map(move |s| (*o, s))
+        }) {
+            let answer = outcome.answer(scheme);
             let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON body");
             if answer.status == 200 {
                 assert_eq!(body["status"], outcome.reason());
@@ -233,6 +273,24 @@ mod tests {
                 assert_eq!(body["status"], answer.status);
             }
         }
+    }
+
+    #[test]
+    fn a_missing_header_names_the_routes_own_headers() {
+        let github = Outcome::MissingHeader.answer(Some(Scheme::Github)).body;
+        assert!(github.contains("x-hub-signature-256"), "{github}");
+        assert!(!github.contains("webhook-"), "{github}");
+        let standard = Outcome::MissingHeader.answer(Some(Scheme::StandardWebhooks)).body;
+        assert!(standard.contains("webhook-signature"), "{standard}");
+    }
+
+    #[test]
+    fn the_challenge_is_echoed_as_json_and_escaped() {
+        let answer = challenge_answer("abc\"</script>");
+        assert_eq!(answer.status, 200);
+        let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON");
+        assert_eq!(body["challenge"], "abc\"</script>");
+        assert!(!answer.body.contains('<'));
     }
 
     #[test]
@@ -247,13 +305,13 @@ mod tests {
     fn retryable_answers_say_when() {
         for outcome in [Outcome::InFlight, Outcome::StoreUnavailable] {
             assert!(outcome
-                .answer()
+                .answer(None)
                 .headers
                 .iter()
                 .any(|(name, _)| *name == "retry-after"));
         }
         assert_eq!(
-            Outcome::MethodNotAllowed.answer().headers,
+            Outcome::MethodNotAllowed.answer(None).headers,
             vec![("allow", "POST".to_owned())]
         );
     }
@@ -275,6 +333,8 @@ mod tests {
             (Outcome::OriginTimeout, 504),
             (Outcome::StoreUnavailable, 503),
             (Outcome::Misconfigured, 500),
+            (Outcome::BodyTimeout, 408),
+            (Outcome::Challenge, 200),
         ];
         for (outcome, status) in expected {
             assert_eq!(outcome.status(), status, "{outcome:?}");

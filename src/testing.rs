@@ -1,5 +1,6 @@
 //! Fakes and fixtures shared by the native unit tests.
 
+use crate::gate::Clock;
 use crate::origin::{Forward, Origin, OriginError};
 use crate::replay::kv::KvBackend;
 use crate::replay::StoreError;
@@ -7,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 /// The key of the published Standard Webhooks vector ("sign function works"
@@ -14,10 +16,10 @@ use std::task::{Context, Poll, Waker};
 pub const VECTOR_KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A second sender key, as during a rotation.
-pub const ROTATED_KEY: &str = "whsec_dGhlLW90aGVyLWtleQ==";
+pub const ROTATED_KEY: &str = "whsec_cm90YXRlZC1zZW5kZXIta2V5LWZvci10ZXN0cw==";
 
 /// A key the gate re-signs forwards with in tests (ORIGIN_SECRET).
-pub const ORIGIN_KEY: &str = "whsec_b3JpZ2luLWtleQ==";
+pub const ORIGIN_KEY: &str = "whsec_b3JpZ2luLWtleS1mb3ItdW5pdC10ZXN0cw==";
 
 /// Runs a future whose fakes never wait. A pending poll means a test wired
 /// something real in by mistake, so it fails loudly instead of spinning.
@@ -132,5 +134,28 @@ impl Origin<Vec<u8>> for &FakeOrigin {
     async fn send(&self, forward: Forward<Vec<u8>>, _timeout_ms: u64) -> Result<u16, OriginError> {
         self.received.borrow_mut().push(forward);
         self.answer.get()
+    }
+}
+
+/// A clock the test moves; clones share the time, so a fake request can
+/// advance it while its body "arrives".
+#[derive(Clone, Default)]
+pub struct FakeClock(Rc<Cell<i64>>);
+
+impl FakeClock {
+    pub fn at_seconds(seconds: i64) -> Self {
+        Self(Rc::new(Cell::new(seconds * 1000)))
+    }
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.set(self.0.get() + ms);
+    }
+    pub fn set_ms(&self, ms: i64) {
+        self.0.set(ms);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> i64 {
+        self.0.get()
     }
 }

@@ -2,62 +2,45 @@
 //! [`KvBackend`], fetch to [`Origin`], [`Outcome`] to `Response`. Glue only:
 //! every decision is made in the pure modules.
 
-use crate::config::{Config, ConfigError, StoreKind};
+use crate::config::{Config, StoreKind};
 use crate::durable_glue::DurableShards;
-use crate::gate::{self, BodyError, Handled, Incoming};
-use crate::mac::{Mac, MacError, SoftwareMac};
+use crate::gate::{self, BodyBytes, BodyError, Clock, Handled, Incoming};
+use crate::keys::{SigningKey, Tag};
+use crate::mac::{keys_of, KeyUse, Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
-use crate::outcome::Outcome;
+use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
-use crate::signature::{SigningKey, Tag};
 use futures_channel::oneshot;
-use futures_util::StreamExt;
 use js_sys::{Array, Object, Promise, Uint8Array};
-use std::cell::RefCell;
+use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{
-    console_error, console_log, console_warn, event, Context, Date, Env, Headers, Request, Response,
-};
-
-/// Every setting the config reads, in one order: their raw text is the key of
-/// the per-isolate cache below.
-const SETTINGS: [&str; 9] = [
-    "WEBHOOK_SECRET",
-    "ORIGIN_URL",
-    "ORIGIN_SECRET",
-    "WEBHOOK_PATH",
-    "TOLERANCE_SECONDS",
-    "MAX_BODY_BYTES",
-    "DEDUPE_TTL_SECONDS",
-    "ORIGIN_TIMEOUT_MS",
-    "REPLAY_STORE",
-];
+use worker::{console_error, console_log, console_warn, event, Context, Env, Headers, Request, Response};
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
 /// (native code, about four times faster than `sha2` in wasm), without ever
 /// being copied into wasm memory. Below a few KB the hash is a few
-/// microseconds either way, and the benchmark could not tell the two paths
-/// apart under local KV's noise (see the README); staying in wasm there
-/// spares small deliveries WebCrypto's promise round-trips.
+/// microseconds either way, and staying in wasm spares small deliveries
+/// WebCrypto's promise round-trips (see the benchmark page of the docs).
 const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let now = i64::try_from(Date::now().as_millis() / 1000).unwrap_or(i64::MAX);
-    let prepared = match prepare(&env).await {
+    let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
             console_error!("hookgate: misconfigured: {error}");
-            return respond(Outcome::Misconfigured);
+            return respond(Outcome::Misconfigured.answer(None));
         }
     };
-    let Some(store) = replay_store(&env, &prepared.config, now) else {
-        return respond(Outcome::Misconfigured);
+    let Some(store) = replay_store(&env, &prepared.config) else {
+        return respond(Outcome::Misconfigured.answer(None));
     };
     let mut incoming = WorkerIncoming {
         method: req.method().to_string(),
@@ -73,82 +56,105 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     ctx.wait_until(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let handled = gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, now).await;
-        log(&handled);
-        let _ = answer.send(handled.outcome);
+        let handled =
+            gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, &RuntimeClock).await;
+        log(config, &handled);
+        let _ = answer.send(answer_for(&handled));
     });
-    respond(verdict.await.unwrap_or(Outcome::Internal))
+    respond(verdict.await.unwrap_or_else(|_| Outcome::Internal.answer(None)))
 }
 
-/// Settings checked and keys imported into WebCrypto, kept for the life of
-/// the isolate: both cost more than a whole small delivery. Keyed by the
-/// settings' raw text, so a changed setting is picked up at once.
-#[derive(Clone)]
+fn answer_for(handled: &Handled) -> Answer {
+    match (&handled.outcome, &handled.challenge) {
+        (Outcome::Challenge, Some(challenge)) => challenge_answer(challenge),
+        (outcome, _) => outcome.answer(handled.scheme),
+    }
+}
+
+/// The runtime's clock. In a Worker it advances with I/O, which is all the
+/// gate needs: it reads the clock around the body read and the forward.
+struct RuntimeClock;
+
+impl Clock for RuntimeClock {
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+}
+
+/// Settings checked, kept for the life of the isolate: reading and checking
+/// them costs more than a whole small delivery. Keyed by every binding the
+/// settings read (routes name secrets by name), so a changed setting is
+/// picked up at once.
 struct Prepared {
     /// The `env` object these were read from: the runtime passes the same
     /// object to every request of an isolate, so seeing it again means
     /// nothing can have changed and the settings need not be read at all.
-    env: JsValue,
-    fingerprint: Vec<Option<String>>,
+    env: RefCell<JsValue>,
+    /// Every binding read, with the text it held.
+    read: Vec<(String, Option<String>)>,
     config: Config,
-    sender_keys: Vec<JsValue>,
-    origin_key: Option<JsValue>,
+    /// Keys imported into WebCrypto, by route and use, on first need.
+    imported: RefCell<HashMap<(usize, bool), Rc<Vec<JsValue>>>>,
 }
 
 thread_local! {
     static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
 }
 
-async fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
+fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
     let cached = PREPARED.with(|cell| cell.borrow().clone());
-    if let Some(prepared) = cached.as_ref().filter(|p| js_sys::Object::is(&p.env, env)) {
-        return Ok(prepared.clone());
+    if let Some(prepared) = &cached {
+        if Object::is(&prepared.env.borrow(), env) {
+            return Ok(prepared.clone());
+        }
+        if prepared.read.iter().all(|(name, value)| setting(env, name) == *value) {
+            *prepared.env.borrow_mut() = env.into();
+            return Ok(prepared.clone());
+        }
     }
-    let fingerprint: Vec<Option<String>> = SETTINGS.iter().map(|name| setting(env, name)).collect();
-    if let Some(prepared) = cached.filter(|p| p.fingerprint == fingerprint) {
-        let prepared = Rc::new(Prepared {
-            env: env.into(),
-            ..(*prepared).clone()
-        });
-        PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
-        return Ok(prepared);
-    }
+    let read = RefCell::new(Vec::new());
     let config = Config::from_settings(|name| {
-        SETTINGS
-            .iter()
-            .position(|known| *known == name)
-            .and_then(|i| fingerprint[i].clone())
+        let value = setting(env, name);
+        read.borrow_mut().push((name.to_owned(), value.clone()));
+        value
     })
-    .map_err(|error: ConfigError| error.to_string())?;
+    .map_err(|error| error.to_string())?;
     // The full URL check, by the same parser fetch will use.
-    if WebUrl::new(&config.origin_url).is_err() {
-        return Err(ConfigError::BadOriginUrl.to_string());
+    for route in &config.routes {
+        if WebUrl::new(&route.origin_url).is_err() {
+            return Err(format!(
+                "the origin URL of route {:?} does not parse as a URL",
+                route.path
+            ));
+        }
     }
-    let mut sender_keys = Vec::with_capacity(config.keys.keys().len());
-    for key in config.keys.keys() {
-        sender_keys.push(
-            import_key(key)
-                .await
-                .map_err(|_| "WebCrypto refused setting WEBHOOK_SECRET".to_owned())?,
-        );
-    }
-    let origin_key = match &config.origin_key {
-        Some(key) => Some(
-            import_key(key)
-                .await
-                .map_err(|_| "WebCrypto refused setting ORIGIN_SECRET".to_owned())?,
-        ),
-        None => None,
-    };
     let prepared = Rc::new(Prepared {
-        env: env.into(),
-        fingerprint,
+        env: RefCell::new(env.into()),
+        read: read.into_inner(),
         config,
-        sender_keys,
-        origin_key,
+        imported: RefCell::new(HashMap::new()),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)
+}
+
+/// A setting's text. Vars from wrangler.toml may be numbers
+/// (`TOLERANCE_SECONDS = 300`) or tables (`[vars.ROUTES]`) as well as
+/// strings: numbers are read as text and tables as JSON text; anything else
+/// reaches the config check as text it will refuse.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        None
+    } else if let Some(text) = value.as_string() {
+        Some(text)
+    } else if let Some(number) = value.as_f64() {
+        Some(js_sys::Number::from(number).to_string_with_radix(10).ok()?.into())
+    } else if value.is_object() && !value.has_type::<js_sys::Function>() && name == "ROUTES" {
+        js_sys::JSON::stringify(&value).ok().map(String::from)
+    } else {
+        Some("[not text]".to_owned())
+    }
 }
 
 #[wasm_bindgen]
@@ -181,35 +187,77 @@ async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
     JsFuture::from(subtle_import_key("raw", &raw, &algorithm, false, &usages)).await
 }
 
-/// A request body, kept in JS memory: it goes to WebCrypto and on to the
-/// origin from there, so a large body is never copied through wasm.
-struct EdgeBody(Uint8Array);
+/// A request body, kept in JS memory: a large one goes to WebCrypto and on
+/// to the origin from there without ever being copied through wasm. The
+/// wasm copy is made at most once, when a small body is hashed in wasm or a
+/// body's fields are read.
+struct EdgeBody {
+    js: Uint8Array,
+    copy: OnceCell<Vec<u8>>,
+}
+
+impl EdgeBody {
+    fn new(js: Uint8Array) -> Self {
+        Self {
+            js,
+            copy: OnceCell::new(),
+        }
+    }
+
+    fn in_wasm(&self) -> &[u8] {
+        self.copy.get_or_init(|| self.js.to_vec())
+    }
+}
+
+impl BodyBytes for EdgeBody {
+    fn len(&self) -> usize {
+        self.js.length() as usize
+    }
+
+    fn bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.in_wasm())
+    }
+}
 
 /// HMAC over an [`EdgeBody`]: in wasm for small bodies, WebCrypto otherwise.
 struct EdgeMac<'a>(&'a Prepared);
 
 impl EdgeMac<'_> {
-    fn software(&self) -> SoftwareMac<'_> {
-        SoftwareMac::new(&self.0.config)
+    async fn imported(&self, route: usize, use_: KeyUse) -> Result<Rc<Vec<JsValue>>, MacError> {
+        let slot = (route, use_ == KeyUse::Origin);
+        if let Some(keys) = self.0.imported.borrow().get(&slot) {
+            return Ok(keys.clone());
+        }
+        let mut keys = Vec::new();
+        for key in keys_of(&self.0.config, route, use_) {
+            keys.push(import_key(key).await.map_err(|_| MacError::Unavailable)?);
+        }
+        let keys = Rc::new(keys);
+        self.0.imported.borrow_mut().insert(slot, keys.clone());
+        Ok(keys)
     }
+}
 
-    async fn webcrypto_tags(
+impl Mac<EdgeBody> for EdgeMac<'_> {
+    async fn tags(
         &self,
-        keys: &[JsValue],
-        id: &str,
-        timestamp: i64,
+        route: usize,
+        use_: KeyUse,
+        prefix: &[u8],
         body: &EdgeBody,
     ) -> Result<Vec<Tag>, MacError> {
+        if body.len() <= SOFTWARE_MAC_MAX_BYTES {
+            let software = SoftwareMac::new(&self.0.config);
+            return Ok(software.tags_of(route, use_, prefix, body.in_wasm()));
+        }
+        let keys = self.imported(route, use_).await?;
         // WebCrypto takes one buffer, so the short prefix and the body are
         // joined once, in JS, and that buffer is signed with every key.
-        let prefix = format!("{id}.{timestamp}.");
-        let content = Uint8Array::new_with_length((prefix.len() + body.0.length() as usize) as u32);
-        content
-            .subarray(0, prefix.len() as u32)
-            .copy_from(prefix.as_bytes());
-        content.set(&body.0, prefix.len() as u32);
+        let content = Uint8Array::new_with_length((prefix.len() + body.len()) as u32);
+        content.subarray(0, prefix.len() as u32).copy_from(prefix);
+        content.set(&body.js, prefix.len() as u32);
         let mut tags = Vec::with_capacity(keys.len());
-        for key in keys {
+        for key in keys.iter() {
             let digest = JsFuture::from(subtle_sign("HMAC", key, &content))
                 .await
                 .map_err(|_| MacError::Unavailable)?;
@@ -225,54 +273,20 @@ impl EdgeMac<'_> {
     }
 }
 
-impl Mac<EdgeBody> for EdgeMac<'_> {
-    async fn sender_tags(
-        &self,
-        id: &str,
-        timestamp: i64,
-        body: &EdgeBody,
-    ) -> Result<Vec<Tag>, MacError> {
-        if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
-            return Ok(self
-                .software()
-                .sender_tags_of(id, timestamp, &body.0.to_vec()));
-        }
-        self.webcrypto_tags(&self.0.sender_keys, id, timestamp, body)
-            .await
-    }
-
-    async fn origin_tag(&self, id: &str, timestamp: i64, body: &EdgeBody) -> Result<Tag, MacError> {
-        if body.0.length() as usize <= SOFTWARE_MAC_MAX_BYTES {
-            return self
-                .software()
-                .origin_tag_of(id, timestamp, &body.0.to_vec());
-        }
-        let key = self.0.origin_key.as_ref().ok_or(MacError::Unavailable)?;
-        let tags = self
-            .webcrypto_tags(std::slice::from_ref(key), id, timestamp, body)
-            .await?;
-        tags.into_iter().next().ok_or(MacError::Unavailable)
-    }
-}
-
 /// The replay store `REPLAY_STORE` names, on its binding.
 enum EdgeStore {
     Kv(KvReplayStore<WorkerKv>),
     Durable(DurableReplayStore<DurableShards>),
 }
 
-fn replay_store(env: &Env, config: &Config, now: i64) -> Option<EdgeStore> {
-    let (ttl, timeout) = (config.dedupe_ttl_seconds, config.origin_timeout_ms);
-    let keep = config.tolerance_seconds.saturating_mul(2);
+fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = binding(env, "REPLAY_KV") else {
                 console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
-            let store =
-                KvReplayStore::new(WorkerKv(kv.unchecked_into()), ttl, timeout).at(now, keep);
-            Some(EdgeStore::Kv(store))
+            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.unchecked_into()))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = binding(env, "REPLAY_DO") else {
@@ -282,32 +296,36 @@ fn replay_store(env: &Env, config: &Config, now: i64) -> Option<EdgeStore> {
                 return None;
             };
             let shards = DurableShards(namespace.unchecked_into());
-            Some(EdgeStore::Durable(
-                DurableReplayStore::new(shards, ttl, timeout).keeping(keep),
-            ))
+            Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
     }
 }
 
 impl ReplayStore for EdgeStore {
-    async fn claim(&self, id: &str) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
         match self {
-            EdgeStore::Kv(store) => store.claim(id).await,
-            EdgeStore::Durable(store) => store.claim(id).await,
+            EdgeStore::Kv(store) => store.claim(key, now, claim_seconds, keep_until).await,
+            EdgeStore::Durable(store) => store.claim(key, now, claim_seconds, keep_until).await,
         }
     }
 
-    async fn mark_done(&self, id: &str) -> Result<(), StoreError> {
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
         match self {
-            EdgeStore::Kv(store) => store.mark_done(id).await,
-            EdgeStore::Durable(store) => store.mark_done(id).await,
+            EdgeStore::Kv(store) => store.mark_done(key, now, until).await,
+            EdgeStore::Durable(store) => store.mark_done(key, now, until).await,
         }
     }
 
-    async fn release(&self, id: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            EdgeStore::Kv(store) => store.release(id).await,
-            EdgeStore::Durable(store) => store.release(id).await,
+            EdgeStore::Kv(store) => store.release(key).await,
+            EdgeStore::Durable(store) => store.release(key).await,
         }
     }
 }
@@ -319,45 +337,27 @@ fn binding(env: &Env, name: &str) -> Option<JsValue> {
         .filter(JsValue::is_object)
 }
 
-/// Vars from wrangler.toml may be numbers (`TOLERANCE_SECONDS = 300`) as well
-/// as strings, so both are read as text; anything else reaches the config
-/// check as text it will refuse.
-fn setting(env: &Env, name: &str) -> Option<String> {
-    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
-    if value.is_undefined() || value.is_null() {
-        None
-    } else if let Some(text) = value.as_string() {
-        Some(text)
-    } else if let Some(number) = value.as_f64() {
-        Some(
-            js_sys::Number::from(number)
-                .to_string_with_radix(10)
-                .ok()?
-                .into(),
-        )
-    } else {
-        Some("[not text]".to_owned())
-    }
-}
-
 /// One line per request that did not end in a clean delivery; the runtime
 /// already logs every request with its status, so a line per success would
 /// only repeat it.
-fn log(handled: &Handled) {
-    let id = handled.id.as_deref().unwrap_or("-");
+fn log(config: &Config, handled: &Handled) {
+    let key = handled.key.as_deref().unwrap_or("-");
+    let route = handled
+        .route
+        .and_then(|index| config.routes.get(index))
+        .map_or("-", |route| route.path.as_str());
     let reason = handled.outcome.reason();
     if !handled.incidents.is_empty() {
         console_warn!(
-            "hookgate: {reason} webhook-id={id} incidents={:?}",
+            "hookgate: {reason} route={route} key={key} incidents={:?}",
             handled.incidents
         );
     } else if handled.outcome != Outcome::Delivered {
-        console_log!("hookgate: {reason} webhook-id={id}");
+        console_log!("hookgate: {reason} route={route} key={key}");
     }
 }
 
-fn respond(outcome: Outcome) -> worker::Result<Response> {
-    let answer = outcome.answer();
+fn respond(answer: Answer) -> worker::Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", answer.content_type)?;
     headers.set("cache-control", "no-store")?;
@@ -367,6 +367,16 @@ fn respond(outcome: Outcome) -> worker::Result<Response> {
     Ok(Response::ok(answer.body)?
         .with_status(answer.status)
         .with_headers(headers))
+}
+
+#[wasm_bindgen(module = "/src/js/read_body.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body_js(request: &web_request::Request, limit: f64, deadline_ms: f64) -> Promise;
+}
+
+mod web_request {
+    pub use worker::worker_sys::web_sys::Request;
 }
 
 struct WorkerIncoming {
@@ -390,42 +400,17 @@ impl Incoming for WorkerIncoming {
         self.req.headers().get(name).ok().flatten()
     }
 
-    async fn read_body(
-        &mut self,
-        declared: Option<u64>,
-        limit: usize,
-    ) -> Result<EdgeBody, BodyError> {
-        // With a valid Content-Length (the gate checked it against the
-        // limit), one arrayBuffer read: the runtime holds the body to that
-        // length. Otherwise read chunk by chunk and stop at the cap.
-        if declared.is_some() {
-            let promise = self
-                .req
-                .inner()
-                .array_buffer()
-                .map_err(|_| BodyError::Unreadable)?;
-            let buffer = JsFuture::from(promise)
-                .await
-                .map_err(|_| BodyError::Unreadable)?;
-            let body = Uint8Array::new(&buffer);
-            return if body.length() as usize > limit {
-                Err(BodyError::TooLarge)
-            } else {
-                Ok(EdgeBody(body))
-            };
+    async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<EdgeBody, BodyError> {
+        let promise = read_body_js(self.req.inner(), limit as f64, deadline_ms as f64);
+        let value = JsFuture::from(promise)
+            .await
+            .map_err(|_| BodyError::Unreadable)?;
+        match value.as_string().as_deref() {
+            None => Ok(EdgeBody::new(value.unchecked_into())),
+            Some("too-large") => Err(BodyError::TooLarge),
+            Some("timeout") => Err(BodyError::TimedOut),
+            Some(_) => Err(BodyError::Unreadable),
         }
-        let Ok(mut stream) = self.req.stream() else {
-            return Ok(EdgeBody(Uint8Array::new_with_length(0))); // no body at all
-        };
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-            if body.len() + chunk.len() > limit {
-                return Err(BodyError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(EdgeBody(Uint8Array::from(body.as_slice())))
     }
 }
 
@@ -513,7 +498,7 @@ impl FetchOrigin {
         let init = Object::new();
         js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
         js_sys::Reflect::set(&init, &"headers".into(), &headers)?;
-        js_sys::Reflect::set(&init, &"body".into(), &forward.body.0)?;
+        js_sys::Reflect::set(&init, &"body".into(), &forward.body.js)?;
         js_sys::Reflect::set(&init, &"redirect".into(), &"manual".into())?;
         // The runtime's own timer aborts the fetch: no timer or closure in wasm.
         js_sys::Reflect::set(

@@ -1,4 +1,4 @@
-//! The strict replay store: webhook-ids in Durable Objects, where a claim is
+//! The strict replay store: replay keys in Durable Objects, where a claim is
 //! one atomic check-and-set (see [`super::ledger`]), so any number of
 //! simultaneous copies of a delivery produce exactly one forward.
 //!
@@ -7,7 +7,7 @@
 //! runs a [`super::ledger::Ledger`] over its SQLite storage.
 
 use super::kv::key_for;
-use super::{claim_ttl_seconds, Claim, ReplayStore, StoreError};
+use super::{Claim, ReplayStore, StoreError};
 use sha2::{Digest, Sha256};
 
 /// How many Durable Objects share the ids.
@@ -34,18 +34,20 @@ pub fn shard_name(shard: u32) -> String {
 }
 
 /// One request to a shard. Encoded as a path so the object needs no body
-/// parsing: `/claim?key=…&ttl=…&keep=…`, `/done?key=…&ttl=…`, `/release?key=…`,
-/// and `/rows` (how many rows the shard stores; for tests and operators).
+/// parsing: `/claim?key=…&ttl=…&keep=…`, `/done?key=…&until=…`,
+/// `/release?key=…`, and `/rows` (how many rows the shard stores; for tests
+/// and operators). `ttl` is seconds from the shard's clock; `keep` and
+/// `until` are Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardRequest {
     Claim {
         key: String,
         ttl_seconds: u64,
-        keep_seconds: u64,
+        keep_until: i64,
     },
     Done {
         key: String,
-        ttl_seconds: u64,
+        until: i64,
     },
     Release {
         key: String,
@@ -59,11 +61,11 @@ impl ShardRequest {
             ShardRequest::Claim {
                 key,
                 ttl_seconds,
-                keep_seconds,
+                keep_until,
             } => {
-                format!("/claim?key={key}&ttl={ttl_seconds}&keep={keep_seconds}")
+                format!("/claim?key={key}&ttl={ttl_seconds}&keep={keep_until}")
             }
-            ShardRequest::Done { key, ttl_seconds } => format!("/done?key={key}&ttl={ttl_seconds}"),
+            ShardRequest::Done { key, until } => format!("/done?key={key}&until={until}"),
             ShardRequest::Release { key } => format!("/release?key={key}"),
             ShardRequest::Rows => "/rows".to_owned(),
         }
@@ -75,11 +77,13 @@ impl ShardRequest {
         let mut key = None;
         let mut ttl = None;
         let mut keep = None;
+        let mut until = None;
         for pair in query.split('&') {
             match pair.split_once('=') {
                 Some(("key", value)) if is_store_key(value) => key = Some(value.to_owned()),
                 Some(("ttl", value)) => ttl = value.parse::<u64>().ok(),
-                Some(("keep", value)) => keep = value.parse::<u64>().ok(),
+                Some(("keep", value)) => keep = value.parse::<i64>().ok(),
+                Some(("until", value)) => until = value.parse::<i64>().ok(),
                 _ => {}
             }
         }
@@ -87,11 +91,11 @@ impl ShardRequest {
             "/claim" => Some(ShardRequest::Claim {
                 key: key?,
                 ttl_seconds: ttl?,
-                keep_seconds: keep?,
+                keep_until: keep?,
             }),
             "/done" => Some(ShardRequest::Done {
                 key: key?,
-                ttl_seconds: ttl?,
+                until: until?,
             }),
             "/release" => Some(ShardRequest::Release { key: key? }),
             "/rows" => Some(ShardRequest::Rows),
@@ -133,52 +137,43 @@ pub trait ShardClient {
 /// A [`ReplayStore`] on Durable Object shards.
 pub struct DurableReplayStore<C> {
     client: C,
-    done_ttl_seconds: u64,
-    claim_ttl_seconds: u64,
-    keep_seconds: u64,
 }
 
 impl<C: ShardClient> DurableReplayStore<C> {
-    pub fn new(client: C, done_ttl_seconds: u64, origin_timeout_ms: u64) -> Self {
-        Self {
-            client,
-            done_ttl_seconds,
-            claim_ttl_seconds: claim_ttl_seconds(origin_timeout_ms),
-            keep_seconds: 0,
-        }
-    }
-
-    /// How long a duplicate must still be remembered after it was seen (two
-    /// tolerance windows); the shard keeps a `done` mark at least that long.
-    pub fn keeping(mut self, keep_seconds: u64) -> Self {
-        self.keep_seconds = keep_seconds;
-        self
+    pub fn new(client: C) -> Self {
+        Self { client }
     }
 }
 
 impl<C: ShardClient> ReplayStore for DurableReplayStore<C> {
-    async fn claim(&self, id: &str) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        text: &str,
+        _now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
         let request = ShardRequest::Claim {
-            key: key_for(id),
-            ttl_seconds: self.claim_ttl_seconds,
-            keep_seconds: self.keep_seconds,
+            key: key_for(text),
+            ttl_seconds: claim_seconds,
+            keep_until,
         };
-        let reply = self.client.call(shard_for(id), &request).await?;
+        let reply = self.client.call(shard_for(text), &request).await?;
         // An answer the store does not understand fails closed.
         parse_claim_reply(&reply).ok_or(StoreError::Unavailable)
     }
 
-    async fn mark_done(&self, id: &str) -> Result<(), StoreError> {
+    async fn mark_done(&self, text: &str, _now: i64, until: i64) -> Result<(), StoreError> {
         let request = ShardRequest::Done {
-            key: key_for(id),
-            ttl_seconds: self.done_ttl_seconds,
+            key: key_for(text),
+            until,
         };
-        self.client.call(shard_for(id), &request).await.map(drop)
+        self.client.call(shard_for(text), &request).await.map(drop)
     }
 
-    async fn release(&self, id: &str) -> Result<(), StoreError> {
-        let request = ShardRequest::Release { key: key_for(id) };
-        self.client.call(shard_for(id), &request).await.map(drop)
+    async fn release(&self, text: &str) -> Result<(), StoreError> {
+        let request = ShardRequest::Release { key: key_for(text) };
+        self.client.call(shard_for(text), &request).await.map(drop)
     }
 }
 
@@ -226,17 +221,12 @@ mod tests {
                 ShardRequest::Claim {
                     key,
                     ttl_seconds,
-                    keep_seconds,
+                    keep_until,
                 } => ledger
-                    .claim(
-                        &key,
-                        now,
-                        ttl_seconds as i64 * 1000,
-                        keep_seconds as i64 * 1000,
-                    )
+                    .claim(&key, now, ttl_seconds as i64 * 1000, keep_until * 1000)
                     .map(|c| claim_reply(c).to_owned()),
-                ShardRequest::Done { key, ttl_seconds } => ledger
-                    .mark_done(&key, now, ttl_seconds as i64 * 1000)
+                ShardRequest::Done { key, until } => ledger
+                    .mark_done(&key, until * 1000)
                     .map(|()| "ok".to_owned()),
                 ShardRequest::Release { key } => ledger.release(&key).map(|()| "ok".to_owned()),
                 ShardRequest::Rows => ledger.table().rows().map(|n| n.to_string()),
@@ -251,11 +241,11 @@ mod tests {
             ShardRequest::Claim {
                 key: key.clone(),
                 ttl_seconds: 40,
-                keep_seconds: 600,
+                keep_until: 1_700_000_600,
             },
             ShardRequest::Done {
                 key: key.clone(),
-                ttl_seconds: 259_200,
+                until: 1_700_259_200,
             },
             ShardRequest::Release { key: key.clone() },
             ShardRequest::Rows,
@@ -287,13 +277,13 @@ mod tests {
     #[test]
     fn claim_done_release_through_the_shards() {
         let shards = FakeShards::new();
-        let store = DurableReplayStore::new(&shards, 259_200, 10_000);
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::InFlight));
+        let store = DurableReplayStore::new(&shards);
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::InFlight));
         block_on(store.release("msg_1")).expect("release");
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
-        block_on(store.mark_done("msg_1")).expect("done");
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::AlreadyDone));
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.mark_done("msg_1", 0, 259_200)).expect("done");
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::AlreadyDone));
         let calls = shards.calls.borrow();
         assert!(calls.iter().all(|(shard, _)| *shard == shard_for("msg_1")));
         assert_eq!(
@@ -303,23 +293,23 @@ mod tests {
     }
 
     #[test]
-    fn the_done_mark_expires_after_the_dedupe_ttl() {
+    fn the_done_mark_expires_when_it_was_told() {
         let shards = FakeShards::new();
-        let store = DurableReplayStore::new(&shards, 600, 10_000);
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
-        block_on(store.mark_done("msg_1")).expect("done");
+        let store = DurableReplayStore::new(&shards);
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.mark_done("msg_1", 0, 600)).expect("done");
         shards.now_ms.set(599_999);
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::AlreadyDone));
+        assert_eq!(block_on(store.claim("msg_1", 599, 40, 0)), Ok(Claim::AlreadyDone));
         shards.now_ms.set(600_000);
-        assert_eq!(block_on(store.claim("msg_1")), Ok(Claim::Claimed));
+        assert_eq!(block_on(store.claim("msg_1", 600, 40, 0)), Ok(Claim::Claimed));
     }
 
     #[test]
     fn an_unreachable_shard_or_a_strange_answer_fails_closed() {
         let shards = FakeShards::new();
-        let store = DurableReplayStore::new(&shards, 600, 10_000);
+        let store = DurableReplayStore::new(&shards);
         shards.down.set(true);
-        assert_eq!(block_on(store.claim("msg_1")), Err(StoreError::Unavailable));
+        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Err(StoreError::Unavailable));
         assert_eq!(parse_claim_reply("maybe"), None);
     }
 }

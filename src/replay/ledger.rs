@@ -63,21 +63,20 @@ impl<T: LedgerTable> Ledger<T> {
 
     /// Looks the key up and claims it when it is free. An expired row counts
     /// as free even before the clean-up alarm has deleted it. A duplicate of
-    /// a delivered key keeps the mark for at least `keep_ms` more: the copy
-    /// just answered could be captured and replayed until its own timestamp
-    /// leaves the window.
+    /// a delivered key keeps the mark at least until `keep_until_ms`: the
+    /// copy just answered could be captured and replayed until its own
+    /// timestamp leaves the window.
     pub fn claim(
         &self,
         key: &str,
         now_ms: i64,
         ttl_ms: i64,
-        keep_ms: i64,
+        keep_until_ms: i64,
     ) -> Result<Claim, StoreError> {
         match self.table.get(key)? {
             Some((Mark::Done, expires)) if expires > now_ms => {
-                let kept_until = now_ms.saturating_add(keep_ms);
-                if expires < kept_until {
-                    self.table.set(key, Mark::Done, kept_until)?;
+                if expires < keep_until_ms {
+                    self.table.set(key, Mark::Done, keep_until_ms)?;
                 }
                 Ok(Claim::AlreadyDone)
             }
@@ -90,9 +89,9 @@ impl<T: LedgerTable> Ledger<T> {
         }
     }
 
-    pub fn mark_done(&self, key: &str, now_ms: i64, ttl_ms: i64) -> Result<(), StoreError> {
-        self.table
-            .set(key, Mark::Done, now_ms.saturating_add(ttl_ms))
+    /// Records the key as delivered, remembered until `until_ms`.
+    pub fn mark_done(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {
+        self.table.set(key, Mark::Done, until_ms)
     }
 
     /// Frees a claim. Only an in-flight mark is removed: if the claim had
@@ -167,7 +166,7 @@ pub(crate) mod tests {
         let ledger = ledger();
         assert_eq!(ledger.claim("k", 1_000, 40_000, 0), Ok(Claim::Claimed));
         assert_eq!(ledger.claim("k", 1_001, 40_000, 0), Ok(Claim::InFlight));
-        ledger.mark_done("k", 2_000, 10_000).expect("done");
+        ledger.mark_done("k", 12_000).expect("done");
         assert_eq!(ledger.claim("k", 11_999, 40_000, 0), Ok(Claim::AlreadyDone));
     }
 
@@ -180,7 +179,7 @@ pub(crate) mod tests {
             Ok(Claim::Claimed),
             "an expired claim is free"
         );
-        ledger.mark_done("k", 1_000, 1_000).expect("done");
+        ledger.mark_done("k", 2_000).expect("done");
         assert_eq!(
             ledger.claim("k", 2_000, 1_000, 0),
             Ok(Claim::Claimed),
@@ -191,9 +190,9 @@ pub(crate) mod tests {
     #[test]
     fn a_duplicate_near_the_end_keeps_the_mark_longer() {
         let ledger = ledger();
-        ledger.mark_done("k", 0, 10_000).expect("done");
+        ledger.mark_done("k", 10_000).expect("done");
         assert_eq!(
-            ledger.claim("k", 1_000, 40_000, 600),
+            ledger.claim("k", 1_000, 40_000, 1_600),
             Ok(Claim::AlreadyDone)
         );
         assert_eq!(
@@ -202,7 +201,7 @@ pub(crate) mod tests {
             "early: unchanged"
         );
         assert_eq!(
-            ledger.claim("k", 9_900, 40_000, 600),
+            ledger.claim("k", 9_900, 40_000, 10_500),
             Ok(Claim::AlreadyDone)
         );
         assert_eq!(ledger.table().get("k"), Ok(Some((Mark::Done, 10_500))));
@@ -219,7 +218,7 @@ pub(crate) mod tests {
         assert_eq!(ledger.claim("k", 0, 1_000, 0), Ok(Claim::Claimed));
         ledger.release("k").expect("release");
         assert_eq!(ledger.table().rows(), Ok(0));
-        ledger.mark_done("k", 0, 10_000).expect("done");
+        ledger.mark_done("k", 10_000).expect("done");
         ledger.release("k").expect("a late release");
         assert_eq!(ledger.claim("k", 1, 1_000, 0), Ok(Claim::AlreadyDone));
     }
@@ -227,9 +226,9 @@ pub(crate) mod tests {
     #[test]
     fn sweeping_frees_storage_and_schedules_the_next_run() {
         let ledger = ledger();
-        ledger.mark_done("a", 0, 1_000).expect("a");
-        ledger.mark_done("b", 0, 5_000).expect("b");
-        ledger.mark_done("c", 0, 1_050).expect("c");
+        ledger.mark_done("a", 1_000).expect("a");
+        ledger.mark_done("b", 5_000).expect("b");
+        ledger.mark_done("c", 1_050).expect("c");
         // Nothing expired yet: back at the next expiry.
         assert_eq!(ledger.sweep(500, 100), Ok(Some(1_000)));
         assert_eq!(ledger.table().rows(), Ok(3));

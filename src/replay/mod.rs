@@ -1,5 +1,5 @@
-//! Remembering which webhook-ids were delivered, so each reaches the origin
-//! once.
+//! Remembering which replay keys were delivered, so each event reaches the
+//! origin once.
 //!
 //! A delivery is claimed before it is forwarded and marked done only after the
 //! origin answered 2xx; a failed forward releases the claim. That order is
@@ -39,14 +39,24 @@ pub enum StoreError {
     Unavailable,
 }
 
-/// A replay store, keyed by webhook-id. TTLs are the store's own business,
-/// set when it is built.
+/// A replay store, keyed by the text a route gives a replay key (see
+/// `Route::replay_text`). Times are Unix seconds, passed in, so the store
+/// holds no clock and a slow body cannot leave it with a stale one.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait ReplayStore {
-    /// Looks the id up and, when it is unknown, claims it.
-    async fn claim(&self, id: &str) -> Result<Claim, StoreError>;
-    /// Records the id as delivered, for the dedupe TTL.
-    async fn mark_done(&self, id: &str) -> Result<(), StoreError>;
-    /// Gives up a claim so a retry can deliver the id.
-    async fn release(&self, id: &str) -> Result<(), StoreError>;
+    /// Looks the key up and, when it is unknown, claims it for
+    /// `claim_seconds`. A duplicate of a delivered key is remembered at least
+    /// until `keep_until`: the copy just answered could be captured and
+    /// replayed until its own timestamp leaves the window.
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError>;
+    /// Records the key as delivered, remembered until `until`.
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError>;
+    /// Gives up a claim so a retry can deliver the key.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -185,7 +185,7 @@ describe('replay guard on KV', () => {
     }
     assert.equal(rig.origin.receivedFor(id).length, 1);
     assert.ok(
-      rig.gate.logs.some((line) => line.includes(`webhook-id=${id}`) && line.includes('MarkDoneFailed')),
+      rig.gate.logs.some((line) => line.includes(`key=${id}`) && line.includes('MarkDoneFailed')),
       rig.gate.logs.join('\n'),
     );
   });

@@ -229,8 +229,8 @@ describe('a gate in front of a healthy origin', () => {
 
   test('the logs name outcomes but never a key or a signature', () => {
     const text = rig.gate.logs.join('\n');
-    assert.match(text, /hookgate: bad-signature webhook-id=-/);
-    assert.match(text, /hookgate: not-found webhook-id=-/);
+    assert.match(text, /hookgate: bad-signature route=\/webhooks\/quo key=-/);
+    assert.match(text, /hookgate: not-found route=- key=-/);
     assert.doesNotMatch(text, /hookgate: delivered/, 'clean deliveries are not logged twice');
     for (const secret of ['MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', ROTATED_KEY.slice(6), 'v1,']) {
       assert.ok(!text.includes(secret), `logs contain ${secret}`);

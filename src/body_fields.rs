@@ -1,0 +1,240 @@
+//! The few top-level fields of a JSON body that hookgate reads: the event
+//! id some senders sign only inside the body (Stripe, Quo's legacy
+//! webhooks, Slack's `event_id`), the event `type` for the delivery log, and
+//! Slack's handshake `challenge`.
+//!
+//! The body is parsed by `serde_json` without building a tree: every other
+//! value is skipped. A body that is not a JSON object yields nothing, and a
+//! field whose value is not a string counts as absent, so the caller falls
+//! back to its default (the signature, for a replay key).
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// The fields read; each `None` when absent or not a string. When a body
+/// repeats a field, the last one counts, as in `JSON.parse`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BodyFields {
+    /// `id`: Stripe's and Quo's event id.
+    pub id: Option<String>,
+    /// `event_id`: Slack's Events API id.
+    pub event_id: Option<String>,
+    /// `type`: the event type most senders name.
+    pub kind: Option<String>,
+    /// `challenge`: Slack's `url_verification` handshake.
+    pub challenge: Option<String>,
+}
+
+impl BodyFields {
+    /// The string value of a field by name, for the fields read here.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match name {
+            "id" => self.id.as_deref(),
+            "event_id" => self.event_id.as_deref(),
+            "type" => self.kind.as_deref(),
+            "challenge" => self.challenge.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the fields of a JSON object body; `None` when the body is not one.
+pub fn read(body: &[u8]) -> Option<BodyFields> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let fields = deserializer.deserialize_map(FieldsVisitor).ok()?;
+    deserializer.end().ok()?;
+    Some(fields)
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = BodyFields;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyFields, A::Error> {
+        let mut fields = BodyFields::default();
+        while let Some(name) = map.next_key::<Name>()? {
+            let slot = match name {
+                Name::Id => &mut fields.id,
+                Name::EventId => &mut fields.event_id,
+                Name::Type => &mut fields.kind,
+                Name::Challenge => &mut fields.challenge,
+                Name::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value::<Text>()?.0;
+        }
+        Ok(fields)
+    }
+}
+
+/// A field name, sorted into the ones wanted and the rest, without
+/// allocating for the rest.
+enum Name {
+    Id,
+    EventId,
+    Type,
+    Challenge,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl Visitor<'_> for NameVisitor {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+        Ok(match name {
+            "id" => Name::Id,
+            "event_id" => Name::EventId,
+            "type" => Name::Type,
+            "challenge" => Name::Challenge,
+            _ => Name::Other,
+        })
+    }
+}
+
+/// A value kept only when it is a string; any other value is skipped.
+struct Text(Option<String>);
+
+impl<'de> de::Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Text, E> {
+        Ok(Text(Some(text.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Text, E> {
+        Ok(Text(Some(text)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_wanted_fields_and_skips_the_rest() {
+        let body = br#"{"token":"x","event":{"id":"inner","type":"message"},"type":"event_callback","event_id":"Ev123","list":[1,{"id":2}],"id":"evt_1"}"#;
+        let fields = read(body).expect("an object");
+        assert_eq!(fields.id.as_deref(), Some("evt_1"));
+        assert_eq!(fields.event_id.as_deref(), Some("Ev123"));
+        assert_eq!(fields.kind.as_deref(), Some("event_callback"));
+        assert_eq!(fields.challenge, None);
+    }
+
+    #[test]
+    fn escapes_are_decoded() {
+        let fields = read(br#"{"i\u0064":"evt_\u0041\n"}"#).expect("an object");
+        assert_eq!(fields.id.as_deref(), Some("evt_A\n"));
+    }
+
+    #[test]
+    fn non_string_values_count_as_absent() {
+        for body in [
+            &br#"{"id":12}"#[..],
+            br#"{"id":null}"#,
+            br#"{"id":true}"#,
+            br#"{"id":{"x":"y"}}"#,
+            br#"{"id":["a"]}"#,
+            br#"{"id":1.5e3}"#,
+        ] {
+            assert_eq!(read(body).expect("object").id, None, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_last_of_repeated_fields_counts() {
+        assert_eq!(
+            read(br#"{"id":"a","id":"b"}"#).and_then(|f| f.id).as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn anything_but_an_object_yields_nothing() {
+        for body in [
+            &b""[..],
+            b"[]",
+            b"\"id\"",
+            b"12",
+            b"{",
+            br#"{"id":"a"} trailing"#,
+            br#"{"id":"a",}"#,
+            b"token=x&id=y",
+            &[0xff, 0xfe][..],
+        ] {
+            assert_eq!(read(body), None, "{body:?}");
+        }
+        assert_eq!(read(b" {} "), Some(BodyFields::default()));
+    }
+
+    #[test]
+    fn the_slack_handshake() {
+        let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+        let fields = read(body).expect("object");
+        assert_eq!(fields.get("type"), Some("url_verification"));
+        assert_eq!(
+            fields.get("challenge"),
+            Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        );
+    }
+}

@@ -1,0 +1,837 @@
+use super::*;
+use crate::keys::SigningKey;
+use crate::mac::{MacError, SoftwareMac};
+use crate::replay::kv::{key_for, KvReplayStore};
+use crate::schemes::{github, quo_legacy, shopify, stripe};
+use crate::testing::{block_on, FakeClock, FakeKv, FakeOrigin};
+use crate::testing::{ORIGIN_KEY, ROTATED_KEY as OTHER_KEY, VECTOR_KEY as KEY};
+use std::collections::HashMap;
+
+const NOW: i64 = 1_700_000_000;
+
+struct FakeRequest {
+    method: &'static str,
+    path: &'static str,
+    headers: HashMap<String, String>,
+    body: Result<Vec<u8>, BodyError>,
+    body_reads: usize,
+    /// How long the body takes to arrive.
+    body_ms: i64,
+    /// The deadline the gate gave the last read.
+    deadline: Option<i64>,
+    clock: Option<FakeClock>,
+}
+
+impl FakeRequest {
+    fn new(path: &'static str, headers: &[(&str, String)], body: &[u8]) -> Self {
+        Self {
+            method: "POST",
+            path,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            body: Ok(body.to_vec()),
+            body_reads: 0,
+            body_ms: 0,
+            deadline: None,
+            clock: None,
+        }
+    }
+    fn set(&mut self, name: &str, value: &str) {
+        self.headers.insert(name.to_owned(), value.to_owned());
+    }
+}
+
+impl Incoming for FakeRequest {
+    type Body = Vec<u8>;
+    fn method(&self) -> &str {
+        self.method
+    }
+    fn path(&self) -> &str {
+        self.path
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).cloned()
+    }
+    async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<Vec<u8>, BodyError> {
+        self.body_reads += 1;
+        self.deadline = Some(deadline_ms);
+        if let Some(clock) = &self.clock {
+            if clock.now_ms() + self.body_ms > deadline_ms {
+                clock.set_ms(deadline_ms);
+                return Err(BodyError::TimedOut);
+            }
+            clock.advance_ms(self.body_ms);
+        }
+        match &self.body {
+            Ok(body) if body.len() > limit => Err(BodyError::TooLarge),
+            other => other.clone(),
+        }
+    }
+}
+
+fn config_with(extra: &[(&str, &str)]) -> Config {
+    let mut settings: HashMap<String, String> = HashMap::from([
+        ("WEBHOOK_SECRET".to_owned(), format!("{OTHER_KEY} {KEY}")),
+        ("ORIGIN_URL".to_owned(), "http://127.0.0.1:9/in".to_owned()),
+        ("MAX_BODY_BYTES".to_owned(), "64".to_owned()),
+    ]);
+    for (name, value) in extra {
+        settings.insert((*name).to_owned(), (*value).to_owned());
+    }
+    Config::from_settings(|name| settings.get(name).cloned()).expect("valid test config")
+}
+
+fn key() -> SigningKey {
+    standard_webhooks::parse_key(KEY).expect("key")
+}
+
+fn signed(id: &str, timestamp: i64, body: &[u8]) -> FakeRequest {
+    let mut request = FakeRequest::new(
+        "/",
+        &[
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", standard_webhooks::sign(&key(), id, timestamp, body)),
+            ("content-type", "application/json".to_owned()),
+            ("cookie", "session=1".to_owned()),
+        ],
+        body,
+    );
+    request.method = "POST";
+    request
+}
+
+struct Rig {
+    config: Config,
+    kv: FakeKv,
+    origin: FakeOrigin,
+    clock: FakeClock,
+}
+
+impl Rig {
+    fn new() -> Self {
+        Self::with(config_with(&[]))
+    }
+    fn with(config: Config) -> Self {
+        Self {
+            config,
+            kv: FakeKv::default(),
+            origin: FakeOrigin::answering(Ok(200)),
+            clock: FakeClock::at_seconds(NOW),
+        }
+    }
+    fn run(&self, request: &mut FakeRequest) -> Handled {
+        self.run_with(&SoftwareMac::new(&self.config), request)
+    }
+    fn run_with<M: Mac<Vec<u8>>>(&self, mac: &M, request: &mut FakeRequest) -> Handled {
+        request.clock = Some(self.clock.clone());
+        let store = KvReplayStore::new(&self.kv);
+        block_on(handle(&self.config, request, &store, mac, &&self.origin, &self.clock))
+    }
+    fn forwarded(&self) -> usize {
+        self.origin.received.borrow().len()
+    }
+    fn last_header(&self, name: &str) -> Option<String> {
+        let received = self.origin.received.borrow();
+        let last = received.last()?;
+        last.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+#[test]
+fn a_valid_delivery_is_forwarded_exactly_and_marked_done() {
+    let rig = Rig::new();
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{\"type\":\"message.received\"}"));
+    assert_eq!(handled.outcome, Outcome::Delivered);
+    assert_eq!(handled.incidents, vec![]);
+    assert_eq!(handled.key.as_deref(), Some("msg_1"));
+    assert_eq!(handled.event_type.as_deref(), Some("message.received"));
+    assert_eq!(handled.origin_status, Some(200));
+    assert_eq!((handled.route, handled.scheme), (Some(0), Some(Scheme::StandardWebhooks)));
+    let received = rig.origin.received.borrow();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, b"{\"type\":\"message.received\"}");
+    let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"]
+    );
+    let done = format!("done:{}", NOW + 259_200);
+    assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(done));
+}
+
+#[test]
+fn shape_is_checked_before_anything_else() {
+    let rig = Rig::new();
+    let mut wrong_path = signed("msg_1", NOW, b"{}");
+    wrong_path.path = "/other";
+    assert_eq!(rig.run(&mut wrong_path).outcome, Outcome::NotFound);
+    let mut get = signed("msg_1", NOW, b"{}");
+    get.method = "GET";
+    assert_eq!(rig.run(&mut get).outcome, Outcome::MethodNotAllowed);
+    let mut other_path_and_method = signed("msg_1", NOW, b"{}");
+    other_path_and_method.method = "GET";
+    other_path_and_method.path = "/x";
+    assert_eq!(rig.run(&mut other_path_and_method).outcome, Outcome::NotFound);
+    assert_eq!(rig.forwarded(), 0);
+    assert_eq!(rig.kv.calls.borrow().len(), 0);
+}
+
+#[test]
+fn the_configured_path_is_the_only_one() {
+    let rig = Rig::with(config_with(&[("WEBHOOK_PATH", "/hooks/quo")]));
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::NotFound);
+    let mut request = signed("msg_1", NOW, b"{}");
+    request.path = "/hooks/quo";
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+}
+
+#[test]
+fn oversize_bodies_are_refused_before_reading_or_hashing() {
+    let rig = Rig::new();
+    let mut declared = signed("msg_1", NOW, b"{}");
+    declared.set("content-length", "65");
+    assert_eq!(rig.run(&mut declared).outcome, Outcome::TooLarge);
+    assert_eq!(declared.body_reads, 0);
+
+    // A small declared length is not trusted: the reader counts.
+    let big = vec![b'a'; 65];
+    let mut lying = signed("msg_2", NOW, &big);
+    lying.set("content-length", "10");
+    assert_eq!(rig.run(&mut lying).outcome, Outcome::TooLarge);
+
+    let exact = vec![b'a'; 64];
+    assert_eq!(rig.run(&mut signed("msg_3", NOW, &exact)).outcome, Outcome::Delivered);
+    assert_eq!(rig.forwarded(), 1);
+}
+
+#[test]
+fn an_empty_or_padded_webhook_id_is_a_bad_id() {
+    let rig = Rig::new();
+    for id in ["", "msg_x ", " msg_x"] {
+        let mut request = signed(id, NOW, b"{}");
+        assert_eq!(rig.run(&mut request).outcome, Outcome::BadId, "{id:?}");
+        assert_eq!(request.body_reads, 0);
+    }
+    assert_eq!(rig.forwarded(), 0);
+}
+
+#[test]
+fn each_missing_or_empty_header_is_401_without_reading_the_body() {
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        for empty in [false, true] {
+            if name == "webhook-id" && empty {
+                continue; // a bad id, above
+            }
+            let rig = Rig::new();
+            let mut request = signed("msg_1", NOW, b"{}");
+            if empty {
+                request.set(name, "");
+            } else {
+                request.headers.remove(name);
+            }
+            assert_eq!(rig.run(&mut request).outcome, Outcome::MissingHeader, "{name}");
+            assert_eq!(request.body_reads, 0);
+            assert_eq!(rig.forwarded(), 0);
+        }
+    }
+}
+
+#[test]
+fn timestamps_outside_the_window_are_refused_before_the_body() {
+    let rig = Rig::new();
+    let mut stale = signed("msg_1", NOW - 301, b"{}");
+    assert_eq!(rig.run(&mut stale).outcome, Outcome::StaleTimestamp);
+    let mut future = signed("msg_1", NOW + 301, b"{}");
+    assert_eq!(rig.run(&mut future).outcome, Outcome::FutureTimestamp);
+    let mut garbage = signed("msg_1", NOW, b"{}");
+    garbage.set("webhook-timestamp", "soon");
+    assert_eq!(rig.run(&mut garbage).outcome, Outcome::BadTimestamp);
+    assert_eq!(stale.body_reads + future.body_reads + garbage.body_reads, 0);
+    assert_eq!(rig.run(&mut signed("msg_2", NOW - 300, b"{}")).outcome, Outcome::Delivered);
+}
+
+#[test]
+fn a_body_trickled_past_the_window_is_refused_after_it_ends() {
+    // The headers arrive inside the window; the body takes long enough that
+    // the delivery leaves it. The gate stops reading at the window's end.
+    let rig = Rig::new();
+    let mut slow = signed("msg_1", NOW - 290, b"{}");
+    slow.body_ms = 20_000;
+    assert_eq!(rig.run(&mut slow).outcome, Outcome::StaleTimestamp);
+    assert_eq!(slow.deadline, Some((NOW - 290 + 301) * 1000));
+    assert_eq!(rig.forwarded(), 0);
+    assert_eq!(rig.kv.calls.borrow().len(), 0, "never claimed");
+}
+
+#[test]
+fn the_window_is_checked_again_once_the_body_has_arrived() {
+    // A body that ends just past the window (the reader's deadline is the
+    // window's last whole second; the check is the authority).
+    let rig = Rig::new();
+    rig.clock.set_ms(NOW * 1000 + 500);
+    let mut late = signed("msg_1", NOW - 300, b"{}");
+    late.body_ms = 600;
+    assert_eq!(rig.run(&mut late).outcome, Outcome::StaleTimestamp);
+    assert_eq!(rig.forwarded(), 0);
+}
+
+#[test]
+fn no_body_is_waited_for_longer_than_the_cap() {
+    let mut config = config_with(&[]);
+    config.routes[0].scheme = Scheme::Github;
+    config.routes[0].keys = vec![SigningKey::raw("github secret").expect("raw")];
+    let rig = Rig::with(config);
+    let mut request = FakeRequest::new(
+        "/",
+        &[(github::HEADER, github::sign(&rig.config.routes[0].keys[0], b"{}"))],
+        b"{}",
+    );
+    request.body_ms = MAX_BODY_MS + 1;
+    assert_eq!(rig.run(&mut request).outcome, Outcome::BodyTimeout);
+    assert_eq!(request.deadline, Some(NOW * 1000 + MAX_BODY_MS));
+    // Within the window, a timestamped scheme stops at the cap too.
+    let rig = Rig::with(config_with(&[("TOLERANCE_SECONDS", "3600"), ("DEDUPE_TTL_SECONDS", "7200")]));
+    let mut request = signed("msg_1", NOW, b"{}");
+    request.body_ms = MAX_BODY_MS + 1;
+    assert_eq!(rig.run(&mut request).outcome, Outcome::BodyTimeout);
+}
+
+#[test]
+fn bad_signatures_are_401_and_never_touch_the_store() {
+    let rig = Rig::new();
+    let mut tampered = signed("msg_1", NOW, b"{\"amount\":1}");
+    tampered.body = Ok(b"{\"amount\":9}".to_vec());
+    assert_eq!(rig.run(&mut tampered).outcome, Outcome::BadSignature);
+    let mut wrong_key = signed("msg_1", NOW, b"{}");
+    let stranger = standard_webhooks::parse_key("whsec_c3RyYW5nZXItc3RyYW5nZXI=").expect("key");
+    wrong_key.set(
+        "webhook-signature",
+        &standard_webhooks::sign(&stranger, "msg_1", NOW, b"{}"),
+    );
+    assert_eq!(rig.run(&mut wrong_key).outcome, Outcome::BadSignature);
+    for header in ["v1,", "garbage", "v2,abc v1a,xyz"] {
+        let mut request = signed("msg_1", NOW, b"{}");
+        request.set("webhook-signature", header);
+        assert_eq!(rig.run(&mut request).outcome, Outcome::BadSignature, "{header}");
+    }
+    assert_eq!(rig.forwarded(), 0);
+    assert_eq!(rig.kv.calls.borrow().len(), 0);
+}
+
+#[test]
+fn a_second_key_verifies_during_rotation() {
+    let rig = Rig::new();
+    let mut request = signed("msg_1", NOW, b"{}");
+    let other = standard_webhooks::parse_key(OTHER_KEY).expect("key");
+    request.set(
+        "webhook-signature",
+        &standard_webhooks::sign(&other, "msg_1", NOW, b"{}"),
+    );
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+}
+
+#[test]
+fn a_valid_signature_on_the_first_of_two_header_lines_verifies() {
+    let rig = Rig::new();
+    let mut request = signed("msg_1", NOW, b"{}");
+    let good = request.headers["webhook-signature"].clone();
+    request.set(
+        "webhook-signature",
+        &format!("{good}, v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="),
+    );
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+}
+
+#[test]
+fn an_unreadable_body_is_400() {
+    let rig = Rig::new();
+    let mut request = signed("msg_1", NOW, b"{}");
+    request.body = Err(BodyError::Unreadable);
+    assert_eq!(rig.run(&mut request).outcome, Outcome::BadBody);
+}
+
+#[test]
+fn a_retry_of_a_delivered_id_is_200_and_not_forwarded() {
+    let rig = Rig::new();
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    // The sender's retry: same id, new timestamp and signature.
+    rig.clock.advance_ms(60_000);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW + 60, b"{}")).outcome,
+        Outcome::AlreadyDelivered
+    );
+    // A replay of the captured original.
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::AlreadyDelivered);
+    assert_eq!(rig.forwarded(), 1);
+}
+
+#[test]
+fn a_copy_in_flight_is_409() {
+    let rig = Rig::new();
+    rig.kv.insert(&key_for("msg_1"), "in-flight");
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::InFlight);
+    assert_eq!(rig.forwarded(), 0);
+    assert_eq!(rig.kv.value_of(&key_for("msg_1")).as_deref(), Some("in-flight"));
+}
+
+#[test]
+fn origin_failures_release_the_claim_so_the_retry_is_delivered_once() {
+    for (answer, outcome, incident) in [
+        (Ok(500), Outcome::OriginFailed, Incident::OriginStatus(500)),
+        (Ok(410), Outcome::OriginFailed, Incident::OriginStatus(410)),
+        (Ok(302), Outcome::OriginFailed, Incident::OriginStatus(302)),
+        (Err(OriginError::Unreachable), Outcome::OriginFailed, Incident::OriginUnreachable),
+        (Err(OriginError::Timeout), Outcome::OriginTimeout, Incident::OriginTimedOut),
+    ] {
+        let rig = Rig::new();
+        rig.origin.answer.set(answer);
+        let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+        assert_eq!(handled.outcome, outcome);
+        assert_eq!(handled.incidents, vec![incident]);
+        assert_eq!(handled.origin_status, answer.ok());
+        assert_eq!(rig.kv.len(), 0, "claim released after {answer:?}");
+
+        rig.origin.answer.set(Ok(204));
+        rig.clock.advance_ms(30_000);
+        assert_eq!(rig.run(&mut signed("msg_1", NOW + 30, b"{}")).outcome, Outcome::Delivered);
+        rig.clock.advance_ms(60_000);
+        assert_eq!(
+            rig.run(&mut signed("msg_1", NOW + 90, b"{}")).outcome,
+            Outcome::AlreadyDelivered
+        );
+        assert_eq!(rig.forwarded(), 2);
+    }
+}
+
+#[test]
+fn an_unavailable_store_fails_closed() {
+    let rig = Rig::new();
+    rig.kv.fail_gets(true);
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::StoreUnavailable);
+    assert_eq!(handled.incidents, vec![Incident::ClaimFailed]);
+    rig.kv.fail_gets(false);
+    rig.kv.fail_puts(true);
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::StoreUnavailable);
+    assert_eq!(rig.forwarded(), 0);
+}
+
+#[test]
+fn a_failed_done_mark_still_answers_200_and_is_reported() {
+    let rig = Rig::new();
+    rig.kv.reject_writes_of("done");
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::Delivered);
+    assert_eq!(handled.incidents, vec![Incident::MarkDoneFailed]);
+    assert_eq!(rig.forwarded(), 1);
+}
+
+#[test]
+fn a_failed_release_is_reported_and_the_answer_stands() {
+    let rig = Rig::new();
+    rig.origin.answer.set(Ok(503));
+    rig.kv.fail_deletes(true);
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::OriginFailed);
+    assert_eq!(
+        handled.incidents,
+        vec![Incident::OriginStatus(503), Incident::ReleaseFailed]
+    );
+}
+
+#[test]
+fn stale_reads_let_a_copy_through_as_kv_allows() {
+    // Two locations: the second has not seen the first's writes. This is
+    // the documented KV race; the Durable Object store closes it.
+    let rig = Rig::new();
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    rig.kv.stale_reads(true);
+    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(rig.forwarded(), 2);
+}
+
+#[test]
+fn the_mark_outlives_the_last_moment_a_copy_could_be_replayed() {
+    // DEDUPE_TTL exactly twice the tolerance, and a delivery stamped at the
+    // future edge of the window: the mark must last until that stamp leaves
+    // the window, past now + DEDUPE_TTL.
+    let rig = Rig::with(config_with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "600")]));
+    rig.clock.set_ms(NOW * 1000 + 999);
+    let stamp = NOW + 300;
+    assert_eq!(rig.run(&mut signed("msg_1", stamp, b"{}")).outcome, Outcome::Delivered);
+    let until = stamp + 300 + 1;
+    assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(format!("done:{until}")));
+    assert!(until > NOW + 600);
+    // The store's TTL counts from its own clock, at or after the write.
+    assert_eq!(rig.kv.ttl_of(&key_for("msg_1")), Some((until - NOW) as u64));
+}
+
+#[test]
+fn re_signs_for_the_origin_with_the_time_of_the_forward() {
+    let rig = Rig::with(config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]));
+    let mut request = signed("msg_1", NOW - 100, b"{}");
+    request.body_ms = 8_000; // an 8 s upload
+    let handled = rig.run(&mut request);
+    assert_eq!(handled.outcome, Outcome::Delivered);
+    let timestamp = rig.last_header("webhook-timestamp").expect("stamped");
+    assert_eq!(timestamp, (NOW + 8).to_string(), "stamped when the forward left");
+    let keys = standard_webhooks::parse_keys(ORIGIN_KEY).expect("key");
+    let check = standard_webhooks::verify(
+        &keys,
+        "msg_1",
+        &timestamp,
+        &rig.last_header("webhook-signature").expect("signed"),
+        b"{}",
+        NOW + 8,
+        0,
+    );
+    assert_eq!(check, Ok(()));
+}
+
+/// A MAC whose platform crypto fails, for the sender's check or only for
+/// re-signing.
+struct BrokenMac {
+    sender_works: bool,
+}
+
+impl Mac<Vec<u8>> for BrokenMac {
+    async fn tags(
+        &self,
+        _route: usize,
+        use_: KeyUse,
+        prefix: &[u8],
+        body: &Vec<u8>,
+    ) -> Result<Vec<crate::keys::Tag>, MacError> {
+        match use_ {
+            KeyUse::Sender if self.sender_works => Ok(vec![key().tag(prefix, body)]),
+            _ => Err(MacError::Unavailable),
+        }
+    }
+}
+
+#[test]
+fn a_failing_mac_is_500_and_never_forwards() {
+    let rig = Rig::new();
+    let broken = BrokenMac { sender_works: false };
+    let handled = rig.run_with(&broken, &mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::Internal);
+    assert_eq!(rig.kv.calls.borrow().len(), 0);
+
+    let rig = Rig::with(config_with(&[("ORIGIN_SECRET", ORIGIN_KEY)]));
+    let resign_fails = BrokenMac { sender_works: true };
+    let handled = rig.run_with(&resign_fails, &mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::Internal);
+    assert_eq!(handled.incidents, vec![Incident::ResignFailed]);
+    assert_eq!(rig.kv.len(), 0, "claim released");
+    assert_eq!(rig.forwarded(), 0);
+}
+
+// --- many senders, one gate -------------------------------------------------
+
+const GITHUB_SECRET: &str = "It's a Secret to Everybody";
+const STRIPE_SECRET: &str = "whsec_c3RyaXBlLXN0eWxlLXNpZ25pbmctc2VjcmV0";
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const SHOPIFY_SECRET: &str = "shopify-app-secret";
+const QUO_LEGACY_SECRET: &str = "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=";
+
+fn six_routes(extra: &str) -> Config {
+    let routes = format!(
+        r#"{{
+        "/quo": {{"scheme": "standard-webhooks", "secret": "QUO", "origin": "http://o/quo" {extra}}},
+        "/quo-legacy": {{"scheme": "quo-legacy", "secret": "QUO_LEGACY", "origin": "http://o/legacy" {extra}}},
+        "/github": {{"scheme": "github", "secret": ["GITHUB", "GITHUB_NEXT"], "origin": "http://o/github" {extra}}},
+        "/stripe": {{"scheme": "stripe", "secret": "STRIPE", "origin": "http://o/stripe" {extra}}},
+        "/slack": {{"scheme": "slack", "secret": "SLACK", "origin": "http://o/slack" {extra}}},
+        "/shopify": {{"scheme": "shopify", "secret": "SHOPIFY", "origin": "http://o/shopify" {extra}}}
+    }}"#
+    );
+    let settings = HashMap::from([
+        ("ROUTES", routes),
+        ("QUO", KEY.to_owned()),
+        ("QUO_LEGACY", QUO_LEGACY_SECRET.to_owned()),
+        ("GITHUB", GITHUB_SECRET.to_owned()),
+        ("GITHUB_NEXT", "the next github secret".to_owned()),
+        ("STRIPE", STRIPE_SECRET.to_owned()),
+        ("SLACK", SLACK_SECRET.to_owned()),
+        ("SHOPIFY", SHOPIFY_SECRET.to_owned()),
+        ("ORIGIN", ORIGIN_KEY.to_owned()),
+    ]);
+    Config::from_settings(|name| settings.get(name).cloned()).expect("valid routes")
+}
+
+fn raw(secret: &str) -> SigningKey {
+    SigningKey::raw(secret).expect("raw key")
+}
+
+fn github_delivery(body: &[u8], delivery: &str) -> FakeRequest {
+    FakeRequest::new(
+        "/github",
+        &[
+            (github::HEADER, github::sign(&raw(GITHUB_SECRET), body)),
+            ("x-github-event", "push".to_owned()),
+            ("x-github-delivery", delivery.to_owned()),
+            ("content-type", "application/json".to_owned()),
+            ("authorization", "token leak".to_owned()),
+        ],
+        body,
+    )
+}
+
+fn stripe_delivery(body: &[u8], t: i64) -> FakeRequest {
+    FakeRequest::new(
+        "/stripe",
+        &[(stripe::HEADER, stripe::sign(&raw(STRIPE_SECRET), t, body))],
+        body,
+    )
+}
+
+#[test]
+fn each_route_verifies_its_own_scheme_and_forwards_to_its_own_origin() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":"EV1","type":"message.received"}"#;
+    let legacy_key = quo_legacy::parse_keys(QUO_LEGACY_SECRET).expect("key");
+    let mut cases = vec![
+        {
+            let mut r = signed("msg_q", NOW, body);
+            r.path = "/quo";
+            (r, "http://o/quo")
+        },
+        (
+            FakeRequest::new(
+                "/quo-legacy",
+                &[(quo_legacy::HEADER, quo_legacy::sign(&legacy_key[0], NOW * 1000 + 5, body))],
+                body,
+            ),
+            "http://o/legacy",
+        ),
+        (github_delivery(body, "d-1"), "http://o/github"),
+        (stripe_delivery(br#"{"id":"evt_1","type":"charge.succeeded"}"#, NOW), "http://o/stripe"),
+        (
+            FakeRequest::new(
+                "/slack",
+                &[
+                    (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), NOW, body)),
+                    (slack::TIMESTAMP_HEADER, NOW.to_string()),
+                ],
+                body,
+            ),
+            "http://o/slack",
+        ),
+        (
+            FakeRequest::new(
+                "/shopify",
+                &[
+                    (shopify::HEADER, shopify::sign(&raw(SHOPIFY_SECRET), body)),
+                    ("x-shopify-topic", "orders/create".to_owned()),
+                ],
+                body,
+            ),
+            "http://o/shopify",
+        ),
+    ];
+    for (request, origin) in &mut cases {
+        let handled = rig.run(request);
+        assert_eq!(handled.outcome, Outcome::Delivered, "{}", request.path);
+        let received = rig.origin.received.borrow();
+        let last = received.last().expect("forwarded");
+        assert_eq!(last.url, *origin);
+        assert_eq!(last.body, request.body.clone().expect("body"));
+        assert!(
+            !last.headers.iter().any(|(n, _)| *n == "authorization" || *n == "cookie"),
+            "{:?}",
+            last.headers
+        );
+    }
+    assert_eq!(rig.forwarded(), 6);
+}
+
+#[test]
+fn a_delivery_sent_to_another_routes_path_is_refused() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":"evt_1"}"#;
+    // A GitHub delivery on the Stripe route: Stripe's header is missing.
+    let mut misplaced = github_delivery(body, "d-1");
+    misplaced.path = "/stripe";
+    assert_eq!(rig.run(&mut misplaced).outcome, Outcome::MissingHeader);
+    // A Shopify signature made with the GitHub secret, on the Shopify route.
+    let mut crossed = FakeRequest::new(
+        "/shopify",
+        &[(shopify::HEADER, shopify::sign(&raw(GITHUB_SECRET), body))],
+        body,
+    );
+    assert_eq!(rig.run(&mut crossed).outcome, Outcome::BadSignature);
+    // A Standard Webhooks delivery on the GitHub route is not sniffed.
+    let mut sw = signed("msg_1", NOW, body);
+    sw.path = "/github";
+    assert_eq!(rig.run(&mut sw).outcome, Outcome::MissingHeader);
+    assert_eq!(rig.forwarded(), 0);
+}
+
+#[test]
+fn a_captured_github_delivery_replayed_with_a_new_delivery_id_is_not_forwarded_again() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let first = rig.run(&mut github_delivery(body, "d-1"));
+    assert_eq!(first.outcome, Outcome::Delivered);
+    let key = first.key.expect("keyed");
+    assert!(key.starts_with("sig_"), "{key}");
+    let replay = rig.run(&mut github_delivery(body, "d-2-forged"));
+    assert_eq!(replay.outcome, Outcome::AlreadyDelivered);
+    assert_eq!(replay.key.as_deref(), Some(key.as_str()));
+    assert_eq!(rig.forwarded(), 1);
+    assert_eq!(rig.last_header("x-github-delivery").as_deref(), Some("d-1"));
+    assert_eq!(rig.last_header("x-github-event").as_deref(), Some("push"));
+}
+
+#[test]
+fn a_stripe_retry_with_a_new_t_is_not_forwarded_twice() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":"evt_123","object":"event","type":"invoice.paid"}"#;
+    let first = rig.run(&mut stripe_delivery(body, NOW - 10));
+    assert_eq!(first.outcome, Outcome::Delivered);
+    assert_eq!(first.key.as_deref(), Some("evt_123"));
+    assert_eq!(first.event_type.as_deref(), Some("invoice.paid"));
+    rig.clock.advance_ms(60_000);
+    let retry = rig.run(&mut stripe_delivery(body, NOW + 60));
+    assert_eq!(retry.outcome, Outcome::AlreadyDelivered);
+    assert_eq!(rig.forwarded(), 1);
+}
+
+#[test]
+fn replay_keys_of_different_routes_never_collide() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":"EV1"}"#;
+    let mut quo = signed("evt_1", NOW, body);
+    quo.path = "/quo";
+    assert_eq!(rig.run(&mut quo).outcome, Outcome::Delivered);
+    let stripe_body = br#"{"id":"evt_1"}"#;
+    assert_eq!(rig.run(&mut stripe_delivery(stripe_body, NOW)).outcome, Outcome::Delivered);
+    assert_eq!(rig.forwarded(), 2);
+    assert!(rig.kv.value_of(&key_for("/quo evt_1")).is_some());
+    assert!(rig.kv.value_of(&key_for("/stripe evt_1")).is_some());
+}
+
+#[test]
+fn a_body_without_a_usable_id_falls_back_to_the_signature() {
+    let rig = Rig::with(six_routes(""));
+    for body in [&b"not json"[..], br#"{"id":12}"#, br#"{"id":"has.a.dot"}"#, br#"{"object":"event"}"#] {
+        let handled = rig.run(&mut stripe_delivery(body, NOW));
+        assert_eq!(handled.outcome, Outcome::Delivered, "{body:?}");
+        assert!(handled.key.as_deref().is_some_and(|k| k.starts_with("sig_")), "{handled:?}");
+    }
+    // The fallback is stable: the same signed content is the same key.
+    let again = rig.run(&mut stripe_delivery(b"not json", NOW));
+    assert_eq!(again.outcome, Outcome::AlreadyDelivered);
+}
+
+#[test]
+fn a_verified_slack_handshake_is_answered_not_forwarded() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let headers = [
+        (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), NOW, body)),
+        (slack::TIMESTAMP_HEADER, NOW.to_string()),
+    ];
+    let handled = rig.run(&mut FakeRequest::new("/slack", &headers, body));
+    assert_eq!(handled.outcome, Outcome::Challenge);
+    assert_eq!(
+        handled.challenge.as_deref(),
+        Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    );
+    assert_eq!(rig.forwarded(), 0);
+    assert_eq!(rig.kv.calls.borrow().len(), 0);
+    // Forged: no answer, no challenge.
+    let forged = [
+        (slack::SIGNATURE_HEADER, slack::sign(&raw("not the secret"), NOW, body)),
+        (slack::TIMESTAMP_HEADER, NOW.to_string()),
+    ];
+    let handled = rig.run(&mut FakeRequest::new("/slack", &forged, body));
+    assert_eq!(handled.outcome, Outcome::BadSignature);
+    assert_eq!(handled.challenge, None);
+}
+
+#[test]
+fn slack_events_are_keyed_by_event_id() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"message"}}"#;
+    let send = |ts: i64| {
+        let headers = [
+            (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), ts, body)),
+            (slack::TIMESTAMP_HEADER, ts.to_string()),
+            ("x-slack-retry-num", "1".to_owned()),
+        ];
+        rig.run(&mut FakeRequest::new("/slack", &headers, body))
+    };
+    let first = send(NOW);
+    assert_eq!(first.key.as_deref(), Some("Ev08MFMKH6"));
+    assert_eq!(first.event_type.as_deref(), Some("event_callback"));
+    assert_eq!(send(NOW + 1).outcome, Outcome::AlreadyDelivered);
+    assert_eq!(rig.last_header("x-slack-retry-num").as_deref(), Some("1"));
+}
+
+#[test]
+fn every_scheme_can_be_re_signed_for_one_origin_verifier() {
+    let rig = Rig::with(six_routes(r#", "origin_secret": "ORIGIN""#));
+    let body = br#"{"id":"evt_9","type":"invoice.paid"}"#;
+    assert_eq!(rig.run(&mut stripe_delivery(body, NOW)).outcome, Outcome::Delivered);
+    let keys = standard_webhooks::parse_keys(ORIGIN_KEY).expect("key");
+    let header = |n| rig.last_header(n).expect(n);
+    assert_eq!(header("webhook-id"), "evt_9");
+    assert_eq!(
+        standard_webhooks::verify(&keys, "evt_9", &header("webhook-timestamp"), &header("webhook-signature"), body, NOW, 5),
+        Ok(())
+    );
+    assert!(rig.last_header(stripe::HEADER).is_some(), "the sender's own header stays");
+    // GitHub's key is a fingerprint: a valid webhook-id too.
+    assert_eq!(rig.run(&mut github_delivery(body, "d-1")).outcome, Outcome::Delivered);
+    let id = header("webhook-id");
+    assert!(standard_webhooks::id_is_valid(&id));
+    assert_eq!(
+        standard_webhooks::verify(&keys, &id, &header("webhook-timestamp"), &header("webhook-signature"), body, NOW, 5),
+        Ok(())
+    );
+}
+
+#[test]
+fn svix_headers_deliver_on_a_standard_webhooks_route() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"type":"user.created"}"#;
+    let mut request = FakeRequest::new(
+        "/quo",
+        &[
+            ("svix-id", "msg_svix".to_owned()),
+            ("svix-timestamp", NOW.to_string()),
+            ("svix-signature", standard_webhooks::sign(&key(), "msg_svix", NOW, body)),
+        ],
+        body,
+    );
+    let handled = rig.run(&mut request);
+    assert_eq!(handled.outcome, Outcome::Delivered);
+    assert_eq!(handled.key.as_deref(), Some("msg_svix"));
+    assert_eq!(rig.last_header("svix-id").as_deref(), Some("msg_svix"));
+}
+
+#[test]
+fn a_quo_legacy_retry_is_keyed_by_the_body_event_id() {
+    let rig = Rig::with(six_routes(""));
+    let key = &quo_legacy::parse_keys(QUO_LEGACY_SECRET).expect("key")[0];
+    let body = br#"{"id":"EVc67ec998b35c41d388af50799aeeba3e","object":"event","type":"message.received"}"#;
+    let send = |ms: i64| {
+        let headers = [(quo_legacy::HEADER, quo_legacy::sign(key, ms, body))];
+        rig.run(&mut FakeRequest::new("/quo-legacy", &headers, body))
+    };
+    let first = send(NOW * 1000 + 123);
+    assert_eq!(first.outcome, Outcome::Delivered);
+    assert_eq!(first.key.as_deref(), Some("EVc67ec998b35c41d388af50799aeeba3e"));
+    assert_eq!(send(NOW * 1000 + 60_000).outcome, Outcome::AlreadyDelivered);
+    // Milliseconds: a stamp 301 s old is stale.
+    assert_eq!(send(NOW * 1000 - 301_000).outcome, Outcome::StaleTimestamp);
+    assert_eq!(rig.forwarded(), 1);
+}

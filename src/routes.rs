@@ -1,0 +1,428 @@
+//! `ROUTES`: many senders on one gate, one route per path.
+//!
+//! In wrangler.toml `ROUTES` is a `[vars]` table (the Worker sees it as an
+//! object, which the glue hands over as JSON text); in `.dev.vars` or with
+//! `--var` it is the same JSON as a string:
+//!
+//! ```toml
+//! [vars.ROUTES."/github"]
+//! scheme = "github"
+//! secret = ["GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_NEXT"]
+//! origin = "https://api.example.com/hooks/github"
+//! ```
+//!
+//! A route names its secrets (bindings set with `wrangler secret put`); keys
+//! never sit in `ROUTES`, which is a plain var anyone with read access to the
+//! config sees. The JSON is walked without building a tree, so a path given
+//! twice is caught instead of the second silently replacing the first.
+
+use crate::config::{
+    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Limits, Number, Place,
+    Route, Rule, StoreKind, MAX_BODY, ORIGIN_TIMEOUT, TOLERANCE,
+};
+use crate::schemes::{standard_webhooks, Scheme};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// A JSON value as far as routes need one.
+#[derive(Debug, Clone, PartialEq)]
+enum Raw {
+    Text(String),
+    Whole(u64),
+    List(Vec<Raw>),
+    Table(Vec<(String, Raw)>),
+    /// Anything else: negative or fractional numbers, booleans, null.
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Raw, E> {
+        Ok(Raw::Text(text.to_owned()))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Raw, E> {
+        Ok(Raw::Whole(n))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Raw, E> {
+        Ok(u64::try_from(n).map_or(Raw::Other, Raw::Whole))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Raw, E> {
+        // TOML integers arrive as JS numbers; a whole float is a whole number.
+        let whole = n.fract() == 0.0 && (0.0..9.0e15).contains(&n);
+        Ok(if whole { Raw::Whole(n as u64) } else { Raw::Other })
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Raw, E> {
+        Ok(Raw::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+        Ok(Raw::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Raw::List(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(Raw::Table(entries))
+    }
+}
+
+/// The fields a route may have, so a typo is an error rather than ignored.
+const FIELDS: &[&str] = &[
+    "scheme",
+    "secret",
+    "origin",
+    "origin_secret",
+    "tolerance_seconds",
+    "max_body_bytes",
+    "origin_timeout_ms",
+    "dedupe_ttl_seconds",
+];
+
+/// Parses `ROUTES` and checks every route. `defaults` are the plain settings'
+/// limits; `secret` reads a named secret binding.
+pub fn parse(
+    text: &str,
+    defaults: &Limits,
+    store: StoreKind,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Route>, ConfigError> {
+    let raw: Raw = serde_json::from_str(text).map_err(|error| {
+        ConfigError::setting(
+            "ROUTES",
+            Rule::RoutesNotJson {
+                line: error.line(),
+                column: error.column(),
+            },
+        )
+    })?;
+    let Raw::Table(entries) = raw else {
+        return Err(ConfigError::setting(
+            "ROUTES",
+            Rule::RoutesNotJson { line: 1, column: 1 },
+        ));
+    };
+    if entries.is_empty() {
+        return Err(ConfigError::setting("ROUTES", Rule::NoRoutes));
+    }
+    let mut routes: Vec<Route> = Vec::with_capacity(entries.len());
+    for (path, fields) in entries {
+        let fail = |field: &'static str, rule: Rule| ConfigError {
+            place: Place::Route {
+                path: path.clone(),
+                field,
+            },
+            rule,
+        };
+        check_path(&path).map_err(|e| fail("path", Rule::Path(e)))?;
+        if routes.iter().any(|route| route.path == path) {
+            return Err(fail("path", Rule::DuplicatePath));
+        }
+        let Raw::Table(fields) = fields else {
+            return Err(fail("path", Rule::RouteNotTable));
+        };
+        routes.push(route(&path, &fields, defaults, store, secret, &fail)?);
+    }
+    Ok(routes)
+}
+
+fn route(
+    path: &str,
+    fields: &[(String, Raw)],
+    defaults: &Limits,
+    store: StoreKind,
+    secret: &dyn Fn(&str) -> Option<String>,
+    fail: &dyn Fn(&'static str, Rule) -> ConfigError,
+) -> Result<Route, ConfigError> {
+    if let Some((name, _)) = fields.iter().find(|(name, _)| !FIELDS.contains(&name.as_str())) {
+        let shown: String = name.chars().take(40).collect();
+        return Err(fail("field", Rule::UnknownField(shown)));
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value)
+    };
+
+    let scheme = match field("scheme") {
+        None => return Err(fail("scheme", Rule::Required)),
+        Some(Raw::Text(name)) => Scheme::from_name(name).ok_or_else(|| fail("scheme", Rule::UnknownScheme))?,
+        Some(_) => return Err(fail("scheme", Rule::Type("text: the scheme's name"))),
+    };
+
+    let names: Vec<&str> = match field("secret") {
+        None => return Err(fail("secret", Rule::Required)),
+        Some(Raw::Text(name)) => vec![name.as_str()],
+        Some(Raw::List(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Raw::Text(name) => Ok(name.as_str()),
+                _ => Err(fail("secret", Rule::Type("a secret's name, or a list of names"))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(fail("secret", Rule::Type("a secret's name, or a list of names"))),
+    };
+    let mut keys = Vec::new();
+    for name in names {
+        let value = bound(name, secret).map_err(|rule| fail("secret", rule))?;
+        keys.extend(
+            scheme
+                .parse_keys(&value)
+                .map_err(|e| fail("secret", Rule::Key(e)))?,
+        );
+    }
+
+    let origin_url = match field("origin") {
+        None => return Err(fail("origin", Rule::Required)),
+        Some(Raw::Text(url)) => url.trim().to_owned(),
+        Some(_) => return Err(fail("origin", Rule::Type("text: an http(s) URL"))),
+    };
+    check_origin_url(&origin_url).map_err(|e| fail("origin", Rule::Url(e)))?;
+
+    let origin_key = match field("origin_secret") {
+        None => None,
+        Some(Raw::Text(name)) => {
+            let value = bound(name, secret).map_err(|rule| fail("origin_secret", rule))?;
+            Some(standard_webhooks::parse_key(&value).map_err(|e| fail("origin_secret", Rule::Key(e)))?)
+        }
+        Some(_) => return Err(fail("origin_secret", Rule::Type("a secret's name"))),
+    };
+
+    let number = |spec: &Number, default: u64| -> Result<u64, ConfigError> {
+        let value = match field(spec.field) {
+            None => return Ok(default),
+            Some(Raw::Whole(n)) => Some(*n).filter(|n| (spec.min..=spec.max).contains(n)),
+            Some(Raw::Text(text)) => parse_number(text, spec),
+            Some(_) => None,
+        };
+        value.ok_or_else(|| fail(spec.field, Rule::Number(spec.range)))
+    };
+    let limits = Limits {
+        tolerance_seconds: number(&TOLERANCE, defaults.tolerance_seconds)?,
+        max_body_bytes: usize::try_from(number(&MAX_BODY, defaults.max_body_bytes as u64)?)
+            .unwrap_or(usize::MAX),
+        dedupe_ttl_seconds: number(&dedupe_number(store), defaults.dedupe_ttl_seconds)?,
+        origin_timeout_ms: number(&ORIGIN_TIMEOUT, defaults.origin_timeout_ms)?,
+    };
+    if limits.dedupe_ttl_seconds < limits.tolerance_seconds.saturating_mul(2) {
+        return Err(fail("dedupe_ttl_seconds", Rule::DedupeShorterThanWindow));
+    }
+
+    Ok(Route {
+        path: path.to_owned(),
+        scheme,
+        keys,
+        origin_url,
+        origin_key,
+        limits,
+        scoped_keys: true,
+    })
+}
+
+/// Reads a secret a route names. A name is letters, digits and `_`: anything
+/// else is likely a key pasted where its name belongs, and is never shown.
+/// A name is shown only when it looks like one (upper case), since even a
+/// well-formed name might be a lower-case secret someone pasted.
+fn bound(name: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, Rule> {
+    let is_name = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !is_name {
+        return Err(Rule::NotABindingName);
+    }
+    secret(name).ok_or_else(|| {
+        let shown = name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        Rule::Unbound(shown.then(|| name.to_owned()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::keys::KeyError;
+    use crate::testing::{ROTATED_KEY, VECTOR_KEY};
+    use std::collections::HashMap;
+
+    const GITHUB_SECRET: &str = "It's a Secret to Everybody";
+
+    fn settings(routes: &str) -> HashMap<String, String> {
+        HashMap::from([
+            ("ROUTES".to_owned(), routes.to_owned()),
+            ("QUO_WEBHOOK_SECRET".to_owned(), VECTOR_KEY.to_owned()),
+            ("GITHUB_WEBHOOK_SECRET".to_owned(), GITHUB_SECRET.to_owned()),
+            ("GITHUB_WEBHOOK_SECRET_NEXT".to_owned(), "next secret".to_owned()),
+            ("ORIGIN_SECRET".to_owned(), VECTOR_KEY.to_owned()),
+            ("lowercase_secret".to_owned(), "x".to_owned()),
+        ])
+    }
+
+    fn read(routes: &str) -> Result<Config, ConfigError> {
+        let map = settings(routes);
+        Config::from_settings(|name| map.get(name).cloned())
+    }
+
+    fn failure(routes: &str) -> (String, &'static str, Rule) {
+        match read(routes).expect_err("invalid") {
+            ConfigError {
+                place: Place::Route { path, field },
+                rule,
+            } => (path, field, rule),
+            other => panic!("not a route error: {other:?}"),
+        }
+    }
+
+    /// DESIGN.md's example, as the Worker sees the TOML table: JSON.
+    const EXAMPLE: &str = r#"{
+        "/quo": {"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET",
+                 "origin": "https://api.example.com/hooks/quo", "origin_secret": "ORIGIN_SECRET"},
+        "/github": {"scheme": "github", "secret": ["GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_NEXT"],
+                    "origin": "https://api.example.com/hooks/github", "tolerance_seconds": 60,
+                    "max_body_bytes": "2048"}
+    }"#;
+
+    #[test]
+    fn the_design_example_parses() {
+        let config = read(EXAMPLE).expect("valid");
+        assert_eq!(config.routes.len(), 2);
+        let (_, quo) = config.route_for("/quo").expect("quo");
+        assert_eq!(quo.scheme, Scheme::StandardWebhooks);
+        assert!(quo.origin_key.is_some());
+        assert!(quo.scoped_keys);
+        assert_eq!(quo.replay_text("msg_1"), "/quo msg_1");
+        let (index, github) = config.route_for("/github").expect("github");
+        assert_eq!(index, 1);
+        assert_eq!(github.scheme, Scheme::Github);
+        assert_eq!(github.keys.len(), 2, "rotation: both named secrets");
+        assert_eq!(github.keys[0].as_bytes(), GITHUB_SECRET.as_bytes());
+        assert_eq!(github.limits.tolerance_seconds, 60);
+        assert_eq!(github.limits.max_body_bytes, 2048);
+        assert_eq!(github.limits.dedupe_ttl_seconds, 259_200, "the global default");
+        assert!(config.route_for("/").is_none());
+    }
+
+    #[test]
+    fn global_settings_are_the_defaults_of_route_limits() {
+        let mut map = settings(r#"{"/q": {"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#);
+        map.insert("TOLERANCE_SECONDS".to_owned(), "30".to_owned());
+        map.insert("ORIGIN_TIMEOUT_MS".to_owned(), "1500".to_owned());
+        let config = Config::from_settings(|name| map.get(name).cloned()).expect("valid");
+        assert_eq!(config.routes[0].limits.tolerance_seconds, 30);
+        assert_eq!(config.routes[0].limits.origin_timeout_ms, 1500);
+    }
+
+    #[test]
+    fn raw_secrets_keep_their_spaces_and_base64_secrets_split() {
+        let config = read(EXAMPLE).expect("valid");
+        assert_eq!(config.routes[1].keys[1].as_bytes(), b"next secret");
+        let mut map = settings(r#"{"/q": {"scheme": "standard-webhooks", "secret": "TWO", "origin": "http://x/"}}"#);
+        map.insert("TWO".to_owned(), format!("{VECTOR_KEY} whsec_c2Vjb25kLWtleS1mb3Itcm90YXRpb24="));
+        let config = Config::from_settings(|name| map.get(name).cloned()).expect("valid");
+        assert_eq!(config.routes[0].keys.len(), 2);
+    }
+
+    #[test]
+    fn each_bad_route_names_the_route_and_the_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            (r#"{"/a": {"scheme": "gitlab", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a", "scheme"),
+            (r#"{"/a": {"secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a", "scheme"),
+            (r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#, "/a", "secret"),
+            (r#"{"/a": {"scheme": "github", "secret": [], "origin": "http://x/"}}"#, "/a", "secret"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "ftp://x/"}}"#, "/a", "origin"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "https://u:p@x/"}}"#, "/a", "origin"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET"}}"#, "/a", "origin"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "origin_secret": "GITHUB_WEBHOOK_SECRET"}}"#, "/a", "origin_secret"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "orgin": "http://y/"}}"#, "/a", "field"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": -1}}"#, "/a", "tolerance_seconds"),
+            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": 400, "dedupe_ttl_seconds": 700}}"#, "/a", "dedupe_ttl_seconds"),
+            (r#"{"/_hookgate/x": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/_hookgate/x", "path"),
+            (r#"{"/a?b": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a?b", "path"),
+            (r#"{"/a": "github"}"#, "/a", "path"),
+        ];
+        for (routes, path, field) in cases {
+            let (got_path, got_field, rule) = failure(routes);
+            assert_eq!((got_path.as_str(), got_field), (*path, *field), "{routes}: {rule:?}");
+        }
+    }
+
+    #[test]
+    fn two_routes_on_one_path_are_refused() {
+        let twice = r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"},
+                        "/a": {"scheme": "stripe", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://y/"}}"#;
+        assert_eq!(failure(twice), ("/a".to_owned(), "path", Rule::DuplicatePath));
+    }
+
+    #[test]
+    fn unbound_secrets_are_named_only_when_they_look_like_names() {
+        let (_, _, rule) = failure(r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#);
+        assert_eq!(rule, Rule::Unbound(Some("NOT_BOUND".to_owned())));
+        let (_, _, rule) = failure(r#"{"/a": {"scheme": "github", "secret": "hunter2hunter2", "origin": "http://x/"}}"#);
+        assert_eq!(rule, Rule::Unbound(None));
+        // A key pasted where its name belongs is never echoed, whether or
+        // not it could pass for a name.
+        for (key, rule) in [
+            (ROTATED_KEY, Rule::NotABindingName),
+            (VECTOR_KEY, Rule::Unbound(None)),
+        ] {
+            let pasted = format!(r#"{{"/a": {{"scheme": "standard-webhooks", "secret": "{key}", "origin": "http://x/"}}}}"#);
+            let error = read(&pasted).expect_err("a key, not a name");
+            assert_eq!(error.rule, rule);
+            assert!(!error.to_string().contains(&key[6..12]), "{error}");
+        }
+    }
+
+    #[test]
+    fn keys_belong_to_their_scheme() {
+        // A raw GitHub secret is no Standard Webhooks key.
+        let (_, field, rule) = failure(r#"{"/a": {"scheme": "standard-webhooks", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#);
+        assert_eq!((field, rule), ("secret", Rule::Key(KeyError::NotBase64)));
+        // …but anything is a GitHub secret.
+        assert!(read(r#"{"/a": {"scheme": "github", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#).is_ok());
+    }
+
+    #[test]
+    fn routes_must_be_a_json_object_of_tables() {
+        for bad in ["", "[]", "{", "\"/a\"", "{\"/a\": {}} x"] {
+            if bad.is_empty() {
+                continue; // empty means unset: the plain settings apply
+            }
+            let error = read(bad).expect_err("not routes");
+            assert_eq!(error.place, Place::Setting("ROUTES"), "{bad}");
+        }
+        assert_eq!(read("{}").expect_err("none").rule, Rule::NoRoutes);
+        let error = read("{\"/a\": {\"scheme\": \"github\",\n \"secret\": hunter2}}").expect_err("bad JSON");
+        assert!(matches!(error.rule, Rule::RoutesNotJson { line: 2, .. }), "{error:?}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn messages_name_route_field_and_rule() {
+        let error = read(r#"{"/gh": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#).expect_err("unbound");
+        assert_eq!(
+            error.to_string(),
+            "setting ROUTES, route \"/gh\", field secret is invalid: it names the secret NOT_BOUND, \
+             which is not set (npx wrangler secret put NOT_BOUND; locally, .dev.vars)"
+        );
+    }
+}

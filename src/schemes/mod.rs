@@ -1,0 +1,372 @@
+//! The senders' signature schemes: one closed enum, one file per scheme,
+//! the same functions in each.
+//!
+//! A closed set keeps vtables out of wasm, and an exhaustive `match` forces
+//! every new scheme through each decision below. The route picks the
+//! scheme, never the request: headers are never sniffed to guess a sender,
+//! so a GitHub route cannot be talked into checking a Stripe signature.
+//!
+//! Each scheme reads its headers into a [`Signed`]: the timestamp to check
+//! (if the scheme has one), the signed prefix, the candidate tags, and the
+//! replay key when a signed header carries it. Every scheme signs
+//! `prefix || body` with HMAC-SHA256, so one MAC path serves them all.
+//! Header names live in these files and nowhere else.
+
+pub mod github;
+pub mod quo_legacy;
+pub mod shopify;
+pub mod slack;
+pub mod standard_webhooks;
+pub mod stripe;
+
+use crate::keys::{KeyError, SigningKey, Tag};
+
+/// A sender's signature scheme, as a route names it in `ROUTES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Standard Webhooks (Quo's webhooks, Svix, Clerk, Resend, …):
+    /// `webhook-*` headers, or `svix-*` as their alias.
+    StandardWebhooks,
+    /// Quo's legacy webhooks: `openphone-signature: hmac;1;<ms>;<base64>`.
+    QuoLegacy,
+    /// GitHub: `x-hub-signature-256: sha256=<hex>` over the body.
+    Github,
+    /// Stripe: `stripe-signature: t=…,v1=<hex>` over `t.body`.
+    Stripe,
+    /// Slack: `x-slack-signature: v0=<hex>` over `v0:ts:body`.
+    Slack,
+    /// Shopify: `x-shopify-hmac-sha256: <base64>` over the body.
+    Shopify,
+}
+
+/// Why a delivery's headers or signature were refused. These map onto the
+/// gate's outcomes (and so onto the README's reasons), whatever the scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// A header the scheme requires is absent or empty.
+    MissingHeader,
+    /// The signed id is empty, too long, or holds a byte it must not.
+    BadId,
+    /// The timestamp is not a whole number.
+    BadTimestamp,
+    /// The timestamp is further in the past than the tolerance allows.
+    StaleTimestamp,
+    /// The timestamp is further in the future than the tolerance allows.
+    FutureTimestamp,
+    /// No candidate signature matches any key (or none could be read).
+    BadSignature,
+}
+
+/// When the sender stamped a delivery, in the scheme's own unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// Unix seconds (Standard Webhooks, Stripe, Slack).
+    Seconds(i64),
+    /// Unix milliseconds (Quo's legacy webhooks).
+    Millis(i64),
+}
+
+impl Stamp {
+    /// Checks the window on both sides against `now_ms`. Seconds compare at
+    /// whole-second precision, as the senders' own libraries do. Widening to
+    /// i128 keeps the arithmetic exact for any inputs.
+    pub fn check(self, now_ms: i64, tolerance_seconds: u64) -> Result<(), Rejection> {
+        let (skew, tolerance) = match self {
+            Stamp::Seconds(ts) => (
+                i128::from(now_ms.div_euclid(1000)) - i128::from(ts),
+                i128::from(tolerance_seconds),
+            ),
+            Stamp::Millis(ts) => (
+                i128::from(now_ms) - i128::from(ts),
+                i128::from(tolerance_seconds) * 1000,
+            ),
+        };
+        if skew > tolerance {
+            Err(Rejection::StaleTimestamp)
+        } else if -skew > tolerance {
+            Err(Rejection::FutureTimestamp)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The first Unix second at which no copy of this delivery can pass
+    /// [`Stamp::check`] any more: a replay store that remembers the delivery
+    /// until then leaves no gap, whatever the rounding.
+    pub fn replayable_until(self, tolerance_seconds: u64) -> i64 {
+        let until = match self {
+            Stamp::Seconds(ts) => i128::from(ts) + i128::from(tolerance_seconds) + 1,
+            Stamp::Millis(ts) => {
+                let last_ms = i128::from(ts) + i128::from(tolerance_seconds) * 1000;
+                last_ms.div_euclid(1000) + 1
+            }
+        };
+        i64::try_from(until).unwrap_or(i64::MAX)
+    }
+}
+
+/// Parses a timestamp header: ASCII digits only, as senders write it. A
+/// sign, spaces or a fraction are refused instead of guessed at.
+pub fn parse_digits(text: &str) -> Result<i64, Rejection> {
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Rejection::BadTimestamp);
+    }
+    text.parse::<i64>().map_err(|_| Rejection::BadTimestamp)
+}
+
+/// What a scheme read from a delivery's headers, before the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The sender's timestamp; `None` for schemes that sign none (GitHub,
+    /// Shopify), whose deliveries can be replayed once forgotten.
+    pub stamp: Option<Stamp>,
+    /// What the sender signed before the body.
+    pub prefix: Vec<u8>,
+    /// The tags the headers carry; any one matching any key verifies.
+    pub candidates: Vec<Tag>,
+    /// The replay key, when a signed header carries one (`webhook-id`).
+    pub id: Option<String>,
+}
+
+/// Where a scheme's replay key comes from, once the signature verified. It
+/// must be signed content: an unsigned id header (`X-GitHub-Delivery`) can
+/// be changed by whoever replays a captured delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The signed id header ([`Signed::id`]).
+    SignedId,
+    /// A top-level string field of a JSON body, else the signature.
+    BodyField(&'static str),
+    /// The signature itself (its fingerprint).
+    Signature,
+}
+
+/// A header lookup: the value of a request header, by lowercase name.
+pub type HeaderFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Scheme {
+    /// Every scheme, in the order the docs list them.
+    pub const ALL: [Scheme; 6] = [
+        Scheme::StandardWebhooks,
+        Scheme::QuoLegacy,
+        Scheme::Github,
+        Scheme::Stripe,
+        Scheme::Slack,
+        Scheme::Shopify,
+    ];
+
+    /// The name a route uses in `ROUTES`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => "standard-webhooks",
+            Scheme::QuoLegacy => "quo-legacy",
+            Scheme::Github => "github",
+            Scheme::Stripe => "stripe",
+            Scheme::Slack => "slack",
+            Scheme::Shopify => "shopify",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scheme| scheme.name() == name)
+    }
+
+    /// Parses one secret's text into keys. Standard Webhooks and Quo's
+    /// legacy keys are base64 and a secret may hold several, separated by
+    /// spaces (rotation); the other senders' secrets are raw text, used
+    /// whole, spaces and all.
+    pub fn parse_keys(self, text: &str) -> Result<Vec<SigningKey>, KeyError> {
+        match self {
+            Scheme::StandardWebhooks => standard_webhooks::parse_keys(text),
+            Scheme::QuoLegacy => quo_legacy::parse_keys(text),
+            Scheme::Github | Scheme::Stripe | Scheme::Slack | Scheme::Shopify => {
+                Ok(vec![SigningKey::raw(text)?])
+            }
+        }
+    }
+
+    /// Reads the signature headers. Cheap checks only: no body, no HMAC.
+    pub fn read(self, header: HeaderFn<'_>) -> Result<Signed, Rejection> {
+        match self {
+            Scheme::StandardWebhooks => standard_webhooks::read(header),
+            Scheme::QuoLegacy => quo_legacy::read(header),
+            Scheme::Github => github::read(header),
+            Scheme::Stripe => stripe::read(header),
+            Scheme::Slack => slack::read(header),
+            Scheme::Shopify => shopify::read(header),
+        }
+    }
+
+    pub fn key_source(self) -> KeySource {
+        match self {
+            Scheme::StandardWebhooks => KeySource::SignedId,
+            Scheme::QuoLegacy => quo_legacy::KEY_SOURCE,
+            Scheme::Github => github::KEY_SOURCE,
+            Scheme::Stripe => stripe::KEY_SOURCE,
+            Scheme::Slack => slack::KEY_SOURCE,
+            Scheme::Shopify => shopify::KEY_SOURCE,
+        }
+    }
+
+    /// The sender's headers the origin needs to verify and route an event,
+    /// forwarded as received when present. Everything else is dropped.
+    pub fn forwarded_headers(self) -> &'static [&'static str] {
+        match self {
+            Scheme::StandardWebhooks => standard_webhooks::FORWARDED,
+            Scheme::QuoLegacy => quo_legacy::FORWARDED,
+            Scheme::Github => github::FORWARDED,
+            Scheme::Stripe => stripe::FORWARDED,
+            Scheme::Slack => slack::FORWARDED,
+            Scheme::Shopify => shopify::FORWARDED,
+        }
+    }
+
+    /// A header naming the event type, for senders that send one.
+    pub fn event_header(self) -> Option<&'static str> {
+        match self {
+            Scheme::Github => Some(github::EVENT_HEADER),
+            Scheme::Shopify => Some(shopify::EVENT_HEADER),
+            _ => None,
+        }
+    }
+
+    /// The problem detail of a `missing-header` answer: it names this
+    /// scheme's headers, so a GitHub sender is not told about `webhook-*`.
+    pub fn missing_header_detail(self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => standard_webhooks::MISSING_HEADER,
+            Scheme::QuoLegacy => quo_legacy::MISSING_HEADER,
+            Scheme::Github => github::MISSING_HEADER,
+            Scheme::Stripe => stripe::MISSING_HEADER,
+            Scheme::Slack => slack::MISSING_HEADER,
+            Scheme::Shopify => shopify::MISSING_HEADER,
+        }
+    }
+
+    /// The problem detail of a `bad-signature` answer.
+    pub fn bad_signature_detail(self) -> &'static str {
+        match self {
+            Scheme::StandardWebhooks => "No signature in webhook-signature matches.",
+            Scheme::QuoLegacy => "No signature in openphone-signature matches.",
+            Scheme::Github => "x-hub-signature-256 does not match.",
+            Scheme::Stripe => "No v1 signature in stripe-signature matches.",
+            Scheme::Slack => "x-slack-signature does not match.",
+            Scheme::Shopify => "x-shopify-hmac-sha256 does not match.",
+        }
+    }
+
+    /// Whether this scheme signs a timestamp; without one, a captured
+    /// delivery can be replayed once its key is forgotten.
+    pub fn has_timestamp(self) -> bool {
+        !matches!(self, Scheme::Github | Scheme::Shopify)
+    }
+}
+
+/// A header's value, when present and not empty.
+pub(crate) fn present(header: HeaderFn<'_>, name: &str) -> Option<String> {
+    header(name).filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A header lookup over fixed pairs, for the scheme tests.
+    pub fn headers(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for scheme in Scheme::ALL {
+            assert_eq!(Scheme::from_name(scheme.name()), Some(scheme));
+        }
+        assert_eq!(Scheme::from_name("GitHub"), None);
+        assert_eq!(Scheme::from_name("svix"), None);
+    }
+
+    #[test]
+    fn windows_in_seconds_and_milliseconds() {
+        let now_ms = 1_700_000_000_500;
+        assert_eq!(Stamp::Seconds(1_700_000_000 - 300).check(now_ms, 300), Ok(()));
+        assert_eq!(
+            Stamp::Seconds(1_700_000_000 - 301).check(now_ms, 300),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(Stamp::Seconds(1_700_000_300).check(now_ms, 300), Ok(()));
+        assert_eq!(
+            Stamp::Seconds(1_700_000_301).check(now_ms, 300),
+            Err(Rejection::FutureTimestamp)
+        );
+        assert_eq!(Stamp::Millis(now_ms - 300_000).check(now_ms, 300), Ok(()));
+        assert_eq!(
+            Stamp::Millis(now_ms - 300_001).check(now_ms, 300),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(
+            Stamp::Millis(now_ms + 300_001).check(now_ms, 300),
+            Err(Rejection::FutureTimestamp)
+        );
+        assert_eq!(Stamp::Seconds(0).check(0, 0), Ok(()));
+    }
+
+    #[test]
+    fn window_arithmetic_cannot_overflow() {
+        assert_eq!(Stamp::Seconds(i64::MAX).check(i64::MIN, u64::MAX), Ok(()));
+        assert_eq!(
+            Stamp::Seconds(i64::MAX).check(i64::MIN, 300),
+            Err(Rejection::FutureTimestamp)
+        );
+        assert_eq!(
+            Stamp::Millis(i64::MIN).check(i64::MAX, 300),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(Stamp::Millis(i64::MAX).replayable_until(u64::MAX), i64::MAX);
+    }
+
+    /// The promise [`Stamp::replayable_until`] makes: no instant at or after
+    /// it passes the window, and the instant just before it does.
+    #[test]
+    fn nothing_passes_the_window_once_replayable_until_has_come() {
+        for tolerance in [0u64, 1, 5, 300] {
+            for stamp in [
+                Stamp::Seconds(1_000),
+                Stamp::Millis(1_000_000),
+                Stamp::Millis(1_000_999),
+                Stamp::Millis(1_000_001),
+            ] {
+                let until_ms = stamp.replayable_until(tolerance) * 1000;
+                assert!(stamp.check(until_ms, tolerance).is_err(), "{stamp:?} {tolerance}");
+                assert!(stamp.check(until_ms + 999, tolerance).is_err());
+                let last_passing = (until_ms - 1000..until_ms)
+                    .filter(|t| stamp.check(*t, tolerance).is_ok())
+                    .max();
+                assert!(last_passing.is_some(), "{stamp:?} {tolerance}: the second before passes");
+            }
+        }
+    }
+
+    #[test]
+    fn timestamps_must_be_plain_digits() {
+        for bad in ["", " 1", "1 ", "+1", "-1", "1.5", "0x10", "１２", "9999999999999999999"] {
+            assert_eq!(parse_digits(bad), Err(Rejection::BadTimestamp), "{bad:?}");
+        }
+        assert_eq!(parse_digits("0001614265330"), Ok(1_614_265_330));
+    }
+
+    #[test]
+    fn missing_header_texts_name_only_their_own_headers() {
+        for scheme in Scheme::ALL {
+            let text = scheme.missing_header_detail();
+            if scheme != Scheme::StandardWebhooks {
+                assert!(!text.contains("webhook-"), "{scheme:?}: {text}");
+            }
+            assert!(!text.is_empty());
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Shopify: `x-shopify-hmac-sha256: <base64>`, HMAC-SHA256 of the raw body
+//! with the app's secret as raw UTF-8 text.
+//!
+//! As with GitHub nothing but the body is signed (`X-Shopify-Webhook-Id` is
+//! not), so the replay key is the signature and a captured delivery can be
+//! replayed once its key is forgotten.
+
+use super::{present, HeaderFn, KeySource, Rejection, Signed};
+use crate::keys::{tag_from_base64, SigningKey, BASE64};
+
+pub const HEADER: &str = "x-shopify-hmac-sha256";
+
+/// The topic (`orders/create`, …), for the delivery log.
+pub const EVENT_HEADER: &str = "x-shopify-topic";
+
+pub const FORWARDED: &[&str] = &[
+    HEADER,
+    EVENT_HEADER,
+    "x-shopify-shop-domain",
+    "x-shopify-api-version",
+    "x-shopify-webhook-id",
+    "x-shopify-event-id",
+    "x-shopify-triggered-at",
+];
+
+pub const KEY_SOURCE: KeySource = KeySource::Signature;
+
+pub const MISSING_HEADER: &str = "x-shopify-hmac-sha256 is required.";
+
+pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
+    let value = present(header, HEADER).ok_or(Rejection::MissingHeader)?;
+    Ok(Signed {
+        stamp: None,
+        prefix: Vec::new(),
+        candidates: tag_from_base64(value.trim()).into_iter().collect(),
+        id: None,
+    })
+}
+
+/// The header value for a body, as Shopify writes it.
+pub fn sign(key: &SigningKey, body: &[u8]) -> String {
+    use base64::Engine;
+    BASE64.encode(key.tag(b"", body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::find_match;
+    use crate::schemes::tests::headers;
+
+    // tests/vectors/shopify.json (shopify-api-php).
+    const SECRET: &str = "steffi";
+    const BODY: &[u8] = br#"{"foo":"bar"}"#;
+    const SIGNATURE: &str = "/Redz4YXHLnSmmSN8grr5/Jl/Ua3d7yX3iWbjb8R8wo=";
+
+    fn verifies(value: &str, secret: &str, body: &[u8]) -> Result<(), Rejection> {
+        let signed = read(&headers(&[(HEADER, value)]))?;
+        let key = SigningKey::raw(secret).expect("key");
+        find_match(&signed.candidates, &[key.tag(&signed.prefix, body)])
+            .map(drop)
+            .ok_or(Rejection::BadSignature)
+    }
+
+    #[test]
+    fn the_published_vector() {
+        assert_eq!(verifies(SIGNATURE, SECRET, BODY), Ok(()));
+        assert_eq!(sign(&SigningKey::raw(SECRET).expect("key"), BODY), SIGNATURE);
+    }
+
+    #[test]
+    fn forgeries_fail() {
+        assert_eq!(verifies(SIGNATURE, "steffi2", BODY), Err(Rejection::BadSignature));
+        assert_eq!(verifies(SIGNATURE, SECRET, br#"{"foo":"baz"}"#), Err(Rejection::BadSignature));
+        for bad in ["abc", "sha256=/Redz4YXHLnSmmSN8grr5/Jl/Ua3d7yX3iWbjb8R8wo=", "////"] {
+            assert_eq!(verifies(bad, SECRET, BODY), Err(Rejection::BadSignature), "{bad}");
+        }
+        assert_eq!(read(&headers(&[])), Err(Rejection::MissingHeader));
+    }
+}
