@@ -102,7 +102,10 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
     scriptPath: `${ROOT}build/index.js`,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2026-04-20',
-    bindings: { WEBHOOK_SECRET: SENDER_KEY, ...settings },
+    // A setting given as undefined is left unbound.
+    bindings: Object.fromEntries(
+      Object.entries({ WEBHOOK_SECRET: SENDER_KEY, ...settings }).filter(([, value]) => value !== undefined),
+    ),
   };
   const workers = [gate];
   if (switchableKv) {
