@@ -8,7 +8,7 @@
 //! field whose value is not a string counts as absent, so the caller falls
 //! back to its default (the signature, for a replay key).
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// The fields read; each `None` when absent or not a string. When a body
@@ -41,21 +41,85 @@ impl BodyFields {
 /// Reads the fields of a JSON object body; `None` when the body is not one.
 pub fn read(body: &[u8]) -> Option<BodyFields> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let fields = deserializer.deserialize_map(FieldsVisitor).ok()?;
+    let fields = deserializer.deserialize_any(FieldsVisitor).ok()??;
     deserializer.end().ok()?;
     Some(fields)
+}
+
+/// Visitors here accept every kind of value, so serde never builds a
+/// type-error message (whose float formatting would weigh more than all of
+/// this module in wasm); a value of the wrong kind is simply "not found".
+macro_rules! accept_scalars {
+    ($value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<Skip>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
+/// Any value, skipped: serde's `IgnoredAny` without its type errors.
+pub(crate) struct Skip;
+
+impl<'de> de::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    accept_scalars!(Skip);
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
 }
 
 struct FieldsVisitor;
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = BodyFields;
+    /// `None` when the body is valid JSON but not an object.
+    type Value = Option<BodyFields>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyFields, A::Error> {
+    accept_scalars!(None);
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<BodyFields>, A::Error> {
         let mut fields = BodyFields::default();
         while let Some(name) = map.next_key::<Name>()? {
             let slot = match name {
@@ -64,13 +128,13 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 Name::Type => &mut fields.kind,
                 Name::Challenge => &mut fields.challenge,
                 Name::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                     continue;
                 }
             };
             *slot = map.next_value::<Text>()?.0;
         }
-        Ok(fields)
+        Ok(Some(fields))
     }
 }
 
@@ -86,18 +150,20 @@ enum Name {
 
 impl<'de> de::Deserialize<'de> for Name {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(NameVisitor)
+        deserializer.deserialize_any(NameVisitor)
     }
 }
 
 struct NameVisitor;
 
-impl Visitor<'_> for NameVisitor {
+impl<'de> Visitor<'de> for NameVisitor {
     type Value = Name;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a field name")
     }
+
+    accept_scalars!(Name::Other);
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
         Ok(match name {
@@ -107,6 +173,11 @@ impl Visitor<'_> for NameVisitor {
             "challenge" => Name::Challenge,
             _ => Name::Other,
         })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Name, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Name::Other)
     }
 }
 
@@ -128,6 +199,8 @@ impl<'de> Visitor<'de> for TextVisitor {
         f.write_str("any JSON value")
     }
 
+    accept_scalars!(Text(None));
+
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Text, E> {
         Ok(Text(Some(text.to_owned())))
     }
@@ -136,33 +209,8 @@ impl<'de> Visitor<'de> for TextVisitor {
         Ok(Text(Some(text)))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
-        Ok(Text(None))
-    }
-
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Text(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Text(None))
     }
 }
@@ -204,7 +252,9 @@ mod tests {
     #[test]
     fn the_last_of_repeated_fields_counts() {
         assert_eq!(
-            read(br#"{"id":"a","id":"b"}"#).and_then(|f| f.id).as_deref(),
+            read(br#"{"id":"a","id":"b"}"#)
+                .and_then(|f| f.id)
+                .as_deref(),
             Some("b")
         );
     }

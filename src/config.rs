@@ -297,7 +297,11 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
         return Err(PathRule::NotAbsolute);
     }
     let unmatchable = |b: u8| {
-        !(0x21..0x7f).contains(&b) || matches!(b, b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'\\')
+        !(0x21..0x7f).contains(&b)
+            || matches!(
+                b,
+                b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'\\'
+            )
     };
     if path.bytes().any(unmatchable) {
         return Err(PathRule::Unmatchable);
@@ -527,10 +531,16 @@ mod tests {
     #[test]
     fn required_settings_are_named_when_missing() {
         let missing = |name| ConfigError::setting(name, Rule::Required);
-        assert_eq!(err(read(&[("ORIGIN_URL", "http://x")])), missing("WEBHOOK_SECRET"));
+        assert_eq!(
+            err(read(&[("ORIGIN_URL", "http://x")])),
+            missing("WEBHOOK_SECRET")
+        );
         assert_eq!(err(read(&[("WEBHOOK_SECRET", KEY)])), missing("ORIGIN_URL"));
         assert_eq!(
-            err(read(&[("WEBHOOK_SECRET", "  "), ("ORIGIN_URL", "http://x")])),
+            err(read(&[
+                ("WEBHOOK_SECRET", "  "),
+                ("ORIGIN_URL", "http://x")
+            ])),
             missing("WEBHOOK_SECRET")
         );
         assert_eq!(
@@ -574,11 +584,18 @@ mod tests {
             let error = err(read(&[("WEBHOOK_SECRET", KEY), ("ORIGIN_URL", bad)]));
             assert_eq!(error, ConfigError::setting("ORIGIN_URL", Rule::Url(rule)));
             let text = error.to_string();
-            assert!(!text.contains("pass") || text.contains("user:pass@"), "{text}");
+            assert!(
+                !text.contains("pass") || text.contains("user:pass@"),
+                "{text}"
+            );
             assert!(!text.contains("api.example.com"), "{text}");
         }
         // An @ after the path is not userinfo.
-        assert!(read(&[("WEBHOOK_SECRET", KEY), ("ORIGIN_URL", "https://x/in?by=@me")]).is_ok());
+        assert!(read(&[
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "https://x/in?by=@me")
+        ])
+        .is_ok());
     }
 
     #[test]
@@ -645,14 +662,24 @@ mod tests {
                 "{name}={bad}"
             );
         }
-        let limits = route(with(&[("MAX_BODY_BYTES", " 2048 "), ("ORIGIN_TIMEOUT_MS", "250")])).limits;
-        assert_eq!((limits.max_body_bytes, limits.origin_timeout_ms), (2048, 250));
+        let limits = route(with(&[
+            ("MAX_BODY_BYTES", " 2048 "),
+            ("ORIGIN_TIMEOUT_MS", "250"),
+        ]))
+        .limits;
+        assert_eq!(
+            (limits.max_body_bytes, limits.origin_timeout_ms),
+            (2048, 250)
+        );
     }
 
     #[test]
     fn dedupe_must_outlive_the_replay_window() {
         assert_eq!(
-            err(with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "599")])),
+            err(with(&[
+                ("TOLERANCE_SECONDS", "300"),
+                ("DEDUPE_TTL_SECONDS", "599")
+            ])),
             ConfigError::setting("DEDUPE_TTL_SECONDS", Rule::DedupeShorterThanWindow)
         );
         assert!(with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "600")]).is_ok());
@@ -662,7 +689,9 @@ mod tests {
     fn the_store_is_kv_unless_durable_objects_are_chosen() {
         assert_eq!(with(&[]).map(|c| c.store).ok(), Some(StoreKind::Kv));
         assert_eq!(
-            with(&[("REPLAY_STORE", "durable-object")]).map(|c| c.store).ok(),
+            with(&[("REPLAY_STORE", "durable-object")])
+                .map(|c| c.store)
+                .ok(),
             Some(StoreKind::DurableObject)
         );
         assert_eq!(
@@ -674,10 +703,7 @@ mod tests {
     #[test]
     fn only_kv_needs_a_minute_of_dedupe() {
         let short = [("TOLERANCE_SECONDS", "1"), ("DEDUPE_TTL_SECONDS", "2")];
-        assert!(matches!(
-            err(with(&short)).rule,
-            Rule::Number(_)
-        ));
+        assert!(matches!(err(with(&short)).rule, Rule::Number(_)));
         let strict = [
             ("TOLERANCE_SECONDS", "1"),
             ("DEDUPE_TTL_SECONDS", "2"),
@@ -707,14 +733,30 @@ mod tests {
         ] {
             assert_eq!(check_path(bad), Err(rule), "{bad:?}");
         }
-        for good in ["/", "/hooks/quo", "/a..b/.c/d.", "/_hookgates", "/~user/%20x", "//double"] {
+        for good in [
+            "/",
+            "/hooks/quo",
+            "/a..b/.c/d.",
+            "/_hookgates",
+            "/~user/%20x",
+            "//double",
+        ] {
             assert_eq!(check_path(good), Ok(()), "{good:?}");
         }
         // The setting trims outer whitespace, as before.
-        assert_eq!(route(with(&[("WEBHOOK_PATH", " /hooks/quo ")])).path, "/hooks/quo");
+        assert_eq!(
+            route(with(&[("WEBHOOK_PATH", " /hooks/quo ")])).path,
+            "/hooks/quo"
+        );
         let error = err(with(&[("WEBHOOK_PATH", "/hooks?quo")]));
-        assert_eq!(error, ConfigError::setting("WEBHOOK_PATH", Rule::Path(PathRule::Unmatchable)));
-        assert!(error.to_string().contains("no request path can equal it"), "{error}");
+        assert_eq!(
+            error,
+            ConfigError::setting("WEBHOOK_PATH", Rule::Path(PathRule::Unmatchable))
+        );
+        assert!(
+            error.to_string().contains("no request path can equal it"),
+            "{error}"
+        );
     }
 
     #[test]

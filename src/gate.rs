@@ -82,8 +82,7 @@ pub trait Incoming {
     /// `Transfer-Encoding` say: reading fails as soon as more than `limit`
     /// bytes arrived, or once the clock passes `deadline_ms`, so neither a
     /// lying length nor a trickled body can hold memory or the request.
-    async fn read_body(&mut self, limit: usize, deadline_ms: i64)
-        -> Result<Self::Body, BodyError>;
+    async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<Self::Body, BodyError>;
 }
 
 /// Something worth a log line that did not change the answer.
@@ -203,7 +202,17 @@ where
         handled.challenge = verified.challenge;
         return handled;
     }
-    deliver(route, index, verified, store, mac, origin, clock, &mut handled).await;
+    deliver(
+        route,
+        index,
+        verified,
+        store,
+        mac,
+        origin,
+        clock,
+        &mut handled,
+    )
+    .await;
     handled
 }
 
@@ -306,7 +315,10 @@ async fn resign<B, M: Mac<B>, C: Clock>(
     }
     let timestamp = clock.now_ms().div_euclid(1000);
     let prefix = standard_webhooks::prefix(&delivery.key, timestamp);
-    match mac.tags(index, KeyUse::Origin, &prefix, &delivery.body).await {
+    match mac
+        .tags(index, KeyUse::Origin, &prefix, &delivery.body)
+        .await
+    {
         Ok(tags) => match tags.first() {
             Some(tag) => Ok(Some(Resigned {
                 id: delivery.key.clone(),
@@ -363,10 +375,12 @@ where
         Err(BodyError::TooLarge) => return Err(Outcome::TooLarge),
         Err(BodyError::Unreadable) => return Err(Outcome::BadBody),
         Err(BodyError::TimedOut) => {
-            return Err(match signed.stamp.map(|s| s.check(clock.now_ms(), tolerance)) {
-                Some(Err(why)) => rejection(why),
-                _ => Outcome::BodyTimeout,
-            })
+            return Err(
+                match signed.stamp.map(|s| s.check(clock.now_ms(), tolerance)) {
+                    Some(Err(why)) => rejection(why),
+                    _ => Outcome::BodyTimeout,
+                },
+            )
         }
     };
     handled.body_bytes = Some(body.len());
@@ -412,11 +426,12 @@ where
         .or(fields.kind.clone())
         .and_then(|text| printable(&text, MAX_EVENT_TYPE_BYTES));
 
-    let challenge = if scheme == Scheme::Slack && fields.kind.as_deref() == Some(slack::URL_VERIFICATION) {
-        fields.challenge.clone()
-    } else {
-        None
-    };
+    let challenge =
+        if scheme == Scheme::Slack && fields.kind.as_deref() == Some(slack::URL_VERIFICATION) {
+            fields.challenge.clone()
+        } else {
+            None
+        };
 
     let sender_headers = scheme
         .forwarded_headers()
@@ -438,7 +453,8 @@ where
 /// `text` when it is non-empty printable ASCII of at most `max` bytes: safe
 /// to log and to show.
 fn printable(text: &str, max: usize) -> Option<String> {
-    let ok = !text.is_empty() && text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    let ok =
+        !text.is_empty() && text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b));
     ok.then(|| text.to_owned())
 }
 

@@ -49,7 +49,10 @@ mod tests {
         ] {
             let encoded = string(text);
             assert!(encoded.is_ascii(), "{encoded}");
-            assert!(!encoded.contains('<') && !encoded.contains('>'), "{encoded}");
+            assert!(
+                !encoded.contains('<') && !encoded.contains('>'),
+                "{encoded}"
+            );
             let decoded: String = serde_json::from_str(&encoded).expect("valid JSON");
             assert_eq!(decoded, text);
         }

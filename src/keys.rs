@@ -202,7 +202,13 @@ mod tests {
         push_hex(&mut lower, &tag);
         assert_eq!(tag_from_hex(&lower), Some(tag));
         assert_eq!(tag_from_hex(&lower.to_ascii_uppercase()), Some(tag));
-        for bad in ["", "00", &lower[1..], &format!("{lower}0"), &lower.replace('0', "g")] {
+        for bad in [
+            "",
+            "00",
+            &lower[1..],
+            &format!("{lower}0"),
+            &lower.replace('0', "g"),
+        ] {
             assert_eq!(tag_from_hex(bad), None, "{bad:?}");
         }
     }

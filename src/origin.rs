@@ -120,7 +120,13 @@ mod tests {
     #[test]
     fn passes_the_senders_headers_and_exact_bytes() {
         let body = vec![0xff, b'{', b'}'];
-        let forward = build_forward(&route(None), Some("application/json".into()), sender(), body, None);
+        let forward = build_forward(
+            &route(None),
+            Some("application/json".into()),
+            sender(),
+            body,
+            None,
+        );
         assert_eq!(forward.url, "http://127.0.0.1:9/in");
         assert_eq!(forward.body, vec![0xff, b'{', b'}']);
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000000"));
@@ -134,15 +140,36 @@ mod tests {
         let now = 1_700_000_100;
         let route = route(Some(ORIGIN_KEY));
         let body = vec![0xff, b'{', b'}'];
-        let tag = route.origin_key.as_ref().expect("set").tag(&prefix("msg_1", now), &body);
-        let resigned = Resigned { id: "msg_1".into(), timestamp: now, tag };
+        let tag = route
+            .origin_key
+            .as_ref()
+            .expect("set")
+            .tag(&prefix("msg_1", now), &body);
+        let resigned = Resigned {
+            id: "msg_1".into(),
+            timestamp: now,
+            tag,
+        };
         let forward = build_forward(&route, None, sender(), body, Some(resigned));
-        assert_eq!(forward.headers.len(), 3, "the sender's three replaced: {:?}", forward.headers);
+        assert_eq!(
+            forward.headers.len(),
+            3,
+            "the sender's three replaced: {:?}",
+            forward.headers
+        );
         assert_eq!(header(&forward, "webhook-id"), Some("msg_1"));
         assert_eq!(header(&forward, "webhook-timestamp"), Some("1700000100"));
         let signature = header(&forward, "webhook-signature").expect("signed");
         let check = |keys: &str| {
-            verify(&parse_keys(keys).expect("key"), "msg_1", "1700000100", signature, &forward.body, now, 300)
+            verify(
+                &parse_keys(keys).expect("key"),
+                "msg_1",
+                "1700000100",
+                signature,
+                &forward.body,
+                now,
+                300,
+            )
         };
         assert_eq!(check(ORIGIN_KEY), Ok(()));
         assert!(check(KEY).is_err());
@@ -152,13 +179,26 @@ mod tests {
     fn other_schemes_keep_their_headers_beside_the_resignature() {
         let mut route = route(Some(ORIGIN_KEY));
         route.scheme = Scheme::Github;
-        let github = vec![("x-hub-signature-256", "sha256=ab".to_owned()), ("x-github-event", "push".to_owned())];
-        let resigned = Resigned { id: "sig_1".into(), timestamp: 1, tag: [0; 32] };
+        let github = vec![
+            ("x-hub-signature-256", "sha256=ab".to_owned()),
+            ("x-github-event", "push".to_owned()),
+        ];
+        let resigned = Resigned {
+            id: "sig_1".into(),
+            timestamp: 1,
+            tag: [0; 32],
+        };
         let forward = build_forward(&route, None, github, b"{}".to_vec(), Some(resigned));
         let names: Vec<_> = forward.headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
-            ["x-hub-signature-256", "x-github-event", "webhook-id", "webhook-timestamp", "webhook-signature"]
+            [
+                "x-hub-signature-256",
+                "x-github-event",
+                "webhook-id",
+                "webhook-timestamp",
+                "webhook-signature"
+            ]
         );
     }
 

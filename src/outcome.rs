@@ -280,7 +280,9 @@ mod tests {
         let github = Outcome::MissingHeader.answer(Some(Scheme::Github)).body;
         assert!(github.contains("x-hub-signature-256"), "{github}");
         assert!(!github.contains("webhook-"), "{github}");
-        let standard = Outcome::MissingHeader.answer(Some(Scheme::StandardWebhooks)).body;
+        let standard = Outcome::MissingHeader
+            .answer(Some(Scheme::StandardWebhooks))
+            .body;
         assert!(standard.contains("webhook-signature"), "{standard}");
     }
 

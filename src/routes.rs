@@ -61,7 +61,11 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<Raw, E> {
         // TOML integers arrive as JS numbers; a whole float is a whole number.
         let whole = n.fract() == 0.0 && (0.0..9.0e15).contains(&n);
-        Ok(if whole { Raw::Whole(n as u64) } else { Raw::Other })
+        Ok(if whole {
+            Raw::Whole(n as u64)
+        } else {
+            Raw::Other
+        })
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Raw, E> {
         Ok(Raw::Other)
@@ -78,8 +82,12 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
         let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
+        // JSON keys are always strings; a key read as a `Raw` avoids serde's
+        // string visitor and its type-error messages.
+        while let Some((key, value)) = map.next_entry::<Raw, Raw>()? {
+            if let Raw::Text(key) = key {
+                entries.push((key, value));
+            }
         }
         Ok(Raw::Table(entries))
     }
@@ -152,7 +160,10 @@ fn route(
     secret: &dyn Fn(&str) -> Option<String>,
     fail: &dyn Fn(&'static str, Rule) -> ConfigError,
 ) -> Result<Route, ConfigError> {
-    if let Some((name, _)) = fields.iter().find(|(name, _)| !FIELDS.contains(&name.as_str())) {
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(name, _)| !FIELDS.contains(&name.as_str()))
+    {
         let shown: String = name.chars().take(40).collect();
         return Err(fail("field", Rule::UnknownField(shown)));
     }
@@ -166,7 +177,9 @@ fn route(
 
     let scheme = match field("scheme") {
         None => return Err(fail("scheme", Rule::Required)),
-        Some(Raw::Text(name)) => Scheme::from_name(name).ok_or_else(|| fail("scheme", Rule::UnknownScheme))?,
+        Some(Raw::Text(name)) => {
+            Scheme::from_name(name).ok_or_else(|| fail("scheme", Rule::UnknownScheme))?
+        }
         Some(_) => return Err(fail("scheme", Rule::Type("text: the scheme's name"))),
     };
 
@@ -177,10 +190,18 @@ fn route(
             .iter()
             .map(|item| match item {
                 Raw::Text(name) => Ok(name.as_str()),
-                _ => Err(fail("secret", Rule::Type("a secret's name, or a list of names"))),
+                _ => Err(fail(
+                    "secret",
+                    Rule::Type("a secret's name, or a list of names"),
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(fail("secret", Rule::Type("a secret's name, or a list of names"))),
+        Some(_) => {
+            return Err(fail(
+                "secret",
+                Rule::Type("a secret's name, or a list of names"),
+            ))
+        }
     };
     let mut keys = Vec::new();
     for name in names {
@@ -203,7 +224,10 @@ fn route(
         None => None,
         Some(Raw::Text(name)) => {
             let value = bound(name, secret).map_err(|rule| fail("origin_secret", rule))?;
-            Some(standard_webhooks::parse_key(&value).map_err(|e| fail("origin_secret", Rule::Key(e)))?)
+            Some(
+                standard_webhooks::parse_key(&value)
+                    .map_err(|e| fail("origin_secret", Rule::Key(e)))?,
+            )
         }
         Some(_) => return Err(fail("origin_secret", Rule::Type("a secret's name"))),
     };
@@ -252,7 +276,9 @@ fn bound(name: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, 
         return Err(Rule::NotABindingName);
     }
     secret(name).ok_or_else(|| {
-        let shown = name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let shown = name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         Rule::Unbound(shown.then(|| name.to_owned()))
     })
 }
@@ -272,7 +298,10 @@ mod tests {
             ("ROUTES".to_owned(), routes.to_owned()),
             ("QUO_WEBHOOK_SECRET".to_owned(), VECTOR_KEY.to_owned()),
             ("GITHUB_WEBHOOK_SECRET".to_owned(), GITHUB_SECRET.to_owned()),
-            ("GITHUB_WEBHOOK_SECRET_NEXT".to_owned(), "next secret".to_owned()),
+            (
+                "GITHUB_WEBHOOK_SECRET_NEXT".to_owned(),
+                "next secret".to_owned(),
+            ),
             ("ORIGIN_SECRET".to_owned(), VECTOR_KEY.to_owned()),
             ("lowercase_secret".to_owned(), "x".to_owned()),
         ])
@@ -318,13 +347,18 @@ mod tests {
         assert_eq!(github.keys[0].as_bytes(), GITHUB_SECRET.as_bytes());
         assert_eq!(github.limits.tolerance_seconds, 60);
         assert_eq!(github.limits.max_body_bytes, 2048);
-        assert_eq!(github.limits.dedupe_ttl_seconds, 259_200, "the global default");
+        assert_eq!(
+            github.limits.dedupe_ttl_seconds, 259_200,
+            "the global default"
+        );
         assert!(config.route_for("/").is_none());
     }
 
     #[test]
     fn global_settings_are_the_defaults_of_route_limits() {
-        let mut map = settings(r#"{"/q": {"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#);
+        let mut map = settings(
+            r#"{"/q": {"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+        );
         map.insert("TOLERANCE_SECONDS".to_owned(), "30".to_owned());
         map.insert("ORIGIN_TIMEOUT_MS".to_owned(), "1500".to_owned());
         let config = Config::from_settings(|name| map.get(name).cloned()).expect("valid");
@@ -336,8 +370,13 @@ mod tests {
     fn raw_secrets_keep_their_spaces_and_base64_secrets_split() {
         let config = read(EXAMPLE).expect("valid");
         assert_eq!(config.routes[1].keys[1].as_bytes(), b"next secret");
-        let mut map = settings(r#"{"/q": {"scheme": "standard-webhooks", "secret": "TWO", "origin": "http://x/"}}"#);
-        map.insert("TWO".to_owned(), format!("{VECTOR_KEY} whsec_c2Vjb25kLWtleS1mb3Itcm90YXRpb24="));
+        let mut map = settings(
+            r#"{"/q": {"scheme": "standard-webhooks", "secret": "TWO", "origin": "http://x/"}}"#,
+        );
+        map.insert(
+            "TWO".to_owned(),
+            format!("{VECTOR_KEY} whsec_c2Vjb25kLWtleS1mb3Itcm90YXRpb24="),
+        );
         let config = Config::from_settings(|name| map.get(name).cloned()).expect("valid");
         assert_eq!(config.routes[0].keys.len(), 2);
     }
@@ -345,24 +384,80 @@ mod tests {
     #[test]
     fn each_bad_route_names_the_route_and_the_field() {
         let cases: &[(&str, &str, &str)] = &[
-            (r#"{"/a": {"scheme": "gitlab", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a", "scheme"),
-            (r#"{"/a": {"secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a", "scheme"),
-            (r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#, "/a", "secret"),
-            (r#"{"/a": {"scheme": "github", "secret": [], "origin": "http://x/"}}"#, "/a", "secret"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "ftp://x/"}}"#, "/a", "origin"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "https://u:p@x/"}}"#, "/a", "origin"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET"}}"#, "/a", "origin"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "origin_secret": "GITHUB_WEBHOOK_SECRET"}}"#, "/a", "origin_secret"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "orgin": "http://y/"}}"#, "/a", "field"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": -1}}"#, "/a", "tolerance_seconds"),
-            (r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": 400, "dedupe_ttl_seconds": 700}}"#, "/a", "dedupe_ttl_seconds"),
-            (r#"{"/_hookgate/x": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/_hookgate/x", "path"),
-            (r#"{"/a?b": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#, "/a?b", "path"),
+            (
+                r#"{"/a": {"scheme": "gitlab", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+                "/a",
+                "scheme",
+            ),
+            (
+                r#"{"/a": {"secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+                "/a",
+                "scheme",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#,
+                "/a",
+                "secret",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": [], "origin": "http://x/"}}"#,
+                "/a",
+                "secret",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "ftp://x/"}}"#,
+                "/a",
+                "origin",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "https://u:p@x/"}}"#,
+                "/a",
+                "origin",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET"}}"#,
+                "/a",
+                "origin",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "origin_secret": "GITHUB_WEBHOOK_SECRET"}}"#,
+                "/a",
+                "origin_secret",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "orgin": "http://y/"}}"#,
+                "/a",
+                "field",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": -1}}"#,
+                "/a",
+                "tolerance_seconds",
+            ),
+            (
+                r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": 400, "dedupe_ttl_seconds": 700}}"#,
+                "/a",
+                "dedupe_ttl_seconds",
+            ),
+            (
+                r#"{"/_hookgate/x": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+                "/_hookgate/x",
+                "path",
+            ),
+            (
+                r#"{"/a?b": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+                "/a?b",
+                "path",
+            ),
             (r#"{"/a": "github"}"#, "/a", "path"),
         ];
         for (routes, path, field) in cases {
             let (got_path, got_field, rule) = failure(routes);
-            assert_eq!((got_path.as_str(), got_field), (*path, *field), "{routes}: {rule:?}");
+            assert_eq!(
+                (got_path.as_str(), got_field),
+                (*path, *field),
+                "{routes}: {rule:?}"
+            );
         }
     }
 
@@ -370,14 +465,21 @@ mod tests {
     fn two_routes_on_one_path_are_refused() {
         let twice = r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"},
                         "/a": {"scheme": "stripe", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://y/"}}"#;
-        assert_eq!(failure(twice), ("/a".to_owned(), "path", Rule::DuplicatePath));
+        assert_eq!(
+            failure(twice),
+            ("/a".to_owned(), "path", Rule::DuplicatePath)
+        );
     }
 
     #[test]
     fn unbound_secrets_are_named_only_when_they_look_like_names() {
-        let (_, _, rule) = failure(r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#);
+        let (_, _, rule) = failure(
+            r#"{"/a": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#,
+        );
         assert_eq!(rule, Rule::Unbound(Some("NOT_BOUND".to_owned())));
-        let (_, _, rule) = failure(r#"{"/a": {"scheme": "github", "secret": "hunter2hunter2", "origin": "http://x/"}}"#);
+        let (_, _, rule) = failure(
+            r#"{"/a": {"scheme": "github", "secret": "hunter2hunter2", "origin": "http://x/"}}"#,
+        );
         assert_eq!(rule, Rule::Unbound(None));
         // A key pasted where its name belongs is never echoed, whether or
         // not it could pass for a name.
@@ -385,7 +487,9 @@ mod tests {
             (ROTATED_KEY, Rule::NotABindingName),
             (VECTOR_KEY, Rule::Unbound(None)),
         ] {
-            let pasted = format!(r#"{{"/a": {{"scheme": "standard-webhooks", "secret": "{key}", "origin": "http://x/"}}}}"#);
+            let pasted = format!(
+                r#"{{"/a": {{"scheme": "standard-webhooks", "secret": "{key}", "origin": "http://x/"}}}}"#
+            );
             let error = read(&pasted).expect_err("a key, not a name");
             assert_eq!(error.rule, rule);
             assert!(!error.to_string().contains(&key[6..12]), "{error}");
@@ -395,10 +499,15 @@ mod tests {
     #[test]
     fn keys_belong_to_their_scheme() {
         // A raw GitHub secret is no Standard Webhooks key.
-        let (_, field, rule) = failure(r#"{"/a": {"scheme": "standard-webhooks", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#);
+        let (_, field, rule) = failure(
+            r#"{"/a": {"scheme": "standard-webhooks", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"}}"#,
+        );
         assert_eq!((field, rule), ("secret", Rule::Key(KeyError::NotBase64)));
         // …but anything is a GitHub secret.
-        assert!(read(r#"{"/a": {"scheme": "github", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#).is_ok());
+        assert!(read(
+            r#"{"/a": {"scheme": "github", "secret": "QUO_WEBHOOK_SECRET", "origin": "http://x/"}}"#
+        )
+        .is_ok());
     }
 
     #[test]
@@ -411,14 +520,20 @@ mod tests {
             assert_eq!(error.place, Place::Setting("ROUTES"), "{bad}");
         }
         assert_eq!(read("{}").expect_err("none").rule, Rule::NoRoutes);
-        let error = read("{\"/a\": {\"scheme\": \"github\",\n \"secret\": hunter2}}").expect_err("bad JSON");
-        assert!(matches!(error.rule, Rule::RoutesNotJson { line: 2, .. }), "{error:?}");
+        let error = read("{\"/a\": {\"scheme\": \"github\",\n \"secret\": hunter2}}")
+            .expect_err("bad JSON");
+        assert!(
+            matches!(error.rule, Rule::RoutesNotJson { line: 2, .. }),
+            "{error:?}"
+        );
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]
     fn messages_name_route_field_and_rule() {
-        let error = read(r#"{"/gh": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#).expect_err("unbound");
+        let error =
+            read(r#"{"/gh": {"scheme": "github", "secret": "NOT_BOUND", "origin": "http://x/"}}"#)
+                .expect_err("unbound");
         assert_eq!(
             error.to_string(),
             "setting ROUTES, route \"/gh\", field secret is invalid: it names the secret NOT_BOUND, \

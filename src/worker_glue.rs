@@ -21,7 +21,9 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_log, console_warn, event, Context, Env, Headers, Request, Response};
+use worker::{
+    console_error, console_log, console_warn, event, Context, Env, Headers, Request, Response,
+};
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
 /// (native code, about four times faster than `sha2` in wasm), without ever
@@ -56,12 +58,23 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     ctx.wait_until(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let handled =
-            gate::handle(config, &mut incoming, &store, &mac, &FetchOrigin, &RuntimeClock).await;
+        let handled = gate::handle(
+            config,
+            &mut incoming,
+            &store,
+            &mac,
+            &FetchOrigin,
+            &RuntimeClock,
+        )
+        .await;
         log(config, &handled);
         let _ = answer.send(answer_for(&handled));
     });
-    respond(verdict.await.unwrap_or_else(|_| Outcome::Internal.answer(None)))
+    respond(
+        verdict
+            .await
+            .unwrap_or_else(|_| Outcome::Internal.answer(None)),
+    )
 }
 
 fn answer_for(handled: &Handled) -> Answer {
@@ -94,8 +107,11 @@ struct Prepared {
     read: Vec<(String, Option<String>)>,
     config: Config,
     /// Keys imported into WebCrypto, by route and use, on first need.
-    imported: RefCell<HashMap<(usize, bool), Rc<Vec<JsValue>>>>,
+    imported: RefCell<HashMap<(usize, bool), ImportedKeys>>,
 }
+
+/// One route's keys of one use, as WebCrypto `CryptoKey`s.
+type ImportedKeys = Rc<Vec<JsValue>>;
 
 thread_local! {
     static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
@@ -107,7 +123,11 @@ fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
         if Object::is(&prepared.env.borrow(), env) {
             return Ok(prepared.clone());
         }
-        if prepared.read.iter().all(|(name, value)| setting(env, name) == *value) {
+        if prepared
+            .read
+            .iter()
+            .all(|(name, value)| setting(env, name) == *value)
+        {
             *prepared.env.borrow_mut() = env.into();
             return Ok(prepared.clone());
         }
@@ -149,7 +169,12 @@ fn setting(env: &Env, name: &str) -> Option<String> {
     } else if let Some(text) = value.as_string() {
         Some(text)
     } else if let Some(number) = value.as_f64() {
-        Some(js_sys::Number::from(number).to_string_with_radix(10).ok()?.into())
+        Some(
+            js_sys::Number::from(number)
+                .to_string_with_radix(10)
+                .ok()?
+                .into(),
+        )
     } else if value.is_object() && !value.has_type::<js_sys::Function>() && name == "ROUTES" {
         js_sys::JSON::stringify(&value).ok().map(String::from)
     } else {
@@ -223,7 +248,7 @@ impl BodyBytes for EdgeBody {
 struct EdgeMac<'a>(&'a Prepared);
 
 impl EdgeMac<'_> {
-    async fn imported(&self, route: usize, use_: KeyUse) -> Result<Rc<Vec<JsValue>>, MacError> {
+    async fn imported(&self, route: usize, use_: KeyUse) -> Result<ImportedKeys, MacError> {
         let slot = (route, use_ == KeyUse::Origin);
         if let Some(keys) = self.0.imported.borrow().get(&slot) {
             return Ok(keys.clone());
@@ -286,7 +311,9 @@ fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
                 console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
-            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.unchecked_into()))))
+            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(
+                kv.unchecked_into(),
+            ))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = binding(env, "REPLAY_DO") else {

@@ -163,7 +163,11 @@ mod senders {
     }
 
     /// Verifies `vector` with `headers` (overriding its own) under `scheme`.
-    fn check(scheme: Scheme, vector: &Value, replace: Option<(&str, String)>) -> Result<(), Rejection> {
+    fn check(
+        scheme: Scheme,
+        vector: &Value,
+        replace: Option<(&str, String)>,
+    ) -> Result<(), Rejection> {
         let mut headers: Vec<(String, String)> = vector["headers"]
             .as_object()
             .expect("headers")
@@ -174,7 +178,12 @@ mod senders {
             headers.retain(|(k, _)| k != name);
             headers.push((name.to_owned(), value));
         }
-        let lookup = move |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let lookup = move |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         let signed = scheme.read(&lookup)?;
         let keys = scheme
             .parse_keys(vector["secret"].as_str().expect("secret"))
@@ -189,11 +198,23 @@ mod senders {
     #[test]
     fn every_published_vector_verifies_under_its_scheme() {
         let mut checked = 0;
-        for scheme in [Scheme::Github, Scheme::Stripe, Scheme::Slack, Scheme::Shopify, Scheme::QuoLegacy] {
+        for scheme in [
+            Scheme::Github,
+            Scheme::Stripe,
+            Scheme::Slack,
+            Scheme::Shopify,
+            Scheme::QuoLegacy,
+        ] {
             let list = vectors(scheme);
             assert!(!list.is_empty(), "{}", scheme.name());
             for vector in &list {
-                assert_eq!(check(scheme, vector, None), Ok(()), "{}: {}", scheme.name(), vector["source"]);
+                assert_eq!(
+                    check(scheme, vector, None),
+                    Ok(()),
+                    "{}: {}",
+                    scheme.name(),
+                    vector["source"]
+                );
                 checked += 1;
             }
         }
@@ -204,11 +225,22 @@ mod senders {
     fn every_vector_fails_under_every_other_scheme() {
         // The route picks the scheme: a sender's valid delivery on another
         // scheme's route never verifies.
-        for scheme in [Scheme::Github, Scheme::Stripe, Scheme::Slack, Scheme::Shopify, Scheme::QuoLegacy] {
+        for scheme in [
+            Scheme::Github,
+            Scheme::Stripe,
+            Scheme::Slack,
+            Scheme::Shopify,
+            Scheme::QuoLegacy,
+        ] {
             for vector in vectors(scheme) {
                 for other in Scheme::ALL.into_iter().filter(|s| *s != scheme) {
                     let headers = vector["headers"].as_object().expect("headers").clone();
-                    let lookup = move |name: &str| headers.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                    let lookup = move |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    };
                     let result = other.read(&lookup);
                     assert!(
                         result.is_err() || result.as_ref().is_ok_and(|s| s.candidates.is_empty()),
@@ -225,11 +257,17 @@ mod senders {
     fn the_quo_legacy_negative_vector_is_refused() {
         for vector in vectors(Scheme::QuoLegacy) {
             let negative = vector["negative"]["signature"].as_str().expect("negative");
-            let header = vector["headers"]["openphone-signature"].as_str().expect("header");
+            let header = vector["headers"]["openphone-signature"]
+                .as_str()
+                .expect("header");
             let (head, _) = header.rsplit_once(';').expect("entry");
             let forged = format!("{head};{negative}");
             assert_eq!(
-                check(Scheme::QuoLegacy, &vector, Some(("openphone-signature", forged))),
+                check(
+                    Scheme::QuoLegacy,
+                    &vector,
+                    Some(("openphone-signature", forged))
+                ),
                 Err(Rejection::BadSignature)
             );
         }
@@ -237,11 +275,22 @@ mod senders {
 
     #[test]
     fn tampered_bodies_fail_for_every_vector() {
-        for scheme in [Scheme::Github, Scheme::Stripe, Scheme::Slack, Scheme::Shopify, Scheme::QuoLegacy] {
+        for scheme in [
+            Scheme::Github,
+            Scheme::Stripe,
+            Scheme::Slack,
+            Scheme::Shopify,
+            Scheme::QuoLegacy,
+        ] {
             for mut vector in vectors(scheme) {
                 let body = vector["body"].as_str().expect("body").to_owned();
                 vector["body"] = Value::String(format!("{body} "));
-                assert_eq!(check(scheme, &vector, None), Err(Rejection::BadSignature), "{}", scheme.name());
+                assert_eq!(
+                    check(scheme, &vector, None),
+                    Err(Rejection::BadSignature),
+                    "{}",
+                    scheme.name()
+                );
             }
         }
     }

@@ -93,7 +93,10 @@ fn signed(id: &str, timestamp: i64, body: &[u8]) -> FakeRequest {
         &[
             ("webhook-id", id.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", standard_webhooks::sign(&key(), id, timestamp, body)),
+            (
+                "webhook-signature",
+                standard_webhooks::sign(&key(), id, timestamp, body),
+            ),
             ("content-type", "application/json".to_owned()),
             ("cookie", "session=1".to_owned()),
         ],
@@ -128,7 +131,14 @@ impl Rig {
     fn run_with<M: Mac<Vec<u8>>>(&self, mac: &M, request: &mut FakeRequest) -> Handled {
         request.clock = Some(self.clock.clone());
         let store = KvReplayStore::new(&self.kv);
-        block_on(handle(&self.config, request, &store, mac, &&self.origin, &self.clock))
+        block_on(handle(
+            &self.config,
+            request,
+            &store,
+            mac,
+            &&self.origin,
+            &self.clock,
+        ))
     }
     fn forwarded(&self) -> usize {
         self.origin.received.borrow().len()
@@ -146,20 +156,32 @@ impl Rig {
 #[test]
 fn a_valid_delivery_is_forwarded_exactly_and_marked_done() {
     let rig = Rig::new();
-    let handled = rig.run(&mut signed("msg_1", NOW, b"{\"type\":\"message.received\"}"));
+    let handled = rig.run(&mut signed(
+        "msg_1",
+        NOW,
+        b"{\"type\":\"message.received\"}",
+    ));
     assert_eq!(handled.outcome, Outcome::Delivered);
     assert_eq!(handled.incidents, vec![]);
     assert_eq!(handled.key.as_deref(), Some("msg_1"));
     assert_eq!(handled.event_type.as_deref(), Some("message.received"));
     assert_eq!(handled.origin_status, Some(200));
-    assert_eq!((handled.route, handled.scheme), (Some(0), Some(Scheme::StandardWebhooks)));
+    assert_eq!(
+        (handled.route, handled.scheme),
+        (Some(0), Some(Scheme::StandardWebhooks))
+    );
     let received = rig.origin.received.borrow();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, b"{\"type\":\"message.received\"}");
     let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
-        ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature"]
+        [
+            "content-type",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature"
+        ]
     );
     let done = format!("done:{}", NOW + 259_200);
     assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(done));
@@ -177,7 +199,10 @@ fn shape_is_checked_before_anything_else() {
     let mut other_path_and_method = signed("msg_1", NOW, b"{}");
     other_path_and_method.method = "GET";
     other_path_and_method.path = "/x";
-    assert_eq!(rig.run(&mut other_path_and_method).outcome, Outcome::NotFound);
+    assert_eq!(
+        rig.run(&mut other_path_and_method).outcome,
+        Outcome::NotFound
+    );
     assert_eq!(rig.forwarded(), 0);
     assert_eq!(rig.kv.calls.borrow().len(), 0);
 }
@@ -185,7 +210,10 @@ fn shape_is_checked_before_anything_else() {
 #[test]
 fn the_configured_path_is_the_only_one() {
     let rig = Rig::with(config_with(&[("WEBHOOK_PATH", "/hooks/quo")]));
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::NotFound);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::NotFound
+    );
     let mut request = signed("msg_1", NOW, b"{}");
     request.path = "/hooks/quo";
     assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
@@ -206,7 +234,10 @@ fn oversize_bodies_are_refused_before_reading_or_hashing() {
     assert_eq!(rig.run(&mut lying).outcome, Outcome::TooLarge);
 
     let exact = vec![b'a'; 64];
-    assert_eq!(rig.run(&mut signed("msg_3", NOW, &exact)).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_3", NOW, &exact)).outcome,
+        Outcome::Delivered
+    );
     assert_eq!(rig.forwarded(), 1);
 }
 
@@ -235,7 +266,11 @@ fn each_missing_or_empty_header_is_401_without_reading_the_body() {
             } else {
                 request.headers.remove(name);
             }
-            assert_eq!(rig.run(&mut request).outcome, Outcome::MissingHeader, "{name}");
+            assert_eq!(
+                rig.run(&mut request).outcome,
+                Outcome::MissingHeader,
+                "{name}"
+            );
             assert_eq!(request.body_reads, 0);
             assert_eq!(rig.forwarded(), 0);
         }
@@ -253,7 +288,10 @@ fn timestamps_outside_the_window_are_refused_before_the_body() {
     garbage.set("webhook-timestamp", "soon");
     assert_eq!(rig.run(&mut garbage).outcome, Outcome::BadTimestamp);
     assert_eq!(stale.body_reads + future.body_reads + garbage.body_reads, 0);
-    assert_eq!(rig.run(&mut signed("msg_2", NOW - 300, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_2", NOW - 300, b"{}")).outcome,
+        Outcome::Delivered
+    );
 }
 
 #[test]
@@ -289,14 +327,20 @@ fn no_body_is_waited_for_longer_than_the_cap() {
     let rig = Rig::with(config);
     let mut request = FakeRequest::new(
         "/",
-        &[(github::HEADER, github::sign(&rig.config.routes[0].keys[0], b"{}"))],
+        &[(
+            github::HEADER,
+            github::sign(&rig.config.routes[0].keys[0], b"{}"),
+        )],
         b"{}",
     );
     request.body_ms = MAX_BODY_MS + 1;
     assert_eq!(rig.run(&mut request).outcome, Outcome::BodyTimeout);
     assert_eq!(request.deadline, Some(NOW * 1000 + MAX_BODY_MS));
     // Within the window, a timestamped scheme stops at the cap too.
-    let rig = Rig::with(config_with(&[("TOLERANCE_SECONDS", "3600"), ("DEDUPE_TTL_SECONDS", "7200")]));
+    let rig = Rig::with(config_with(&[
+        ("TOLERANCE_SECONDS", "3600"),
+        ("DEDUPE_TTL_SECONDS", "7200"),
+    ]));
     let mut request = signed("msg_1", NOW, b"{}");
     request.body_ms = MAX_BODY_MS + 1;
     assert_eq!(rig.run(&mut request).outcome, Outcome::BodyTimeout);
@@ -318,7 +362,11 @@ fn bad_signatures_are_401_and_never_touch_the_store() {
     for header in ["v1,", "garbage", "v2,abc v1a,xyz"] {
         let mut request = signed("msg_1", NOW, b"{}");
         request.set("webhook-signature", header);
-        assert_eq!(rig.run(&mut request).outcome, Outcome::BadSignature, "{header}");
+        assert_eq!(
+            rig.run(&mut request).outcome,
+            Outcome::BadSignature,
+            "{header}"
+        );
     }
     assert_eq!(rig.forwarded(), 0);
     assert_eq!(rig.kv.calls.borrow().len(), 0);
@@ -359,7 +407,10 @@ fn an_unreadable_body_is_400() {
 #[test]
 fn a_retry_of_a_delivered_id_is_200_and_not_forwarded() {
     let rig = Rig::new();
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Delivered
+    );
     // The sender's retry: same id, new timestamp and signature.
     rig.clock.advance_ms(60_000);
     assert_eq!(
@@ -367,7 +418,10 @@ fn a_retry_of_a_delivered_id_is_200_and_not_forwarded() {
         Outcome::AlreadyDelivered
     );
     // A replay of the captured original.
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::AlreadyDelivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::AlreadyDelivered
+    );
     assert_eq!(rig.forwarded(), 1);
 }
 
@@ -378,7 +432,10 @@ fn a_copy_in_flight_is_409() {
     let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
     assert_eq!(handled.outcome, Outcome::InFlight);
     assert_eq!(rig.forwarded(), 0);
-    assert_eq!(rig.kv.value_of(&key_for("msg_1")).as_deref(), Some("in-flight"));
+    assert_eq!(
+        rig.kv.value_of(&key_for("msg_1")).as_deref(),
+        Some("in-flight")
+    );
 }
 
 #[test]
@@ -387,8 +444,16 @@ fn origin_failures_release_the_claim_so_the_retry_is_delivered_once() {
         (Ok(500), Outcome::OriginFailed, Incident::OriginStatus(500)),
         (Ok(410), Outcome::OriginFailed, Incident::OriginStatus(410)),
         (Ok(302), Outcome::OriginFailed, Incident::OriginStatus(302)),
-        (Err(OriginError::Unreachable), Outcome::OriginFailed, Incident::OriginUnreachable),
-        (Err(OriginError::Timeout), Outcome::OriginTimeout, Incident::OriginTimedOut),
+        (
+            Err(OriginError::Unreachable),
+            Outcome::OriginFailed,
+            Incident::OriginUnreachable,
+        ),
+        (
+            Err(OriginError::Timeout),
+            Outcome::OriginTimeout,
+            Incident::OriginTimedOut,
+        ),
     ] {
         let rig = Rig::new();
         rig.origin.answer.set(answer);
@@ -400,7 +465,10 @@ fn origin_failures_release_the_claim_so_the_retry_is_delivered_once() {
 
         rig.origin.answer.set(Ok(204));
         rig.clock.advance_ms(30_000);
-        assert_eq!(rig.run(&mut signed("msg_1", NOW + 30, b"{}")).outcome, Outcome::Delivered);
+        assert_eq!(
+            rig.run(&mut signed("msg_1", NOW + 30, b"{}")).outcome,
+            Outcome::Delivered
+        );
         rig.clock.advance_ms(60_000);
         assert_eq!(
             rig.run(&mut signed("msg_1", NOW + 90, b"{}")).outcome,
@@ -419,7 +487,10 @@ fn an_unavailable_store_fails_closed() {
     assert_eq!(handled.incidents, vec![Incident::ClaimFailed]);
     rig.kv.fail_gets(false);
     rig.kv.fail_puts(true);
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::StoreUnavailable);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::StoreUnavailable
+    );
     assert_eq!(rig.forwarded(), 0);
 }
 
@@ -451,9 +522,15 @@ fn stale_reads_let_a_copy_through_as_kv_allows() {
     // Two locations: the second has not seen the first's writes. This is
     // the documented KV race; the Durable Object store closes it.
     let rig = Rig::new();
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Delivered
+    );
     rig.kv.stale_reads(true);
-    assert_eq!(rig.run(&mut signed("msg_1", NOW, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Delivered
+    );
     assert_eq!(rig.forwarded(), 2);
 }
 
@@ -462,12 +539,21 @@ fn the_mark_outlives_the_last_moment_a_copy_could_be_replayed() {
     // DEDUPE_TTL exactly twice the tolerance, and a delivery stamped at the
     // future edge of the window: the mark must last until that stamp leaves
     // the window, past now + DEDUPE_TTL.
-    let rig = Rig::with(config_with(&[("TOLERANCE_SECONDS", "300"), ("DEDUPE_TTL_SECONDS", "600")]));
+    let rig = Rig::with(config_with(&[
+        ("TOLERANCE_SECONDS", "300"),
+        ("DEDUPE_TTL_SECONDS", "600"),
+    ]));
     rig.clock.set_ms(NOW * 1000 + 999);
     let stamp = NOW + 300;
-    assert_eq!(rig.run(&mut signed("msg_1", stamp, b"{}")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", stamp, b"{}")).outcome,
+        Outcome::Delivered
+    );
     let until = stamp + 300 + 1;
-    assert_eq!(rig.kv.value_of(&key_for("msg_1")), Some(format!("done:{until}")));
+    assert_eq!(
+        rig.kv.value_of(&key_for("msg_1")),
+        Some(format!("done:{until}"))
+    );
     assert!(until > NOW + 600);
     // The store's TTL counts from its own clock, at or after the write.
     assert_eq!(rig.kv.ttl_of(&key_for("msg_1")), Some((until - NOW) as u64));
@@ -481,7 +567,11 @@ fn re_signs_for_the_origin_with_the_time_of_the_forward() {
     let handled = rig.run(&mut request);
     assert_eq!(handled.outcome, Outcome::Delivered);
     let timestamp = rig.last_header("webhook-timestamp").expect("stamped");
-    assert_eq!(timestamp, (NOW + 8).to_string(), "stamped when the forward left");
+    assert_eq!(
+        timestamp,
+        (NOW + 8).to_string(),
+        "stamped when the forward left"
+    );
     let keys = standard_webhooks::parse_keys(ORIGIN_KEY).expect("key");
     let check = standard_webhooks::verify(
         &keys,
@@ -519,7 +609,9 @@ impl Mac<Vec<u8>> for BrokenMac {
 #[test]
 fn a_failing_mac_is_500_and_never_forwards() {
     let rig = Rig::new();
-    let broken = BrokenMac { sender_works: false };
+    let broken = BrokenMac {
+        sender_works: false,
+    };
     let handled = rig.run_with(&broken, &mut signed("msg_1", NOW, b"{}"));
     assert_eq!(handled.outcome, Outcome::Internal);
     assert_eq!(rig.kv.calls.borrow().len(), 0);
@@ -606,18 +698,27 @@ fn each_route_verifies_its_own_scheme_and_forwards_to_its_own_origin() {
         (
             FakeRequest::new(
                 "/quo-legacy",
-                &[(quo_legacy::HEADER, quo_legacy::sign(&legacy_key[0], NOW * 1000 + 5, body))],
+                &[(
+                    quo_legacy::HEADER,
+                    quo_legacy::sign(&legacy_key[0], NOW * 1000 + 5, body),
+                )],
                 body,
             ),
             "http://o/legacy",
         ),
         (github_delivery(body, "d-1"), "http://o/github"),
-        (stripe_delivery(br#"{"id":"evt_1","type":"charge.succeeded"}"#, NOW), "http://o/stripe"),
+        (
+            stripe_delivery(br#"{"id":"evt_1","type":"charge.succeeded"}"#, NOW),
+            "http://o/stripe",
+        ),
         (
             FakeRequest::new(
                 "/slack",
                 &[
-                    (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), NOW, body)),
+                    (
+                        slack::SIGNATURE_HEADER,
+                        slack::sign(&raw(SLACK_SECRET), NOW, body),
+                    ),
                     (slack::TIMESTAMP_HEADER, NOW.to_string()),
                 ],
                 body,
@@ -644,7 +745,10 @@ fn each_route_verifies_its_own_scheme_and_forwards_to_its_own_origin() {
         assert_eq!(last.url, *origin);
         assert_eq!(last.body, request.body.clone().expect("body"));
         assert!(
-            !last.headers.iter().any(|(n, _)| *n == "authorization" || *n == "cookie"),
+            !last
+                .headers
+                .iter()
+                .any(|(n, _)| *n == "authorization" || *n == "cookie"),
             "{:?}",
             last.headers
         );
@@ -712,7 +816,10 @@ fn replay_keys_of_different_routes_never_collide() {
     quo.path = "/quo";
     assert_eq!(rig.run(&mut quo).outcome, Outcome::Delivered);
     let stripe_body = br#"{"id":"evt_1"}"#;
-    assert_eq!(rig.run(&mut stripe_delivery(stripe_body, NOW)).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut stripe_delivery(stripe_body, NOW)).outcome,
+        Outcome::Delivered
+    );
     assert_eq!(rig.forwarded(), 2);
     assert!(rig.kv.value_of(&key_for("/quo evt_1")).is_some());
     assert!(rig.kv.value_of(&key_for("/stripe evt_1")).is_some());
@@ -721,10 +828,21 @@ fn replay_keys_of_different_routes_never_collide() {
 #[test]
 fn a_body_without_a_usable_id_falls_back_to_the_signature() {
     let rig = Rig::with(six_routes(""));
-    for body in [&b"not json"[..], br#"{"id":12}"#, br#"{"id":"has.a.dot"}"#, br#"{"object":"event"}"#] {
+    for body in [
+        &b"not json"[..],
+        br#"{"id":12}"#,
+        br#"{"id":"has.a.dot"}"#,
+        br#"{"object":"event"}"#,
+    ] {
         let handled = rig.run(&mut stripe_delivery(body, NOW));
         assert_eq!(handled.outcome, Outcome::Delivered, "{body:?}");
-        assert!(handled.key.as_deref().is_some_and(|k| k.starts_with("sig_")), "{handled:?}");
+        assert!(
+            handled
+                .key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("sig_")),
+            "{handled:?}"
+        );
     }
     // The fallback is stable: the same signed content is the same key.
     let again = rig.run(&mut stripe_delivery(b"not json", NOW));
@@ -736,7 +854,10 @@ fn a_verified_slack_handshake_is_answered_not_forwarded() {
     let rig = Rig::with(six_routes(""));
     let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
     let headers = [
-        (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), NOW, body)),
+        (
+            slack::SIGNATURE_HEADER,
+            slack::sign(&raw(SLACK_SECRET), NOW, body),
+        ),
         (slack::TIMESTAMP_HEADER, NOW.to_string()),
     ];
     let handled = rig.run(&mut FakeRequest::new("/slack", &headers, body));
@@ -749,7 +870,10 @@ fn a_verified_slack_handshake_is_answered_not_forwarded() {
     assert_eq!(rig.kv.calls.borrow().len(), 0);
     // Forged: no answer, no challenge.
     let forged = [
-        (slack::SIGNATURE_HEADER, slack::sign(&raw("not the secret"), NOW, body)),
+        (
+            slack::SIGNATURE_HEADER,
+            slack::sign(&raw("not the secret"), NOW, body),
+        ),
         (slack::TIMESTAMP_HEADER, NOW.to_string()),
     ];
     let handled = rig.run(&mut FakeRequest::new("/slack", &forged, body));
@@ -763,7 +887,10 @@ fn slack_events_are_keyed_by_event_id() {
     let body = br#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"message"}}"#;
     let send = |ts: i64| {
         let headers = [
-            (slack::SIGNATURE_HEADER, slack::sign(&raw(SLACK_SECRET), ts, body)),
+            (
+                slack::SIGNATURE_HEADER,
+                slack::sign(&raw(SLACK_SECRET), ts, body),
+            ),
             (slack::TIMESTAMP_HEADER, ts.to_string()),
             ("x-slack-retry-num", "1".to_owned()),
         ];
@@ -780,21 +907,46 @@ fn slack_events_are_keyed_by_event_id() {
 fn every_scheme_can_be_re_signed_for_one_origin_verifier() {
     let rig = Rig::with(six_routes(r#", "origin_secret": "ORIGIN""#));
     let body = br#"{"id":"evt_9","type":"invoice.paid"}"#;
-    assert_eq!(rig.run(&mut stripe_delivery(body, NOW)).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut stripe_delivery(body, NOW)).outcome,
+        Outcome::Delivered
+    );
     let keys = standard_webhooks::parse_keys(ORIGIN_KEY).expect("key");
     let header = |n| rig.last_header(n).expect(n);
     assert_eq!(header("webhook-id"), "evt_9");
     assert_eq!(
-        standard_webhooks::verify(&keys, "evt_9", &header("webhook-timestamp"), &header("webhook-signature"), body, NOW, 5),
+        standard_webhooks::verify(
+            &keys,
+            "evt_9",
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            body,
+            NOW,
+            5
+        ),
         Ok(())
     );
-    assert!(rig.last_header(stripe::HEADER).is_some(), "the sender's own header stays");
+    assert!(
+        rig.last_header(stripe::HEADER).is_some(),
+        "the sender's own header stays"
+    );
     // GitHub's key is a fingerprint: a valid webhook-id too.
-    assert_eq!(rig.run(&mut github_delivery(body, "d-1")).outcome, Outcome::Delivered);
+    assert_eq!(
+        rig.run(&mut github_delivery(body, "d-1")).outcome,
+        Outcome::Delivered
+    );
     let id = header("webhook-id");
     assert!(standard_webhooks::id_is_valid(&id));
     assert_eq!(
-        standard_webhooks::verify(&keys, &id, &header("webhook-timestamp"), &header("webhook-signature"), body, NOW, 5),
+        standard_webhooks::verify(
+            &keys,
+            &id,
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            body,
+            NOW,
+            5
+        ),
         Ok(())
     );
 }
@@ -808,7 +960,10 @@ fn svix_headers_deliver_on_a_standard_webhooks_route() {
         &[
             ("svix-id", "msg_svix".to_owned()),
             ("svix-timestamp", NOW.to_string()),
-            ("svix-signature", standard_webhooks::sign(&key(), "msg_svix", NOW, body)),
+            (
+                "svix-signature",
+                standard_webhooks::sign(&key(), "msg_svix", NOW, body),
+            ),
         ],
         body,
     );
@@ -829,7 +984,10 @@ fn a_quo_legacy_retry_is_keyed_by_the_body_event_id() {
     };
     let first = send(NOW * 1000 + 123);
     assert_eq!(first.outcome, Outcome::Delivered);
-    assert_eq!(first.key.as_deref(), Some("EVc67ec998b35c41d388af50799aeeba3e"));
+    assert_eq!(
+        first.key.as_deref(),
+        Some("EVc67ec998b35c41d388af50799aeeba3e")
+    );
     assert_eq!(send(NOW * 1000 + 60_000).outcome, Outcome::AlreadyDelivered);
     // Milliseconds: a stamp 301 s old is stale.
     assert_eq!(send(NOW * 1000 - 301_000).outcome, Outcome::StaleTimestamp);

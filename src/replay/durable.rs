@@ -279,11 +279,17 @@ mod tests {
         let shards = FakeShards::new();
         let store = DurableReplayStore::new(&shards);
         assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
-        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::InFlight));
+        assert_eq!(
+            block_on(store.claim("msg_1", 0, 40, 0)),
+            Ok(Claim::InFlight)
+        );
         block_on(store.release("msg_1")).expect("release");
         assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
         block_on(store.mark_done("msg_1", 0, 259_200)).expect("done");
-        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::AlreadyDone));
+        assert_eq!(
+            block_on(store.claim("msg_1", 0, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
         let calls = shards.calls.borrow();
         assert!(calls.iter().all(|(shard, _)| *shard == shard_for("msg_1")));
         assert_eq!(
@@ -299,9 +305,15 @@ mod tests {
         assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Ok(Claim::Claimed));
         block_on(store.mark_done("msg_1", 0, 600)).expect("done");
         shards.now_ms.set(599_999);
-        assert_eq!(block_on(store.claim("msg_1", 599, 40, 0)), Ok(Claim::AlreadyDone));
+        assert_eq!(
+            block_on(store.claim("msg_1", 599, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
         shards.now_ms.set(600_000);
-        assert_eq!(block_on(store.claim("msg_1", 600, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(
+            block_on(store.claim("msg_1", 600, 40, 0)),
+            Ok(Claim::Claimed)
+        );
     }
 
     #[test]
@@ -309,7 +321,10 @@ mod tests {
         let shards = FakeShards::new();
         let store = DurableReplayStore::new(&shards);
         shards.down.set(true);
-        assert_eq!(block_on(store.claim("msg_1", 0, 40, 0)), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.claim("msg_1", 0, 40, 0)),
+            Err(StoreError::Unavailable)
+        );
         assert_eq!(parse_claim_reply("maybe"), None);
     }
 }

@@ -170,16 +170,25 @@ pub(crate) mod tests {
     fn claim_then_done_then_duplicate() {
         let kv = FakeKv::default();
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::Claimed)
+        );
         assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(60));
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::InFlight));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::InFlight)
+        );
         block_on(store.mark_done("msg_1", NOW, NOW + 259_200)).expect("mark");
         assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(259_200));
         assert_eq!(
             kv.value_of(&key_for("msg_1")).as_deref(),
             Some("done:260200")
         );
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::AlreadyDone));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
     }
 
     #[test]
@@ -187,7 +196,10 @@ pub(crate) mod tests {
         let kv = FakeKv::default();
         let key = key_for("msg_1");
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("msg_1", 1_000, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(
+            block_on(store.claim("msg_1", 1_000, 40, 0)),
+            Ok(Claim::Claimed)
+        );
         block_on(store.mark_done("msg_1", 1_000, 4_600)).expect("done");
         assert_eq!(kv.value_of(&key).as_deref(), Some("done:4600"));
 
@@ -212,7 +224,10 @@ pub(crate) mod tests {
         let kv = FakeKv::default();
         kv.insert(&key_for("msg_1"), "done");
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("msg_1", 0, 40, 600)), Ok(Claim::AlreadyDone));
+        assert_eq!(
+            block_on(store.claim("msg_1", 0, 40, 600)),
+            Ok(Claim::AlreadyDone)
+        );
         assert_eq!(kv.value_of(&key_for("msg_1")).as_deref(), Some("done"));
     }
 
@@ -224,16 +239,25 @@ pub(crate) mod tests {
         let store = KvReplayStore::new(&kv);
         block_on(store.mark_done("msg_1", NOW, NOW + 3_600)).expect("done");
         block_on(store.release("msg_1")).expect("release");
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::AlreadyDone));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
     }
 
     #[test]
     fn release_lets_the_next_claim_through() {
         let kv = FakeKv::default();
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::Claimed)
+        );
         block_on(store.release("msg_1")).expect("release");
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::Claimed)
+        );
     }
 
     #[test]
@@ -241,7 +265,10 @@ pub(crate) mod tests {
         let kv = FakeKv::default();
         kv.insert(&key_for("msg_1"), "something-else");
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Ok(Claim::InFlight));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::InFlight)
+        );
     }
 
     #[test]
@@ -249,10 +276,16 @@ pub(crate) mod tests {
         let kv = FakeKv::default();
         let store = KvReplayStore::new(&kv);
         kv.fail_gets(true);
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Err(StoreError::Unavailable)
+        );
         kv.fail_gets(false);
         kv.fail_puts(true);
-        assert_eq!(block_on(store.claim("msg_1", NOW, 40, 0)), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Err(StoreError::Unavailable)
+        );
         assert_eq!(
             block_on(store.mark_done("msg_1", NOW, NOW + 60)),
             Err(StoreError::Unavailable)
@@ -260,8 +293,14 @@ pub(crate) mod tests {
         kv.fail_puts(false);
         kv.insert(&key_for("msg_1"), "in-flight");
         kv.fail_deletes(true);
-        assert_eq!(block_on(store.release("msg_1")), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.release("msg_1")),
+            Err(StoreError::Unavailable)
+        );
         kv.fail_gets(true);
-        assert_eq!(block_on(store.release("msg_1")), Err(StoreError::Unavailable));
+        assert_eq!(
+            block_on(store.release("msg_1")),
+            Err(StoreError::Unavailable)
+        );
     }
 }

@@ -75,23 +75,55 @@ mod tests {
     #[test]
     fn the_published_vector() {
         assert_eq!(verifies(SIGNATURE, SECRET, BODY), Ok(()));
-        assert_eq!(sign(&SigningKey::raw(SECRET).expect("key"), BODY), SIGNATURE);
-        assert_eq!(verifies(&SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"), SECRET, BODY), Ok(()));
+        assert_eq!(
+            sign(&SigningKey::raw(SECRET).expect("key"), BODY),
+            SIGNATURE
+        );
+        assert_eq!(
+            verifies(
+                &SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"),
+                SECRET,
+                BODY
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn wrong_key_tampered_body_and_malformed_headers_fail() {
-        assert_eq!(verifies(SIGNATURE, "It's a secret to everybody", BODY), Err(Rejection::BadSignature));
-        assert_eq!(verifies(SIGNATURE, SECRET, b"Hello, World?"), Err(Rejection::BadSignature));
-        for bad in ["sha1=757107ea", "sha256=", "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "sha256=xyz"] {
-            assert_eq!(verifies(bad, SECRET, BODY), Err(Rejection::BadSignature), "{bad}");
+        assert_eq!(
+            verifies(SIGNATURE, "It's a secret to everybody", BODY),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verifies(SIGNATURE, SECRET, b"Hello, World?"),
+            Err(Rejection::BadSignature)
+        );
+        for bad in [
+            "sha1=757107ea",
+            "sha256=",
+            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            "sha256=xyz",
+        ] {
+            assert_eq!(
+                verifies(bad, SECRET, BODY),
+                Err(Rejection::BadSignature),
+                "{bad}"
+            );
         }
-        assert_eq!(read(&headers(&[("x-hub-signature", "sha1=abc")])), Err(Rejection::MissingHeader));
+        assert_eq!(
+            read(&headers(&[("x-hub-signature", "sha1=abc")])),
+            Err(Rejection::MissingHeader)
+        );
     }
 
     #[test]
     fn no_timestamp_and_no_id() {
-        let signed = read(&headers(&[(HEADER, SIGNATURE), ("x-github-delivery", "d-1")])).expect("reads");
+        let signed = read(&headers(&[
+            (HEADER, SIGNATURE),
+            ("x-github-delivery", "d-1"),
+        ]))
+        .expect("reads");
         assert_eq!((signed.stamp, signed.id), (None, None));
         assert!(signed.prefix.is_empty());
     }

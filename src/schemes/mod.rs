@@ -293,7 +293,10 @@ pub(crate) mod tests {
     #[test]
     fn windows_in_seconds_and_milliseconds() {
         let now_ms = 1_700_000_000_500;
-        assert_eq!(Stamp::Seconds(1_700_000_000 - 300).check(now_ms, 300), Ok(()));
+        assert_eq!(
+            Stamp::Seconds(1_700_000_000 - 300).check(now_ms, 300),
+            Ok(())
+        );
         assert_eq!(
             Stamp::Seconds(1_700_000_000 - 301).check(now_ms, 300),
             Err(Rejection::StaleTimestamp)
@@ -341,19 +344,35 @@ pub(crate) mod tests {
                 Stamp::Millis(1_000_001),
             ] {
                 let until_ms = stamp.replayable_until(tolerance) * 1000;
-                assert!(stamp.check(until_ms, tolerance).is_err(), "{stamp:?} {tolerance}");
+                assert!(
+                    stamp.check(until_ms, tolerance).is_err(),
+                    "{stamp:?} {tolerance}"
+                );
                 assert!(stamp.check(until_ms + 999, tolerance).is_err());
                 let last_passing = (until_ms - 1000..until_ms)
                     .filter(|t| stamp.check(*t, tolerance).is_ok())
                     .max();
-                assert!(last_passing.is_some(), "{stamp:?} {tolerance}: the second before passes");
+                assert!(
+                    last_passing.is_some(),
+                    "{stamp:?} {tolerance}: the second before passes"
+                );
             }
         }
     }
 
     #[test]
     fn timestamps_must_be_plain_digits() {
-        for bad in ["", " 1", "1 ", "+1", "-1", "1.5", "0x10", "１２", "9999999999999999999"] {
+        for bad in [
+            "",
+            " 1",
+            "1 ",
+            "+1",
+            "-1",
+            "1.5",
+            "0x10",
+            "１２",
+            "9999999999999999999",
+        ] {
             assert_eq!(parse_digits(bad), Err(Rejection::BadTimestamp), "{bad:?}");
         }
         assert_eq!(parse_digits("0001614265330"), Ok(1_614_265_330));

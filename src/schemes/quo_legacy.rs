@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn the_vector_verifies_with_the_decoded_key() {
         assert_eq!(verifies(HEADER_VALUE, SECRET), Ok(()));
-        assert_eq!(sign(&parse_keys(SECRET).expect("key")[0], TS, BODY), HEADER_VALUE);
+        assert_eq!(
+            sign(&parse_keys(SECRET).expect("key")[0], TS, BODY),
+            HEADER_VALUE
+        );
     }
 
     #[test]
@@ -130,11 +133,20 @@ mod tests {
     fn several_entries_rotation_and_junk() {
         let other = "hmac;1;1639710054089;AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
         assert_eq!(verifies(&format!("{other},{HEADER_VALUE}"), SECRET), Ok(()));
-        assert_eq!(verifies(&format!("{HEADER_VALUE}, {other}"), SECRET), Ok(()));
-        assert_eq!(verifies(&format!("hmac;2;1;x,{HEADER_VALUE}"), SECRET), Ok(()));
+        assert_eq!(
+            verifies(&format!("{HEADER_VALUE}, {other}"), SECRET),
+            Ok(())
+        );
+        assert_eq!(
+            verifies(&format!("hmac;2;1;x,{HEADER_VALUE}"), SECRET),
+            Ok(())
+        );
         // An entry stamped otherwise signs other content: skipped.
         let later = format!("hmac;1;1639710054090;{UNDECODED}");
-        assert_eq!(verifies(&format!("{later},{HEADER_VALUE}"), SECRET), Err(Rejection::BadSignature));
+        assert_eq!(
+            verifies(&format!("{later},{HEADER_VALUE}"), SECRET),
+            Err(Rejection::BadSignature)
+        );
         let two_keys = format!("cm90YXRlZC1xdW8tbGVnYWN5LWtleQ== {SECRET}");
         assert_eq!(verifies(HEADER_VALUE, &two_keys), Ok(()));
     }
@@ -142,12 +154,23 @@ mod tests {
     #[test]
     fn malformed_headers() {
         assert_eq!(read(&headers(&[])), Err(Rejection::MissingHeader));
-        assert_eq!(read(&headers(&[(HEADER, "")])), Err(Rejection::MissingHeader));
-        for junk in ["garbage", "hmac;1", "hmac;1;;", "hmac;2;1639710054089;abc", ";;;"] {
+        assert_eq!(
+            read(&headers(&[(HEADER, "")])),
+            Err(Rejection::MissingHeader)
+        );
+        for junk in [
+            "garbage",
+            "hmac;1",
+            "hmac;1;;",
+            "hmac;2;1639710054089;abc",
+            ";;;",
+        ] {
             let result = read(&headers(&[(HEADER, junk)]));
             assert!(
-                matches!(result, Err(Rejection::BadSignature | Rejection::BadTimestamp))
-                    || result.as_ref().is_ok_and(|s| s.candidates.is_empty()),
+                matches!(
+                    result,
+                    Err(Rejection::BadSignature | Rejection::BadTimestamp)
+                ) || result.as_ref().is_ok_and(|s| s.candidates.is_empty()),
                 "{junk:?}: {result:?}"
             );
         }

@@ -65,15 +65,32 @@ mod tests {
     #[test]
     fn the_published_vector() {
         assert_eq!(verifies(SIGNATURE, SECRET, BODY), Ok(()));
-        assert_eq!(sign(&SigningKey::raw(SECRET).expect("key"), BODY), SIGNATURE);
+        assert_eq!(
+            sign(&SigningKey::raw(SECRET).expect("key"), BODY),
+            SIGNATURE
+        );
     }
 
     #[test]
     fn forgeries_fail() {
-        assert_eq!(verifies(SIGNATURE, "steffi2", BODY), Err(Rejection::BadSignature));
-        assert_eq!(verifies(SIGNATURE, SECRET, br#"{"foo":"baz"}"#), Err(Rejection::BadSignature));
-        for bad in ["abc", "sha256=/Redz4YXHLnSmmSN8grr5/Jl/Ua3d7yX3iWbjb8R8wo=", "////"] {
-            assert_eq!(verifies(bad, SECRET, BODY), Err(Rejection::BadSignature), "{bad}");
+        assert_eq!(
+            verifies(SIGNATURE, "steffi2", BODY),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verifies(SIGNATURE, SECRET, br#"{"foo":"baz"}"#),
+            Err(Rejection::BadSignature)
+        );
+        for bad in [
+            "abc",
+            "sha256=/Redz4YXHLnSmmSN8grr5/Jl/Ua3d7yX3iWbjb8R8wo=",
+            "////",
+        ] {
+            assert_eq!(
+                verifies(bad, SECRET, BODY),
+                Err(Rejection::BadSignature),
+                "{bad}"
+            );
         }
         assert_eq!(read(&headers(&[])), Err(Rejection::MissingHeader));
     }

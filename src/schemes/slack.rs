@@ -72,11 +72,17 @@ mod tests {
     const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
     fn verifies(signature: &str, ts: &str, body: &str) -> Result<(), Rejection> {
-        let signed = read(&headers(&[(SIGNATURE_HEADER, signature), (TIMESTAMP_HEADER, ts)]))?;
+        let signed = read(&headers(&[
+            (SIGNATURE_HEADER, signature),
+            (TIMESTAMP_HEADER, ts),
+        ]))?;
         let key = SigningKey::raw(SECRET).expect("key");
-        find_match(&signed.candidates, &[key.tag(&signed.prefix, body.as_bytes())])
-            .map(drop)
-            .ok_or(Rejection::BadSignature)
+        find_match(
+            &signed.candidates,
+            &[key.tag(&signed.prefix, body.as_bytes())],
+        )
+        .map(drop)
+        .ok_or(Rejection::BadSignature)
     }
 
     #[test]
@@ -88,15 +94,30 @@ mod tests {
 
     #[test]
     fn forgeries_and_malformed_headers() {
-        assert_eq!(verifies(SIGNATURE, "1531420619", BODY), Err(Rejection::BadSignature));
-        assert_eq!(verifies(SIGNATURE, TS, &BODY.replace("foobar", "foobaz")), Err(Rejection::BadSignature));
+        assert_eq!(
+            verifies(SIGNATURE, "1531420619", BODY),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verifies(SIGNATURE, TS, &BODY.replace("foobar", "foobaz")),
+            Err(Rejection::BadSignature)
+        );
         assert_eq!(
             verifies(&SIGNATURE.replace("v0=", "v1="), TS, BODY),
             Err(Rejection::BadSignature)
         );
         assert_eq!(verifies("v0=", TS, BODY), Err(Rejection::BadSignature));
-        assert_eq!(verifies(SIGNATURE, "soon", BODY), Err(Rejection::BadTimestamp));
-        assert_eq!(read(&headers(&[(SIGNATURE_HEADER, SIGNATURE)])), Err(Rejection::MissingHeader));
-        assert_eq!(read(&headers(&[(TIMESTAMP_HEADER, TS)])), Err(Rejection::MissingHeader));
+        assert_eq!(
+            verifies(SIGNATURE, "soon", BODY),
+            Err(Rejection::BadTimestamp)
+        );
+        assert_eq!(
+            read(&headers(&[(SIGNATURE_HEADER, SIGNATURE)])),
+            Err(Rejection::MissingHeader)
+        );
+        assert_eq!(
+            read(&headers(&[(TIMESTAMP_HEADER, TS)])),
+            Err(Rejection::MissingHeader)
+        );
     }
 }

@@ -217,7 +217,10 @@ mod tests {
         assert_eq!(parse_keys("   \n "), Err(KeyError::Empty));
         assert_eq!(parse_keys("whsec_"), Err(KeyError::ZeroLength));
         assert_eq!(parse_keys("whsec_!!!"), Err(KeyError::NotBase64));
-        assert_eq!(parse_keys(&format!("{KEY} whsec_%%")), Err(KeyError::NotBase64));
+        assert_eq!(
+            parse_keys(&format!("{KEY} whsec_%%")),
+            Err(KeyError::NotBase64)
+        );
         // One byte, and fifteen: too short to be anyone's signing secret.
         assert_eq!(parse_keys("whsec_QQ=="), Err(KeyError::TooShort));
         assert_eq!(
@@ -262,7 +265,10 @@ mod tests {
             assert_eq!(check(header), Err(Rejection::BadSignature), "{header:?}");
         }
         // The unpadded form of the right signature passes.
-        assert_eq!(check("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE"), Ok(()));
+        assert_eq!(
+            check("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE"),
+            Ok(())
+        );
     }
 
     #[test]
@@ -272,14 +278,20 @@ mod tests {
         assert_eq!(check(&format!("{SIG}, {decoy}")), Ok(()));
         assert_eq!(check(&format!("{decoy}, {SIG}")), Ok(()));
         assert_eq!(check(&format!("{decoy} v1a,xyz, {SIG}")), Ok(()));
-        assert_eq!(check(&format!("{decoy}, {decoy}")), Err(Rejection::BadSignature));
+        assert_eq!(
+            check(&format!("{decoy}, {decoy}")),
+            Err(Rejection::BadSignature)
+        );
     }
 
     #[test]
     fn a_signature_for_other_content_fails() {
         let keys = keys(KEY);
         let bad = |id: &str, ts: &str, body: &[u8]| verify(&keys, id, ts, SIG, body, TS, 300);
-        assert_eq!(bad("msg_other", "1614265330", BODY), Err(Rejection::BadSignature));
+        assert_eq!(
+            bad("msg_other", "1614265330", BODY),
+            Err(Rejection::BadSignature)
+        );
         assert_eq!(bad(ID, "1614265331", BODY), Err(Rejection::BadSignature));
         assert_eq!(
             bad(ID, "1614265330", b"{\"test\": 2432232315}"),
@@ -292,7 +304,10 @@ mod tests {
         let keys = keys(KEY);
         let body = [0xff, 0xfe, 0x00, 0x80, b'{'];
         let header = sign(&keys[0], ID, TS, &body);
-        assert_eq!(verify(&keys, ID, "1614265330", &header, &body, TS, 300), Ok(()));
+        assert_eq!(
+            verify(&keys, ID, "1614265330", &header, &body, TS, 300),
+            Ok(())
+        );
         assert_eq!(
             verify(&keys, ID, "1614265330", &header, &body[..4], TS, 300),
             Err(Rejection::BadSignature)
@@ -302,7 +317,17 @@ mod tests {
     #[test]
     fn ids_are_printable_without_dots_or_outer_spaces() {
         let long = "x".repeat(MAX_ID_BYTES + 1);
-        for id in ["", "a.b", "tab\there", "nul\0", "é", &long, "msg_x ", " msg_x", " "] {
+        for id in [
+            "",
+            "a.b",
+            "tab\there",
+            "nul\0",
+            "é",
+            &long,
+            "msg_x ",
+            " msg_x",
+            " ",
+        ] {
             assert!(!id_is_valid(id), "{id:?}");
         }
         assert!(id_is_valid(&"x".repeat(MAX_ID_BYTES)));

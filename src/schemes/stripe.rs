@@ -125,7 +125,9 @@ mod tests {
             Err(Rejection::BadSignature)
         );
         assert_eq!(
-            crate::schemes::Scheme::Stripe.parse_keys(secret).expect("keys"),
+            crate::schemes::Scheme::Stripe
+                .parse_keys(secret)
+                .expect("keys"),
             vec![text_key]
         );
     }

@@ -5,7 +5,9 @@
 import { Miniflare } from 'miniflare';
 import { after, before } from 'node:test';
 import { createHmac, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 
@@ -246,4 +248,76 @@ export function quoEvent(type = 'message.received', extra = {}) {
       links: { quo: 'https://example.invalid/inbox' },
     },
   });
+}
+
+/**
+ * One HTTP/1.1 request over a raw socket, for what fetch and node:http will
+ * not send: repeated or padded header lines, Content-Length beside chunked
+ * framing, a body trickled in over seconds. `headers` is a list of
+ * [name, value] lines, written as given. `body` is a list of parts, each
+ * `{ data, delayMs }`; with `chunked`, each part is sent as one chunk. The
+ * request is done when the answer has arrived (the rest of the body is not
+ * sent once an answer came, as a client that reads answers would do).
+ */
+export function rawRequest(url, { method = 'POST', path = '/', headers = [], body = [], chunked = false }) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    let received = Buffer.alloc(0);
+    let answered = false;
+    socket.on('data', (data) => {
+      received = Buffer.concat([received, data]);
+      const text = received.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0 || answered) return;
+      const head = text.slice(0, end);
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (received.length < end + 4 + length) return;
+      answered = true;
+      const status = Number(head.split(' ')[1]);
+      const bodyText = received.subarray(end + 4, end + 4 + length).toString('utf8');
+      let json = null;
+      try {
+        json = JSON.parse(bodyText);
+      } catch {
+        // not JSON
+      }
+      socket.destroy();
+      resolve({ status, text: bodyText, json, headers: head });
+    });
+    socket.on('error', (error) => (answered ? undefined : reject(error)));
+    socket.on('close', () => answered || reject(new Error(`connection closed before an answer: ${received.toString('latin1')}`)));
+    socket.on('connect', async () => {
+      const lines = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...headers.map(([n, v]) => `${n}: ${v}`)];
+      if (chunked) lines.push('transfer-encoding: chunked');
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      for (const part of body) {
+        if (part.delayMs) await sleep(part.delayMs);
+        if (answered || socket.destroyed) return;
+        const data = Buffer.from(part.data);
+        const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data);
+        if (!ok) await new Promise((resume) => socket.once('drain', resume));
+      }
+      if (chunked && !answered && !socket.destroyed) socket.write('0\r\n\r\n');
+    });
+  });
+}
+
+/** The resident memory of the workerd processes this test process started, in bytes. */
+export function workerdMemory() {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(fields[1]) !== process.pid || !command.startsWith('workerd')) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
+      total += Number(rss?.[1] ?? 0) * 1024;
+    } catch {
+      // the process ended while being read
+    }
+  }
+  return total;
 }
