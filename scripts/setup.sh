@@ -13,9 +13,38 @@ cd "$HOOKGATE_ROOT"
 
 say() { echo "setup: $*" >&2; }
 
+# Runs a long step with a heartbeat, so a first run is never ten silent
+# minutes: what is being done, that it is still going, and how long it took.
+# The step's own output goes to a log that is shown only if it fails.
+step() { # description command...
+  local what=$1; shift
+  local log started=$SECONDS
+  log="$(mktemp)"
+  say "$what..."
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 30); do
+      sleep 1
+      kill -0 "$pid" 2>/dev/null || break
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "  still $what ($(elapsed $started) so far)"
+    fi
+  done
+  if ! wait "$pid"; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "$what failed after $(elapsed $started)"
+    return 1
+  fi
+  rm -f "$log"
+  say "  done in $(elapsed $started)"
+}
+elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  step "adding the wasm32-unknown-unknown target" rustup target add wasm32-unknown-unknown
 fi
 
 # cargo install of a crate with a lockfile of its own fails with --locked on
@@ -25,8 +54,8 @@ install_crate() { # crate version binary-path
   if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; then
     return
   fi
-  say "installing $crate $version (once per machine; a few minutes)"
-  cargo install --quiet "$crate" --version "=$version" --root "$(dirname "$(dirname "$bin")")" --force
+  step "compiling $crate $version from crates.io (once per machine, about 5 minutes on 2 cores)" \
+    cargo install "$crate" --version "=$version" --root "$(dirname "$(dirname "$bin")")" --force
 }
 install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$WASM_BINDGEN_BIN"
 install_crate worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_BIN"
@@ -35,8 +64,7 @@ install_crate worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_BIN"
 stamp=node_modules/.hookgate-lock
 wanted="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  say "installing node modules (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  step "installing node modules (npm ci)" npm ci --no-audit --no-fund --loglevel=error
   echo "$wanted" > "$stamp"
 fi
 
