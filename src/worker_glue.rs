@@ -11,6 +11,7 @@ use crate::origin::{Forward, Origin, OriginError};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
+use crate::replay::local::{Held, LocalGuard};
 use crate::replay::{Claim, ReplayStore, StoreError};
 use futures_channel::oneshot;
 use js_sys::{Array, Object, Promise, Uint8Array};
@@ -58,6 +59,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     ctx.wait_until(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
+        let store = LocalGuard::new(store, &prepared.held);
         let handled = gate::handle(
             config,
             &mut incoming,
@@ -108,6 +110,8 @@ struct Prepared {
     config: Config,
     /// Keys imported into WebCrypto, by route and use, on first need.
     imported: RefCell<HashMap<(usize, bool), ImportedKeys>>,
+    /// Replay keys this isolate is working on.
+    held: Held,
 }
 
 /// One route's keys of one use, as WebCrypto `CryptoKey`s.
@@ -153,6 +157,7 @@ fn prepare(env: &Env) -> Result<Rc<Prepared>, String> {
         read: read.into_inner(),
         config,
         imported: RefCell::new(HashMap::new()),
+        held: Held::default(),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)

@@ -31,8 +31,8 @@ fn the_local_settings_are_valid_with_and_without_routes() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.dev.vars.example"))
         .expect(".dev.vars.example");
     let vars = dev_vars(&text);
-    let config = Config::from_settings(|name| vars.get(name).cloned())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        Config::from_settings(|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     let schemes: Vec<_> = config.routes.iter().map(|r| r.scheme.name()).collect();
     assert_eq!(
         schemes.len(),
@@ -43,8 +43,8 @@ fn the_local_settings_are_valid_with_and_without_routes() {
 
     let mut plain = vars.clone();
     plain.remove("ROUTES");
-    let config = Config::from_settings(|name| plain.get(name).cloned())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        Config::from_settings(|name| plain.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.routes.len(), 1);
     assert_ne!(config.routes[0].path, "/", "the dev path is not the root");
 }

@@ -9,6 +9,7 @@
 pub mod durable;
 pub mod kv;
 pub mod ledger;
+pub mod local;
 
 /// Seconds an in-flight claim outlives the origin timeout, so a claim never
 /// expires while its forward may still be running.

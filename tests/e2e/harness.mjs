@@ -94,7 +94,7 @@ export default function (env) {
  * those operations throw; `put` may name a value prefix ('done') to fail
  * only those writes. `logs` holds what the Worker printed.
  */
-export async function startGate(settings, { switchableKv = false, noDurable = false } = {}) {
+export async function startGate(settings, { switchableKv = false, noDurable = false, twin = false } = {}) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
   let failures = {};
@@ -132,6 +132,15 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
   if (durable) {
     gate.durableObjects = { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } };
   }
+  if (twin) {
+    // A second isolate of the same Worker over the same stores, as another
+    // machine or location would be: what one isolate holds, it does not see.
+    workers.push({
+      ...gate,
+      name: 'gate-twin',
+      durableObjects: durable ? { REPLAY_DO: { className: 'ReplayShard', scriptName: 'gate', useSQLite: true } } : undefined,
+    });
+  }
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
@@ -145,9 +154,12 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
     },
   });
   const url = await mf.ready;
+  const twinWorker = twin ? await mf.getWorker('gate-twin') : null;
   return {
     url: url.href,
     mf,
+    /** With `twin`: a fetch to the second isolate. */
+    twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,
     failKv(rules) {
       failures = rules;

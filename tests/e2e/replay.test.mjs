@@ -192,25 +192,55 @@ describe('replay guard on KV', () => {
 });
 
 describe('simultaneous copies on plain local KV', () => {
-  const rig = useGate();
+  const rig = useGate({}, { twin: true });
   const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
-  // A measurement as much as a test: KV has no compare-and-set, so how many
-  // copies get through varies; what must hold is that every copy is answered
-  // 200 or 409 and that each forward was answered "delivered".
-  test('20 simultaneous copies of one delivery: some forwarded, every copy answered 200 or 409', async () => {
+  // KV has no compare-and-set: without the isolate's own hold on the keys it
+  // works on, copies whose reads all ran before the first claim was written
+  // each forwarded (up to 16 of 20 seen in Miniflare).
+  test('20 simultaneous copies on one isolate: forwarded once, every other copy 409 or 200', async () => {
     const body = quoEvent();
     const headers = signed(body);
     rig.origin.answer(() => ({ status: 200, delayMs: 50 }));
     const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(headers, body)));
     rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.ok(answers.every((a) => a.status === 200 || a.status === 409), JSON.stringify(answers.map((a) => a.status)));
+    assert.equal(answers.filter((a) => a.json?.status === 'delivered').length, 1);
+  });
+
+  test('the first forward fails: the retry after the burst is the one more forward', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    const id = headers['webhook-id'];
+    let seen = 0;
+    rig.origin.answer((entry) => {
+      if (entry.headers['webhook-id'] !== id) return { status: 200 };
+      seen += 1;
+      return { status: seen === 1 ? 503 : 200, delayMs: 50 };
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(headers, body)));
+    assert.equal(answers.filter((a) => a.status === 502).length, 1, JSON.stringify(answers.map((a) => a.status)));
+    const retry = await deliver(headers, body);
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.deepEqual(retry.json, { status: 'delivered' });
+    assert.equal(rig.origin.receivedFor(id).length, 2);
+  });
+
+  // Across isolates KV still races; this measures it (the docs report what
+  // `npm run bench:race` saw), and holds only what KV can promise.
+  test('copies spread over two isolates: at most one forward per isolate', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    rig.origin.answer(() => ({ status: 200, delayMs: 50 }));
+    const copies = Array.from({ length: 20 }, (_, i) =>
+      i % 2 ? rig.gate.twinFetch(rig.gate.url, { method: 'POST', headers, body }).then((r) => r.status) : deliver(headers, body).then((a) => a.status),
+    );
+    const statuses = await Promise.all(copies);
+    rig.origin.answer(() => ({ status: 200 }));
     const forwarded = rig.origin.receivedFor(headers['webhook-id']).length;
-    const statuses = answers.map((a) => a.status).sort();
-    // KV has no compare-and-set: copies whose reads all ran before the first
-    // claim was written get through. The README reports the number seen here.
-    console.log(`# 20 simultaneous copies on local KV: ${forwarded} forwarded; answers ${JSON.stringify(statuses)}`);
-    assert.ok(forwarded >= 1 && forwarded <= 20);
-    assert.ok(answers.every((a) => a.status === 200 || a.status === 409), JSON.stringify(statuses));
-    assert.equal(answers.filter((a) => a.json?.status === 'delivered').length, forwarded);
+    console.log(`# 20 simultaneous copies over two isolates on local KV: ${forwarded} forwarded`);
+    assert.ok(forwarded >= 1 && forwarded <= 2, `${forwarded}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 409), JSON.stringify(statuses));
   });
 });
