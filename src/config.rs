@@ -92,7 +92,43 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// `REPLAY_STORE`: `kv` (default) or `durable-object`.
     pub store: StoreKind,
+    /// What the gate says about what it did: the admin API, the delivery
+    /// log's retention, how often counts are written.
+    pub observe: Observe,
 }
+
+/// Settings of the delivery log and the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observe {
+    /// `ADMIN_TOKEN`: when set, the admin API under `/_hookgate/` answers
+    /// requests that carry it; unset, that prefix is 404.
+    pub admin_token: Option<AdminToken>,
+    /// `LOG_RETENTION_DAYS`: records older than this are deleted by the
+    /// scheduled clean-up.
+    pub log_retention_days: u64,
+    /// `STATS_FLUSH_SECONDS`: how often an isolate writes its counts.
+    pub stats_flush_seconds: u64,
+}
+
+/// The admin token. `Debug` is redacted, so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// The shortest admin token accepted: anything shorter could be guessed
+/// over the network.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
 impl Config {
     /// The route for a request path, if any.
@@ -151,6 +187,8 @@ pub enum Rule {
     /// A named secret binding is not set; the name is given when it looks
     /// like one (upper case), never a value.
     Unbound(Option<String>),
+    /// `ADMIN_TOKEN` is too short to keep the admin API closed.
+    WeakToken,
 }
 
 /// How an origin URL is wrong.
@@ -258,6 +296,11 @@ impl std::fmt::Display for Rule {
                 "it names the secret {name}, which is not set (npx wrangler secret put {name}; locally, .dev.vars)"
             ),
             Rule::Unbound(None) => f.write_str("the secret it names is not set"),
+            Rule::WeakToken => write!(
+                f,
+                "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
+                 (for example: openssl rand -hex 32)"
+            ),
         }
     }
 }
@@ -371,6 +414,20 @@ pub const MAX_BODY: Number = Number {
     max: MAX_BODY_LIMIT,
     range: "from 1 to 33554432",
 };
+pub const LOG_RETENTION: Number = Number {
+    setting: "LOG_RETENTION_DAYS",
+    field: "log_retention_days",
+    min: 1,
+    max: 365,
+    range: "from 1 to 365",
+};
+pub const STATS_FLUSH: Number = Number {
+    setting: "STATS_FLUSH_SECONDS",
+    field: "stats_flush_seconds",
+    min: 1,
+    max: 3_600,
+    range: "from 1 to 3600",
+};
 pub const ORIGIN_TIMEOUT: Number = Number {
     setting: "ORIGIN_TIMEOUT_MS",
     field: "origin_timeout_ms",
@@ -431,9 +488,31 @@ impl Config {
             origin_timeout_ms: number(&ORIGIN_TIMEOUT, 10_000)?,
         };
 
+        let admin_token = match present("ADMIN_TOKEN") {
+            None => None,
+            Some(text) => {
+                let text = text.trim();
+                if text.chars().count() < MIN_ADMIN_TOKEN_CHARS
+                    || text.contains(char::is_whitespace)
+                {
+                    return Err(ConfigError::setting("ADMIN_TOKEN", Rule::WeakToken));
+                }
+                Some(AdminToken(text.to_owned()))
+            }
+        };
+        let observe = Observe {
+            admin_token,
+            log_retention_days: number(&LOG_RETENTION, 7)?,
+            stats_flush_seconds: number(&STATS_FLUSH, 60)?,
+        };
+
         if let Some(text) = present("ROUTES") {
             let routes = routes::parse(&text, &defaults, store, &present)?;
-            return Ok(Self { routes, store });
+            return Ok(Self {
+                routes,
+                store,
+                observe,
+            });
         }
 
         if defaults.dedupe_ttl_seconds < defaults.tolerance_seconds.saturating_mul(2) {
@@ -473,6 +552,7 @@ impl Config {
                 scoped_keys: false,
             }],
             store,
+            observe,
         })
     }
 }
@@ -757,6 +837,32 @@ mod tests {
             error.to_string().contains("no request path can equal it"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_admin_api_is_off_unless_a_strong_token_is_set() {
+        let config = with(&[]).expect("valid");
+        assert_eq!(config.observe.admin_token, None);
+        assert_eq!(config.observe.log_retention_days, 7);
+        assert_eq!(config.observe.stats_flush_seconds, 60);
+        let config = with(&[("ADMIN_TOKEN", "  0123456789abcdef0123  ")]).expect("valid");
+        assert_eq!(
+            config.observe.admin_token.as_ref().map(AdminToken::as_str),
+            Some("0123456789abcdef0123")
+        );
+        assert!(
+            !format!("{config:?}").contains("0123456789abcdef"),
+            "redacted"
+        );
+        for weak in ["short", "0123456789abcde", "0123456789 abcdef"] {
+            let error = err(with(&[("ADMIN_TOKEN", weak)]));
+            assert_eq!(error, ConfigError::setting("ADMIN_TOKEN", Rule::WeakToken));
+            assert!(!error.to_string().contains(weak), "{error}");
+        }
+        assert!(matches!(
+            err(with(&[("LOG_RETENTION_DAYS", "0")])).rule,
+            Rule::Number(_)
+        ));
     }
 
     #[test]

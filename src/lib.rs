@@ -5,14 +5,18 @@
 //! Everything but the `*_glue` modules is pure and builds natively; the glue
 //! adapts `worker` types to the core's traits and is compiled only for wasm32.
 
+pub mod admin;
 pub mod body_fields;
 pub mod config;
 pub mod gate;
 pub mod json;
 pub mod keys;
+pub mod log;
 pub mod mac;
+pub mod observe;
 pub mod origin;
 pub mod outcome;
+pub mod query;
 pub mod replay;
 pub mod routes;
 pub mod schemes;
@@ -22,5 +26,7 @@ mod testing;
 
 #[cfg(target_arch = "wasm32")]
 mod durable_glue;
+#[cfg(target_arch = "wasm32")]
+mod log_glue;
 #[cfg(target_arch = "wasm32")]
 mod worker_glue;

@@ -170,31 +170,35 @@ impl Outcome {
         if self == Outcome::MethodNotAllowed {
             headers.push(("allow", "POST".to_owned()));
         }
-        // Both texts are fixed ASCII without quotes or backslashes, so they
-        // need no JSON escaping.
-        let (content_type, body) = if status == 200 {
-            (
-                "application/json",
-                format!(r#"{{"status":"{}"}}"#, self.reason()),
-            )
-        } else {
-            (
-                "application/problem+json",
-                format!(
-                    r#"{{"type":"about:blank","title":"{}","status":{},"reason":"{}","detail":"{}"}}"#,
-                    title(status),
-                    status,
-                    self.reason(),
-                    self.detail(scheme)
-                ),
-            )
-        };
-        Answer {
-            status,
-            content_type,
-            body,
-            headers,
+        if status == 200 {
+            return Answer {
+                status,
+                content_type: "application/json",
+                body: format!(r#"{{"status":"{}"}}"#, self.reason()),
+                headers,
+            };
         }
+        let mut answer = problem(status, self.reason(), self.detail(scheme));
+        answer.headers = headers;
+        answer
+    }
+}
+
+/// A problem+json answer (RFC 9457) with hookgate's stable `reason` code.
+pub fn problem(status: u16, reason: &str, detail: &str) -> Answer {
+    let mut body = format!(
+        r#"{{"type":"about:blank","title":"{}","status":{status},"reason":"#,
+        title(status)
+    );
+    json::push_str(&mut body, reason);
+    body.push_str(r#","detail":"#);
+    json::push_str(&mut body, detail);
+    body.push('}');
+    Answer {
+        status,
+        content_type: "application/problem+json",
+        body,
+        headers: Vec::new(),
     }
 }
 
@@ -216,6 +220,7 @@ fn title(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",

@@ -2,11 +2,16 @@
 //! [`KvBackend`], fetch to [`Origin`], [`Outcome`] to `Response`. Glue only:
 //! every decision is made in the pure modules.
 
-use crate::config::{Config, StoreKind};
+use crate::admin::{self, AdminError, AdminRequest, Asset};
+use crate::config::{Config, StoreKind, ADMIN_PREFIX};
 use crate::durable_glue::DurableShards;
 use crate::gate::{self, BodyBytes, BodyError, Clock, Handled, Incoming};
 use crate::keys::{SigningKey, Tag};
+use crate::log::command::LogCommand;
+use crate::log::counts::CountBuffer;
+use crate::log_glue::LogClient;
 use crate::mac::{keys_of, KeyUse, Mac, MacError, SoftwareMac};
+use crate::observe::{Observation, Value};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::durable::DurableReplayStore;
@@ -23,7 +28,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, console_warn, event, Context, Env, Headers, Request, Response,
+    console_error, event, Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent,
 };
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
@@ -35,6 +40,7 @@ const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = js_sys::Date::now() as i64;
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
@@ -42,19 +48,26 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             return respond(Outcome::Misconfigured.answer(None));
         }
     };
+    let path = req.path();
+    if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
+        return admin_api(&req, &env, &prepared, started).await;
+    }
     let Some(store) = replay_store(&env, &prepared.config) else {
         return respond(Outcome::Misconfigured.answer(None));
     };
+    let sinks = Sinks::of(&env);
     let mut incoming = WorkerIncoming {
         method: req.method().to_string(),
-        path: req.path(),
+        path,
         req,
     };
     // The delivery runs under waitUntil: if the sender hangs up while the
     // origin is still answering, the runtime cancels the request's own work,
     // and a claim left unsettled would turn the sender's retry into a 409
     // and then a second forward. Under waitUntil the forward is marked done
-    // or released all the same (within the runtime's 30 s grace).
+    // or released all the same (within the runtime's 30 s grace). What is
+    // said about the delivery (log, metrics, records) follows the answer, so
+    // it never delays or changes it.
     let (answer, verdict) = oneshot::channel();
     ctx.wait_until(async move {
         let config = &prepared.config;
@@ -69,14 +82,250 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             &RuntimeClock,
         )
         .await;
-        log(config, &handled);
         let _ = answer.send(answer_for(&handled));
+        sinks.observe(config, &handled, started).await;
     });
     respond(
         verdict
             .await
             .unwrap_or_else(|_| Outcome::Internal.answer(None)),
     )
+}
+
+/// The scheduled clean-up: deletes records and counts older than
+/// `LOG_RETENTION_DAYS`, counted from the trigger's scheduled time.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let prepared = match prepare(&env) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            console_error!("hookgate: misconfigured: {error}");
+            return;
+        }
+    };
+    let Some(log) = Sinks::of(&env).log else {
+        return;
+    };
+    let days = i64::try_from(prepared.config.observe.log_retention_days).unwrap_or(i64::MAX);
+    let before_ms = (event.schedule() as i64).saturating_sub(days.saturating_mul(86_400_000));
+    let line = Object::new();
+    set_field(&line, "hookgate", &Value::Text("retention".to_owned()));
+    set_field(&line, "before_ms", &Value::Number(before_ms as f64));
+    match log.send(&LogCommand::Purge { before_ms }).await {
+        Ok((200, deleted)) => {
+            set_field(
+                &line,
+                "deleted",
+                &Value::Number(deleted.parse().unwrap_or(0.0)),
+            );
+            console_log_value(&line);
+        }
+        _ => console_error!(
+            "hookgate: the delivery log's clean-up failed; it runs again at the next trigger"
+        ),
+    }
+}
+
+thread_local! {
+    /// This isolate's counts per route and reason, written in batches.
+    static COUNTS: RefCell<CountBuffer> = RefCell::new(CountBuffer::default());
+}
+
+/// Where what the gate says about a request goes: the delivery log
+/// (`DELIVERY_LOG`, a Durable Object) and Analytics Engine (`METRICS`),
+/// when bound; the structured log line always.
+struct Sinks {
+    log: Option<LogClient>,
+    metrics: Option<AnalyticsDataset>,
+}
+
+impl Sinks {
+    fn of(env: &Env) -> Self {
+        Self {
+            log: binding(env, "DELIVERY_LOG").map(|b| LogClient(b.unchecked_into())),
+            metrics: binding(env, "METRICS").map(JsCast::unchecked_into),
+        }
+    }
+
+    /// Logs, measures, counts and records one request. Runs after the
+    /// answer; a failure here is itself only logged.
+    async fn observe(&self, config: &Config, handled: &Handled, started: i64) {
+        let finished = js_sys::Date::now() as i64;
+        let seen = Observation {
+            config,
+            handled,
+            finished_ms: finished,
+            duration_ms: u32::try_from(finished.saturating_sub(started)).unwrap_or(u32::MAX),
+        };
+        let line = Object::new();
+        for (name, value) in seen.log_fields() {
+            set_field(&line, name, &value);
+        }
+        if handled.incidents.is_empty() {
+            console_log_value(&line);
+        } else {
+            console_warn_value(&line);
+        }
+        if let Some(metrics) = &self.metrics {
+            let (blobs, doubles, index) = seen.metrics_point();
+            let point = Object::new();
+            let _ = js_sys::Reflect::set(
+                &point,
+                &"blobs".into(),
+                &blobs.iter().map(JsValue::from).collect::<Array>(),
+            );
+            let _ = js_sys::Reflect::set(
+                &point,
+                &"doubles".into(),
+                &doubles
+                    .iter()
+                    .map(|d| JsValue::from_f64(*d))
+                    .collect::<Array>(),
+            );
+            let _ = js_sys::Reflect::set(&point, &"indexes".into(), &Array::of1(&index.into()));
+            if metrics.write_data_point(&point).is_err() {
+                console_error!("hookgate: the METRICS data point was not written");
+            }
+        }
+        let Some(log) = &self.log else {
+            return;
+        };
+        if let Some(attempt) = seen.attempt() {
+            if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
+                console_error!(
+                    "hookgate: the delivery log did not take an attempt; the answer stood"
+                );
+            }
+        }
+        let interval = i64::try_from(config.observe.stats_flush_seconds).unwrap_or(60) * 1000;
+        let batch = COUNTS.with(|counts| {
+            let mut counts = counts.borrow_mut();
+            counts.add(finished, seen.route(), handled.outcome.reason());
+            counts.take_due(finished, interval)
+        });
+        if let Some(batch) = batch {
+            write_counts(log, batch).await;
+        }
+    }
+}
+
+/// Writes a batch of counts; on failure they wait for the next batch.
+async fn write_counts(log: &LogClient, batch: Vec<crate::log::counts::Count>) {
+    if log.write(&LogCommand::Counts(batch.clone())).await.is_err() {
+        COUNTS.with(|counts| counts.borrow_mut().restore(batch));
+        console_error!(
+            "hookgate: the delivery log did not take a batch of counts; it goes with the next"
+        );
+    }
+}
+
+fn set_field(object: &Object, name: &str, value: &Value) {
+    let value = match value {
+        Value::Text(text) => JsValue::from_str(text),
+        Value::Number(number) => JsValue::from_f64(*number),
+        Value::Null => JsValue::NULL,
+    };
+    let _ = js_sys::Reflect::set(object, &name.into(), &value);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// One structured log line: an object, so Workers Logs indexes its fields.
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log_value(value: &JsValue);
+
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn_value(value: &JsValue);
+
+    /// An Analytics Engine dataset binding.
+    type AnalyticsDataset;
+
+    #[wasm_bindgen(method, catch, js_name = writeDataPoint)]
+    fn write_data_point(this: &AnalyticsDataset, point: &Object) -> Result<(), JsValue>;
+}
+
+/// The admin API: 404 for the whole prefix unless `ADMIN_TOKEN` is set; the
+/// dashboard's files to anyone then; data only with the token.
+async fn admin_api(
+    req: &Request,
+    env: &Env,
+    prepared: &Prepared,
+    now: i64,
+) -> worker::Result<Response> {
+    let Some(token) = &prepared.config.observe.admin_token else {
+        return respond(AdminError::Disabled.answer());
+    };
+    let url = req.inner().url();
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let request = match admin::parse(req.method().as_ref(), &req.path(), query, now) {
+        Ok(request) => request,
+        Err(error) => return respond(error.answer()),
+    };
+    let authorization = req.headers().get("authorization").ok().flatten();
+    if request.needs_token() && !admin::authorized(authorization.as_deref(), token.as_str()) {
+        COUNTS.with(|counts| counts.borrow_mut().add(now, ADMIN_PREFIX, "unauthorized"));
+        return respond(AdminError::Unauthorized.answer());
+    }
+    let log = Sinks::of(env).log;
+    let command = match request {
+        AdminRequest::Dashboard => return page(admin::DASHBOARD_HTML, "text/html; charset=utf-8"),
+        AdminRequest::Asset(Asset::Script) => {
+            return page(admin::DASHBOARD_JS, "text/javascript; charset=utf-8")
+        }
+        AdminRequest::Asset(Asset::Style) => {
+            return page(admin::DASHBOARD_CSS, "text/css; charset=utf-8")
+        }
+        AdminRequest::List {
+            filter,
+            limit,
+            cursor,
+        } => LogCommand::List {
+            filter,
+            limit,
+            cursor,
+        },
+        AdminRequest::Get { route, key } => LogCommand::Get { route, key },
+        AdminRequest::Stats { since_ms } => {
+            // This isolate's own pending counts first, so what was just
+            // counted here shows at once.
+            if let Some(log) = &log {
+                let batch = COUNTS.with(|counts| counts.borrow_mut().take_all(now));
+                if !batch.is_empty() {
+                    write_counts(log, batch).await;
+                }
+            }
+            LogCommand::Stats { since_ms }
+        }
+    };
+    let Some(log) = log else {
+        return respond(AdminError::LogUnavailable.answer());
+    };
+    match log.send(&command).await {
+        Ok((200, body)) => respond(Answer {
+            status: 200,
+            content_type: "application/json",
+            body,
+            headers: vec![("x-content-type-options", "nosniff".to_owned())],
+        }),
+        Ok((404, _)) => respond(AdminError::UnknownDelivery.answer()),
+        _ => respond(AdminError::LogUnavailable.answer()),
+    }
+}
+
+/// A dashboard file: no data inside, so cacheable would be fine, but it is
+/// small and a stale script after an upgrade would be worse.
+fn page(body: &str, content_type: &'static str) -> worker::Result<Response> {
+    respond(Answer {
+        status: 200,
+        content_type,
+        body: body.to_owned(),
+        headers: vec![
+            ("content-security-policy", admin::DASHBOARD_CSP.to_owned()),
+            ("x-content-type-options", "nosniff".to_owned()),
+            ("x-frame-options", "DENY".to_owned()),
+            ("referrer-policy", "no-referrer".to_owned()),
+        ],
+    })
 }
 
 fn answer_for(handled: &Handled) -> Answer {
@@ -367,26 +616,6 @@ fn binding(env: &Env, name: &str) -> Option<JsValue> {
     js_sys::Reflect::get(env, &JsValue::from_str(name))
         .ok()
         .filter(JsValue::is_object)
-}
-
-/// One line per request that did not end in a clean delivery; the runtime
-/// already logs every request with its status, so a line per success would
-/// only repeat it.
-fn log(config: &Config, handled: &Handled) {
-    let key = handled.key.as_deref().unwrap_or("-");
-    let route = handled
-        .route
-        .and_then(|index| config.routes.get(index))
-        .map_or("-", |route| route.path.as_str());
-    let reason = handled.outcome.reason();
-    if !handled.incidents.is_empty() {
-        console_warn!(
-            "hookgate: {reason} route={route} key={key} incidents={:?}",
-            handled.incidents
-        );
-    } else if handled.outcome != Outcome::Delivered {
-        console_log!("hookgate: {reason} route={route} key={key}");
-    }
 }
 
 fn respond(answer: Answer) -> worker::Result<Response> {

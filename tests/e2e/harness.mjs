@@ -94,7 +94,30 @@ export default function (env) {
  * those operations throw; `put` may name a value prefix ('done') to fail
  * only those writes. `logs` holds what the Worker printed.
  */
-export async function startGate(settings, { switchableKv = false, noDurable = false, twin = false } = {}) {
+/**
+ * An Analytics Engine dataset that records what it is given (the real one is
+ * a no-op locally): `gate.metricPoints()` lists the points written.
+ */
+const RECORDING_METRICS = `
+export default function (env) {
+  return {
+    writeDataPoint(point) {
+      env.POINTS.fetch('http://points/', { method: 'POST', body: JSON.stringify(point) });
+    },
+  };
+}`;
+
+/** A DELIVERY_LOG binding that is down: every call throws. */
+const BROKEN_LOG = `
+export default function () {
+  const down = () => { throw new Error('delivery log unavailable (simulated)'); };
+  return { idFromName: down, get: down };
+}`;
+
+export async function startGate(
+  settings,
+  { switchableKv = false, noDurable = false, twin = false, metrics = false, noLog = false, brokenLog = false } = {},
+) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
   let failures = {};
@@ -129,8 +152,30 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
   } else {
     gate.kvNamespaces = { REPLAY_KV: 'replay' };
   }
+  gate.durableObjects = {};
   if (durable) {
-    gate.durableObjects = { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } };
+    gate.durableObjects.REPLAY_DO = { className: 'ReplayShard', useSQLite: true };
+  }
+  if (brokenLog) {
+    gate.wrappedBindings = { ...gate.wrappedBindings, DELIVERY_LOG: 'broken-log' };
+    workers.push({ name: 'broken-log', modules: true, script: BROKEN_LOG });
+  } else if (!noLog) {
+    gate.durableObjects.DELIVERY_LOG = { className: 'DeliveryLog', useSQLite: true };
+  }
+  const points = [];
+  if (metrics) {
+    gate.wrappedBindings = { ...gate.wrappedBindings, METRICS: 'recording-metrics' };
+    workers.push({
+      name: 'recording-metrics',
+      modules: true,
+      script: RECORDING_METRICS,
+      serviceBindings: {
+        async POINTS(request) {
+          points.push(JSON.parse(await request.text()));
+          return new Response('ok');
+        },
+      },
+    });
   }
   if (twin) {
     // A second isolate of the same Worker over the same stores, as another
@@ -138,7 +183,9 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
     workers.push({
       ...gate,
       name: 'gate-twin',
-      durableObjects: durable ? { REPLAY_DO: { className: 'ReplayShard', scriptName: 'gate', useSQLite: true } } : undefined,
+      durableObjects: Object.fromEntries(
+        Object.entries(gate.durableObjects).map(([name, object]) => [name, { ...object, scriptName: 'gate' }]),
+      ),
     });
   }
   const mf = new Miniflare({
@@ -158,6 +205,19 @@ export async function startGate(settings, { switchableKv = false, noDurable = fa
   return {
     url: url.href,
     mf,
+    /** With `metrics`: the Analytics Engine data points written. */
+    metricPoints: () => points,
+    /** The delivery log object's own account: writes handled, records held. */
+    async logMeta() {
+      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
+      const stub = namespace.get(namespace.idFromName('delivery-log'));
+      return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
+    },
+    /** Runs the cron trigger as if scheduled at `time` (a Date). */
+    async scheduled(time) {
+      const worker = await mf.getWorker('gate');
+      return worker.scheduled({ scheduledTime: time, cron: '17 * * * *' });
+    },
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,

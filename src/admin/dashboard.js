@@ -1,0 +1,168 @@
+// The hookgate dashboard: recent deliveries, counts per reason, one
+// delivery's detail. Everything shown comes from the admin API with the
+// token the user entered, kept in sessionStorage (this tab only). Every
+// value reaches the page through h(), which only ever creates text nodes:
+// a key or an event type is a sender's choice and may well be "<script>".
+'use strict';
+
+const API = '/_hookgate';
+const OUTCOMES = ['delivered', 'duplicate', 'origin-failed', 'origin-timeout', 'store-unavailable', 'internal-error', 'queued', 'retrying', 'dead'];
+const $ = (id) => document.getElementById(id);
+
+/** An element with attributes and children; strings become text nodes. */
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  for (const child of children) {
+    element.append(child instanceof Node ? child : document.createTextNode(child == null ? '' : String(child)));
+  }
+  return element;
+}
+
+let cursor = null;
+
+function token() {
+  return sessionStorage.getItem('hookgate-token');
+}
+
+async function api(path) {
+  const response = await fetch(`${API}${path}`, { headers: { authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  if (response.status === 401) {
+    signOut('That token was not accepted.');
+    throw new Error('unauthorized');
+  }
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail ?? `HTTP ${response.status}`);
+  return body;
+}
+
+function when(ms) {
+  return new Date(ms).toLocaleString();
+}
+
+function outcomeBadge(outcome) {
+  return h('span', { class: `outcome ${outcome}` }, outcome);
+}
+
+function countsTable(caption, stats) {
+  const table = h('table', {}, h('caption', {}, caption));
+  const routes = Object.entries(stats.routes);
+  if (routes.length === 0) table.append(h('tr', {}, h('td', {}, 'nothing yet')));
+  for (const [route, reasons] of routes) {
+    for (const [reason, count] of Object.entries(reasons)) {
+      table.append(h('tr', {}, h('td', {}, route), h('td', {}, outcomeBadge(reason)), h('td', {}, count)));
+    }
+  }
+  return table;
+}
+
+function addOption(select, value) {
+  if (![...select.options].some((option) => option.value === value)) select.append(h('option', { value }, value));
+}
+
+async function loadCounts() {
+  const [hour, day] = await Promise.all([api('/stats?since=1h'), api('/stats?since=24h')]);
+  $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day));
+  for (const route of Object.keys(day.routes)) if (route !== '(none)') addOption($('route'), route);
+}
+
+function row(delivery) {
+  const tr = h(
+    'tr',
+    { 'data-key': delivery.key, 'data-route': delivery.route },
+    h('td', {}, when(delivery.last_seen)),
+    h('td', {}, delivery.route),
+    h('td', {}, delivery.event_type ?? ''),
+    h('td', { class: 'key', title: delivery.key }, delivery.key),
+    h('td', {}, outcomeBadge(delivery.outcome)),
+    h('td', {}, delivery.attempts),
+    h('td', {}, delivery.origin_status ?? ''),
+    h('td', {}, delivery.duration_ms),
+  );
+  tr.addEventListener('click', () => showDetail(delivery.route, delivery.key, tr));
+  return tr;
+}
+
+async function loadDeliveries(append = false) {
+  const query = new URLSearchParams();
+  if ($('route').value) query.set('route', $('route').value);
+  if ($('outcome').value) query.set('outcome', $('outcome').value);
+  if (append && cursor) query.set('cursor', cursor);
+  const page = await api(`/deliveries?${query}`);
+  const body = $('deliveries').tBodies[0];
+  const rows = page.deliveries.map(row);
+  if (append) body.append(...rows);
+  else body.replaceChildren(...rows);
+  if (!append && rows.length === 0) body.append(h('tr', {}, h('td', { colspan: '8' }, 'No deliveries match.')));
+  for (const delivery of page.deliveries) addOption($('route'), delivery.route);
+  cursor = page.cursor;
+  $('more').hidden = !cursor;
+}
+
+async function showDetail(route, key, tr) {
+  for (const selected of document.querySelectorAll('tr.selected')) selected.classList.remove('selected');
+  tr?.classList.add('selected');
+  const delivery = await api(`/deliveries/${encodeURIComponent(key)}?route=${encodeURIComponent(route)}`);
+  const fields = [
+    ['key', delivery.key],
+    ['route', delivery.route],
+    ['scheme', delivery.scheme],
+    ['event type', delivery.event_type ?? '—'],
+    ['outcome', outcomeBadge(delivery.outcome)],
+    ['attempts', delivery.attempts],
+    ['origin status', delivery.origin_status ?? '—'],
+    ['duration', `${delivery.duration_ms} ms`],
+    ['first seen', when(delivery.first_seen)],
+    ['last seen', when(delivery.last_seen)],
+  ];
+  const list = h('dl');
+  for (const [name, value] of fields) list.append(h('dt', {}, name), h('dd', {}, value));
+  $('detail').replaceChildren(h('h2', {}, 'Delivery'), list);
+  $('detail').hidden = false;
+}
+
+async function refresh() {
+  $('status').textContent = 'loading…';
+  try {
+    await Promise.all([loadCounts(), loadDeliveries()]);
+    $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (error) {
+    if (error.message !== 'unauthorized') $('status').textContent = `could not load: ${error.message}`;
+  }
+}
+
+function signIn() {
+  $('sign-in').hidden = true;
+  $('app').hidden = false;
+  $('refresh').hidden = false;
+  $('sign-out').hidden = false;
+  refresh();
+}
+
+function signOut(message = '') {
+  sessionStorage.removeItem('hookgate-token');
+  $('app').hidden = true;
+  $('refresh').hidden = true;
+  $('sign-out').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = message;
+  $('deliveries').tBodies[0].replaceChildren();
+  $('counts').replaceChildren();
+  $('detail').hidden = true;
+}
+
+for (const outcome of OUTCOMES) addOption($('outcome'), outcome);
+$('sign-in').addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem('hookgate-token', $('token').value);
+  $('token').value = '';
+  signIn();
+});
+$('filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadDeliveries().catch(() => {});
+});
+$('more').addEventListener('click', () => loadDeliveries(true).catch(() => {}));
+$('refresh').addEventListener('click', refresh);
+$('sign-out').addEventListener('click', () => signOut());
+if (token()) signIn();

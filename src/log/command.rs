@@ -1,0 +1,292 @@
+//! What the Worker asks of the `DeliveryLog` Durable Object, and how it
+//! travels: a path naming the command and a form-encoded body, so the
+//! object needs no JSON parser. Pure, so the encoding is tested natively on
+//! both sides.
+
+use super::counts::Count;
+use super::{Attempt, Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
+use crate::query::{pairs, push_encoded};
+
+/// One request to the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogCommand {
+    /// Record one attempt at a delivery.
+    Attempt(Attempt),
+    /// Add a batch of counts.
+    Counts(Vec<Count>),
+    /// A page of records, newest first.
+    List {
+        filter: Filter,
+        limit: u32,
+        cursor: Option<Cursor>,
+    },
+    /// One record.
+    Get { route: String, key: String },
+    /// Counts per route and reason since a time (Unix ms).
+    Stats { since_ms: i64 },
+    /// Delete records last seen, and counts, before a time (Unix ms).
+    Purge { before_ms: i64 },
+    /// How many records and writes the object holds (for tests and operators).
+    Meta,
+}
+
+fn field(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push('&');
+    }
+    out.push_str(name);
+    out.push('=');
+    push_encoded(out, value);
+}
+
+impl LogCommand {
+    /// The path and body of the request to the object.
+    pub fn encode(&self) -> (&'static str, String) {
+        let mut body = String::new();
+        let path = match self {
+            LogCommand::Attempt(a) => {
+                field(&mut body, "route", &a.route);
+                field(&mut body, "key", &a.key);
+                field(&mut body, "scheme", &a.scheme);
+                if let Some(event_type) = &a.event_type {
+                    field(&mut body, "type", event_type);
+                }
+                field(&mut body, "at", &a.at_ms.to_string());
+                field(&mut body, "outcome", &a.outcome);
+                if let Some(status) = a.origin_status {
+                    field(&mut body, "status", &status.to_string());
+                }
+                field(&mut body, "ms", &a.duration_ms.to_string());
+                "/attempt"
+            }
+            LogCommand::Counts(counts) => {
+                for c in counts {
+                    field(&mut body, "minute", &c.minute.to_string());
+                    field(&mut body, "route", &c.route);
+                    field(&mut body, "reason", &c.reason);
+                    field(&mut body, "count", &c.count.to_string());
+                }
+                "/counts"
+            }
+            LogCommand::List {
+                filter,
+                limit,
+                cursor,
+            } => {
+                if let Some(route) = &filter.route {
+                    field(&mut body, "route", route);
+                }
+                if let Some(outcome) = &filter.outcome {
+                    field(&mut body, "outcome", outcome);
+                }
+                if let Some(since) = filter.since_ms {
+                    field(&mut body, "since", &since.to_string());
+                }
+                field(&mut body, "limit", &limit.to_string());
+                if let Some(cursor) = cursor {
+                    field(&mut body, "cursor", &cursor.encode());
+                }
+                "/list"
+            }
+            LogCommand::Get { route, key } => {
+                field(&mut body, "route", route);
+                field(&mut body, "key", key);
+                "/get"
+            }
+            LogCommand::Stats { since_ms } => {
+                field(&mut body, "since", &since_ms.to_string());
+                "/stats"
+            }
+            LogCommand::Purge { before_ms } => {
+                field(&mut body, "before", &before_ms.to_string());
+                "/purge"
+            }
+            LogCommand::Meta => "/meta",
+        };
+        (path, body)
+    }
+
+    /// Parses what [`Self::encode`] wrote; `None` for anything else.
+    pub fn decode(path: &str, body: &str) -> Option<Self> {
+        let fields = pairs(body)?;
+        let one = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let number = |name: &str| one(name).and_then(|v| v.parse::<i64>().ok());
+        Some(match path {
+            "/attempt" => LogCommand::Attempt(Attempt {
+                route: one("route")?,
+                key: one("key")?,
+                scheme: one("scheme")?,
+                event_type: one("type"),
+                at_ms: number("at")?,
+                outcome: one("outcome")?,
+                origin_status: match one("status") {
+                    Some(status) => Some(status.parse().ok()?),
+                    None => None,
+                },
+                duration_ms: one("ms")?.parse().ok()?,
+            }),
+            "/counts" => {
+                let mut counts = Vec::new();
+                let mut rest = fields.iter();
+                while let Some((name, minute)) = rest.next() {
+                    let (Some(("route", route)), Some(("reason", reason)), Some(("count", count))) = (
+                        rest.next().map(|(n, v)| (n.as_str(), v)),
+                        rest.next().map(|(n, v)| (n.as_str(), v)),
+                        rest.next().map(|(n, v)| (n.as_str(), v)),
+                    ) else {
+                        return None;
+                    };
+                    if name != "minute" {
+                        return None;
+                    }
+                    counts.push(Count {
+                        minute: minute.parse().ok()?,
+                        route: route.clone(),
+                        reason: reason.clone(),
+                        count: count.parse().ok()?,
+                    });
+                }
+                LogCommand::Counts(counts)
+            }
+            "/list" => LogCommand::List {
+                filter: Filter {
+                    route: one("route"),
+                    outcome: one("outcome"),
+                    since_ms: match one("since") {
+                        Some(since) => Some(since.parse().ok()?),
+                        None => None,
+                    },
+                },
+                limit: one("limit")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(DEFAULT_PAGE)
+                    .clamp(1, MAX_PAGE),
+                cursor: match one("cursor") {
+                    Some(cursor) => Some(Cursor::decode(&cursor)?),
+                    None => None,
+                },
+            },
+            "/get" => LogCommand::Get {
+                route: one("route")?,
+                key: one("key")?,
+            },
+            "/stats" => LogCommand::Stats {
+                since_ms: number("since")?,
+            },
+            "/purge" => LogCommand::Purge {
+                before_ms: number("before")?,
+            },
+            "/meta" => LogCommand::Meta,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(command: LogCommand) {
+        let (path, body) = command.encode();
+        assert_eq!(
+            LogCommand::decode(path, &body),
+            Some(command.clone()),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn every_command_round_trips() {
+        round_trip(LogCommand::Attempt(Attempt {
+            route: "/hooks/quo".into(),
+            key: "msg_1 & <b>=%".into(),
+            scheme: "standard-webhooks".into(),
+            event_type: Some("message.received".into()),
+            at_ms: 1_700_000_000_123,
+            outcome: "origin-failed".into(),
+            origin_status: Some(503),
+            duration_ms: 42,
+        }));
+        round_trip(LogCommand::Attempt(Attempt {
+            route: "/a".into(),
+            key: "k".into(),
+            scheme: "github".into(),
+            event_type: None,
+            at_ms: 1,
+            outcome: "delivered".into(),
+            origin_status: None,
+            duration_ms: 0,
+        }));
+        round_trip(LogCommand::Counts(vec![
+            Count {
+                minute: 28_333_333,
+                route: "/a".into(),
+                reason: "bad-signature".into(),
+                count: 7,
+            },
+            Count {
+                minute: 28_333_334,
+                route: "(none)".into(),
+                reason: "not-found".into(),
+                count: 1,
+            },
+        ]));
+        round_trip(LogCommand::Counts(vec![]));
+        round_trip(LogCommand::List {
+            filter: Filter {
+                route: Some("/a".into()),
+                outcome: Some("delivered".into()),
+                since_ms: Some(5),
+            },
+            limit: 20,
+            cursor: Some(Cursor {
+                last_seen: 9,
+                row: 3,
+            }),
+        });
+        round_trip(LogCommand::List {
+            filter: Filter::default(),
+            limit: 50,
+            cursor: None,
+        });
+        round_trip(LogCommand::Get {
+            route: "/a".into(),
+            key: "sig_00".into(),
+        });
+        round_trip(LogCommand::Stats { since_ms: 0 });
+        round_trip(LogCommand::Purge { before_ms: 123 });
+        round_trip(LogCommand::Meta);
+    }
+
+    #[test]
+    fn junk_is_refused() {
+        assert_eq!(LogCommand::decode("/drop", ""), None);
+        assert_eq!(LogCommand::decode("/attempt", "route=/a"), None);
+        assert_eq!(
+            LogCommand::decode("/counts", "minute=1&route=/a&reason=x"),
+            None
+        );
+        assert_eq!(
+            LogCommand::decode("/counts", "route=/a&minute=1&reason=x&count=1"),
+            None
+        );
+        assert_eq!(LogCommand::decode("/list", "cursor=nope"), None);
+        assert_eq!(LogCommand::decode("/stats", "since=soon"), None);
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        let limit = |body: &str| match LogCommand::decode("/list", body) {
+            Some(LogCommand::List { limit, .. }) => limit,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(limit("limit=0"), 1);
+        assert_eq!(limit("limit=100000"), MAX_PAGE);
+        assert_eq!(limit(""), DEFAULT_PAGE);
+    }
+}

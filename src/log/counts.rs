@@ -1,0 +1,153 @@
+//! Counts per route and reason, gathered in the isolate and written in
+//! batches: a flood of N forged requests costs one storage write per flush
+//! interval per isolate, not N.
+//!
+//! The first count an isolate sees is written at once (so a quiet gate's
+//! rare rejection shows up without waiting); after that, pending counts go
+//! out with the first request once the interval has passed since the last
+//! write. Counts of an isolate that is evicted before that are lost: the
+//! stats are a close count, the records are exact.
+
+use std::collections::BTreeMap;
+
+/// The route name rejections get when no route matched (the request's own
+/// path is not used: it is the sender's choice, and would let anyone create
+/// rows).
+pub const NO_ROUTE: &str = "(none)";
+
+/// How many counts (route, reason, minute) one isolate may hold before it
+/// writes regardless of the interval; bounds its memory.
+const MAX_PENDING: usize = 512;
+
+/// One counted cell: `count` requests on `route` ended with `reason` during
+/// the minute starting at `minute` (Unix minutes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub minute: i64,
+    pub route: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// The isolate's pending counts.
+#[derive(Debug, Default)]
+pub struct CountBuffer {
+    pending: BTreeMap<(i64, String, String), u64>,
+    last_write_ms: Option<i64>,
+}
+
+impl CountBuffer {
+    /// Counts one request.
+    pub fn add(&mut self, now_ms: i64, route: &str, reason: &str) {
+        let minute = now_ms.div_euclid(60_000);
+        *self
+            .pending
+            .entry((minute, route.to_owned(), reason.to_owned()))
+            .or_insert(0) += 1;
+    }
+
+    /// The pending counts, when a write is due: the isolate's first, or
+    /// `interval_ms` after the last, or when too many are pending.
+    pub fn take_due(&mut self, now_ms: i64, interval_ms: i64) -> Option<Vec<Count>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let due = match self.last_write_ms {
+            None => true,
+            Some(last) => {
+                now_ms.saturating_sub(last) >= interval_ms || self.pending.len() >= MAX_PENDING
+            }
+        };
+        due.then(|| self.take_all(now_ms))
+    }
+
+    /// Every pending count, now (for a stats request, which wants its own
+    /// isolate's counts included).
+    pub fn take_all(&mut self, now_ms: i64) -> Vec<Count> {
+        self.last_write_ms = Some(now_ms);
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|((minute, route, reason), count)| Count {
+                minute,
+                route,
+                reason,
+                count,
+            })
+            .collect()
+    }
+
+    /// Puts counts back after a failed write, so they go with the next one.
+    pub fn restore(&mut self, counts: Vec<Count>) {
+        for count in counts {
+            *self
+                .pending
+                .entry((count.minute, count.route, count.reason))
+                .or_insert(0) += count.count;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_costs_one_write_per_interval() {
+        let mut buffer = CountBuffer::default();
+        let mut writes = 0;
+        let mut counted = 0;
+        // 10,000 forged requests over 150 s, 60 s interval.
+        for i in 0..10_000i64 {
+            let now = 1_700_000_000_000 + i * 15;
+            buffer.add(now, "/quo", "bad-signature");
+            if let Some(batch) = buffer.take_due(now, 60_000) {
+                writes += 1;
+                counted += batch.iter().map(|c| c.count).sum::<u64>();
+            }
+        }
+        counted += buffer.take_all(0).iter().map(|c| c.count).sum::<u64>();
+        assert_eq!(counted, 10_000, "nothing lost");
+        assert!(writes <= 4, "{writes} writes for 150 s");
+    }
+
+    #[test]
+    fn counts_are_kept_per_minute_route_and_reason() {
+        let mut buffer = CountBuffer::default();
+        buffer.add(60_000, "/a", "bad-signature");
+        let first = buffer
+            .take_due(60_000, 60_000)
+            .expect("the first is written at once");
+        assert_eq!(first.len(), 1);
+        buffer.add(61_000, "/a", "bad-signature");
+        buffer.add(62_000, "/a", "bad-signature");
+        buffer.add(62_000, "/b", "delivered");
+        buffer.add(125_000, "/a", "bad-signature");
+        assert_eq!(buffer.take_due(125_000, 60_000).map(|b| b.len()), Some(3));
+        assert!(
+            buffer.take_due(125_000, 60_000).is_none(),
+            "nothing pending"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_is_retried_with_the_next() {
+        let mut buffer = CountBuffer::default();
+        buffer.add(0, "/a", "bad-id");
+        let batch = buffer.take_due(0, 60_000).expect("due");
+        buffer.restore(batch);
+        buffer.add(1, "/a", "bad-id");
+        let again = buffer.take_all(60_000);
+        assert_eq!(again[0].count, 2);
+    }
+
+    #[test]
+    fn too_many_pending_counts_are_written_early() {
+        let mut buffer = CountBuffer::default();
+        buffer.add(0, "/a", "x");
+        buffer.take_due(0, 60_000).expect("first");
+        for minute in 0..MAX_PENDING as i64 {
+            buffer.add(minute * 60_000 + 1, "/a", "x");
+        }
+        assert!(buffer.take_due(1, 60_000).is_some());
+    }
+}

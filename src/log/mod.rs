@@ -1,0 +1,278 @@
+//! The delivery log: what happened to every verified delivery, kept at the
+//! edge without ever keeping a body, a signature or a secret.
+//!
+//! One record per verified delivery per route, keyed by the replay key:
+//! when it was first and last seen, how many attempts the gate worked on,
+//! the last outcome, the origin's status and how long the attempt took.
+//! Rejections are not recorded one by one (a flood of forged requests must
+//! not cost a storage write each): they are counted per route and reason
+//! (see [`counts`]) and written in batches.
+//!
+//! The records live in the `DeliveryLog` Durable Object (SQLite); this
+//! module holds what is decided about them: which outcomes make a record,
+//! how an attempt merges into one, the commands the Worker sends the object
+//! ([`command`]) and the JSON the admin API answers with ([`render`]).
+
+pub mod command;
+pub mod counts;
+pub mod render;
+
+use crate::outcome::Outcome;
+
+/// One attempt at a delivery, as the gate finished it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The route's path.
+    pub route: String,
+    /// The replay key (the webhook-id for Standard Webhooks).
+    pub key: String,
+    /// The route's scheme name.
+    pub scheme: String,
+    /// The event type, when the sender names one.
+    pub event_type: Option<String>,
+    /// When the attempt finished, Unix milliseconds.
+    pub at_ms: i64,
+    /// The outcome's reason code (`delivered`, `origin-failed`, …).
+    pub outcome: String,
+    /// The origin's status, when it answered.
+    pub origin_status: Option<u16>,
+    /// How long the gate worked on it.
+    pub duration_ms: u32,
+}
+
+/// A delivery as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub route: String,
+    pub key: String,
+    pub scheme: String,
+    pub event_type: Option<String>,
+    /// Unix milliseconds.
+    pub first_seen: i64,
+    /// Unix milliseconds.
+    pub last_seen: i64,
+    /// Attempts the gate worked on (claimed, or tried to claim).
+    pub attempts: u32,
+    /// The last outcome's reason code; see [`merged_outcome`].
+    pub outcome: String,
+    pub origin_status: Option<u16>,
+    pub duration_ms: u32,
+}
+
+/// Whether an outcome makes (or updates) a delivery record: the verified
+/// deliveries the gate worked on. A duplicate or a copy in flight changes
+/// nothing about the delivery (and a replay flood of a captured delivery
+/// must not cost a write per copy), so those are only counted, like
+/// rejections and Slack's handshake.
+pub fn records(outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Delivered
+        | Outcome::OriginFailed
+        | Outcome::OriginTimeout
+        | Outcome::StoreUnavailable
+        | Outcome::Internal => true,
+        Outcome::AlreadyDelivered
+        | Outcome::InFlight
+        | Outcome::Challenge
+        | Outcome::NotFound
+        | Outcome::MethodNotAllowed
+        | Outcome::TooLarge
+        | Outcome::BadBody
+        | Outcome::BodyTimeout
+        | Outcome::MissingHeader
+        | Outcome::BadId
+        | Outcome::BadTimestamp
+        | Outcome::StaleTimestamp
+        | Outcome::FutureTimestamp
+        | Outcome::BadSignature
+        | Outcome::Misconfigured => false,
+    }
+}
+
+/// The outcome a record shows after an attempt: the attempt's, except that
+/// `delivered` is never replaced by a later failure (in KV's race a second
+/// copy's failed forward must not hide that the event arrived).
+pub fn merged_outcome<'a>(previous: Option<&'a str>, attempt: &'a str) -> &'a str {
+    match previous {
+        Some("delivered") => "delivered",
+        _ => attempt,
+    }
+}
+
+impl DeliveryRecord {
+    /// The record after `attempt`: a new one for a first attempt, else the
+    /// existing one with the attempt counted and its outcome merged.
+    pub fn merge(existing: Option<DeliveryRecord>, attempt: &Attempt) -> DeliveryRecord {
+        match existing {
+            None => DeliveryRecord {
+                route: attempt.route.clone(),
+                key: attempt.key.clone(),
+                scheme: attempt.scheme.clone(),
+                event_type: attempt.event_type.clone(),
+                first_seen: attempt.at_ms,
+                last_seen: attempt.at_ms,
+                attempts: 1,
+                outcome: attempt.outcome.clone(),
+                origin_status: attempt.origin_status,
+                duration_ms: attempt.duration_ms,
+            },
+            Some(record) => {
+                let outcome = merged_outcome(Some(&record.outcome), &attempt.outcome).to_owned();
+                let kept = outcome != attempt.outcome;
+                DeliveryRecord {
+                    event_type: attempt.event_type.clone().or(record.event_type),
+                    first_seen: record.first_seen.min(attempt.at_ms),
+                    last_seen: record.last_seen.max(attempt.at_ms),
+                    attempts: record.attempts.saturating_add(1),
+                    origin_status: if kept {
+                        record.origin_status
+                    } else {
+                        attempt.origin_status
+                    },
+                    duration_ms: if kept {
+                        record.duration_ms
+                    } else {
+                        attempt.duration_ms
+                    },
+                    outcome,
+                    ..record
+                }
+            }
+        }
+    }
+}
+
+/// Filters of a listing, as the admin API parsed them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub route: Option<String>,
+    pub outcome: Option<String>,
+    /// Records last seen at or after this, Unix milliseconds.
+    pub since_ms: Option<i64>,
+}
+
+/// Where a page of a listing starts: after the record last seen at
+/// `last_seen` with storage row `row` (newest first, ties by row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub last_seen: i64,
+    pub row: i64,
+}
+
+impl Cursor {
+    /// An opaque token for clients: `<last_seen>.<row>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.last_seen, self.row)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (last_seen, row) = text.split_once('.')?;
+        let digits =
+            |t: &str| !t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(last_seen) || !digits(row) {
+            return None;
+        }
+        Some(Self {
+            last_seen: last_seen.parse().ok()?,
+            row: row.parse().ok()?,
+        })
+    }
+}
+
+/// The most records one page holds, and the default.
+pub const MAX_PAGE: u32 = 100;
+pub const DEFAULT_PAGE: u32 = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_deliveries_the_gate_worked_on_are_recorded() {
+        assert!(records(Outcome::Delivered));
+        assert!(records(Outcome::OriginFailed));
+        assert!(records(Outcome::OriginTimeout));
+        for counted in [
+            Outcome::AlreadyDelivered,
+            Outcome::InFlight,
+            Outcome::BadSignature,
+            Outcome::NotFound,
+            Outcome::TooLarge,
+            Outcome::Challenge,
+        ] {
+            assert!(!records(counted), "{counted:?}");
+        }
+    }
+
+    #[test]
+    fn delivered_is_never_hidden_by_a_later_failure() {
+        assert_eq!(merged_outcome(None, "origin-failed"), "origin-failed");
+        assert_eq!(
+            merged_outcome(Some("origin-failed"), "delivered"),
+            "delivered"
+        );
+        assert_eq!(
+            merged_outcome(Some("delivered"), "origin-failed"),
+            "delivered"
+        );
+    }
+
+    fn attempt(outcome: &str, at_ms: i64, status: Option<u16>) -> Attempt {
+        Attempt {
+            route: "/quo".into(),
+            key: "msg_1".into(),
+            scheme: "standard-webhooks".into(),
+            event_type: Some("message.received".into()),
+            at_ms,
+            outcome: outcome.into(),
+            origin_status: status,
+            duration_ms: 10,
+        }
+    }
+
+    #[test]
+    fn attempts_merge_into_one_record() {
+        let first = DeliveryRecord::merge(None, &attempt("origin-failed", 1_000, Some(503)));
+        assert_eq!(
+            (first.attempts, first.first_seen, first.last_seen),
+            (1, 1_000, 1_000)
+        );
+        let second = DeliveryRecord::merge(Some(first), &attempt("delivered", 5_000, Some(200)));
+        assert_eq!(second.attempts, 2);
+        assert_eq!((second.first_seen, second.last_seen), (1_000, 5_000));
+        assert_eq!(
+            (second.outcome.as_str(), second.origin_status),
+            ("delivered", Some(200))
+        );
+        // A copy's later failure (KV's race) does not hide the delivery.
+        let third =
+            DeliveryRecord::merge(Some(second), &attempt("origin-failed", 6_000, Some(500)));
+        assert_eq!(
+            (third.outcome.as_str(), third.origin_status),
+            ("delivered", Some(200))
+        );
+        assert_eq!((third.attempts, third.last_seen), (3, 6_000));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        let cursor = Cursor {
+            last_seen: 1_700_000_000_123,
+            row: 42,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        for junk in [
+            "",
+            ".",
+            "1.",
+            ".1",
+            "a.b",
+            "1.2.3",
+            "-1.2",
+            "1.2 ",
+            "99999999999999999999.1",
+        ] {
+            assert_eq!(Cursor::decode(junk), None, "{junk:?}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The JSON the admin API answers with. Written by hand through one escape
+//! function ([`crate::json::push_str`]), so no value a sender chose (a key,
+//! an event type) can break out of its string, in the JSON or in a page
+//! that embeds it.
+
+use super::{Cursor, DeliveryRecord};
+use crate::json::push_str;
+use std::collections::BTreeMap;
+
+/// One record as a JSON object.
+pub fn push_record(out: &mut String, record: &DeliveryRecord) {
+    out.push_str("{\"key\":");
+    push_str(out, &record.key);
+    out.push_str(",\"route\":");
+    push_str(out, &record.route);
+    out.push_str(",\"scheme\":");
+    push_str(out, &record.scheme);
+    out.push_str(",\"event_type\":");
+    match &record.event_type {
+        Some(event_type) => push_str(out, event_type),
+        None => out.push_str("null"),
+    }
+    out.push_str(&format!(
+        ",\"first_seen\":{},\"last_seen\":{},\"attempts\":{},\"outcome\":",
+        record.first_seen, record.last_seen, record.attempts
+    ));
+    push_str(out, &record.outcome);
+    out.push_str(",\"origin_status\":");
+    match record.origin_status {
+        Some(status) => out.push_str(&status.to_string()),
+        None => out.push_str("null"),
+    }
+    out.push_str(&format!(",\"duration_ms\":{}}}", record.duration_ms));
+}
+
+/// One record.
+pub fn record(record: &DeliveryRecord) -> String {
+    let mut out = String::with_capacity(256);
+    push_record(&mut out, record);
+    out
+}
+
+/// A page of records and the cursor of the next page, if there is one.
+pub fn page(records: &[DeliveryRecord], next: Option<Cursor>) -> String {
+    let mut out = String::with_capacity(64 + records.len() * 256);
+    out.push_str("{\"deliveries\":[");
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_record(&mut out, record);
+    }
+    out.push_str("],\"cursor\":");
+    match next {
+        Some(cursor) => push_str(&mut out, &cursor.encode()),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    out
+}
+
+/// Counts per route and reason: `{"since":…,"routes":{"/a":{"delivered":3}}}`.
+pub fn stats(since_ms: i64, rows: &[(String, String, u64)]) -> String {
+    let mut routes: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for (route, reason, count) in rows {
+        *routes.entry(route).or_default().entry(reason).or_default() += count;
+    }
+    let mut out = format!("{{\"since\":{since_ms},\"routes\":{{");
+    for (i, (route, reasons)) in routes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, route);
+        out.push_str(":{");
+        for (j, (reason, count)) in reasons.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            push_str(&mut out, reason);
+            out.push_str(&format!(":{count}"));
+        }
+        out.push('}');
+    }
+    out.push_str("}}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn sample() -> DeliveryRecord {
+        DeliveryRecord {
+            route: "/quo".into(),
+            key: "<script>alert(1)</script>".into(),
+            scheme: "standard-webhooks".into(),
+            event_type: Some("message.received".into()),
+            first_seen: 1_700_000_000_000,
+            last_seen: 1_700_000_060_000,
+            attempts: 2,
+            outcome: "delivered".into(),
+            origin_status: Some(204),
+            duration_ms: 31,
+        }
+    }
+
+    #[test]
+    fn a_page_is_json_with_every_field() {
+        let text = page(
+            &[sample()],
+            Some(Cursor {
+                last_seen: 5,
+                row: 6,
+            }),
+        );
+        assert!(!text.contains('<'), "{text}");
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        let first = &value["deliveries"][0];
+        assert_eq!(first["key"], "<script>alert(1)</script>");
+        assert_eq!(first["attempts"], 2);
+        assert_eq!(first["origin_status"], 204);
+        assert_eq!(first["event_type"], "message.received");
+        assert_eq!(value["cursor"], "5.6");
+        let empty: Value = serde_json::from_str(&page(&[], None)).expect("JSON");
+        assert_eq!(empty["cursor"], Value::Null);
+        let mut bare = sample();
+        bare.event_type = None;
+        bare.origin_status = None;
+        let value: Value = serde_json::from_str(&record(&bare)).expect("JSON");
+        assert_eq!(value["event_type"], Value::Null);
+        assert_eq!(value["origin_status"], Value::Null);
+    }
+
+    #[test]
+    fn stats_group_by_route_and_reason() {
+        let rows = vec![
+            ("/a".to_owned(), "delivered".to_owned(), 3),
+            ("/a".to_owned(), "bad-signature".to_owned(), 2),
+            ("/a".to_owned(), "bad-signature".to_owned(), 1),
+            ("(none)".to_owned(), "not-found".to_owned(), 4),
+        ];
+        let value: Value = serde_json::from_str(&stats(7, &rows)).expect("JSON");
+        assert_eq!(value["since"], 7);
+        assert_eq!(value["routes"]["/a"]["bad-signature"], 3);
+        assert_eq!(value["routes"]["/a"]["delivered"], 3);
+        assert_eq!(value["routes"]["(none)"]["not-found"], 4);
+    }
+}

@@ -1,0 +1,385 @@
+//! The `DeliveryLog` Durable Object (SQLite) and the client the Worker uses
+//! to reach it. Glue only: what a record is, how attempts merge, how commands
+//! travel and what the admin API answers are decided in [`crate::log`].
+//!
+//! One object holds the whole log: listings newest-first across routes are
+//! one indexed query, and a Durable Object's SQLite storage is on the free
+//! plan and in `wrangler dev` and Miniflare with no set-up step (D1 would
+//! need a database id and migrations applied first). One object takes some
+//! hundreds of writes a second; the log is written after each answer, so a
+//! busier gate would see records lag, never answers.
+
+use crate::log::command::LogCommand;
+use crate::log::counts::Count;
+use crate::log::render;
+use crate::log::{Attempt, Cursor, DeliveryRecord, Filter};
+use js_sys::{Object, Promise};
+use std::cell::Cell;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
+};
+
+/// The name of the one object that holds the log.
+const LOG_OBJECT: &str = "delivery-log";
+
+const COLUMNS: &str = "route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms";
+
+/// The delivery log, in one Durable Object's SQLite storage.
+#[durable_object]
+pub struct DeliveryLog {
+    state: State,
+    /// Write commands handled since this instance started (for tests and
+    /// operators: `/meta`).
+    writes: Cell<u64>,
+}
+
+impl DurableObject for DeliveryLog {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let created = [
+            "CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, \
+             event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, \
+             outcome TEXT NOT NULL, origin_status INTEGER, duration_ms INTEGER NOT NULL, PRIMARY KEY (route, key))",
+            "CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries (last_seen)",
+            "CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
+             count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))",
+        ]
+        .iter()
+        .try_for_each(|statement| sql.exec(statement, None).map(drop));
+        if created.is_err() {
+            worker::console_error!("hookgate: the delivery log could not create its tables");
+        }
+        Self {
+            state,
+            writes: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let path = req.path();
+        let body = req.text().await?;
+        let Some(command) = LogCommand::decode(&path, &body) else {
+            return Response::error("unknown log command", 400);
+        };
+        let table = Table(self.state.storage().sql());
+        let failed = |_| worker::Error::RustError("delivery log storage failed".to_owned());
+        match command {
+            LogCommand::Attempt(attempt) => {
+                self.writes.set(self.writes.get() + 1);
+                table.record(&attempt).map_err(failed)?;
+                Response::ok("ok")
+            }
+            LogCommand::Counts(counts) => {
+                self.writes.set(self.writes.get() + 1);
+                table.count(&counts).map_err(failed)?;
+                Response::ok("ok")
+            }
+            LogCommand::List {
+                filter,
+                limit,
+                cursor,
+            } => {
+                let (records, next) = table.list(&filter, limit, cursor).map_err(failed)?;
+                json(render::page(&records, next))
+            }
+            LogCommand::Get { route, key } => match table.get(&route, &key).map_err(failed)? {
+                Some((record, _)) => json(render::record(&record)),
+                None => Response::error("unknown delivery", 404),
+            },
+            LogCommand::Stats { since_ms } => {
+                let rows = table.stats(since_ms).map_err(failed)?;
+                json(render::stats(since_ms, &rows))
+            }
+            LogCommand::Purge { before_ms } => {
+                self.writes.set(self.writes.get() + 1);
+                Response::ok(table.purge(before_ms).map_err(failed)?.to_string())
+            }
+            LogCommand::Meta => {
+                let rows = table
+                    .scalar("SELECT COUNT(*) FROM deliveries", vec![])
+                    .map_err(failed)?;
+                json(format!(
+                    "{{\"writes\":{},\"deliveries\":{}}}",
+                    self.writes.get(),
+                    rows.unwrap_or(0)
+                ))
+            }
+        }
+    }
+}
+
+fn json(body: String) -> worker::Result<Response> {
+    let response = Response::ok(body)?;
+    response.headers().set("content-type", "application/json")?;
+    Ok(response)
+}
+
+/// The storage failed.
+struct StorageFailed;
+
+/// The log's tables. Each call runs synchronously: a Durable Object runs
+/// one event at a time and its SQLite calls do not yield, so the read and
+/// write of [`Table::record`] cannot interleave with another attempt.
+struct Table(SqlStorage);
+
+fn text(value: Option<&SqlStorageValue>) -> Option<String> {
+    match value {
+        Some(SqlStorageValue::String(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn integer(value: Option<&SqlStorageValue>) -> Option<i64> {
+    match value {
+        Some(SqlStorageValue::Integer(n)) => Some(*n),
+        Some(SqlStorageValue::Float(f)) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn optional_text(value: Option<&str>) -> SqlStorageValue {
+    value.map_or(SqlStorageValue::Null, SqlStorageValue::from)
+}
+
+impl Table {
+    fn rows(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<Vec<Vec<SqlStorageValue>>, StorageFailed> {
+        let cursor = self.0.exec(query, bindings).map_err(|_| StorageFailed)?;
+        cursor
+            .raw()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StorageFailed)
+    }
+
+    fn scalar(
+        &self,
+        query: &str,
+        bindings: Vec<SqlStorageValue>,
+    ) -> Result<Option<i64>, StorageFailed> {
+        Ok(self
+            .rows(query, bindings)?
+            .first()
+            .and_then(|row| integer(row.first())))
+    }
+
+    /// A record from a row of `rowid, COLUMNS`.
+    fn parse(row: &[SqlStorageValue]) -> Option<(DeliveryRecord, i64)> {
+        Some((
+            DeliveryRecord {
+                route: text(row.get(1))?,
+                key: text(row.get(2))?,
+                scheme: text(row.get(3))?,
+                event_type: text(row.get(4)),
+                first_seen: integer(row.get(5))?,
+                last_seen: integer(row.get(6))?,
+                attempts: u32::try_from(integer(row.get(7))?).ok()?,
+                outcome: text(row.get(8))?,
+                origin_status: integer(row.get(9)).and_then(|s| u16::try_from(s).ok()),
+                duration_ms: u32::try_from(integer(row.get(10))?).ok()?,
+            },
+            integer(row.first())?,
+        ))
+    }
+
+    fn get(&self, route: &str, key: &str) -> Result<Option<(DeliveryRecord, i64)>, StorageFailed> {
+        let rows = self.rows(
+            &format!("SELECT rowid, {COLUMNS} FROM deliveries WHERE route = ? AND key = ?"),
+            vec![route.into(), key.into()],
+        )?;
+        Ok(rows.first().and_then(|row| Self::parse(row)))
+    }
+
+    fn record(&self, attempt: &Attempt) -> Result<(), StorageFailed> {
+        let existing = self
+            .get(&attempt.route, &attempt.key)?
+            .map(|(record, _)| record);
+        let record = DeliveryRecord::merge(existing, attempt);
+        self.rows(
+            &format!(
+                "INSERT INTO deliveries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (route, key) DO UPDATE SET event_type = excluded.event_type, \
+                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, attempts = excluded.attempts, \
+                 outcome = excluded.outcome, origin_status = excluded.origin_status, duration_ms = excluded.duration_ms"
+            ),
+            vec![
+                record.route.as_str().into(),
+                record.key.as_str().into(),
+                record.scheme.as_str().into(),
+                optional_text(record.event_type.as_deref()),
+                record.first_seen.into(),
+                record.last_seen.into(),
+                i64::from(record.attempts).into(),
+                record.outcome.as_str().into(),
+                record
+                    .origin_status
+                    .map_or(SqlStorageValue::Null, |s| i64::from(s).into()),
+                i64::from(record.duration_ms).into(),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn count(&self, counts: &[Count]) -> Result<(), StorageFailed> {
+        for count in counts {
+            self.rows(
+                "INSERT INTO counts (minute, route, reason, count) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (minute, route, reason) DO UPDATE SET count = count + excluded.count",
+                vec![
+                    count.minute.into(),
+                    count.route.as_str().into(),
+                    count.reason.as_str().into(),
+                    i64::try_from(count.count).unwrap_or(i64::MAX).into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn list(
+        &self,
+        filter: &Filter,
+        limit: u32,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<DeliveryRecord>, Option<Cursor>), StorageFailed> {
+        let mut query = format!("SELECT rowid, {COLUMNS} FROM deliveries WHERE 1 = 1");
+        let mut bindings: Vec<SqlStorageValue> = Vec::new();
+        if let Some(route) = &filter.route {
+            query.push_str(" AND route = ?");
+            bindings.push(route.as_str().into());
+        }
+        if let Some(outcome) = &filter.outcome {
+            query.push_str(" AND outcome = ?");
+            bindings.push(outcome.as_str().into());
+        }
+        if let Some(since) = filter.since_ms {
+            query.push_str(" AND last_seen >= ?");
+            bindings.push(since.into());
+        }
+        if let Some(cursor) = cursor {
+            query.push_str(" AND (last_seen < ? OR (last_seen = ? AND rowid < ?))");
+            bindings.extend([
+                cursor.last_seen.into(),
+                cursor.last_seen.into(),
+                cursor.row.into(),
+            ]);
+        }
+        query.push_str(" ORDER BY last_seen DESC, rowid DESC LIMIT ?");
+        // One more than the page, to know whether there is a next one.
+        bindings.push(i64::from(limit + 1).into());
+        let rows = self.rows(&query, bindings)?;
+        let mut page: Vec<(DeliveryRecord, i64)> =
+            rows.iter().filter_map(|row| Self::parse(row)).collect();
+        let next = if page.len() > limit as usize {
+            page.truncate(limit as usize);
+            page.last().map(|(record, row)| Cursor {
+                last_seen: record.last_seen,
+                row: *row,
+            })
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(record, _)| record).collect(), next))
+    }
+
+    fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
+        let rows = self.rows(
+            "SELECT route, reason, SUM(count) FROM counts WHERE minute >= ? GROUP BY route, reason",
+            vec![since_ms.div_euclid(60_000).into()],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some((
+                    text(row.first())?,
+                    text(row.get(1))?,
+                    u64::try_from(integer(row.get(2))?).ok()?,
+                ))
+            })
+            .collect())
+    }
+
+    fn purge(&self, before_ms: i64) -> Result<u64, StorageFailed> {
+        let deleted = self.delete("DELETE FROM deliveries WHERE last_seen < ?", before_ms)?;
+        self.delete(
+            "DELETE FROM counts WHERE minute < ?",
+            before_ms.div_euclid(60_000),
+        )?;
+        Ok(deleted)
+    }
+
+    fn delete(&self, query: &str, before: i64) -> Result<u64, StorageFailed> {
+        let cursor = self
+            .0
+            .exec(query, vec![before.into()])
+            .map_err(|_| StorageFailed)?;
+        cursor.raw().for_each(drop);
+        Ok(cursor.rows_written() as u64)
+    }
+}
+
+/// The `DELIVERY_LOG` binding and its one object, called directly.
+#[wasm_bindgen]
+extern "C" {
+    pub type LogNamespace;
+
+    #[wasm_bindgen(method, js_name = idFromName, catch)]
+    fn id_from_name(this: &LogNamespace, name: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &LogNamespace, id: &JsValue) -> Result<LogStub, JsValue>;
+
+    type LogStub;
+
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &LogStub, url: &str, init: &Object) -> Result<Promise, JsValue>;
+
+    type LogResponse;
+
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &LogResponse) -> u16;
+
+    #[wasm_bindgen(method, catch)]
+    fn text(this: &LogResponse) -> Result<Promise, JsValue>;
+}
+
+/// The log could not be reached or refused the command.
+pub struct LogUnavailable;
+
+/// Sends commands to the delivery log.
+pub struct LogClient(pub LogNamespace);
+
+impl LogClient {
+    /// Sends one command; the object's status and body.
+    pub async fn send(&self, command: &LogCommand) -> Result<(u16, String), LogUnavailable> {
+        let unavailable = |_| LogUnavailable;
+        let (path, body) = command.encode();
+        let id = self.0.id_from_name(LOG_OBJECT).map_err(unavailable)?;
+        let stub = self.0.get(&id).map_err(unavailable)?;
+        let init = Object::new();
+        js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
+        js_sys::Reflect::set(&init, &"body".into(), &body.into()).map_err(unavailable)?;
+        let url = format!("https://delivery-log{path}");
+        let response = JsFuture::from(stub.fetch(&url, &init).map_err(unavailable)?)
+            .await
+            .map_err(unavailable)?;
+        let response: LogResponse = response.unchecked_into();
+        let text = JsFuture::from(response.text().map_err(unavailable)?)
+            .await
+            .map_err(unavailable)?;
+        Ok((response.status(), text.as_string().unwrap_or_default()))
+    }
+
+    /// Sends a write; `Err` unless the object stored it.
+    pub async fn write(&self, command: &LogCommand) -> Result<(), LogUnavailable> {
+        match self.send(command).await? {
+            (200, _) => Ok(()),
+            _ => Err(LogUnavailable),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! What the gate says about each request it handled: one structured log
+//! object (Workers Logs indexes its fields), one metrics data point
+//! (Analytics Engine), the delivery log's attempt when the outcome makes a
+//! record, and the count that every request adds to.
+//!
+//! Everything here is built from [`Handled`], which by construction holds no
+//! body, signature or secret; the route is named by its configured path,
+//! never by the path a request asked for.
+
+use crate::config::Config;
+use crate::gate::Handled;
+use crate::log::counts::NO_ROUTE;
+use crate::log::{records, Attempt};
+
+/// A value of a structured log field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Number(f64),
+    Null,
+}
+
+/// One request, observed.
+pub struct Observation<'a> {
+    pub config: &'a Config,
+    pub handled: &'a Handled,
+    /// When the gate finished, Unix milliseconds.
+    pub finished_ms: i64,
+    /// How long the request took.
+    pub duration_ms: u32,
+}
+
+impl Observation<'_> {
+    /// The route's configured path, or [`NO_ROUTE`].
+    pub fn route(&self) -> &str {
+        self.handled
+            .route
+            .and_then(|index| self.config.routes.get(index))
+            .map_or(NO_ROUTE, |route| route.path.as_str())
+    }
+
+    fn scheme(&self) -> &str {
+        self.handled.scheme.map_or("", |scheme| scheme.name())
+    }
+
+    /// The structured log line's fields.
+    pub fn log_fields(&self) -> Vec<(&'static str, Value)> {
+        let handled = self.handled;
+        let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::Text(v.to_owned()));
+        let number = |value: Option<f64>| value.map_or(Value::Null, Value::Number);
+        let mut fields = vec![
+            ("hookgate", Value::Text("request".to_owned())),
+            ("route", Value::Text(self.route().to_owned())),
+            ("scheme", text(handled.scheme.map(|s| s.name()))),
+            ("reason", Value::Text(handled.outcome.reason().to_owned())),
+            ("status", Value::Number(f64::from(handled.outcome.status()))),
+            ("key", text(handled.key.as_deref())),
+            ("event_type", text(handled.event_type.as_deref())),
+            ("duration_ms", Value::Number(f64::from(self.duration_ms))),
+            (
+                "origin_status",
+                number(handled.origin_status.map(f64::from)),
+            ),
+            ("body_bytes", number(handled.body_bytes.map(|n| n as f64))),
+        ];
+        if !handled.incidents.is_empty() {
+            let incidents: Vec<String> =
+                handled.incidents.iter().map(|i| format!("{i:?}")).collect();
+            fields.push(("incidents", Value::Text(incidents.join(","))));
+        }
+        fields
+    }
+
+    /// The Analytics Engine data point: blobs (route, scheme, reason),
+    /// doubles (status, duration, body size), index (route).
+    pub fn metrics_point(&self) -> ([String; 3], [f64; 3], String) {
+        let route = self.route().to_owned();
+        (
+            [
+                route.clone(),
+                self.scheme().to_owned(),
+                self.handled.outcome.reason().to_owned(),
+            ],
+            [
+                f64::from(self.handled.outcome.status()),
+                f64::from(self.duration_ms),
+                self.handled.body_bytes.unwrap_or(0) as f64,
+            ],
+            route,
+        )
+    }
+
+    /// The delivery log's attempt, when this outcome makes a record.
+    pub fn attempt(&self) -> Option<Attempt> {
+        let handled = self.handled;
+        if !records(handled.outcome) {
+            return None;
+        }
+        Some(Attempt {
+            route: self.route().to_owned(),
+            key: handled.key.clone()?,
+            scheme: self.scheme().to_owned(),
+            event_type: handled.event_type.clone(),
+            at_ms: self.finished_ms,
+            outcome: handled.outcome.reason().to_owned(),
+            origin_status: handled.origin_status,
+            duration_ms: self.duration_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::schemes::Scheme;
+    use crate::testing::VECTOR_KEY;
+
+    fn config() -> Config {
+        Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(VECTOR_KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://127.0.0.1:9/".to_owned()),
+            "WEBHOOK_PATH" => Some("/quo".to_owned()),
+            _ => None,
+        })
+        .expect("valid")
+    }
+
+    fn handled(outcome: Outcome, route: Option<usize>) -> Handled {
+        Handled {
+            outcome,
+            route,
+            scheme: route.map(|_| Scheme::StandardWebhooks),
+            key: route.map(|_| "msg_1".to_owned()),
+            event_type: Some("message.received".to_owned()),
+            origin_status: Some(200),
+            body_bytes: Some(321),
+            challenge: None,
+            incidents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_delivery_is_logged_counted_measured_and_recorded() {
+        let config = config();
+        let handled = handled(Outcome::Delivered, Some(0));
+        let seen = Observation {
+            config: &config,
+            handled: &handled,
+            finished_ms: 5,
+            duration_ms: 12,
+        };
+        let fields = seen.log_fields();
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(field("route"), Some(Value::Text("/quo".into())));
+        assert_eq!(field("reason"), Some(Value::Text("delivered".into())));
+        assert_eq!(field("status"), Some(Value::Number(200.0)));
+        assert_eq!(field("key"), Some(Value::Text("msg_1".into())));
+        assert_eq!(field("body_bytes"), Some(Value::Number(321.0)));
+        let (blobs, doubles, index) = seen.metrics_point();
+        assert_eq!(
+            blobs,
+            [
+                "/quo".to_owned(),
+                "standard-webhooks".to_owned(),
+                "delivered".to_owned()
+            ]
+        );
+        assert_eq!(doubles, [200.0, 12.0, 321.0]);
+        assert_eq!(index, "/quo");
+        let attempt = seen.attempt().expect("recorded");
+        assert_eq!(
+            (attempt.key.as_str(), attempt.at_ms, attempt.duration_ms),
+            ("msg_1", 5, 12)
+        );
+    }
+
+    #[test]
+    fn rejections_are_counted_not_recorded_and_unrouted_ones_have_no_path() {
+        let config = config();
+        let handled = handled(Outcome::NotFound, None);
+        let seen = Observation {
+            config: &config,
+            handled: &handled,
+            finished_ms: 5,
+            duration_ms: 1,
+        };
+        assert_eq!(seen.route(), NO_ROUTE);
+        assert_eq!(seen.attempt(), None);
+        let forged = Handled {
+            key: None,
+            ..self::handled(Outcome::BadSignature, Some(0))
+        };
+        let seen = Observation {
+            config: &config,
+            handled: &forged,
+            finished_ms: 5,
+            duration_ms: 1,
+        };
+        assert_eq!(seen.attempt(), None);
+        assert!(seen
+            .log_fields()
+            .iter()
+            .any(|(n, v)| *n == "key" && *v == Value::Null));
+    }
+}

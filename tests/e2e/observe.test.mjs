@@ -1,0 +1,305 @@
+// End to end: the delivery log, the admin API, counts, retention, the
+// structured log and metrics, in workerd against real origins.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sampleEvent, signFor } from '../../scripts/senders.mjs';
+import {
+  ORIGIN_KEY,
+  ROTATED_KEY,
+  SENDER_KEY,
+  STRANGER_KEY,
+  quoEvent,
+  send,
+  signed,
+  sleep,
+  startGate,
+  startOrigin,
+} from './harness.mjs';
+
+const TOKEN = 'admin-token-for-the-e2e-tests-0001';
+const GITHUB_SECRET = 'github secret of the observe tests';
+
+/** GET an admin path with the token (or `token`), parsed. */
+function admin(gate, path, { token = TOKEN } = {}) {
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+  return send(gate.url, { method: 'GET', path: `/_hookgate${path}`, headers });
+}
+
+describe('without ADMIN_TOKEN nothing under /_hookgate/ exists', () => {
+  let gate;
+  before(async () => {
+    gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/' });
+  });
+  after(() => gate?.close());
+
+  for (const path of ['', '/', '/deliveries', '/stats', '/dashboard.js', '/deliveries/x?route=/', '/nope']) {
+    test(`GET /_hookgate${path} is 404, with or without a token`, async () => {
+      for (const token of [null, TOKEN]) {
+        const answer = await admin(gate, path, { token });
+        assert.equal(answer.status, 404, answer.text);
+        assert.equal(answer.json.reason, 'not-found');
+      }
+    });
+  }
+});
+
+describe('a gate with ADMIN_TOKEN on two routes', () => {
+  const origins = {};
+  let gate;
+  const made = {};
+
+  before(async () => {
+    origins.quo = await startOrigin();
+    origins.github = await startOrigin();
+    const routes = {
+      '/quo': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: origins.quo.url, origin_secret: 'ORIGIN_SECRET' },
+      '/github': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origins.github.url },
+    };
+    gate = await startGate(
+      {
+        ROUTES: routes,
+        QUO_SECRET: `${SENDER_KEY} ${ROTATED_KEY}`,
+        GITHUB_SECRET,
+        ORIGIN_SECRET: ORIGIN_KEY,
+        ADMIN_TOKEN: TOKEN,
+        WEBHOOK_SECRET: undefined,
+      },
+      { metrics: true },
+    );
+
+    // A valid delivery on each route.
+    const quoBody = quoEvent('message.received');
+    made.quo = signed(quoBody);
+    assert.equal((await send(gate.url, { path: '/quo', headers: made.quo, body: quoBody })).status, 200);
+    const github = sampleEvent('github');
+    made.github = { ...github.headers, ...(await signFor('github', { secret: GITHUB_SECRET, body: github.body })) };
+    made.githubBody = github.body;
+    const first = await send(gate.url, { path: '/github', headers: made.github, body: github.body });
+    assert.equal(first.status, 200);
+    // A duplicate of it.
+    assert.deepEqual((await send(gate.url, { path: '/github', headers: made.github, body: github.body })).json, { status: 'duplicate' });
+    // A delivery that fails at the origin, then succeeds on the sender's retry.
+    const retriedBody = quoEvent('call.completed');
+    made.retried = signed(retriedBody);
+    origins.quo.answer(() => ({ status: 503 }));
+    assert.equal((await send(gate.url, { path: '/quo', headers: made.retried, body: retriedBody })).status, 502);
+    origins.quo.answer(() => ({ status: 200 }));
+    await sleep(20);
+    const retry = signed(retriedBody, { id: made.retried['webhook-id'] });
+    assert.equal((await send(gate.url, { path: '/quo', headers: retry, body: retriedBody })).status, 200);
+    // Forged deliveries on both routes, and a request to no route.
+    made.forgedBody = quoEvent('forged.event');
+    for (let i = 0; i < 3; i += 1) {
+      const forged = signed(made.forgedBody, { key: STRANGER_KEY });
+      assert.equal((await send(gate.url, { path: '/quo', headers: forged, body: made.forgedBody })).status, 401);
+    }
+    const forgedGithub = { ...github.headers, 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` };
+    assert.equal((await send(gate.url, { path: '/github', headers: forgedGithub, body: github.body })).status, 401);
+    assert.equal((await send(gate.url, { path: '/nowhere', body: '{}' })).status, 404);
+    await sleep(200); // the log is written after each answer
+  });
+  after(async () => {
+    await gate?.close();
+    for (const origin of Object.values(origins)) await origin?.close();
+  });
+
+  test('the API needs the token: 401 without it or with another, never echoing it', async () => {
+    for (const token of [null, 'admin-token-for-the-e2e-tests-0002', '']) {
+      for (const path of ['/deliveries', '/stats', `/deliveries/x?route=/quo`]) {
+        const answer = await admin(gate, path, { token });
+        assert.equal(answer.status, 401, `${path} ${token}`);
+        assert.equal(answer.json.reason, 'unauthorized');
+        assert.ok(!answer.text.includes('admin-token'), answer.text);
+      }
+    }
+    const raw = await send(gate.url, { method: 'GET', path: '/_hookgate/stats', headers: { authorization: TOKEN } });
+    assert.equal(raw.status, 401, 'the scheme word is required');
+  });
+
+  test('each verified delivery is listed, newest first, with its attempts and outcome', async () => {
+    const answer = await admin(gate, '/deliveries');
+    assert.equal(answer.status, 200, answer.text);
+    const { deliveries, cursor } = answer.json;
+    assert.equal(cursor, null);
+    assert.equal(deliveries.length, 3, JSON.stringify(deliveries));
+    const byKey = Object.fromEntries(deliveries.map((d) => [d.key, d]));
+    const quo = byKey[made.quo['webhook-id']];
+    assert.deepEqual(
+      { route: quo.route, scheme: quo.scheme, event_type: quo.event_type, attempts: quo.attempts, outcome: quo.outcome, origin_status: quo.origin_status },
+      { route: '/quo', scheme: 'standard-webhooks', event_type: 'message.received', attempts: 1, outcome: 'delivered', origin_status: 200 },
+    );
+    const retried = byKey[made.retried['webhook-id']];
+    assert.deepEqual({ attempts: retried.attempts, outcome: retried.outcome, origin_status: retried.origin_status }, { attempts: 2, outcome: 'delivered', origin_status: 200 });
+    assert.ok(retried.last_seen > retried.first_seen);
+    const github = deliveries.find((d) => d.route === '/github');
+    assert.match(github.key, /^sig_[0-9a-f]{32}$/);
+    assert.deepEqual({ event_type: github.event_type, attempts: github.attempts, outcome: github.outcome }, { event_type: 'push', attempts: 1, outcome: 'delivered' });
+    for (let i = 1; i < deliveries.length; i += 1) assert.ok(deliveries[i - 1].last_seen >= deliveries[i].last_seen, 'newest first');
+    assert.deepEqual(deliveries[0].key, made.retried['webhook-id']);
+  });
+
+  test('nothing stored or shown holds a body, a signature or a secret', async () => {
+    const shown = JSON.stringify([
+      (await admin(gate, '/deliveries')).json,
+      (await admin(gate, '/stats')).json,
+      (await admin(gate, `/deliveries/${encodeURIComponent(made.quo['webhook-id'])}?route=/quo`)).json,
+    ]);
+    const secrets = [SENDER_KEY, ROTATED_KEY, ORIGIN_KEY, GITHUB_SECRET, TOKEN, 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'];
+    const signatures = [made.quo['webhook-signature'], made.github['x-hub-signature-256'], made.github['x-hub-signature-256'].slice(7)];
+    const bodies = ['Hello from the test suite', 'refs/heads/main', 'octocat'];
+    for (const needle of [...secrets, ...signatures, ...bodies]) {
+      assert.ok(!shown.includes(needle), `the admin API shows ${needle}`);
+      assert.ok(!gate.logs.join('\n').includes(needle), `the logs show ${needle}`);
+    }
+    const points = JSON.stringify(gate.metricPoints());
+    for (const needle of [...secrets, ...signatures, ...bodies]) assert.ok(!points.includes(needle), `metrics hold ${needle}`);
+  });
+
+  test('filters by route and outcome; pages with a cursor', async () => {
+    const github = await admin(gate, '/deliveries?route=%2Fgithub');
+    assert.deepEqual(github.json.deliveries.map((d) => d.route), ['/github']);
+    const failed = await admin(gate, '/deliveries?outcome=origin-failed');
+    assert.deepEqual(failed.json.deliveries, [], 'the retried delivery is delivered now');
+    const delivered = await admin(gate, '/deliveries?outcome=delivered&route=/quo');
+    assert.equal(delivered.json.deliveries.length, 2);
+    const seen = [];
+    let cursor = null;
+    do {
+      const page = await admin(gate, `/deliveries?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(page.status, 200, page.text);
+      assert.ok(page.json.deliveries.length <= 1);
+      seen.push(...page.json.deliveries.map((d) => d.key));
+      cursor = page.json.cursor;
+    } while (cursor);
+    assert.equal(seen.length, 3);
+    assert.equal(new Set(seen).size, 3, 'no record twice');
+    assert.equal((await admin(gate, '/deliveries?limit=0')).status, 400);
+    assert.equal((await admin(gate, '/deliveries?since=soon')).status, 400);
+    assert.equal((await admin(gate, '/deliveries?since=1h')).json.deliveries.length, 3);
+  });
+
+  test('one record by key and route; an unknown one is 404', async () => {
+    const key = made.retried['webhook-id'];
+    const one = await admin(gate, `/deliveries/${encodeURIComponent(key)}?route=${encodeURIComponent('/quo')}`);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.json.key, key);
+    assert.equal(one.json.attempts, 2);
+    const other = await admin(gate, `/deliveries/${encodeURIComponent(key)}?route=/github`);
+    assert.equal(other.status, 404);
+    assert.equal(other.json.reason, 'unknown-delivery');
+    assert.equal((await admin(gate, `/deliveries/${encodeURIComponent(key)}`)).status, 400, 'route= is required');
+  });
+
+  test('stats count every request per route and reason, forged ones included', async () => {
+    const { json } = await admin(gate, '/stats?since=1h');
+    assert.equal(json.routes['/quo']['bad-signature'], 3);
+    assert.equal(json.routes['/quo']['delivered'], 2);
+    assert.equal(json.routes['/quo']['origin-failed'], 1);
+    assert.equal(json.routes['/github']['bad-signature'], 1);
+    assert.equal(json.routes['/github']['duplicate'], 1);
+    assert.equal(json.routes['(none)']['not-found'], 1);
+    assert.ok(json.routes['/_hookgate'].unauthorized >= 9, 'refused admin requests are counted too');
+  });
+
+  test('one metrics data point per request: route, scheme, reason; status, duration, size', () => {
+    const points = gate.metricPoints();
+    assert.ok(points.length >= 9, `${points.length} points`);
+    const forged = points.filter((p) => p.blobs[0] === '/quo' && p.blobs[2] === 'bad-signature');
+    assert.equal(forged.length, 3);
+    assert.deepEqual(forged[0].blobs, ['/quo', 'standard-webhooks', 'bad-signature']);
+    assert.equal(forged[0].doubles[0], 401);
+    assert.equal(forged[0].doubles[2], Buffer.byteLength(made.forgedBody));
+    assert.deepEqual(forged[0].indexes, ['/quo']);
+  });
+
+  test('the dashboard page, script and style are served without data and with a strict policy', async () => {
+    for (const [path, type] of [['/', 'text/html'], ['/dashboard.js', 'text/javascript'], ['/dashboard.css', 'text/css']]) {
+      const answer = await admin(gate, path, { token: null });
+      assert.equal(answer.status, 200);
+      assert.match(answer.headers.get('content-type'), new RegExp(type));
+      assert.match(answer.headers.get('content-security-policy'), /default-src 'none'; script-src 'self'/);
+      assert.equal(answer.headers.get('x-frame-options'), 'DENY');
+      assert.equal(answer.headers.get('cache-control'), 'no-store');
+      assert.ok(!answer.text.includes(made.quo['webhook-id']), 'no data in the page');
+    }
+  });
+});
+
+describe('counts cost a handful of writes, however many requests', () => {
+  let gate;
+  before(async () => {
+    gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', ADMIN_TOKEN: TOKEN });
+  });
+  after(() => gate?.close());
+
+  test('500 forged requests: at most two writes to the log, every one counted', async () => {
+    const body = quoEvent();
+    const before = (await gate.logMeta()).writes;
+    const batches = [];
+    for (let batch = 0; batch < 10; batch += 1) {
+      batches.push(
+        ...(await Promise.all(
+          Array.from({ length: 50 }, () => send(gate.url, { headers: signed(body, { key: STRANGER_KEY }), body }).then((a) => a.status)),
+        )),
+      );
+    }
+    assert.ok(batches.every((s) => s === 401));
+    await sleep(200);
+    const writes = (await gate.logMeta()).writes - before;
+    assert.ok(writes <= 2, `${writes} writes for 500 forged requests`);
+    const { json } = await admin(gate, '/stats?since=5m');
+    assert.equal(json.routes['/']['bad-signature'], 500);
+  });
+});
+
+describe('the log never delays or changes an answer', () => {
+  let gate;
+  let origin;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN }, { brokenLog: true });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('a delivery log that cannot be written: 200 all the same, and a log line', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    const answer = await send(gate.url, { headers, body });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.json, { status: 'delivered' });
+    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    await sleep(100);
+    assert.match(gate.logs.join('\n'), /the delivery log did not take an attempt; the answer stood/);
+    assert.equal((await admin(gate, '/deliveries')).status, 503, 'reading it says so');
+  });
+});
+
+describe('retention: the scheduled clean-up', () => {
+  let gate;
+  let origin;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN, LOG_RETENTION_DAYS: '7' });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('keeps records younger than LOG_RETENTION_DAYS and deletes older ones', async () => {
+    const body = quoEvent();
+    assert.equal((await send(gate.url, { headers: signed(body), body })).status, 200);
+    await sleep(100);
+    const count = async () => (await admin(gate, '/deliveries')).json.deliveries.length;
+    assert.equal(await count(), 1);
+    await gate.scheduled(new Date(Date.now() + 6 * 86_400_000));
+    assert.equal(await count(), 1, 'six days on: kept');
+    await gate.scheduled(new Date(Date.now() + 8 * 86_400_000));
+    assert.equal(await count(), 0, 'eight days on: gone');
+    assert.equal((await admin(gate, `/stats?since=${Date.now() - 3_600_000}`)).json.routes['/'], undefined, 'counts too');
+    assert.match(gate.logs.join('\n'), /hookgate: 'retention'[\s\S]*deleted: 1/);
+  });
+});
