@@ -57,7 +57,33 @@ pub struct Route {
     /// keeps its remembered ids), or prefixed with the route's path so keys
     /// of different routes never collide.
     pub scoped_keys: bool,
+    /// How verified events reach the origin.
+    pub delivery: Delivery,
 }
+
+/// How a route's verified events reach its origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Forwarded while the sender waits; the sender's retries cover a
+    /// failing origin.
+    Direct,
+    /// Answered `202` once the event is in the delivery queue; hookgate's
+    /// queue consumer forwards it with its own retries.
+    Queue(QueuePolicy),
+}
+
+/// A queue route's retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePolicy {
+    /// Forward attempts before an event becomes a dead letter.
+    pub max_attempts: u32,
+    /// The first retry's delay; each next one doubles, up to
+    /// [`MAX_RETRY_DELAY_SECONDS`].
+    pub retry_base_seconds: u64,
+}
+
+/// The longest wait between two forward attempts of a queued event.
+pub const MAX_RETRY_DELAY_SECONDS: u64 = 6 * 3_600;
 
 /// A route's limits; the plain settings are their defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +215,12 @@ pub enum Rule {
     Unbound(Option<String>),
     /// `ADMIN_TOKEN` is too short to keep the admin API closed.
     WeakToken,
+    /// Not `direct` or `queue`.
+    DeliveryMode,
+    /// Queue mode without an origin secret: a queued event is forwarded
+    /// later, when the sender's timestamp is stale, so it must carry
+    /// hookgate's fresh signature.
+    QueueNeedsOriginSecret,
 }
 
 /// How an origin URL is wrong.
@@ -275,7 +307,8 @@ impl std::fmt::Display for Rule {
             Rule::UnknownField(name) => write!(
                 f,
                 "unknown field {name:?}; routes take scheme, secret, origin, origin_secret, \
-                 tolerance_seconds, max_body_bytes, origin_timeout_ms, dedupe_ttl_seconds"
+                 tolerance_seconds, max_body_bytes, origin_timeout_ms, dedupe_ttl_seconds, delivery, \
+                 queue_max_attempts, queue_retry_base_seconds"
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {
@@ -296,6 +329,11 @@ impl std::fmt::Display for Rule {
                 "it names the secret {name}, which is not set (npx wrangler secret put {name}; locally, .dev.vars)"
             ),
             Rule::Unbound(None) => f.write_str("the secret it names is not set"),
+            Rule::DeliveryMode => f.write_str("expected direct or queue"),
+            Rule::QueueNeedsOriginSecret => f.write_str(
+                "queue mode forwards events later, when the sender's timestamp is stale, so the route \
+                 needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)",
+            ),
             Rule::WeakToken => write!(
                 f,
                 "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
@@ -428,6 +466,20 @@ pub const STATS_FLUSH: Number = Number {
     max: 3_600,
     range: "from 1 to 3600",
 };
+pub const QUEUE_MAX_ATTEMPTS: Number = Number {
+    setting: "QUEUE_MAX_ATTEMPTS",
+    field: "queue_max_attempts",
+    min: 1,
+    max: 100,
+    range: "from 1 to 100",
+};
+pub const QUEUE_RETRY_BASE: Number = Number {
+    setting: "QUEUE_RETRY_BASE_SECONDS",
+    field: "queue_retry_base_seconds",
+    min: 1,
+    max: MAX_RETRY_DELAY_SECONDS,
+    range: "from 1 to 21600",
+};
 pub const ORIGIN_TIMEOUT: Number = Number {
     setting: "ORIGIN_TIMEOUT_MS",
     field: "origin_timeout_ms",
@@ -506,8 +558,12 @@ impl Config {
             stats_flush_seconds: number(&STATS_FLUSH, 60)?,
         };
 
+        let queue_defaults = QueuePolicy {
+            max_attempts: number(&QUEUE_MAX_ATTEMPTS, 12)? as u32,
+            retry_base_seconds: number(&QUEUE_RETRY_BASE, 30)?,
+        };
         if let Some(text) = present("ROUTES") {
-            let routes = routes::parse(&text, &defaults, store, &present)?;
+            let routes = routes::parse(&text, &defaults, &queue_defaults, store, &present)?;
             return Ok(Self {
                 routes,
                 store,
@@ -540,6 +596,22 @@ impl Config {
         let path = present("WEBHOOK_PATH").unwrap_or_else(|| "/".to_owned());
         let path = path.trim().to_owned();
         check_path(&path).map_err(|e| ConfigError::setting("WEBHOOK_PATH", Rule::Path(e)))?;
+        let delivery = match present("DELIVERY").as_deref().map(str::trim) {
+            None | Some("direct") => Delivery::Direct,
+            Some("queue") => {
+                if origin_key.is_none() {
+                    return Err(ConfigError::setting(
+                        "DELIVERY",
+                        Rule::QueueNeedsOriginSecret,
+                    ));
+                }
+                Delivery::Queue(QueuePolicy {
+                    max_attempts: number(&QUEUE_MAX_ATTEMPTS, 12)? as u32,
+                    retry_base_seconds: number(&QUEUE_RETRY_BASE, 30)?,
+                })
+            }
+            Some(_) => return Err(ConfigError::setting("DELIVERY", Rule::DeliveryMode)),
+        };
 
         Ok(Self {
             routes: vec![Route {
@@ -550,6 +622,7 @@ impl Config {
                 origin_key,
                 limits: defaults,
                 scoped_keys: false,
+                delivery,
             }],
             store,
             observe,
@@ -861,6 +934,41 @@ mod tests {
         }
         assert!(matches!(
             err(with(&[("LOG_RETENTION_DAYS", "0")])).rule,
+            Rule::Number(_)
+        ));
+    }
+
+    #[test]
+    fn queue_mode_needs_an_origin_secret() {
+        assert_eq!(route(with(&[])).delivery, Delivery::Direct);
+        assert_eq!(
+            err(with(&[("DELIVERY", "queue")])),
+            ConfigError::setting("DELIVERY", Rule::QueueNeedsOriginSecret)
+        );
+        let queued = route(with(&[("DELIVERY", "queue"), ("ORIGIN_SECRET", KEY)]));
+        assert_eq!(
+            queued.delivery,
+            Delivery::Queue(QueuePolicy {
+                max_attempts: 12,
+                retry_base_seconds: 30
+            })
+        );
+        let tuned = route(with(&[
+            ("DELIVERY", "queue"),
+            ("ORIGIN_SECRET", KEY),
+            ("QUEUE_MAX_ATTEMPTS", "3"),
+            ("QUEUE_RETRY_BASE_SECONDS", "1"),
+        ]));
+        assert_eq!(
+            tuned.delivery,
+            Delivery::Queue(QueuePolicy {
+                max_attempts: 3,
+                retry_base_seconds: 1
+            })
+        );
+        assert_eq!(err(with(&[("DELIVERY", "later")])).rule, Rule::DeliveryMode);
+        assert!(matches!(
+            err(with(&[("QUEUE_MAX_ATTEMPTS", "0")])).rule,
             Rule::Number(_)
         ));
     }

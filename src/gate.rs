@@ -10,11 +10,12 @@
 use std::borrow::Cow;
 
 use crate::body_fields::{self, BodyFields};
-use crate::config::{Config, Route};
+use crate::config::{Config, Delivery, Route};
 use crate::keys::{find_match, fingerprint};
 use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, Origin, OriginError, Resigned};
 use crate::outcome::Outcome;
+use crate::queue::{DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
 use crate::schemes::{slack, standard_webhooks, KeySource, Rejection, Scheme, Stamp};
 
@@ -104,6 +105,8 @@ pub enum Incident {
     /// The claim of a failed forward could not be released: retries get 409
     /// until it expires.
     ReleaseFailed,
+    /// The delivery queue refused the event; the claim was released.
+    QueueRefused,
 }
 
 /// The gate's verdict on one request, with what the logs should say.
@@ -166,20 +169,28 @@ struct Verified<B> {
     body: B,
 }
 
+/// What the gate works with besides the request: the replay store, the
+/// MAC, the origin, the delivery queue and the clock.
+pub struct Ports<'a, S, M, O, Q, C> {
+    pub store: &'a S,
+    pub mac: &'a M,
+    pub origin: &'a O,
+    pub queue: &'a Q,
+    pub clock: &'a C,
+}
+
 /// Runs one request through the gate.
-pub async fn handle<I, S, M, O, C>(
+pub async fn handle<I, S, M, O, Q, C>(
     config: &Config,
     request: &mut I,
-    store: &S,
-    mac: &M,
-    origin: &O,
-    clock: &C,
+    ports: &Ports<'_, S, M, O, Q, C>,
 ) -> Handled
 where
     I: Incoming,
     S: ReplayStore,
     M: Mac<I::Body>,
     O: Origin<I::Body>,
+    Q: DeliveryQueue<I::Body>,
     C: Clock,
 {
     let Some((index, route)) = config.route_for(request.path()) else {
@@ -188,7 +199,7 @@ where
     let mut handled = Handled::new(Outcome::Delivered);
     handled.route = Some(index);
     handled.scheme = Some(route.scheme);
-    let verified = match verify(route, index, request, mac, clock, &mut handled).await {
+    let verified = match verify(route, index, request, ports.mac, ports.clock, &mut handled).await {
         Ok(verified) => verified,
         Err(outcome) => {
             handled.outcome = outcome;
@@ -202,37 +213,32 @@ where
         handled.challenge = verified.challenge;
         return handled;
     }
-    deliver(
-        route,
-        index,
-        verified,
-        store,
-        mac,
-        origin,
-        clock,
-        &mut handled,
-    )
-    .await;
+    deliver(route, index, verified, ports, &mut handled).await;
     handled
 }
 
-/// Claim, forward, settle.
-#[allow(clippy::too_many_arguments)]
-async fn deliver<B, S, M, O, C>(
+/// Claim, then forward or enqueue, then settle.
+async fn deliver<B, S, M, O, Q, C>(
     route: &Route,
     index: usize,
     verified: Verified<B>,
-    store: &S,
-    mac: &M,
-    origin: &O,
-    clock: &C,
+    ports: &Ports<'_, S, M, O, Q, C>,
     handled: &mut Handled,
 ) where
+    B: BodyBytes,
     S: ReplayStore,
     M: Mac<B>,
     O: Origin<B>,
+    Q: DeliveryQueue<B>,
     C: Clock,
 {
+    let Ports {
+        store,
+        mac,
+        origin,
+        queue,
+        clock,
+    } = *ports;
     let limits = &route.limits;
     // A copy of this delivery can be replayed until its own timestamp leaves
     // the window, so the mark must live at least that long, whatever the
@@ -261,6 +267,43 @@ async fn deliver<B, S, M, O, C>(
     }
 
     // From here on the claim is held: every failure must release it.
+    let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
+    if matches!(route.delivery, Delivery::Queue(_)) && verified.body.len() <= MAX_QUEUED_BODY_BYTES
+    {
+        let message = Queued {
+            route: route.path.clone(),
+            key: verified.key,
+            content_type: verified.content_type,
+            headers: verified
+                .sender_headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+            event_type: verified.event_type,
+            body: verified.body,
+        };
+        if queue.send(&message).await.is_err() {
+            handled.outcome = Outcome::QueueUnavailable;
+            handled.incidents.push(Incident::QueueRefused);
+            if store.release(&text).await.is_err() {
+                handled.incidents.push(Incident::ReleaseFailed);
+            }
+            return;
+        }
+        // Accepted: from the sender's side the event is delivered, and a
+        // retry or replay of it is a duplicate. The consumer keeps its own
+        // claim on the forward.
+        handled.outcome = Outcome::Queued;
+        let now = clock.now_ms().div_euclid(1000);
+        if store
+            .mark_done(&text, now, now.saturating_add(ttl).max(keep_until))
+            .await
+            .is_err()
+        {
+            handled.incidents.push(Incident::MarkDoneFailed);
+        }
+        return;
+    }
     let failure = match resign(route, index, mac, clock, &verified).await {
         Err(()) => (Outcome::Internal, Incident::ResignFailed),
         Ok(resigned) => {
@@ -275,7 +318,6 @@ async fn deliver<B, S, M, O, C>(
                 Ok(status) if (200..300).contains(&status) => {
                     handled.origin_status = Some(status);
                     let now = clock.now_ms().div_euclid(1000);
-                    let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
                     let until = now.saturating_add(ttl).max(keep_until);
                     if store.mark_done(&text, now, until).await.is_err() {
                         handled.incidents.push(Incident::MarkDoneFailed);

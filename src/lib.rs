@@ -17,6 +17,7 @@ pub mod observe;
 pub mod origin;
 pub mod outcome;
 pub mod query;
+pub mod queue;
 pub mod replay;
 pub mod routes;
 pub mod schemes;

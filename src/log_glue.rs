@@ -9,10 +9,10 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use crate::log::command::LogCommand;
+use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
 use crate::log::render;
-use crate::log::{Attempt, Cursor, DeliveryRecord, Filter};
+use crate::log::{Attempt, Cursor, DeliveryRecord, Filter, Letter};
 use js_sys::{Object, Promise};
 use std::cell::Cell;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -26,6 +26,9 @@ use worker::{
 const LOG_OBJECT: &str = "delivery-log";
 
 const COLUMNS: &str = "route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms";
+
+/// What a listing selects: the columns, and whether a dead letter is kept.
+const SELECTED: &str = "rowid, route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms, letter_body IS NOT NULL";
 
 /// The delivery log, in one Durable Object's SQLite storage.
 #[durable_object]
@@ -52,6 +55,11 @@ impl DurableObject for DeliveryLog {
         if created.is_err() {
             worker::console_error!("hookgate: the delivery log could not create its tables");
         }
+        // Dead letters (queue mode): added to tables made before they
+        // existed; "duplicate column" on later starts is expected.
+        for column in ["letter_meta TEXT", "letter_body BLOB"] {
+            let _ = sql.exec(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), None);
+        }
         Self {
             state,
             writes: Cell::new(0),
@@ -70,6 +78,46 @@ impl DurableObject for DeliveryLog {
             LogCommand::Attempt(attempt) => {
                 self.writes.set(self.writes.get() + 1);
                 table.record(&attempt).map_err(failed)?;
+                Response::ok("ok")
+            }
+            LogCommand::DeadLetter(attempt, letter) => {
+                self.writes.set(self.writes.get() + 1);
+                table.record(&attempt).map_err(failed)?;
+                table
+                    .keep_letter(&attempt.route, &attempt.key, &letter)
+                    .map_err(failed)?;
+                Response::ok("ok")
+            }
+            LogCommand::TakeLetter { route, key } => {
+                match table.letter(&route, &key).map_err(failed)? {
+                    None => Response::error("unknown delivery", 404),
+                    Some(None) => Response::error("no dead letter", 409),
+                    Some(Some(letter)) => {
+                        let mut body = String::new();
+                        encode_letter(&mut body, &letter);
+                        Response::ok(body)
+                    }
+                }
+            }
+            LogCommand::Requeued { route, key, at_ms } => {
+                self.writes.set(self.writes.get() + 1);
+                let Some((record, _)) = table.get(&route, &key).map_err(failed)? else {
+                    return Response::error("unknown delivery", 404);
+                };
+                let attempt = Attempt {
+                    route,
+                    key,
+                    scheme: record.scheme,
+                    event_type: None,
+                    at_ms,
+                    outcome: "queued".to_owned(),
+                    origin_status: None,
+                    duration_ms: 0,
+                };
+                table.record(&attempt).map_err(failed)?;
+                table
+                    .drop_letter(&attempt.route, &attempt.key)
+                    .map_err(failed)?;
                 Response::ok("ok")
             }
             LogCommand::Counts(counts) => {
@@ -168,7 +216,7 @@ impl Table {
             .and_then(|row| integer(row.first())))
     }
 
-    /// A record from a row of `rowid, COLUMNS`.
+    /// A record from a row of [`SELECTED`].
     fn parse(row: &[SqlStorageValue]) -> Option<(DeliveryRecord, i64)> {
         Some((
             DeliveryRecord {
@@ -182,6 +230,7 @@ impl Table {
                 outcome: text(row.get(8))?,
                 origin_status: integer(row.get(9)).and_then(|s| u16::try_from(s).ok()),
                 duration_ms: u32::try_from(integer(row.get(10))?).ok()?,
+                dead_letter: integer(row.get(11)).is_some_and(|kept| kept != 0),
             },
             integer(row.first())?,
         ))
@@ -189,7 +238,7 @@ impl Table {
 
     fn get(&self, route: &str, key: &str) -> Result<Option<(DeliveryRecord, i64)>, StorageFailed> {
         let rows = self.rows(
-            &format!("SELECT rowid, {COLUMNS} FROM deliveries WHERE route = ? AND key = ?"),
+            &format!("SELECT {SELECTED} FROM deliveries WHERE route = ? AND key = ?"),
             vec![route.into(), key.into()],
         )?;
         Ok(rows.first().and_then(|row| Self::parse(row)))
@@ -225,6 +274,57 @@ impl Table {
         .map(drop)
     }
 
+    fn keep_letter(&self, route: &str, key: &str, letter: &Letter) -> Result<(), StorageFailed> {
+        let mut meta = String::new();
+        encode_letter(
+            &mut meta,
+            &Letter {
+                body: Vec::new(),
+                ..letter.clone()
+            },
+        );
+        self.rows(
+            "UPDATE deliveries SET letter_meta = ?, letter_body = ? WHERE route = ? AND key = ?",
+            vec![
+                meta.as_str().into(),
+                SqlStorageValue::Blob(letter.body.clone()),
+                route.into(),
+                key.into(),
+            ],
+        )
+        .map(drop)
+    }
+
+    fn drop_letter(&self, route: &str, key: &str) -> Result<(), StorageFailed> {
+        self.rows(
+            "UPDATE deliveries SET letter_meta = NULL, letter_body = NULL WHERE route = ? AND key = ?",
+            vec![route.into(), key.into()],
+        )
+        .map(drop)
+    }
+
+    /// `None` without a record; `Some(None)` for a record without a letter.
+    fn letter(&self, route: &str, key: &str) -> Result<Option<Option<Letter>>, StorageFailed> {
+        let rows = self.rows(
+            "SELECT letter_meta, letter_body FROM deliveries WHERE route = ? AND key = ?",
+            vec![route.into(), key.into()],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let (Some(meta), Some(SqlStorageValue::Blob(body))) = (text(row.first()), row.get(1))
+        else {
+            return Ok(Some(None));
+        };
+        let letter = crate::query::pairs(&meta)
+            .and_then(|fields| crate::log::command::decode_letter(&fields))
+            .map(|letter| Letter {
+                body: body.clone(),
+                ..letter
+            });
+        Ok(Some(letter))
+    }
+
     fn count(&self, counts: &[Count]) -> Result<(), StorageFailed> {
         for count in counts {
             self.rows(
@@ -247,7 +347,7 @@ impl Table {
         limit: u32,
         cursor: Option<Cursor>,
     ) -> Result<(Vec<DeliveryRecord>, Option<Cursor>), StorageFailed> {
-        let mut query = format!("SELECT rowid, {COLUMNS} FROM deliveries WHERE 1 = 1");
+        let mut query = format!("SELECT {SELECTED} FROM deliveries WHERE 1 = 1");
         let mut bindings: Vec<SqlStorageValue> = Vec::new();
         if let Some(route) = &filter.route {
             query.push_str(" AND route = ?");

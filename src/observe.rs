@@ -109,6 +109,61 @@ impl Observation<'_> {
     }
 }
 
+/// One queue consumer attempt, observed: the same log fields, metrics and
+/// record as a request, from what the consumer did.
+pub struct Forwarded<'a> {
+    pub route: &'a str,
+    pub key: &'a str,
+    pub scheme: &'a str,
+    pub event_type: Option<&'a str>,
+    /// `delivered`, `retrying`, `dead`, `duplicate` or `in-flight`.
+    pub reason: &'a str,
+    /// The queue's count of deliveries of this message, from 1.
+    pub attempt: u32,
+    pub origin_status: Option<u16>,
+    pub finished_ms: i64,
+    pub duration_ms: u32,
+}
+
+impl Forwarded<'_> {
+    pub fn log_fields(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("hookgate", Value::Text("queue".to_owned())),
+            ("route", Value::Text(self.route.to_owned())),
+            ("scheme", Value::Text(self.scheme.to_owned())),
+            ("reason", Value::Text(self.reason.to_owned())),
+            ("key", Value::Text(self.key.to_owned())),
+            (
+                "event_type",
+                self.event_type
+                    .map_or(Value::Null, |t| Value::Text(t.to_owned())),
+            ),
+            ("attempt", Value::Number(f64::from(self.attempt))),
+            ("duration_ms", Value::Number(f64::from(self.duration_ms))),
+            (
+                "origin_status",
+                self.origin_status
+                    .map_or(Value::Null, |s| Value::Number(f64::from(s))),
+            ),
+        ]
+    }
+
+    /// The delivery log's attempt: forwards that reached a decision about
+    /// the event (not a redelivered copy, not one waiting for another).
+    pub fn attempt(&self) -> Option<Attempt> {
+        matches!(self.reason, "delivered" | "retrying" | "dead").then(|| Attempt {
+            route: self.route.to_owned(),
+            key: self.key.to_owned(),
+            scheme: self.scheme.to_owned(),
+            event_type: self.event_type.map(str::to_owned),
+            at_ms: self.finished_ms,
+            outcome: self.reason.to_owned(),
+            origin_status: self.origin_status,
+            duration_ms: self.duration_ms,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +233,32 @@ mod tests {
             (attempt.key.as_str(), attempt.at_ms, attempt.duration_ms),
             ("msg_1", 5, 12)
         );
+    }
+
+    #[test]
+    fn consumer_attempts_that_decide_something_are_recorded() {
+        let seen = |reason| Forwarded {
+            route: "/q",
+            key: "evt_1",
+            scheme: "stripe",
+            event_type: None,
+            reason,
+            attempt: 2,
+            origin_status: Some(503),
+            finished_ms: 9,
+            duration_ms: 4,
+        };
+        for reason in ["delivered", "retrying", "dead"] {
+            assert_eq!(
+                seen(reason).attempt().map(|a| a.outcome),
+                Some(reason.to_owned())
+            );
+        }
+        assert_eq!(seen("duplicate").attempt(), None);
+        assert_eq!(seen("in-flight").attempt(), None);
+        assert!(seen("retrying")
+            .log_fields()
+            .contains(&("attempt", Value::Number(2.0))));
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub enum Outcome {
     /// A verified Slack `url_verification` handshake, answered with its
     /// challenge and not forwarded.
     Challenge,
+    /// Verified and safely in the delivery queue (queue mode); the consumer
+    /// forwards it.
+    Queued,
+    /// Verified, but the delivery queue refused it; nothing was queued or
+    /// forwarded, and the sender's retry will be accepted.
+    QueueUnavailable,
     /// The request is not for a route's path.
     NotFound,
     /// The webhook path was called with a method other than POST.
@@ -78,6 +84,8 @@ impl Outcome {
             Outcome::Delivered => "delivered",
             Outcome::AlreadyDelivered => "duplicate",
             Outcome::Challenge => "challenge",
+            Outcome::Queued => "queued",
+            Outcome::QueueUnavailable => "queue-unavailable",
             Outcome::InFlight => "in-flight",
             Outcome::NotFound => "not-found",
             Outcome::MethodNotAllowed => "method-not-allowed",
@@ -101,6 +109,7 @@ impl Outcome {
     pub fn status(self) -> u16 {
         match self {
             Outcome::Delivered | Outcome::AlreadyDelivered | Outcome::Challenge => 200,
+            Outcome::Queued => 202,
             Outcome::BadId | Outcome::BadBody => 400,
             Outcome::MissingHeader
             | Outcome::BadTimestamp
@@ -114,7 +123,7 @@ impl Outcome {
             Outcome::TooLarge => 413,
             Outcome::Misconfigured | Outcome::Internal => 500,
             Outcome::OriginFailed => 502,
-            Outcome::StoreUnavailable => 503,
+            Outcome::StoreUnavailable | Outcome::QueueUnavailable => 503,
             Outcome::OriginTimeout => 504,
         }
     }
@@ -129,6 +138,10 @@ impl Outcome {
                 "This event was already delivered; it was not forwarded again."
             }
             Outcome::Challenge => "The handshake was verified.",
+            Outcome::Queued => "The event was verified and queued for delivery.",
+            Outcome::QueueUnavailable => {
+                "The delivery queue is unavailable; nothing was queued. Retry later."
+            }
             Outcome::InFlight => "Another copy of this event is being delivered; retry later.",
             Outcome::NotFound => "No webhook endpoint at this path.",
             Outcome::MethodNotAllowed => "Webhook deliveries must be POST requests.",
@@ -164,13 +177,16 @@ impl Outcome {
     pub fn answer(self, scheme: Option<Scheme>) -> Answer {
         let status = self.status();
         let mut headers = Vec::new();
-        if matches!(self, Outcome::InFlight | Outcome::StoreUnavailable) {
+        if matches!(
+            self,
+            Outcome::InFlight | Outcome::StoreUnavailable | Outcome::QueueUnavailable
+        ) {
             headers.push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
         }
         if self == Outcome::MethodNotAllowed {
             headers.push(("allow", "POST".to_owned()));
         }
-        if status == 200 {
+        if status == 200 || status == 202 {
             return Answer {
                 status,
                 content_type: "application/json",
@@ -238,7 +254,9 @@ fn title(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 20] = [
+    const ALL: [Outcome; 22] = [
+        Outcome::Queued,
+        Outcome::QueueUnavailable,
         Outcome::Delivered,
         Outcome::AlreadyDelivered,
         Outcome::Challenge,
@@ -270,7 +288,7 @@ mod tests {
         }) {
             let answer = outcome.answer(scheme);
             let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON body");
-            if answer.status == 200 {
+            if answer.status == 200 || answer.status == 202 {
                 assert_eq!(body["status"], outcome.reason());
             } else {
                 assert_eq!(answer.content_type, "application/problem+json");
@@ -310,7 +328,11 @@ mod tests {
 
     #[test]
     fn retryable_answers_say_when() {
-        for outcome in [Outcome::InFlight, Outcome::StoreUnavailable] {
+        for outcome in [
+            Outcome::InFlight,
+            Outcome::StoreUnavailable,
+            Outcome::QueueUnavailable,
+        ] {
             assert!(outcome
                 .answer(None)
                 .headers
@@ -342,6 +364,8 @@ mod tests {
             (Outcome::Misconfigured, 500),
             (Outcome::BodyTimeout, 408),
             (Outcome::Challenge, 200),
+            (Outcome::Queued, 202),
+            (Outcome::QueueUnavailable, 503),
         ];
         for (outcome, status) in expected {
             assert_eq!(outcome.status(), status, "{outcome:?}");

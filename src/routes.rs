@@ -17,8 +17,9 @@
 //! twice is caught instead of the second silently replacing the first.
 
 use crate::config::{
-    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Limits, Number, Place,
-    Route, Rule, StoreKind, MAX_BODY, ORIGIN_TIMEOUT, TOLERANCE,
+    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Delivery, Limits,
+    Number, Place, QueuePolicy, Route, Rule, StoreKind, MAX_BODY, ORIGIN_TIMEOUT,
+    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
 };
 use crate::schemes::{standard_webhooks, Scheme};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -103,6 +104,9 @@ const FIELDS: &[&str] = &[
     "max_body_bytes",
     "origin_timeout_ms",
     "dedupe_ttl_seconds",
+    "delivery",
+    "queue_max_attempts",
+    "queue_retry_base_seconds",
 ];
 
 /// Parses `ROUTES` and checks every route. `defaults` are the plain settings'
@@ -110,6 +114,7 @@ const FIELDS: &[&str] = &[
 pub fn parse(
     text: &str,
     defaults: &Limits,
+    queue_defaults: &QueuePolicy,
     store: StoreKind,
     secret: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Route>, ConfigError> {
@@ -147,7 +152,15 @@ pub fn parse(
         let Raw::Table(fields) = fields else {
             return Err(fail("path", Rule::RouteNotTable));
         };
-        routes.push(route(&path, &fields, defaults, store, secret, &fail)?);
+        routes.push(route(
+            &path,
+            &fields,
+            defaults,
+            queue_defaults,
+            store,
+            secret,
+            &fail,
+        )?);
     }
     Ok(routes)
 }
@@ -156,6 +169,7 @@ fn route(
     path: &str,
     fields: &[(String, Raw)],
     defaults: &Limits,
+    queue_defaults: &QueuePolicy,
     store: StoreKind,
     secret: &dyn Fn(&str) -> Option<String>,
     fail: &dyn Fn(&'static str, Rule) -> ConfigError,
@@ -252,6 +266,22 @@ fn route(
         return Err(fail("dedupe_ttl_seconds", Rule::DedupeShorterThanWindow));
     }
 
+    let delivery = match field("delivery") {
+        None => Delivery::Direct,
+        Some(Raw::Text(mode)) if mode == "direct" => Delivery::Direct,
+        Some(Raw::Text(mode)) if mode == "queue" => {
+            if origin_key.is_none() {
+                return Err(fail("delivery", Rule::QueueNeedsOriginSecret));
+            }
+            Delivery::Queue(QueuePolicy {
+                max_attempts: number(&QUEUE_MAX_ATTEMPTS, u64::from(queue_defaults.max_attempts))?
+                    as u32,
+                retry_base_seconds: number(&QUEUE_RETRY_BASE, queue_defaults.retry_base_seconds)?,
+            })
+        }
+        Some(_) => return Err(fail("delivery", Rule::DeliveryMode)),
+    };
+
     Ok(Route {
         path: path.to_owned(),
         scheme,
@@ -260,6 +290,7 @@ fn route(
         origin_key,
         limits,
         scoped_keys: true,
+        delivery,
     })
 }
 
@@ -459,6 +490,30 @@ mod tests {
                 "{routes}: {rule:?}"
             );
         }
+    }
+
+    #[test]
+    fn queue_routes_take_a_retry_policy_and_need_an_origin_secret() {
+        let config = read(
+            r#"{"/q": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/",
+            "origin_secret": "ORIGIN_SECRET", "delivery": "queue", "queue_max_attempts": 5}}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            config.routes[0].delivery,
+            Delivery::Queue(QueuePolicy {
+                max_attempts: 5,
+                retry_base_seconds: 30
+            })
+        );
+        let (_, field, rule) = failure(
+            r#"{"/q": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "delivery": "queue"}}"#,
+        );
+        assert_eq!((field, rule), ("delivery", Rule::QueueNeedsOriginSecret));
+        let (_, field, _) = failure(
+            r#"{"/q": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "delivery": "later"}}"#,
+        );
+        assert_eq!(field, "delivery");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::gate::Clock;
 use crate::origin::{Forward, Origin, OriginError};
+use crate::queue::{DeliveryQueue, QueueError, Queued};
 use crate::replay::kv::KvBackend;
 use crate::replay::StoreError;
 use std::cell::{Cell, RefCell};
@@ -157,5 +158,22 @@ impl FakeClock {
 impl Clock for FakeClock {
     fn now_ms(&self) -> i64 {
         self.0.get()
+    }
+}
+
+/// A delivery queue that records what it is sent, or refuses it.
+#[derive(Default)]
+pub struct FakeQueue {
+    pub refuse: Cell<bool>,
+    pub sent: RefCell<Vec<Queued<Vec<u8>>>>,
+}
+
+impl DeliveryQueue<Vec<u8>> for &FakeQueue {
+    async fn send(&self, message: &Queued<Vec<u8>>) -> Result<(), QueueError> {
+        if self.refuse.get() {
+            return Err(QueueError);
+        }
+        self.sent.borrow_mut().push(message.clone());
+        Ok(())
     }
 }

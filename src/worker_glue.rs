@@ -3,17 +3,19 @@
 //! every decision is made in the pure modules.
 
 use crate::admin::{self, AdminError, AdminRequest, Asset};
-use crate::config::{Config, StoreKind, ADMIN_PREFIX};
+use crate::config::{Config, Delivery, StoreKind, ADMIN_PREFIX};
 use crate::durable_glue::DurableShards;
-use crate::gate::{self, BodyBytes, BodyError, Clock, Handled, Incoming};
+use crate::gate::{self, BodyBytes, BodyError, Clock, Handled, Incoming, Ports};
 use crate::keys::{SigningKey, Tag};
-use crate::log::command::LogCommand;
+use crate::log::command::{decode_letter, LogCommand};
 use crate::log::counts::CountBuffer;
+use crate::log::Letter;
 use crate::log_glue::LogClient;
 use crate::mac::{keys_of, KeyUse, Mac, MacError, SoftwareMac};
-use crate::observe::{Observation, Value};
+use crate::observe::{Forwarded, Observation, Value};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::outcome::{challenge_answer, Answer, Outcome};
+use crate::queue::{self as queued, Consumed, DeliveryQueue, QueueError, Queued, Verdict};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::local::{Held, LocalGuard};
@@ -55,6 +57,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let Some(store) = replay_store(&env, &prepared.config) else {
         return respond(Outcome::Misconfigured.answer(None));
     };
+    let Some(queue) = delivery_queue(&env, &prepared.config) else {
+        return respond(Outcome::Misconfigured.answer(None));
+    };
     let sinks = Sinks::of(&env);
     let mut incoming = WorkerIncoming {
         method: req.method().to_string(),
@@ -73,15 +78,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
         let store = LocalGuard::new(store, &prepared.held);
-        let handled = gate::handle(
-            config,
-            &mut incoming,
-            &store,
-            &mac,
-            &FetchOrigin,
-            &RuntimeClock,
-        )
-        .await;
+        let ports = Ports {
+            store: &store,
+            mac: &mac,
+            origin: &FetchOrigin,
+            queue: &queue,
+            clock: &RuntimeClock,
+        };
+        let handled = gate::handle(config, &mut incoming, &ports).await;
         let _ = answer.send(answer_for(&handled));
         sinks.observe(config, &handled, started).await;
     });
@@ -209,6 +213,65 @@ impl Sinks {
     }
 }
 
+impl Sinks {
+    /// Logs, measures, counts and records one queue consumer attempt.
+    async fn observe_forward(&self, seen: &Forwarded<'_>, config: &Config) {
+        let line = Object::new();
+        for (name, value) in seen.log_fields() {
+            set_field(&line, name, &value);
+        }
+        console_log_value(&line);
+        if let Some(metrics) = &self.metrics {
+            let point = Object::new();
+            let blobs = [seen.route, seen.scheme, seen.reason];
+            let _ = js_sys::Reflect::set(
+                &point,
+                &"blobs".into(),
+                &blobs
+                    .iter()
+                    .map(|b| JsValue::from_str(b))
+                    .collect::<Array>(),
+            );
+            let doubles = [
+                f64::from(seen.origin_status.unwrap_or(0)),
+                f64::from(seen.duration_ms),
+                0.0,
+            ];
+            let _ = js_sys::Reflect::set(
+                &point,
+                &"doubles".into(),
+                &doubles
+                    .iter()
+                    .map(|d| JsValue::from_f64(*d))
+                    .collect::<Array>(),
+            );
+            let _ =
+                js_sys::Reflect::set(&point, &"indexes".into(), &Array::of1(&seen.route.into()));
+            let _ = metrics.write_data_point(&point);
+        }
+        let Some(log) = &self.log else {
+            return;
+        };
+        // Dead letters were recorded with their letter already.
+        if seen.reason != "dead" {
+            if let Some(attempt) = seen.attempt() {
+                if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
+                    console_error!("hookgate: the delivery log did not take a queue attempt");
+                }
+            }
+        }
+        let interval = i64::try_from(config.observe.stats_flush_seconds).unwrap_or(60) * 1000;
+        let batch = COUNTS.with(|counts| {
+            let mut counts = counts.borrow_mut();
+            counts.add(seen.finished_ms, seen.route, seen.reason);
+            counts.take_due(seen.finished_ms, interval)
+        });
+        if let Some(batch) = batch {
+            write_counts(log, batch).await;
+        }
+    }
+}
+
 /// Writes a batch of counts; on failure they wait for the next batch.
 async fn write_counts(log: &LogClient, batch: Vec<crate::log::counts::Count>) {
     if log.write(&LogCommand::Counts(batch.clone())).await.is_err() {
@@ -285,6 +348,15 @@ async fn admin_api(
             cursor,
         },
         AdminRequest::Get { route, key } => LogCommand::Get { route, key },
+        AdminRequest::Retry { route, key } => {
+            let Some(log) = &log else {
+                return respond(AdminError::LogUnavailable.answer());
+            };
+            return respond(match retry_dead_letter(env, log, route, key, now).await {
+                Ok(()) => Outcome::Queued.answer(None),
+                Err(error) => error.answer(),
+            });
+        }
         AdminRequest::Stats { since_ms } => {
             // This isolate's own pending counts first, so what was just
             // counted here shows at once.
@@ -310,6 +382,59 @@ async fn admin_api(
         Ok((404, _)) => respond(AdminError::UnknownDelivery.answer()),
         _ => respond(AdminError::LogUnavailable.answer()),
     }
+}
+
+/// Queues a dead letter again: takes it from the log, sends it to the
+/// delivery queue, and only then marks the record `queued` (dropping the
+/// kept body). If the queue refuses, the letter stays for a later retry.
+async fn retry_dead_letter(
+    env: &Env,
+    log: &LogClient,
+    route: String,
+    key: String,
+    now: i64,
+) -> Result<(), AdminError> {
+    let letter = match log
+        .send(&LogCommand::TakeLetter {
+            route: route.clone(),
+            key: key.clone(),
+        })
+        .await
+    {
+        Ok((200, body)) => crate::query::pairs(&body)
+            .and_then(|fields| decode_letter(&fields))
+            .ok_or(AdminError::LogUnavailable)?,
+        Ok((404, _)) => return Err(AdminError::UnknownDelivery),
+        Ok((409, _)) => return Err(AdminError::NotADeadLetter),
+        _ => return Err(AdminError::LogUnavailable),
+    };
+    let queue = EdgeQueue(binding(env, "DELIVERY_QUEUE").map(JsCast::unchecked_into));
+    let message = Queued {
+        route: route.clone(),
+        key: key.clone(),
+        content_type: letter.content_type,
+        headers: letter.headers,
+        event_type: letter.event_type,
+        body: EdgeBody::new(Uint8Array::from(letter.body.as_slice())),
+    };
+    queue
+        .send(&message)
+        .await
+        .map_err(|_| AdminError::QueueUnavailable)?;
+    if log
+        .write(&LogCommand::Requeued {
+            route,
+            key,
+            at_ms: now,
+        })
+        .await
+        .is_err()
+    {
+        console_error!(
+            "hookgate: a retried dead letter was queued, but its record still says dead"
+        );
+    }
+    Ok(())
 }
 
 /// A dashboard file: no data inside, so cacheable would be fine, but it is
@@ -552,6 +677,276 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
     }
 }
 
+/// The delivery queue (`DELIVERY_QUEUE`), when a route needs it; `None` (a
+/// settings error, logged) when a queue route has no binding.
+fn delivery_queue(env: &Env, config: &Config) -> Option<EdgeQueue> {
+    let binding = binding(env, "DELIVERY_QUEUE");
+    let needed = config
+        .routes
+        .iter()
+        .any(|route| matches!(route.delivery, Delivery::Queue(_)));
+    if needed && binding.is_none() {
+        console_error!(
+            "hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])"
+        );
+        return None;
+    }
+    Some(EdgeQueue(binding.map(JsCast::unchecked_into)))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Queues producer binding.
+    type QueueBinding;
+
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &QueueBinding, body: &JsValue, options: &Object) -> Result<Promise, JsValue>;
+
+    /// A batch handed to the queue consumer.
+    type MessageBatchJs;
+
+    #[wasm_bindgen(method, getter)]
+    fn queue(this: &MessageBatchJs) -> String;
+
+    #[wasm_bindgen(method, getter)]
+    fn messages(this: &MessageBatchJs) -> Array;
+
+    /// One message of a batch.
+    type QueueMessage;
+
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &QueueMessage) -> JsValue;
+
+    #[wasm_bindgen(method, getter)]
+    fn attempts(this: &QueueMessage) -> Option<f64>;
+
+    #[wasm_bindgen(method)]
+    fn ack(this: &QueueMessage);
+
+    #[wasm_bindgen(method)]
+    fn retry(this: &QueueMessage, options: &Object);
+}
+
+/// The producer, on its binding (absent when no route queues).
+struct EdgeQueue(Option<QueueBinding>);
+
+impl DeliveryQueue<EdgeBody> for EdgeQueue {
+    async fn send(&self, message: &Queued<EdgeBody>) -> Result<(), QueueError> {
+        let queue = self.0.as_ref().ok_or(QueueError)?;
+        let object = message_object(message).map_err(|_| QueueError)?;
+        // "v8": structured clone, so the body travels as bytes.
+        let options = Object::new();
+        js_sys::Reflect::set(&options, &"contentType".into(), &"v8".into())
+            .map_err(|_| QueueError)?;
+        let promise = queue.send(&object, &options).map_err(|_| QueueError)?;
+        JsFuture::from(promise)
+            .await
+            .map(drop)
+            .map_err(|_| QueueError)
+    }
+}
+
+/// A queued event as the JS object a queue message carries.
+fn message_object(message: &Queued<EdgeBody>) -> Result<Object, JsValue> {
+    let object = Object::new();
+    let set =
+        |name: &str, value: &JsValue| js_sys::Reflect::set(&object, &name.into(), value).map(drop);
+    set("v", &1.into())?;
+    set("route", &message.route.as_str().into())?;
+    set("key", &message.key.as_str().into())?;
+    set(
+        "contentType",
+        &message
+            .content_type
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
+    )?;
+    set(
+        "eventType",
+        &message
+            .event_type
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
+    )?;
+    let headers = Array::new();
+    for (name, value) in &message.headers {
+        headers.push(&Array::of2(&name.as_str().into(), &value.as_str().into()));
+    }
+    set("headers", &headers)?;
+    set("body", &message.body.js)?;
+    Ok(object)
+}
+
+/// Reads what [`message_object`] wrote; `None` for anything else.
+fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
+    let get = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+    if get("v")?.as_f64() != Some(1.0) {
+        return None;
+    }
+    let text = |name: &str| get(name).and_then(|v| v.as_string());
+    let headers = Array::from(&get("headers")?)
+        .iter()
+        .map(|pair| {
+            let pair = Array::from(&pair);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let body = get("body")?.dyn_into::<Uint8Array>().ok()?;
+    Some(Queued {
+        route: text("route")?,
+        key: text("key")?,
+        content_type: text("contentType"),
+        headers,
+        event_type: text("eventType"),
+        body: EdgeBody::new(body),
+    })
+}
+
+/// The name of the queue whose messages are dead letters already.
+const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
+
+/// The queue consumer, for both queues: the delivery queue (forward with
+/// retries) and the dead-letter queue (keep in the log for a retry).
+/// Exported by hand (the `worker` crate's queue types bring serde along);
+/// worker-build wires any export named `queue` as the handler.
+#[wasm_bindgen]
+pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValue, JsValue> {
+    let env: Env = env.unchecked_into();
+    let batch: MessageBatchJs = batch.unchecked_into();
+    let prepared = match prepare(&env) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            // Thrown: the whole batch is retried once the settings are fixed.
+            console_error!("hookgate: misconfigured: {error}");
+            return Err(JsValue::from_str(
+                "hookgate is misconfigured; the batch will be retried",
+            ));
+        }
+    };
+    let sinks = Sinks::of(&env);
+    let dead_letters = batch.queue() == DEAD_LETTER_QUEUE;
+    let store = replay_store(&env, &prepared.config);
+    let messages: Vec<QueueMessage> = batch
+        .messages()
+        .iter()
+        .map(JsCast::unchecked_into)
+        .collect();
+    let work = messages
+        .iter()
+        .map(|message| consume_one(&prepared, &sinks, store.as_ref(), message, dead_letters));
+    futures_util::future::join_all(work).await;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// One message: forwarded (or kept as a dead letter), then acknowledged or
+/// retried. One message's failure never holds back the others of its batch.
+async fn consume_one(
+    prepared: &Prepared,
+    sinks: &Sinks,
+    store: Option<&EdgeStore>,
+    message: &QueueMessage,
+    dead_letters: bool,
+) {
+    let started = js_sys::Date::now() as i64;
+    let config = &prepared.config;
+    let Some(queued) = parse_message(&message.body()) else {
+        console_error!(
+            "hookgate: a queue message that hookgate did not write was acknowledged and dropped"
+        );
+        message.ack();
+        return;
+    };
+    let attempt = message.attempts().map_or(1, |n| n.max(1.0) as u32);
+    let scheme = config
+        .route_for(&queued.route)
+        .map_or("", |(_, route)| route.scheme.name());
+    let kept = Letter {
+        content_type: queued.content_type.clone(),
+        headers: queued.headers.clone(),
+        event_type: queued.event_type.clone(),
+        body: Vec::new(),
+    };
+    let (route, key, event_type) = (
+        queued.route.clone(),
+        queued.key.clone(),
+        queued.event_type.clone(),
+    );
+    let body = queued.body.js.clone();
+    let attempted = if dead_letters {
+        queued::Attempted {
+            consumed: Consumed::Dead,
+            verdict: Verdict::DeadLetter,
+            route: None,
+            origin_status: None,
+        }
+    } else {
+        let Some(store) = store else {
+            retry(message, 60);
+            return;
+        };
+        let store = LocalGuard::new(store, &prepared.held);
+        let mac = EdgeMac(prepared);
+        queued::consume(
+            config,
+            queued,
+            attempt,
+            &store,
+            &mac,
+            &FetchOrigin,
+            &RuntimeClock,
+        )
+        .await
+    };
+    let finished = js_sys::Date::now() as i64;
+    let seen = Forwarded {
+        route: &route,
+        key: &key,
+        scheme,
+        event_type: event_type.as_deref(),
+        reason: attempted.consumed.reason(),
+        attempt,
+        origin_status: attempted.origin_status,
+        finished_ms: finished,
+        duration_ms: u32::try_from(finished.saturating_sub(started)).unwrap_or(u32::MAX),
+    };
+    match attempted.verdict {
+        Verdict::Ack => message.ack(),
+        Verdict::Retry { delay_seconds } => retry(message, delay_seconds),
+        Verdict::DeadLetter => {
+            let letter = Letter {
+                body: body.to_vec(),
+                ..kept
+            };
+            let stored = match (&sinks.log, seen.attempt()) {
+                (Some(log), Some(attempt)) => log
+                    .write(&LogCommand::DeadLetter(attempt, letter))
+                    .await
+                    .is_ok(),
+                _ => false,
+            };
+            if stored {
+                message.ack();
+            } else {
+                // Not kept anywhere yet: stay in the queue (and reach the
+                // dead-letter queue once its retries run out).
+                console_error!("hookgate: a dead letter could not be kept in the delivery log; the message stays queued");
+                retry(message, 300);
+            }
+        }
+    }
+    sinks.observe_forward(&seen, config).await;
+}
+
+fn retry(message: &QueueMessage, delay_seconds: u64) {
+    let options = Object::new();
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"delaySeconds".into(),
+        &JsValue::from_f64(delay_seconds as f64),
+    );
+    message.retry(&options);
+}
+
 /// The replay store `REPLAY_STORE` names, on its binding.
 enum EdgeStore {
     Kv(KvReplayStore<WorkerKv>),
@@ -579,6 +974,26 @@ fn replay_store(env: &Env, config: &Config) -> Option<EdgeStore> {
             let shards = DurableShards(namespace.unchecked_into());
             Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
+    }
+}
+
+impl ReplayStore for &EdgeStore {
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
+        (*self).claim(key, now, claim_seconds, keep_until).await
+    }
+
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        (*self).mark_done(key, now, until).await
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        (*self).release(key).await
     }
 }
 

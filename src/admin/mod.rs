@@ -44,6 +44,9 @@ pub enum AdminRequest {
     Get { route: String, key: String },
     /// `GET /_hookgate/stats?since=`
     Stats { since_ms: i64 },
+    /// `POST /_hookgate/deliveries/<key>/retry?route=<path>`: queue a dead
+    /// letter again.
+    Retry { route: String, key: String },
 }
 
 /// A dashboard file.
@@ -76,6 +79,10 @@ pub enum AdminError {
     BadQuery(&'static str),
     /// No record for that route and key.
     UnknownDelivery,
+    /// The record holds no dead letter to retry.
+    NotADeadLetter,
+    /// The delivery queue refused the retried event; the letter is kept.
+    QueueUnavailable,
     /// The delivery log could not be reached.
     LogUnavailable,
 }
@@ -101,6 +108,16 @@ impl AdminError {
                 "unknown-delivery",
                 "No delivery with that key on that route.",
             ),
+            AdminError::NotADeadLetter => (
+                409,
+                "not-a-dead-letter",
+                "That delivery holds no dead letter: it was delivered, is still being retried, or was retried already.",
+            ),
+            AdminError::QueueUnavailable => (
+                503,
+                "queue-unavailable",
+                "The delivery queue is unavailable; the dead letter is kept. Retry later.",
+            ),
             AdminError::LogUnavailable => (
                 503,
                 "log-unavailable",
@@ -112,8 +129,10 @@ impl AdminError {
             AdminError::Unauthorized => answer
                 .headers
                 .push(("www-authenticate", "Bearer realm=\"hookgate\"".to_owned())),
-            AdminError::MethodNotAllowed => answer.headers.push(("allow", "GET".to_owned())),
-            AdminError::LogUnavailable => answer.headers.push(("retry-after", "30".to_owned())),
+            AdminError::MethodNotAllowed => answer.headers.push(("allow", "GET, POST".to_owned())),
+            AdminError::LogUnavailable | AdminError::QueueUnavailable => {
+                answer.headers.push(("retry-after", "30".to_owned()))
+            }
             _ => {}
         }
         answer
@@ -148,16 +167,15 @@ pub fn parse(
         ["dashboard.css"] => AdminRequest::Asset(Asset::Style),
         ["deliveries"] => list(query, now_ms)?,
         ["deliveries", key] if !key.is_empty() => {
-            let key = decode(key).ok_or(AdminError::BadQuery(
-                "The key in the path is not valid percent-encoding.",
-            ))?;
-            let fields = pairs(query).ok_or(AdminError::BadQuery(
-                "The query string is not valid percent-encoding.",
-            ))?;
-            let route = one(&fields, "route").ok_or(AdminError::BadQuery(
-                "route= is required: the same key may exist on several routes.",
-            ))?;
+            let (route, key) = keyed(key, query)?;
             AdminRequest::Get { route, key }
+        }
+        ["deliveries", key, "retry"] if !key.is_empty() => {
+            let (route, key) = keyed(key, query)?;
+            if method != "POST" {
+                return Err(AdminError::MethodNotAllowed);
+            }
+            return Ok(AdminRequest::Retry { route, key });
         }
         ["stats"] => {
             let fields = pairs(query).ok_or(AdminError::BadQuery(
@@ -178,6 +196,20 @@ pub fn parse(
 }
 
 const DAY_MS: i64 = 86_400_000;
+
+/// The key of a record's path and its `route=`.
+fn keyed(key: &str, query: &str) -> Result<(String, String), AdminError> {
+    let key = decode(key).ok_or(AdminError::BadQuery(
+        "The key in the path is not valid percent-encoding.",
+    ))?;
+    let fields = pairs(query).ok_or(AdminError::BadQuery(
+        "The query string is not valid percent-encoding.",
+    ))?;
+    let route = one(&fields, "route").ok_or(AdminError::BadQuery(
+        "route= is required: the same key may exist on several routes.",
+    ))?;
+    Ok((route, key))
+}
 
 const BAD_SINCE: AdminError = AdminError::BadQuery(
     "since= takes Unix milliseconds, or a span back from now such as 90s, 15m, 1h or 7d.",
@@ -362,6 +394,35 @@ mod tests {
             parse("GET", "/_hookgate/deliveries/msg_1", "", NOW),
             Err(AdminError::BadQuery(_))
         ));
+    }
+
+    #[test]
+    fn a_dead_letter_is_retried_with_post() {
+        assert_eq!(
+            parse(
+                "POST",
+                "/_hookgate/deliveries/evt_1/retry",
+                "route=%2Fstripe",
+                NOW
+            ),
+            Ok(AdminRequest::Retry {
+                route: "/stripe".into(),
+                key: "evt_1".into()
+            })
+        );
+        assert_eq!(
+            parse(
+                "GET",
+                "/_hookgate/deliveries/evt_1/retry",
+                "route=/stripe",
+                NOW
+            ),
+            Err(AdminError::MethodNotAllowed)
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/deliveries", "", NOW),
+            Err(AdminError::MethodNotAllowed)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@ use crate::keys::SigningKey;
 use crate::mac::{MacError, SoftwareMac};
 use crate::replay::kv::{key_for, KvReplayStore};
 use crate::schemes::{github, quo_legacy, shopify, stripe};
-use crate::testing::{block_on, FakeClock, FakeKv, FakeOrigin};
+use crate::testing::{block_on, FakeClock, FakeKv, FakeOrigin, FakeQueue};
 use crate::testing::{ORIGIN_KEY, ROTATED_KEY as OTHER_KEY, VECTOR_KEY as KEY};
 use std::collections::HashMap;
 
@@ -110,6 +110,7 @@ struct Rig {
     config: Config,
     kv: FakeKv,
     origin: FakeOrigin,
+    queue: FakeQueue,
     clock: FakeClock,
 }
 
@@ -122,6 +123,7 @@ impl Rig {
             config,
             kv: FakeKv::default(),
             origin: FakeOrigin::answering(Ok(200)),
+            queue: FakeQueue::default(),
             clock: FakeClock::at_seconds(NOW),
         }
     }
@@ -131,14 +133,14 @@ impl Rig {
     fn run_with<M: Mac<Vec<u8>>>(&self, mac: &M, request: &mut FakeRequest) -> Handled {
         request.clock = Some(self.clock.clone());
         let store = KvReplayStore::new(&self.kv);
-        block_on(handle(
-            &self.config,
-            request,
-            &store,
+        let ports = Ports {
+            store: &store,
             mac,
-            &&self.origin,
-            &self.clock,
-        ))
+            origin: &&self.origin,
+            queue: &&self.queue,
+            clock: &self.clock,
+        };
+        block_on(handle(&self.config, request, &ports))
     }
     fn forwarded(&self) -> usize {
         self.origin.received.borrow().len()
@@ -992,4 +994,81 @@ fn a_quo_legacy_retry_is_keyed_by_the_body_event_id() {
     // Milliseconds: a stamp 301 s old is stale.
     assert_eq!(send(NOW * 1000 - 301_000).outcome, Outcome::StaleTimestamp);
     assert_eq!(rig.forwarded(), 1);
+}
+
+// --- queue mode -------------------------------------------------------------
+
+fn queue_rig() -> Rig {
+    Rig::with(config_with(&[
+        ("DELIVERY", "queue"),
+        ("ORIGIN_SECRET", ORIGIN_KEY),
+        ("MAX_BODY_BYTES", "200000"),
+    ]))
+}
+
+#[test]
+fn a_queue_route_answers_once_the_event_is_queued() {
+    let rig = queue_rig();
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{\"type\":\"x\"}"));
+    assert_eq!(handled.outcome, Outcome::Queued);
+    assert_eq!(rig.forwarded(), 0, "not forwarded while the sender waits");
+    let sent = rig.queue.sent.borrow();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].key, "msg_1");
+    assert_eq!(sent[0].route, "/");
+    assert_eq!(sent[0].body, b"{\"type\":\"x\"}");
+    assert_eq!(sent[0].event_type.as_deref(), Some("x"));
+    assert!(sent[0]
+        .headers
+        .iter()
+        .any(|(n, v)| n == "webhook-id" && v == "msg_1"));
+    assert!(!sent[0].headers.iter().any(|(n, _)| n == "cookie"));
+    assert!(rig
+        .kv
+        .value_of(&key_for("msg_1"))
+        .is_some_and(|v| v.starts_with("done:")));
+}
+
+#[test]
+fn a_duplicate_of_a_queued_event_is_not_queued_again() {
+    let rig = queue_rig();
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Queued
+    );
+    rig.clock.advance_ms(5_000);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW + 5, b"{}")).outcome,
+        Outcome::AlreadyDelivered
+    );
+    assert_eq!(rig.queue.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_queue_that_refuses_releases_the_claim_so_the_retry_goes_through() {
+    let rig = queue_rig();
+    rig.queue.refuse.set(true);
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::QueueUnavailable);
+    assert_eq!(handled.incidents, vec![Incident::QueueRefused]);
+    assert_eq!(rig.kv.len(), 0, "claim released");
+    rig.queue.refuse.set(false);
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Queued
+    );
+}
+
+#[test]
+fn a_body_too_large_for_a_queue_message_is_forwarded_directly() {
+    let rig = queue_rig();
+    let big = vec![b'a'; MAX_QUEUED_BODY_BYTES + 1];
+    let handled = rig.run(&mut signed("msg_1", NOW, &big));
+    assert_eq!(handled.outcome, Outcome::Delivered);
+    assert_eq!(rig.queue.sent.borrow().len(), 0);
+    assert_eq!(rig.forwarded(), 1);
+    assert!(
+        rig.last_header("webhook-signature").is_some(),
+        "re-signed as queued forwards are"
+    );
 }

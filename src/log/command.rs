@@ -4,14 +4,28 @@
 //! both sides.
 
 use super::counts::Count;
-use super::{Attempt, Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
+use super::{Attempt, Cursor, Filter, Letter, DEFAULT_PAGE, MAX_PAGE};
+use crate::keys::BASE64;
 use crate::query::{pairs, push_encoded};
+use base64::Engine;
 
 /// One request to the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogCommand {
     /// Record one attempt at a delivery.
     Attempt(Attempt),
+    /// Record an attempt that left a dead letter, and keep the letter.
+    DeadLetter(Attempt, Letter),
+    /// The dead letter of a record, to queue it again (the answer is the
+    /// letter, encoded as [`encode_letter`] writes it).
+    TakeLetter { route: String, key: String },
+    /// The letter taken was queued again: the record says `queued` and the
+    /// letter (its body) is dropped.
+    Requeued {
+        route: String,
+        key: String,
+        at_ms: i64,
+    },
     /// Add a batch of counts.
     Counts(Vec<Count>),
     /// A page of records, newest first.
@@ -30,6 +44,78 @@ pub enum LogCommand {
     Meta,
 }
 
+/// A letter as form fields (`type`, `content_type`, `h` as `name:value`,
+/// `body` in base64), as it travels to and from the log.
+pub fn encode_letter(out: &mut String, letter: &Letter) {
+    if let Some(content_type) = &letter.content_type {
+        field(out, "content_type", content_type);
+    }
+    if let Some(event_type) = &letter.event_type {
+        field(out, "letter_type", event_type);
+    }
+    for (name, value) in &letter.headers {
+        field(out, "h", &format!("{name}:{value}"));
+    }
+    field(out, "body", &BASE64.encode(&letter.body));
+}
+
+/// Reads what [`encode_letter`] wrote.
+pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
+    let one = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    Some(Letter {
+        content_type: one("content_type"),
+        event_type: one("letter_type"),
+        headers: fields
+            .iter()
+            .filter(|(n, _)| n == "h")
+            .map(|(_, v)| v.split_once(':').map(|(n, v)| (n.to_owned(), v.to_owned())))
+            .collect::<Option<_>>()?,
+        body: BASE64.decode(one("body")?).ok()?,
+    })
+}
+
+fn push_attempt(body: &mut String, a: &Attempt) {
+    field(body, "route", &a.route);
+    field(body, "key", &a.key);
+    field(body, "scheme", &a.scheme);
+    if let Some(event_type) = &a.event_type {
+        field(body, "type", event_type);
+    }
+    field(body, "at", &a.at_ms.to_string());
+    field(body, "outcome", &a.outcome);
+    if let Some(status) = a.origin_status {
+        field(body, "status", &status.to_string());
+    }
+    field(body, "ms", &a.duration_ms.to_string());
+}
+
+fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
+    let one = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    Some(Attempt {
+        route: one("route")?,
+        key: one("key")?,
+        scheme: one("scheme")?,
+        event_type: one("type"),
+        at_ms: one("at")?.parse().ok()?,
+        outcome: one("outcome")?,
+        origin_status: match one("status") {
+            Some(status) => Some(status.parse().ok()?),
+            None => None,
+        },
+        duration_ms: one("ms")?.parse().ok()?,
+    })
+}
+
 fn field(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push('&');
@@ -45,19 +131,24 @@ impl LogCommand {
         let mut body = String::new();
         let path = match self {
             LogCommand::Attempt(a) => {
-                field(&mut body, "route", &a.route);
-                field(&mut body, "key", &a.key);
-                field(&mut body, "scheme", &a.scheme);
-                if let Some(event_type) = &a.event_type {
-                    field(&mut body, "type", event_type);
-                }
-                field(&mut body, "at", &a.at_ms.to_string());
-                field(&mut body, "outcome", &a.outcome);
-                if let Some(status) = a.origin_status {
-                    field(&mut body, "status", &status.to_string());
-                }
-                field(&mut body, "ms", &a.duration_ms.to_string());
+                push_attempt(&mut body, a);
                 "/attempt"
+            }
+            LogCommand::DeadLetter(a, letter) => {
+                push_attempt(&mut body, a);
+                encode_letter(&mut body, letter);
+                "/dead-letter"
+            }
+            LogCommand::TakeLetter { route, key } => {
+                field(&mut body, "route", route);
+                field(&mut body, "key", key);
+                "/take-letter"
+            }
+            LogCommand::Requeued { route, key, at_ms } => {
+                field(&mut body, "route", route);
+                field(&mut body, "key", key);
+                field(&mut body, "at", &at_ms.to_string());
+                "/requeued"
             }
             LogCommand::Counts(counts) => {
                 for c in counts {
@@ -117,19 +208,19 @@ impl LogCommand {
         };
         let number = |name: &str| one(name).and_then(|v| v.parse::<i64>().ok());
         Some(match path {
-            "/attempt" => LogCommand::Attempt(Attempt {
+            "/attempt" => LogCommand::Attempt(read_attempt(&fields)?),
+            "/dead-letter" => {
+                LogCommand::DeadLetter(read_attempt(&fields)?, decode_letter(&fields)?)
+            }
+            "/take-letter" => LogCommand::TakeLetter {
                 route: one("route")?,
                 key: one("key")?,
-                scheme: one("scheme")?,
-                event_type: one("type"),
+            },
+            "/requeued" => LogCommand::Requeued {
+                route: one("route")?,
+                key: one("key")?,
                 at_ms: number("at")?,
-                outcome: one("outcome")?,
-                origin_status: match one("status") {
-                    Some(status) => Some(status.parse().ok()?),
-                    None => None,
-                },
-                duration_ms: one("ms")?.parse().ok()?,
-            }),
+            },
             "/counts" => {
                 let mut counts = Vec::new();
                 let mut rest = fields.iter();
@@ -222,6 +313,34 @@ mod tests {
             origin_status: None,
             duration_ms: 0,
         }));
+        let attempt = Attempt {
+            route: "/q".into(),
+            key: "k".into(),
+            scheme: "stripe".into(),
+            event_type: None,
+            at_ms: 9,
+            outcome: "dead".into(),
+            origin_status: Some(503),
+            duration_ms: 3,
+        };
+        round_trip(LogCommand::DeadLetter(
+            attempt,
+            Letter {
+                content_type: Some("application/json".into()),
+                headers: vec![("stripe-signature".into(), "t=1,v1=ab:cd".into())],
+                event_type: Some("invoice.paid".into()),
+                body: vec![0, 0xff, b'{', b'}'],
+            },
+        ));
+        round_trip(LogCommand::TakeLetter {
+            route: "/q".into(),
+            key: "k".into(),
+        });
+        round_trip(LogCommand::Requeued {
+            route: "/q".into(),
+            key: "k".into(),
+            at_ms: 5,
+        });
         round_trip(LogCommand::Counts(vec![
             Count {
                 minute: 28_333_333,
@@ -236,6 +355,34 @@ mod tests {
                 count: 1,
             },
         ]));
+        let attempt = Attempt {
+            route: "/q".into(),
+            key: "k".into(),
+            scheme: "stripe".into(),
+            event_type: None,
+            at_ms: 9,
+            outcome: "dead".into(),
+            origin_status: Some(503),
+            duration_ms: 3,
+        };
+        round_trip(LogCommand::DeadLetter(
+            attempt,
+            Letter {
+                content_type: Some("application/json".into()),
+                headers: vec![("stripe-signature".into(), "t=1,v1=ab:cd".into())],
+                event_type: Some("invoice.paid".into()),
+                body: vec![0, 0xff, b'{', b'}'],
+            },
+        ));
+        round_trip(LogCommand::TakeLetter {
+            route: "/q".into(),
+            key: "k".into(),
+        });
+        round_trip(LogCommand::Requeued {
+            route: "/q".into(),
+            key: "k".into(),
+            at_ms: 5,
+        });
         round_trip(LogCommand::Counts(vec![]));
         round_trip(LogCommand::List {
             filter: Filter {

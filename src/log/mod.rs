@@ -57,6 +57,20 @@ pub struct DeliveryRecord {
     pub outcome: String,
     pub origin_status: Option<u16>,
     pub duration_ms: u32,
+    /// Whether a dead letter (the event's body and headers, for a retry) is
+    /// kept with the record: the one place hookgate keeps a body.
+    pub dead_letter: bool,
+}
+
+/// A queued event that ran out of attempts, kept so it can be retried:
+/// what the forward needs, and nothing the origin would not get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub content_type: Option<String>,
+    /// The sender's headers that are forwarded (the scheme's own).
+    pub headers: Vec<(String, String)>,
+    pub event_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// Whether an outcome makes (or updates) a delivery record: the verified
@@ -67,6 +81,8 @@ pub struct DeliveryRecord {
 pub fn records(outcome: Outcome) -> bool {
     match outcome {
         Outcome::Delivered
+        | Outcome::Queued
+        | Outcome::QueueUnavailable
         | Outcome::OriginFailed
         | Outcome::OriginTimeout
         | Outcome::StoreUnavailable
@@ -115,6 +131,7 @@ impl DeliveryRecord {
                 outcome: attempt.outcome.clone(),
                 origin_status: attempt.origin_status,
                 duration_ms: attempt.duration_ms,
+                dead_letter: false,
             },
             Some(record) => {
                 let outcome = merged_outcome(Some(&record.outcome), &attempt.outcome).to_owned();

@@ -30,7 +30,10 @@ pub fn push_record(out: &mut String, record: &DeliveryRecord) {
         Some(status) => out.push_str(&status.to_string()),
         None => out.push_str("null"),
     }
-    out.push_str(&format!(",\"duration_ms\":{}}}", record.duration_ms));
+    out.push_str(&format!(
+        ",\"duration_ms\":{},\"dead_letter\":{}}}",
+        record.duration_ms, record.dead_letter
+    ));
 }
 
 /// One record.
@@ -102,6 +105,7 @@ mod tests {
             outcome: "delivered".into(),
             origin_status: Some(204),
             duration_ms: 31,
+            dead_letter: false,
         }
     }
 

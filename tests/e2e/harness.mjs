@@ -107,6 +107,24 @@ export default function (env) {
   };
 }`;
 
+/**
+ * A Queues producer in front of the real local queue that refuses on
+ * command, to show what the gate does when the queue is down.
+ */
+const SWITCHABLE_QUEUE = `
+export default function (env) {
+  return {
+    async send(body, options) {
+      const answer = await env.CONTROL.fetch('http://control/queue');
+      if ((await answer.text()) === 'fail') throw new Error('queue unavailable (simulated)');
+      return env.INNER.send(body, options);
+    },
+    async sendBatch(messages, options) {
+      return env.INNER.sendBatch(messages, options);
+    },
+  };
+}`;
+
 /** A DELIVERY_LOG binding that is down: every call throws. */
 const BROKEN_LOG = `
 export default function () {
@@ -116,7 +134,16 @@ export default function () {
 
 export async function startGate(
   settings,
-  { switchableKv = false, noDurable = false, twin = false, metrics = false, noLog = false, brokenLog = false } = {},
+  {
+    switchableKv = false,
+    noDurable = false,
+    twin = false,
+    metrics = false,
+    noLog = false,
+    brokenLog = false,
+    queues = false,
+    switchableQueue = false,
+  } = {},
 ) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
@@ -161,6 +188,34 @@ export async function startGate(
     workers.push({ name: 'broken-log', modules: true, script: BROKEN_LOG });
   } else if (!noLog) {
     gate.durableObjects.DELIVERY_LOG = { className: 'DeliveryLog', useSQLite: true };
+  }
+  if (queues) {
+    // Every consumer field set explicitly: Miniflare's defaults differ from
+    // production's. Retries are hookgate's own (QUEUE_MAX_ATTEMPTS); the
+    // queue's max_retries is only the outer bound.
+    gate.queueConsumers = {
+      'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
+      'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
+    };
+    // A producer on the dead-letter queue, for tests that put a message
+    // there as the runtime would after the queue's own retries ran out.
+    gate.queueProducers = { TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' } };
+    if (switchableQueue) {
+      gate.wrappedBindings = { ...gate.wrappedBindings, DELIVERY_QUEUE: 'switchable-queue' };
+      workers.push({
+        name: 'switchable-queue',
+        modules: true,
+        script: SWITCHABLE_QUEUE,
+        queueProducers: { INNER: { queueName: 'hookgate-deliveries' } },
+        serviceBindings: {
+          async CONTROL() {
+            return new Response(failures.queue ? 'fail' : 'ok');
+          },
+        },
+      });
+    } else {
+      gate.queueProducers.DELIVERY_QUEUE = { queueName: 'hookgate-deliveries' };
+    }
   }
   const points = [];
   if (metrics) {
@@ -223,6 +278,15 @@ export async function startGate(
     logs,
     failKv(rules) {
       failures = rules;
+    },
+    /** With `switchableQueue`: the delivery queue refuses while `down`. */
+    failQueue(down) {
+      failures = { ...failures, queue: down };
+    },
+    /** With `queues`: puts a message on the dead-letter queue directly. */
+    async sendDeadLetter(message) {
+      const producer = await mf.getQueueProducer('TEST_DEAD_LETTERS', 'gate');
+      await producer.send(message, { contentType: 'v8' });
     },
     /** Rows stored in every replay shard (Durable Object mode), expired or not. */
     async shardRows() {

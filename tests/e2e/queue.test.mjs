@@ -1,0 +1,279 @@
+// End to end: queue mode with real local Cloudflare Queues in workerd. The
+// sender is answered once the event is queued; hookgate's consumer forwards
+// it, re-signed, with its own retries; what never gets through waits as a
+// dead letter that one admin call delivers.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { ORIGIN_KEY, SENDER_KEY, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+
+const TOKEN = 'admin-token-for-the-queue-tests-01';
+
+/** Polls `check` until it returns true, or fails after `ms`. */
+async function eventually(check, ms, what) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) assert.fail(`not within ${ms} ms: ${what}`);
+    await sleep(100);
+  }
+}
+
+function admin(gate, path, { method = 'GET' } = {}) {
+  return send(gate.url, { method, path: `/_hookgate${path}`, headers: { authorization: `Bearer ${TOKEN}` } });
+}
+
+/** A queue-mode gate in front of `origin`. */
+async function queueGate(origin, settings = {}, options = {}) {
+  return startGate(
+    {
+      ORIGIN_URL: origin.url,
+      ORIGIN_SECRET: ORIGIN_KEY,
+      DELIVERY: 'queue',
+      QUEUE_RETRY_BASE_SECONDS: '1',
+      QUEUE_MAX_ATTEMPTS: '8',
+      ADMIN_TOKEN: TOKEN,
+      MAX_BODY_BYTES: '262144',
+      ...settings,
+    },
+    { queues: true, ...options },
+  );
+}
+
+describe('the origin is down, then recovers', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await queueGate(origin);
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('five events answered 202 at once; each delivered exactly once after the origin is back, re-signed', async () => {
+    let up = false;
+    const delivered = [];
+    origin.answer((entry) => {
+      if (!up) return { status: 503 };
+      delivered.push(entry);
+      return { status: 200 };
+    });
+    const events = [];
+    for (let i = 0; i < 5; i += 1) {
+      const body = quoEvent('message.received', { n: i });
+      const headers = signed(body, { timestamp: Math.floor(Date.now() / 1000) - 200 });
+      const started = Date.now();
+      const answer = await send(gate.url, { headers, body });
+      assert.equal(answer.status, 202, answer.text);
+      assert.deepEqual(answer.json, { status: 'queued' });
+      assert.ok(Date.now() - started < 1_000, 'answered without waiting on the origin');
+      events.push({ id: headers['webhook-id'], body });
+    }
+    await eventually(() => events.every((e) => origin.receivedFor(e.id).length >= 2), 15_000, 'two attempts each at the down origin');
+    up = true;
+    const deliveredOf = (id) => delivered.filter((entry) => entry.headers['webhook-id'] === id);
+    await eventually(() => events.every((e) => deliveredOf(e.id).length >= 1), 30_000, 'every event delivered after the recovery');
+    await sleep(3_000); // a stray redelivery would arrive by now
+    for (const event of events) {
+      const got = deliveredOf(event.id);
+      assert.equal(got.length, 1, `${event.id} delivered ${got.length} times`);
+      assert.ok(got[0].body.equals(Buffer.from(event.body)), 'exact bytes');
+      assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got[0].body.toString(), got[0].headers), JSON.parse(event.body));
+      assert.ok(Math.abs(Number(got[0].headers['webhook-timestamp']) - Date.now() / 1000) < 30, 'stamped at the forward');
+    }
+    const records = (await admin(gate, '/deliveries')).json.deliveries;
+    for (const event of events) {
+      const record = records.find((r) => r.key === event.id);
+      assert.equal(record.outcome, 'delivered', JSON.stringify(record));
+      assert.ok(record.attempts >= 3, 'accepted, failed, delivered');
+    }
+    const stats = (await admin(gate, '/stats?since=1h')).json.routes['/'];
+    assert.equal(stats.queued, 5);
+    assert.equal(stats.delivered, 5);
+    assert.ok(stats.retrying >= 5);
+  });
+});
+
+describe('exactly once after recovery: deliveries counted at the origin', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await queueGate(origin);
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('no event reaches a healthy origin twice, and duplicates and replays are not queued', async () => {
+    const accepted = [];
+    origin.answer((entry) => {
+      accepted.push(entry.headers['webhook-id']);
+      return { status: 200 };
+    });
+    const body = quoEvent();
+    const headers = signed(body);
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    const retry = signed(body, { id: headers['webhook-id'] });
+    assert.deepEqual((await send(gate.url, { headers: retry, body })).json, { status: 'duplicate' });
+    assert.deepEqual((await send(gate.url, { headers, body })).json, { status: 'duplicate' }, 'a replay');
+    await eventually(() => accepted.includes(headers['webhook-id']), 10_000, 'delivered');
+    await sleep(2_000);
+    assert.equal(accepted.filter((id) => id === headers['webhook-id']).length, 1);
+  });
+
+  test('a slow origin (3 s) does not slow the sender', async () => {
+    origin.answer(() => ({ status: 200, delayMs: 3_000 }));
+    const body = quoEvent();
+    const headers = signed(body);
+    const started = Date.now();
+    const answer = await send(gate.url, { headers, body });
+    assert.equal(answer.status, 202);
+    assert.ok(Date.now() - started < 1_000, `answered in ${Date.now() - started} ms`);
+    await eventually(() => origin.receivedFor(headers['webhook-id']).length === 1, 10_000, 'forwarded');
+    origin.answer(() => ({ status: 200 }));
+  });
+
+  test('a body too large for a queue message is forwarded directly, as on a direct route', async () => {
+    const body = quoEvent('call.transcript.completed', { text: 'x'.repeat(110_000) });
+    const headers = signed(body);
+    const answer = await send(gate.url, { headers, body });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.json, { status: 'delivered' });
+    const [got] = origin.receivedFor(headers['webhook-id']);
+    assert.ok(got.body.equals(Buffer.from(body)));
+    new Webhook(ORIGIN_KEY).verify(got.body.toString(), got.headers);
+  });
+});
+
+describe('an origin that never recovers', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await queueGate(origin, { QUEUE_MAX_ATTEMPTS: '3' });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('dead letters after the last attempt; one admin call delivers each once the origin is back', async () => {
+    origin.answer(() => ({ status: 500 }));
+    const events = [];
+    for (let i = 0; i < 2; i += 1) {
+      const body = quoEvent('contact.updated', { n: i });
+      const headers = signed(body);
+      assert.equal((await send(gate.url, { headers, body })).status, 202);
+      events.push({ id: headers['webhook-id'], body });
+    }
+    const dead = async () => {
+      const { json } = await admin(gate, '/deliveries?outcome=dead');
+      return json.deliveries.length === 2;
+    };
+    await eventually(dead, 20_000, 'both dead letters');
+    for (const event of events) assert.equal(origin.receivedFor(event.id).length, 3, 'QUEUE_MAX_ATTEMPTS attempts');
+    const { json } = await admin(gate, '/deliveries?outcome=dead');
+    assert.ok(json.deliveries.every((d) => d.dead_letter === true));
+    assert.ok(!JSON.stringify(json).includes('contact.updated') || json.deliveries.every((d) => d.event_type === 'contact.updated'));
+    assert.ok(!JSON.stringify(json).includes('Hello from the test suite'), 'the kept body is never shown');
+
+    origin.answer(() => ({ status: 200 }));
+    for (const event of events) {
+      const path = `/deliveries/${encodeURIComponent(event.id)}/retry?route=%2F`;
+      const answer = await admin(gate, path, { method: 'POST' });
+      assert.equal(answer.status, 202, answer.text);
+      assert.deepEqual(answer.json, { status: 'queued' });
+      const again = await admin(gate, path, { method: 'POST' });
+      assert.equal(again.status, 409, 'the letter was taken');
+    }
+    await eventually(
+      () => events.every((e) => origin.receivedFor(e.id).length === 4),
+      10_000,
+      'each retried dead letter delivered',
+    );
+    await sleep(1_500);
+    for (const event of events) {
+      const attempts = origin.receivedFor(event.id);
+      assert.equal(attempts.length, 4, 'delivered once');
+      assert.ok(attempts[3].body.equals(Buffer.from(event.body)));
+      new Webhook(ORIGIN_KEY).verify(attempts[3].body.toString(), attempts[3].headers);
+    }
+    const { json: after } = await admin(gate, '/deliveries?outcome=delivered');
+    assert.equal(after.deliveries.length, 2);
+    assert.ok(after.deliveries.every((d) => d.dead_letter === false), 'the body is dropped once retried');
+  });
+
+  test('a message the runtime moved to the dead-letter queue is kept as a dead letter too', async () => {
+    const body = Buffer.from(quoEvent('message.delivered'));
+    await gate.sendDeadLetter({
+      v: 1,
+      route: '/',
+      key: 'msg_from_the_dead_letter_queue',
+      contentType: 'application/json',
+      eventType: 'message.delivered',
+      headers: [['webhook-id', 'msg_from_the_dead_letter_queue']],
+      body: new Uint8Array(body),
+    });
+    await eventually(
+      async () => (await admin(gate, '/deliveries/msg_from_the_dead_letter_queue?route=%2F')).json?.outcome === 'dead',
+      10_000,
+      'recorded as dead',
+    );
+  });
+});
+
+describe('a queue that refuses', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await queueGate(origin, {}, { switchableQueue: true });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('503 with Retry-After, nothing queued; the sender\'s retry goes through', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    gate.failQueue(true);
+    const refused = await send(gate.url, { headers, body });
+    gate.failQueue(false);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.json.reason, 'queue-unavailable');
+    assert.equal(refused.headers.get('retry-after'), '30');
+    const retried = await send(gate.url, { headers: signed(body, { id: headers['webhook-id'] }), body });
+    assert.equal(retried.status, 202);
+    await eventually(() => origin.receivedFor(headers['webhook-id']).length === 1, 10_000, 'delivered');
+  });
+});
+
+describe('queue mode settings', () => {
+  test('without an origin secret: 500 misconfigured, naming the rule', async () => {
+    const gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', DELIVERY: 'queue' }, { queues: true });
+    try {
+      const body = quoEvent();
+      const answer = await send(gate.url, { headers: signed(body), body });
+      assert.equal(answer.status, 500);
+      assert.match(gate.logs.join('\n'), /setting DELIVERY is invalid: queue mode forwards events later/);
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('without the DELIVERY_QUEUE binding: 500 misconfigured, naming the binding', async () => {
+    const gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY, WEBHOOK_SECRET: SENDER_KEY });
+    try {
+      const body = quoEvent();
+      assert.equal((await send(gate.url, { headers: signed(body), body })).status, 500);
+      assert.match(gate.logs.join('\n'), /binding DELIVERY_QUEUE is missing/);
+    } finally {
+      await gate.close();
+    }
+  });
+});
