@@ -6,7 +6,10 @@
 'use strict';
 
 const API = '/_hookgate';
-const OUTCOMES = ['delivered', 'duplicate', 'origin-failed', 'origin-timeout', 'store-unavailable', 'internal-error', 'queued', 'retrying', 'dead'];
+// The outcomes a delivery record can have (src/log/mod.rs `records`, and the
+// queue consumer's retrying and dead): duplicates and rejections are only
+// counted, so filtering by them would find nothing.
+const OUTCOMES = ['delivered', 'origin-failed', 'origin-timeout', 'store-unavailable', 'queue-unavailable', 'internal-error', 'queued', 'retrying', 'dead'];
 const $ = (id) => document.getElementById(id);
 
 /** An element with attributes and children; strings become text nodes. */
@@ -20,13 +23,20 @@ function h(tag, attributes = {}, ...children) {
 }
 
 let cursor = null;
+// Bumped by each listing and detail request and by signing out: an answer
+// that is no longer the latest is dropped, so a slow one cannot overwrite a
+// newer filter's rows or show data after "Forget token".
+let listing = 0;
+let detailing = 0;
 
 function token() {
   return sessionStorage.getItem('hookgate-token');
 }
 
 async function api(path) {
-  const response = await fetch(`${API}${path}`, { headers: { authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  const sent = token();
+  const response = await fetch(`${API}${path}`, { headers: { authorization: `Bearer ${sent}` }, cache: 'no-store' });
+  if (token() !== sent) throw new Error('unauthorized'); // signed out meanwhile
   if (response.status === 401) {
     signOut('That token was not accepted.');
     throw new Error('unauthorized');
@@ -56,14 +66,22 @@ function countsTable(caption, stats) {
   return table;
 }
 
+/** Adds a route to pick, once, in order after the first option ("all"). */
 function addOption(select, value) {
-  if (![...select.options].some((option) => option.value === value)) select.append(h('option', { value }, value));
+  const options = [...select.options].slice(1);
+  if (options.some((option) => option.value === value)) return;
+  select.insertBefore(h('option', { value }, value), options.find((option) => option.value > value) ?? null);
+}
+
+/** A route worth filtering by: not the admin API's own counts, nor requests to no route. */
+function isRoute(route) {
+  return route !== '(none)' && route !== API && !route.startsWith(`${API}/`);
 }
 
 async function loadCounts() {
   const [hour, day] = await Promise.all([api('/stats?since=1h'), api('/stats?since=24h')]);
   $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day));
-  for (const route of Object.keys(day.routes)) if (route !== '(none)') addOption($('route'), route);
+  for (const route of Object.keys(day.routes)) if (isRoute(route)) addOption($('route'), route);
 }
 
 function row(delivery) {
@@ -72,14 +90,14 @@ function row(delivery) {
     { 'data-key': delivery.key, 'data-route': delivery.route },
     h('td', {}, when(delivery.last_seen)),
     h('td', {}, delivery.route),
-    h('td', {}, delivery.event_type ?? ''),
-    h('td', { class: 'key', title: delivery.key }, delivery.key),
+    h('td', { class: 'cut', title: delivery.event_type ?? '' }, delivery.event_type ?? ''),
+    h('td', { class: 'cut key', title: delivery.key }, delivery.key),
     h('td', {}, outcomeBadge(delivery.outcome)),
     h('td', {}, delivery.attempts),
     h('td', {}, delivery.origin_status ?? ''),
     h('td', {}, delivery.duration_ms),
   );
-  tr.addEventListener('click', () => showDetail(delivery.route, delivery.key, tr));
+  tr.addEventListener('click', () => showDetail(delivery.route, delivery.key, tr).catch(failed));
   return tr;
 }
 
@@ -88,7 +106,9 @@ async function loadDeliveries(append = false) {
   if ($('route').value) query.set('route', $('route').value);
   if ($('outcome').value) query.set('outcome', $('outcome').value);
   if (append && cursor) query.set('cursor', cursor);
+  const mine = ++listing;
   const page = await api(`/deliveries?${query}`);
+  if (mine !== listing) return;
   const body = $('deliveries').tBodies[0];
   const rows = page.deliveries.map(row);
   if (append) body.append(...rows);
@@ -102,7 +122,9 @@ async function loadDeliveries(append = false) {
 async function showDetail(route, key, tr) {
   for (const selected of document.querySelectorAll('tr.selected')) selected.classList.remove('selected');
   tr?.classList.add('selected');
+  const mine = ++detailing;
   const delivery = await api(`/deliveries/${encodeURIComponent(key)}?route=${encodeURIComponent(route)}`);
+  if (mine !== detailing) return;
   const fields = [
     ['key', delivery.key],
     ['route', delivery.route],
@@ -127,11 +149,17 @@ async function refresh() {
     await Promise.all([loadCounts(), loadDeliveries()]);
     $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    if (error.message !== 'unauthorized') $('status').textContent = `could not load: ${error.message}`;
+    failed(error);
   }
 }
 
+/** Says why a request failed; a refused token has already signed out and said so. */
+function failed(error) {
+  $('status').textContent = error.message === 'unauthorized' ? '' : `could not load: ${error.message}`;
+}
+
 function signIn() {
+  $('sign-in-error').textContent = '';
   $('sign-in').hidden = true;
   $('app').hidden = false;
   $('refresh').hidden = false;
@@ -146,12 +174,22 @@ function signOut(message = '') {
   $('sign-out').hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
+  $('status').textContent = '';
+  // Nothing the token showed stays in the page, hidden or not.
+  listing += 1;
+  detailing += 1;
+  cursor = null;
   $('deliveries').tBodies[0].replaceChildren();
   $('counts').replaceChildren();
+  $('detail').replaceChildren();
   $('detail').hidden = true;
+  $('more').hidden = true;
+  $('route').replaceChildren($('route').options[0]);
+  $('route').value = '';
+  $('outcome').value = '';
 }
 
-for (const outcome of OUTCOMES) addOption($('outcome'), outcome);
+$('outcome').append(...OUTCOMES.map((outcome) => h('option', { value: outcome }, outcome)));
 $('sign-in').addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem('hookgate-token', $('token').value);
@@ -160,9 +198,9 @@ $('sign-in').addEventListener('submit', (event) => {
 });
 $('filters').addEventListener('submit', (event) => {
   event.preventDefault();
-  loadDeliveries().catch(() => {});
+  loadDeliveries().catch(failed);
 });
-$('more').addEventListener('click', () => loadDeliveries(true).catch(() => {}));
+$('more').addEventListener('click', () => loadDeliveries(true).catch(failed));
 $('refresh').addEventListener('click', refresh);
 $('sign-out').addEventListener('click', () => signOut());
 if (token()) signIn();
