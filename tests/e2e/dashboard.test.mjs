@@ -1,0 +1,451 @@
+// End to end in a real browser: the dashboard under /_hookgate/, served by
+// the built Worker in workerd, driven in Debian's headless Chromium through
+// puppeteer-core, as a person would use it: nothing before the token, an
+// error for a wrong one, then deliveries, counts, filters and one
+// delivery's detail. A sender picks webhook-ids and event types, so one
+// delivery carries markup in both: it must show as text and run nothing.
+//
+// With HOOKGATE_SCREENSHOT=docs/dashboard.png, the page with data and a
+// delivery's detail open is saved there (a path from the repository root).
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import puppeteer from 'puppeteer-core';
+import { sampleEvent, signFor } from '../../scripts/senders.mjs';
+import { ROOT, ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, newId, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+
+const CHROMIUM = process.env.HOOKGATE_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOT = process.env.HOOKGATE_SCREENSHOT;
+const TOKEN = 'admin-token-for-the-dashboard-test-01';
+const GITHUB_SECRET = 'github secret of the dashboard test';
+// Valid webhook-id (printable ASCII, no '.') and event type, both markup.
+const XSS_KEY = '<script>__xss=1;alert(1)</script><img src=x onerror=__xss=2>';
+const XSS_TYPE = '<img src=x onerror=alert(2)><b>bold</b>';
+const WAIT = { timeout: 5000 };
+// The outcomes a delivery record can have (src/log/mod.rs `records`, and the
+// queue consumer's retrying and dead); not duplicate, which is only counted.
+const RECORD_OUTCOMES = ['delivered', 'origin-failed', 'origin-timeout', 'store-unavailable', 'queue-unavailable', 'internal-error', 'queued', 'retrying', 'dead'];
+
+/** GET an admin path with the token, parsed. */
+const admin = (gate, path) => send(gate.url, { method: 'GET', path: `/_hookgate${path}`, headers: { authorization: `Bearer ${TOKEN}` } });
+
+/** Launches Chromium with a fresh profile and nothing that calls out. */
+async function launch() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: run bash scripts/setup.sh (it installs Debian's chromium)`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'hookgate-chromium-'));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    pipe: true, // no debugging port at all
+    userDataDir: profile,
+    defaultViewport: { width: 1280, height: 800 },
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--lang=en-US',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => browser.process()?.kill('SIGKILL'));
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A tab watched for what must never happen: a dialog, a CSP violation (an
+ * injected inline script or handler would be one), a script error.
+ */
+async function watchedPage(context) {
+  const page = await context.newPage();
+  const watch = { dialogs: [], errors: [], requests: [] };
+  page.on('dialog', async (dialog) => {
+    watch.dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  page.on('pageerror', (error) => watch.errors.push(error.message));
+  page.on('request', (request) => watch.requests.push(new URL(request.url()).pathname));
+  await page.evaluateOnNewDocument(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (event) => window.__violations.push(`${event.violatedDirective} ${event.sample}`));
+  });
+  await page.emulateTimezone('UTC');
+  return { page, watch };
+}
+
+/** The rows shown: key (as text), route, event, outcome badge's classes, attempts. */
+function rows(page) {
+  return page.$$eval('#deliveries tbody tr[data-key]', (trs) =>
+    trs.map((tr) => ({
+      key: tr.querySelector('td.key').textContent,
+      dataKey: tr.getAttribute('data-key'),
+      route: tr.cells[1].textContent,
+      event: tr.cells[2].textContent,
+      badge: [...tr.querySelector('.outcome').classList],
+      outcome: tr.querySelector('.outcome').textContent,
+      attempts: tr.cells[5].textContent,
+    })),
+  );
+}
+
+/** Waits until the table shows exactly `count` delivery rows, all of `route` and `outcome` when given. */
+async function waitForRows(page, count, { route, outcome } = {}) {
+  await page.waitForFunction(
+    (count, route, outcome) => {
+      const trs = [...document.querySelectorAll('#deliveries tbody tr[data-key]')];
+      return (
+        trs.length === count &&
+        trs.every((tr) => (route === null || tr.dataset.route === route) && (outcome === null || tr.querySelector('.outcome').textContent === outcome))
+      );
+    },
+    WAIT,
+    count,
+    route ?? null,
+    outcome ?? null,
+  );
+}
+
+describe('the dashboard in Chromium', () => {
+  const origins = {};
+  const made = {};
+  let gate;
+  let chromium;
+  let page;
+  let watch;
+  let started;
+
+  before(async () => {
+    started = Date.now();
+    origins.quo = await startOrigin();
+    origins.github = await startOrigin();
+    gate = await startGate({
+      ROUTES: {
+        '/quo': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: origins.quo.url, origin_secret: 'ORIGIN_SECRET' },
+        '/github': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origins.github.url },
+      },
+      QUO_SECRET: SENDER_KEY,
+      GITHUB_SECRET,
+      ORIGIN_SECRET: ORIGIN_KEY,
+      ADMIN_TOKEN: TOKEN,
+      WEBHOOK_SECRET: undefined,
+    });
+    const deliver = async (path, headers, body, status) => {
+      const answer = await send(gate.url, { path, headers, body });
+      assert.equal(answer.status, status, `${path}: ${answer.text}`);
+      await sleep(5); // distinct last_seen, so "newest first" is one order
+    };
+
+    // A valid delivery whose webhook-id and event type are markup.
+    const xssBody = quoEvent(XSS_TYPE);
+    await deliver('/quo', signed(xssBody, { id: XSS_KEY }), xssBody, 200);
+    // A valid delivery on each route, and a duplicate of the GitHub one.
+    const quoBody = quoEvent('message.received');
+    made.quo = newId();
+    await deliver('/quo', signed(quoBody, { id: made.quo }), quoBody, 200);
+    const github = sampleEvent('github');
+    const githubHeaders = { ...github.headers, ...(await signFor('github', { secret: GITHUB_SECRET, body: github.body })) };
+    await deliver('/github', githubHeaders, github.body, 200);
+    await deliver('/github', githubHeaders, github.body, 200); // the duplicate
+    // One that fails at the origin, then succeeds on the sender's retry.
+    const retriedBody = quoEvent('call.completed');
+    made.retried = newId();
+    origins.quo.answer(() => ({ status: 503 }));
+    await deliver('/quo', signed(retriedBody, { id: made.retried }), retriedBody, 502);
+    origins.quo.answer(() => ({ status: 200 }));
+    await sleep(20);
+    await deliver('/quo', signed(retriedBody, { id: made.retried }), retriedBody, 200);
+    // One that failed and was not retried (yet).
+    const failedBody = quoEvent('contact.updated');
+    made.failed = newId();
+    origins.quo.answer(() => ({ status: 500 }));
+    await deliver('/quo', signed(failedBody, { id: made.failed }), failedBody, 502);
+    origins.quo.answer(() => ({ status: 200 }));
+    // Forged ones on both routes.
+    for (let i = 0; i < 2; i += 1) {
+      const forged = quoEvent('forged.event');
+      await deliver('/quo', signed(forged, { key: STRANGER_KEY }), forged, 401);
+    }
+    await deliver('/github', { ...github.headers, 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }, github.body, 401);
+
+    // The log is written after each answer: wait (a bounded while) for all five records.
+    for (let tries = 0; ; tries += 1) {
+      made.records = (await admin(gate, '/deliveries')).json.deliveries;
+      const retried = made.records.find((d) => d.key === made.retried);
+      if ((made.records.length === 5 && retried?.attempts === 2) || tries === 50) break;
+      await sleep(50);
+    }
+    assert.equal(made.records.length, 5, JSON.stringify(made.records));
+    made.github = made.records.find((d) => d.route === '/github').key;
+
+    chromium = await launch();
+    ({ page, watch } = await watchedPage(chromium.browser));
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await gate?.close();
+    for (const origin of Object.values(origins)) await origin?.close();
+    if (started) console.log(`dashboard test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  const keys = () => [made.quo, made.retried, made.failed, made.github, XSS_KEY];
+  const pageText = () => page.evaluate(() => document.documentElement.textContent);
+  const dataRequests = () => watch.requests.filter((path) => /^\/_hookgate\/(deliveries|stats)/.test(path));
+
+  test('before the token: a sign-in form and no delivery data', async () => {
+    const answer = await page.goto(`${gate.url}_hookgate/`, { waitUntil: 'load' });
+    assert.equal(answer.status(), 200);
+    await page.waitForSelector('#sign-in', { visible: true, ...WAIT });
+    assert.equal(await page.$eval('#app', (app) => app.hidden), true);
+    assert.equal(await page.$$eval('#deliveries tbody tr', (trs) => trs.length), 0);
+    const text = await pageText();
+    for (const key of keys()) assert.ok(!text.includes(key), `the page shows ${key}`);
+    assert.ok(!text.includes('bad-signature'));
+    assert.deepEqual(dataRequests(), [], 'no data was asked for');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookgate-token')), null);
+  });
+
+  test('a wrong token: an error, and still no data', async () => {
+    await page.type('#token', 'admin-token-for-the-dashboard-test-02');
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('sign-in-error').textContent !== '', WAIT);
+    assert.match(await page.$eval('#sign-in-error', (p) => p.textContent), /not accepted/);
+    await page.waitForFunction(() => !document.getElementById('status').textContent.includes('loading'), WAIT);
+    assert.ok(dataRequests().length > 0, 'the API was asked, and said no');
+    assert.equal(await page.$eval('#app', (app) => app.hidden), true);
+    assert.equal(await page.$eval('#sign-in', (form) => form.hidden), false);
+    assert.equal(await page.$$eval('#deliveries tbody tr', (trs) => trs.length), 0);
+    const text = await pageText();
+    for (const key of keys()) assert.ok(!text.includes(key), `the page shows ${key}`);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookgate-token')), null, 'a refused token is not kept');
+  });
+
+  test('the right token: every delivery listed, newest first, keys as text, outcomes as badges', async () => {
+    await page.type('#token', TOKEN);
+    await page.click('#sign-in button[type=submit]');
+    await waitForRows(page, 5);
+    assert.equal(await page.$eval('#sign-in-error', (p) => p.textContent), '', 'the old error is gone');
+    assert.equal(await page.$eval('#sign-in', (form) => form.hidden), true);
+    const shown = await rows(page);
+    assert.deepEqual(
+      shown.map((row) => row.key),
+      made.records.map((record) => record.key),
+      'the API order: newest first',
+    );
+    assert.deepEqual(new Set(shown.map((row) => row.key)), new Set(keys()));
+    for (const row of shown) {
+      const record = made.records.find((r) => r.key === row.key);
+      assert.equal(row.dataKey, row.key);
+      assert.equal(row.route, record.route);
+      assert.equal(row.outcome, record.outcome);
+      assert.ok(row.badge.includes('outcome') && row.badge.includes(record.outcome), `${row.key}: ${row.badge}`);
+      assert.equal(row.attempts, String(record.attempts));
+    }
+    const byKey = Object.fromEntries(shown.map((row) => [row.key, row]));
+    assert.equal(byKey[made.retried].attempts, '2');
+    assert.equal(byKey[made.retried].outcome, 'delivered');
+    assert.equal(byKey[made.failed].outcome, 'origin-failed');
+    assert.equal(byKey[made.github].event, 'push');
+    assert.equal(byKey[made.github].route, '/github');
+    // Delivered and failed rows look different.
+    const colours = await page.$$eval('#deliveries tbody .outcome', (badges) => [...new Set(badges.map((b) => getComputedStyle(b).backgroundColor))]);
+    assert.ok(colours.length >= 2, `badge colours: ${colours}`);
+    await page.waitForFunction(() => /^updated /.test(document.getElementById('status').textContent), WAIT);
+  });
+
+  test('the counts per route and reason, forged ones included, for the last hour and day', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#counts table').length === 2, WAIT);
+    const tables = await page.$$eval('#counts table', (tables) =>
+      tables.map((table) => ({
+        caption: table.caption?.textContent,
+        rows: [...table.querySelectorAll('tr')].filter((tr) => tr.cells.length === 3).map((tr) => [...tr.cells].map((td) => td.textContent)),
+        badges: [...table.querySelectorAll('.outcome')].map((b) => [...b.classList]),
+      })),
+    );
+    assert.deepEqual(tables.map((t) => t.caption), ['Last hour', 'Last day']);
+    for (const table of tables) {
+      const count = (route, reason) => table.rows.find(([r, why]) => r === route && why === reason)?.[2];
+      assert.equal(count('/quo', 'bad-signature'), '2', JSON.stringify(table.rows));
+      assert.equal(count('/github', 'bad-signature'), '1');
+      assert.equal(count('/github', 'duplicate'), '1');
+      assert.equal(count('/quo', 'delivered'), '3');
+      assert.equal(count('/quo', 'origin-failed'), '2');
+      assert.ok(table.badges.some((classes) => classes.includes('bad-signature')));
+    }
+  });
+
+  test('the route filter offers the routes, and shows only that route', async () => {
+    const options = await page.$$eval('#route option', (options) => options.map((o) => o.value));
+    assert.deepEqual(options, ['', '/github', '/quo'], 'routes of deliveries, not the admin API');
+    await page.select('#route', '/github');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 1, { route: '/github' });
+    assert.deepEqual((await rows(page)).map((row) => row.key), [made.github]);
+    await page.select('#route', '/quo');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 4, { route: '/quo' });
+  });
+
+  test('the outcome filter offers what a record can be, and shows only that outcome', async () => {
+    const options = await page.$$eval('#outcome option', (options) => options.map((o) => o.value));
+    assert.deepEqual(options, ['', ...RECORD_OUTCOMES]);
+    await page.select('#route', '');
+    await page.select('#outcome', 'origin-failed');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 1, { outcome: 'origin-failed' });
+    const [row] = await rows(page);
+    assert.equal(row.key, made.failed);
+    assert.ok(row.badge.includes('origin-failed'));
+    await page.select('#route', '/github');
+    await page.click('#filters button[type=submit]');
+    await page.waitForFunction(() => /No deliveries match/.test(document.querySelector('#deliveries tbody').textContent), WAIT);
+    await page.select('#route', '');
+    await page.select('#outcome', 'delivered');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 4, { outcome: 'delivered' });
+    await page.select('#outcome', '');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 5);
+  });
+
+  /** Clicks the row of `key` and returns the detail panel's fields once it shows that key. */
+  async function openDetail(key) {
+    const rowHandles = await page.$$('#deliveries tbody tr[data-key]');
+    let clicked = false;
+    for (const handle of rowHandles) {
+      if ((await handle.evaluate((tr) => tr.getAttribute('data-key'))) === key) {
+        await handle.click();
+        clicked = true;
+      }
+    }
+    assert.ok(clicked, `a row for ${key}`);
+    await page.waitForFunction(
+      (key) => {
+        const detail = document.getElementById('detail');
+        return !detail.hidden && [...detail.querySelectorAll('dd')].some((dd) => dd.textContent === key);
+      },
+      WAIT,
+      key,
+    );
+    return page.$eval('#detail', (detail) => {
+      const fields = {};
+      for (const dt of detail.querySelectorAll('dt')) fields[dt.textContent] = dt.nextElementSibling.textContent;
+      fields.selected = document.querySelector('#deliveries tr.selected')?.getAttribute('data-key');
+      return fields;
+    });
+  }
+
+  test('a row opens its detail: attempts, outcome, first and last seen', async () => {
+    const record = (await admin(gate, `/deliveries/${encodeURIComponent(made.retried)}?route=%2Fquo`)).json;
+    const fields = await openDetail(made.retried);
+    assert.equal(fields.selected, made.retried);
+    assert.equal(fields.key, made.retried);
+    assert.equal(fields.route, '/quo');
+    assert.equal(fields.scheme, 'standard-webhooks');
+    assert.equal(fields['event type'], 'call.completed');
+    assert.equal(fields.attempts, '2');
+    assert.equal(fields.outcome, 'delivered');
+    assert.equal(fields['origin status'], '200');
+    const when = (ms) => page.evaluate((ms) => new Date(ms).toLocaleString(), ms);
+    assert.equal(fields['first seen'], await when(record.first_seen));
+    assert.equal(fields['last seen'], await when(record.last_seen));
+    assert.ok(record.last_seen > record.first_seen);
+    // Beside the table and on screen at 1280 pixels, not pushed off it.
+    const layout = await page.evaluate(() => {
+      const detail = document.getElementById('detail').getBoundingClientRect();
+      const value = document.querySelector('#detail dd').getBoundingClientRect();
+      return { detailRight: detail.right, valueRight: value.right, width: innerWidth, scrollWidth: document.documentElement.scrollWidth };
+    });
+    assert.ok(layout.detailRight <= layout.width && layout.valueRight <= layout.width, JSON.stringify(layout));
+    assert.ok(layout.scrollWidth <= layout.width, `the page scrolls sideways: ${JSON.stringify(layout)}`);
+
+    const github = await openDetail(made.github);
+    assert.equal(github.attempts, '1', 'the duplicate is counted, not an attempt');
+    assert.equal(github.scheme, 'github');
+  });
+
+  test('markup in a key or an event type shows as text and runs nothing', async () => {
+    const [row] = (await rows(page)).filter((r) => r.dataKey === XSS_KEY);
+    assert.ok(row, 'the row is there');
+    assert.equal(row.key, XSS_KEY);
+    assert.equal(row.event, XSS_TYPE);
+    const fields = await openDetail(XSS_KEY);
+    assert.equal(fields.key, XSS_KEY);
+    assert.equal(fields['event type'], XSS_TYPE);
+    assert.equal(fields.attempts, '1');
+    await sleep(100); // an injected image would have failed to load by now
+    const dom = await page.evaluate(() => ({
+      xss: typeof window.__xss,
+      scripts: [...document.scripts].map((s) => s.getAttribute('src')),
+      images: document.images.length,
+      bold: document.querySelectorAll('main b').length,
+      violations: window.__violations,
+    }));
+    assert.deepEqual(dom, { xss: 'undefined', scripts: ['/_hookgate/dashboard.js'], images: 0, bold: 0, violations: [] });
+    assert.deepEqual(watch.dialogs, []);
+    assert.deepEqual(watch.errors, []);
+  });
+
+  test('the token is kept for this tab only', async () => {
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookgate-token')), TOKEN);
+    for (const [what, context] of [
+      ['another tab', chromium.browser],
+      ['a new incognito context', await chromium.browser.createBrowserContext()],
+    ]) {
+      const other = await watchedPage(context);
+      await other.page.goto(`${gate.url}_hookgate/`, { waitUntil: 'load' });
+      await other.page.waitForSelector('#sign-in', { visible: true, ...WAIT });
+      assert.equal(await other.page.evaluate(() => sessionStorage.getItem('hookgate-token')), null, what);
+      assert.equal(await other.page.$eval('#app', (app) => app.hidden), true, what);
+      await sleep(100);
+      assert.deepEqual(other.watch.requests.filter((path) => /^\/_hookgate\/(deliveries|stats)/.test(path)), [], what);
+      const text = await other.page.evaluate(() => document.documentElement.textContent);
+      for (const key of keys()) assert.ok(!text.includes(key), `${what} shows ${key}`);
+      await other.page.close();
+      if (context !== chromium.browser) await context.close();
+    }
+  });
+
+  test('a reload keeps the token; the page comes back with data', async () => {
+    await page.reload({ waitUntil: 'load' });
+    await waitForRows(page, 5);
+    assert.equal(await page.$eval('#sign-in', (form) => form.hidden), true);
+  });
+
+  test('a screenshot for the docs, with data and a delivery open', { skip: !SCREENSHOT && 'HOOKGATE_SCREENSHOT is not set' }, async () => {
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.waitForFunction(() => document.querySelectorAll('#counts table').length === 2, WAIT);
+    await openDetail(made.retried);
+    await page.mouse.move(0, 0); // no hover highlight
+    const file = resolve(ROOT, SCREENSHOT);
+    mkdirSync(dirname(file), { recursive: true });
+    await page.screenshot({ path: file, type: 'png' });
+    console.log(`screenshot written to ${file}`);
+  });
+
+  test('"Forget token" signs out and leaves no data on the page', async () => {
+    await openDetail(made.retried);
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in', { visible: true, ...WAIT });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('hookgate-token')), null);
+    const text = await pageText();
+    for (const key of keys()) assert.ok(!text.includes(key), `the page still holds ${key}`);
+    assert.ok(!text.includes('/github'), 'nor the routes');
+    assert.ok(!text.includes('bad-signature'), 'nor the counts');
+    assert.deepEqual(watch.dialogs, []);
+    assert.deepEqual(watch.errors, []);
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  });
+});
