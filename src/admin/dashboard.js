@@ -33,9 +33,9 @@ function token() {
   return sessionStorage.getItem('hookgate-token');
 }
 
-async function api(path) {
+async function api(path, method = 'GET') {
   const sent = token();
-  const response = await fetch(`${API}${path}`, { headers: { authorization: `Bearer ${sent}` }, cache: 'no-store' });
+  const response = await fetch(`${API}${path}`, { method, headers: { authorization: `Bearer ${sent}` }, cache: 'no-store' });
   if (token() !== sent) throw new Error('unauthorized'); // signed out meanwhile
   if (response.status === 401) {
     signOut('That token was not accepted.');
@@ -137,10 +137,31 @@ async function showDetail(route, key, tr) {
     ['first seen', when(delivery.first_seen)],
     ['last seen', when(delivery.last_seen)],
   ];
+  if (delivery.dead_letter) fields.push(['dead letter', 'kept; queue it again once the origin is back']);
   const list = h('dl');
   for (const [name, value] of fields) list.append(h('dt', {}, name), h('dd', {}, value));
   $('detail').replaceChildren(h('h2', {}, 'Delivery'), list);
+  if (delivery.dead_letter) {
+    const button = h('button', { type: 'button', id: 'retry' }, 'Retry delivery');
+    button.addEventListener('click', () => retry(delivery, button));
+    $('detail').append(button);
+  }
   $('detail').hidden = false;
+}
+
+/** Queues a dead letter again (POST …/retry), then shows the record anew. */
+async function retry(delivery, button) {
+  button.disabled = true;
+  const path = `/deliveries/${encodeURIComponent(delivery.key)}/retry?route=${encodeURIComponent(delivery.route)}`;
+  try {
+    await api(path, 'POST');
+    $('status').textContent = `queued again: ${delivery.key}`;
+    await loadDeliveries();
+    await showDetail(delivery.route, delivery.key, null);
+  } catch (error) {
+    failed(error);
+    button.disabled = false;
+  }
 }
 
 async function refresh() {
