@@ -86,6 +86,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             clock: &RuntimeClock,
         };
         let handled = gate::handle(config, &mut incoming, &ports).await;
+        if handled.body_bytes.is_none() {
+            // Refused before the body was read: read it away (bounded), or
+            // the client's kept-alive connection breaks under the next
+            // request in workerd and `wrangler dev`.
+            let _ = JsFuture::from(discard_body_js(incoming.req.inner())).await;
+        }
         let _ = answer.send(answer_for(&handled));
         sinks.observe(config, &handled, started).await;
     });
@@ -1049,6 +1055,9 @@ fn respond(answer: Answer) -> worker::Result<Response> {
 extern "C" {
     #[wasm_bindgen(js_name = readBody)]
     fn read_body_js(request: &web_request::Request, limit: f64, deadline_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = discardBody)]
+    fn discard_body_js(request: &web_request::Request) -> Promise;
 }
 
 mod web_request {

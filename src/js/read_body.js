@@ -1,3 +1,10 @@
+// After the limit is passed, up to this much more is read and thrown away
+// (within this long) before answering 413: a client that sent a little too
+// much then reads the answer and keeps its connection, instead of meeting a
+// reset while it still writes. Anything larger is cut off.
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 2000;
+
 // Reads a request body into one Uint8Array, counting what really arrives:
 // the byte limit and the deadline are decided in Rust (gate.rs) and only
 // enforced here, where the stream is. Content-Length is never trusted, so a
@@ -24,7 +31,7 @@ export async function readBody(request, limit, deadlineMs) {
       if (next.done) break;
       size += next.value.byteLength;
       if (size > limit) {
-        reader.cancel().catch(() => {});
+        await drain(reader, size, limit + DRAIN_BYTES, Math.min(deadlineMs, Date.now() + DRAIN_MS));
         return 'too-large';
       }
       chunks.push(next.value);
@@ -42,4 +49,39 @@ export async function readBody(request, limit, deadlineMs) {
     at += chunk.byteLength;
   }
   return body;
+}
+
+/**
+ * Reads and drops the body of a request refused before its body was read
+ * (a bad header, a stale timestamp, a declared length over the limit),
+ * within the same bounds, so a kept-alive connection stays usable.
+ */
+export async function discardBody(request) {
+  if (request.body === null || request.bodyUsed) return;
+  try {
+    await drain(request.body.getReader(), 0, DRAIN_BYTES, Date.now() + DRAIN_MS);
+  } catch {
+    // a body already locked or gone: nothing to drain
+  }
+}
+
+/** Reads and drops the rest of a refused body, within bounds; then gives up. */
+async function drain(reader, size, maxBytes, untilMs) {
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, untilMs - Date.now()), null);
+  });
+  try {
+    while (size <= maxBytes) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === null) break;
+      if (next.done) return;
+      size += next.value.byteLength;
+    }
+  } catch {
+    return;
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.cancel().catch(() => {});
 }

@@ -104,6 +104,51 @@ describe('an oversize chunked delivery, then valid ones', () => {
   }
 });
 
+describe('a refusal before the body is read keeps a kept-alive connection usable', () => {
+  const rig = useGate({ MAX_BODY_BYTES: '4096' });
+
+  function post(agent, headers, body, path = '/') {
+    return new Promise((resolve, reject) => {
+      const url = new URL(rig.gate.url);
+      const request = http.request(
+        { host: url.hostname, port: url.port, method: 'POST', path, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  const cases = {
+    'a missing header (401)': (body) => [{}, body],
+    'a stale timestamp (401)': (body) => [signed(body, { timestamp: 1_000 }), body],
+    'a declared length over the limit (413)': () => {
+      const big = quoEvent('message.received', { text: 'x'.repeat(20_000) });
+      return [signed(big), big];
+    },
+    'another path (404)': (body) => [signed(body), body, '/nope'],
+  };
+  for (const [name, make] of Object.entries(cases)) {
+    test(`${name}, then a valid delivery on the same connection`, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const [headers, body, path] = make(quoEvent('message.received', { text: 'y'.repeat(2_000) }));
+        const refused = await post(agent, headers, body, path);
+        assert.ok([401, 404, 413].includes(refused.status), `${refused.status}`);
+        const valid = quoEvent();
+        const next = await post(agent, signed(valid), valid);
+        assert.equal(next.status, 200);
+        assert.equal(next.socket, refused.socket, 'the same connection');
+      } finally {
+        agent.destroy();
+      }
+    });
+  }
+});
+
 /** A replay of `headers`/`body` whose body arrives in two parts, `gapMs` apart. */
 function trickled(url, headers, body, gapMs) {
   return rawRequest(url, {
