@@ -7,6 +7,15 @@ cd "$HOOKGATE_ROOT"
 for tool in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$ESBUILD_BIN" "$WASM_OPT_BIN"; do
   [ -x "$tool" ] || { echo "build: $tool is missing; run 'npm run setup'" >&2; exit 1; }
 done
+# Skip when nothing that goes into build/ changed since the last build: wrangler
+# dev (4.86) runs this command twice at start (once for the entry point, once
+# when its watcher is ready), and the second run then costs nothing.
+inputs="$( { find src Cargo.toml Cargo.lock scripts/build.sh scripts/tools.sh -type f -print0 | sort -z | xargs -0 sha256sum; echo "$*"; } | sha256sum | cut -d' ' -f1)"
+if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat build/.inputs 2>/dev/null)" = "$inputs" ]; then
+  echo "build: up to date (inputs unchanged since the last build)"
+  exit 0
+fi
+rm -f build/.inputs
 "$WORKER_BUILD_BIN" --release "$@"
 
 # worker-build keeps the wasm "name" section for readable panic traces. It is
@@ -16,3 +25,5 @@ done
 "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+echo "$inputs" > build/.inputs
