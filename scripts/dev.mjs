@@ -13,13 +13,17 @@ import { startDemoOrigin } from './demo-origin.mjs';
 import { ROOT, readDevVars } from './dev-vars.mjs';
 
 const RESTARTS_PER_MINUTE = 5;
+// The ports, and the settings file, can be moved (the end-to-end test of
+// this script runs it beside other work).
+const PORT = process.env.HOOKGATE_DEV_PORT ?? '8787';
+const ORIGIN_PORT = Number(process.env.HOOKGATE_DEMO_ORIGIN_PORT ?? 8788);
 
-const vars = readDevVars();
-const origin = await startDemoOrigin({ originSecret: vars.ORIGIN_SECRET }).catch((error) => {
-  console.error(`dev: cannot start the demo origin on 127.0.0.1:8788: ${error.message}`);
+const vars = readDevVars(process.env.HOOKGATE_DEV_VARS);
+const origin = await startDemoOrigin({ port: ORIGIN_PORT, originSecret: vars.ORIGIN_SECRET }).catch((error) => {
+  console.error(`dev: cannot start the demo origin on 127.0.0.1:${ORIGIN_PORT}: ${error.message}`);
   process.exit(1);
 });
-console.log('[demo origin] listening on http://127.0.0.1:8788/');
+console.log(`[demo origin] listening on http://127.0.0.1:${ORIGIN_PORT}/`);
 
 let wrangler;
 let stopping = false;
@@ -34,7 +38,7 @@ function startWrangler() {
       '--ip',
       '127.0.0.1',
       '--port',
-      '8787',
+      PORT,
       '--show-interactive-dev-session=false',
       ...process.argv.slice(2),
     ],
@@ -63,7 +67,7 @@ function startWrangler() {
 
 startWrangler();
 const routes = vars.ROUTES ? Object.keys(JSON.parse(vars.ROUTES)).join(', ') : vars.WEBHOOK_PATH || '/';
-console.log(`dev: hookgate will listen on http://127.0.0.1:8787/ once built (routes: ${routes}); try \`npm run send-test-event -- --all\``);
+console.log(`dev: hookgate will listen on http://127.0.0.1:${PORT}/ once built (routes: ${routes}); try \`npm run send-test-event -- --all\``);
 
 function stop() {
   stopping = true;
