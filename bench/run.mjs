@@ -15,21 +15,15 @@
 //   what is left is the Workers' own cost, which local KV otherwise drowns.
 //   --variant NAME=DIR (repeatable) adds another build of hookgate, e.g. a
 //   saved copy of build/ from another commit, as target NAME: A/B in one run.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import * as esbuild from 'esbuild';
+import { KEY, LUA, MEMORY_KV, OUT, ROOT, SECOND_KEY, log, makeBody, presign, runWrk, startOrigin } from './common.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const OUT = `${ROOT}bench/out/`;
-// Fresh keys for every run: nothing in the repository is a key.
-const KEY = `whsec_${randomBytes(24).toString('base64')}`;
-const SECOND_KEY = `whsec_${randomBytes(24).toString('base64')}`;
 const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
 
 const { values: options } = parseArgs({
@@ -75,10 +69,6 @@ TARGETS['hookgate-do'].hookgate = true;
 const targetNames = [...options.targets.split(','), ...options.variant.map((spec) => spec.split('=')[0])];
 for (const name of targetNames) if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
 
-function log(message) {
-  process.stderr.write(`bench: ${message}\n`);
-}
-
 // ---------------------------------------------------------------- build
 
 /** wrk comes from Debian's package; installed here when missing and we are root. */
@@ -111,32 +101,7 @@ function build() {
 
 // ---------------------------------------------------------------- origin
 
-/** The fastest origin Node can be: read the body, answer 200. */
-async function startOrigin() {
-  const server = http.createServer((req, res) => {
-    req.on('data', () => {});
-    req.on('end', () => {
-      res.writeHead(200, { 'content-length': '2' });
-      res.end('ok');
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
-}
-
 // ---------------------------------------------------------------- workerd
-
-/** KV's three methods over a Map, as a wrapped binding (--kv memory). */
-const MEMORY_KV = `
-const entries = new Map();
-export default function () {
-  return {
-    async get(key) { return entries.get(key) ?? null; },
-    async put(key, value) { entries.set(key, String(value)); },
-    async delete(key) { entries.delete(key); },
-  };
-}`;
 
 async function startTarget(name, originUrl) {
   const target = TARGETS[name];
@@ -165,7 +130,13 @@ async function startTarget(name, originUrl) {
     cf: false,
     host: '127.0.0.1',
     port: 0,
-    handleRuntimeStdio() {}, // the Workers' per-request log lines would swamp the table
+    // The Workers' per-request log lines would swamp the table; they are
+    // read and dropped (a stream left unread fills its pipe and stalls
+    // workerd on its next log line).
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
   });
   const url = await mf.ready;
   return { url: url.href, mf };
@@ -202,95 +173,6 @@ function workerdTicks() {
 }
 
 // ---------------------------------------------------------------- load
-
-const LUA = `
-local ids, sigs, body, ts, i = {}, {}, nil, nil, 0
-function init(args)
-  local f = assert(io.open(args[1], "r"))
-  ts = f:read("*l")
-  for line in f:lines() do
-    local id, sig = line:match("^(%S+) (.+)$")
-    ids[#ids + 1] = id
-    sigs[#sigs + 1] = sig
-  end
-  f:close()
-  local b = assert(io.open(args[2], "rb"))
-  body = b:read("*a")
-  b:close()
-end
-function request()
-  i = i + 1
-  local k = ((i - 1) % #ids) + 1
-  return wrk.format("POST", "/", {
-    ["content-type"] = "application/json",
-    ["webhook-id"] = ids[k],
-    ["webhook-timestamp"] = ts,
-    ["webhook-signature"] = sigs[k],
-  }, body)
-end
-`;
-
-function makeBody(size) {
-  const head = '{"id":"EVbench","apiVersion":"2026-03-30","type":"message.received","data":{"resource":{"text":"';
-  const tail = '"}}}';
-  return Buffer.from(head + 'x'.repeat(Math.max(0, size - head.length - tail.length)) + tail);
-}
-
-/** Signs `count` deliveries of `body`, each with its own id, into a file wrk reads. */
-function presign(body, count, tag) {
-  const secret = Buffer.from(KEY.slice(6), 'base64');
-  const timestamp = Math.floor(Date.now() / 1000);
-  const lines = [String(timestamp)];
-  const run = randomUUID().slice(0, 8);
-  for (let n = 0; n < count; n += 1) {
-    const id = `msg_${run}_${tag}_${n}`;
-    const mac = createHmac('sha256', secret).update(`${id}.${timestamp}.`).update(body).digest('base64');
-    lines.push(`${id} v1,${mac}`);
-  }
-  const file = `${OUT}ids-${tag}.txt`;
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
-}
-
-/** Runs wrk without blocking this process: the origin lives in its event loop. */
-function runWrk(url, seconds, idsFile, bodyFile) {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', '-s', `${OUT}deliveries.lua`, url, '--', idsFile, bodyFile];
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      if (code !== 0 || !/requests in/.test(stdout)) reject(new Error(`wrk failed (${code}): ${stderr || stdout}`));
-      else resolve(parseWrk(stdout));
-    });
-  });
-}
-
-function toMs(text) {
-  const match = text.match(/([\d.]+)(us|ms|s)/);
-  if (!match) return NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-function parseWrk(out) {
-  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  const socket = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const socketErrors = socket ? socket.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0;
-  return {
-    requests,
-    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
-    p50: toMs(out.match(/ 50%\s+(\S+)/)?.[1] ?? ''),
-    p99: toMs(out.match(/ 99%\s+(\S+)/)?.[1] ?? ''),
-    errors: non2xx + socketErrors,
-  };
-}
 
 // ---------------------------------------------------------------- size
 
@@ -352,9 +234,9 @@ async function main() {
         for (const name of targetNames) {
           const target = await startTarget(name, origin.url);
           try {
-            await runWrk(target.url, WARMUP, warmupIds, bodyFile);
+            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
             const before = workerdTicks();
-            const run = await runWrk(target.url, DURATION, ids, bodyFile);
+            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
             run.ticks = workerdTicks() - before;
             run.exhausted = name !== 'passthrough' && run.requests > count;
             sums[name].push(run);

@@ -1,0 +1,190 @@
+// `npm run profile -- [--target hookgate|js-webcrypto|DIR] [--size 1024] [--seconds 5] [--connections 8]`
+// A V8 CPU profile of one Worker in workerd under concurrent load, with KV
+// replaced by a Map in the isolate (local KV's own CPU would drown the
+// Worker's). hookgate is profiled from a build that keeps the wasm name
+// section (made here, in bench/out/profile-build), so wasm frames have
+// names. The profile goes to bench/out/<target>-<size>.cpuprofile (open it
+// in Chrome's DevTools); a summary of self time per function, and per kind
+// (wasm, JS glue, runtime), is printed.
+//
+// How: Miniflare's inspectorPort, the target from GET /json, then
+// Profiler.enable / start / stop over the `ws` package. Sampling also counts
+// time a request waits, so the load is concurrent and KV is out of the way.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import WebSocket from 'ws';
+import { KEY, LUA, MEMORY_KV, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin } from './common.mjs';
+
+const { values: options } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'hookgate' },
+    size: { type: 'string', default: '1024' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '8' },
+    'skip-build': { type: 'boolean', default: false },
+    top: { type: 'string', default: '40' },
+  },
+});
+const SIZE = Number(options.size);
+const SECONDS = Number(options.seconds);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A build of hookgate whose wasm keeps its function names. */
+function profilingBuild() {
+  const dir = `${OUT}profile-build`;
+  if (!options['skip-build']) {
+    log('building hookgate with the wasm name section (for the profile)');
+    execFileSync('bash', [`${ROOT}scripts/build.sh`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, HOOKGATE_KEEP_NAMES: '1' },
+    });
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(`${ROOT}build`, dir, { recursive: true });
+    // The next plain build must not take this one for up to date.
+    rmSync(`${ROOT}build/.inputs`, { force: true });
+  }
+  return `${dir}/index.js`;
+}
+
+function scriptOf(target) {
+  if (target === 'hookgate') return { path: profilingBuild(), wasm: true };
+  if (target === 'js-webcrypto') return { path: `${ROOT}bench/workers/webcrypto.mjs`, wasm: false };
+  if (target === 'passthrough') return { path: `${ROOT}bench/workers/passthrough.mjs`, wasm: false };
+  return { path: `${target.replace(/\/$/, '')}/index.js`, wasm: true };
+}
+
+/** Sends DevTools protocol commands over one WebSocket. */
+async function inspector(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => t.title?.includes('target') || t.url?.includes('target')) ?? targets[0];
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  let next = 0;
+  const pending = new Map();
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.id !== undefined && pending.has(message.id)) {
+      pending.get(message.id)(message);
+      pending.delete(message.id);
+    }
+  });
+  return {
+    send(method, params = {}) {
+      const id = (next += 1);
+      socket.send(JSON.stringify({ id, method, params }));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 60_000);
+        pending.set(id, (message) => {
+          clearTimeout(timer);
+          if (message.error) reject(new Error(`${method}: ${message.error.message}`));
+          else resolve(message.result);
+        });
+      });
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** Self time per function and per kind, from a V8 profile. */
+function summarize(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const deltas = profile.timeDeltas;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const frame = node.callFrame;
+    const name = frame.functionName || `(anonymous ${frame.url.split('/').pop()}:${frame.lineNumber})`;
+    const us = deltas[i] ?? 0;
+    total += us;
+    self.set(name, (self.get(name) ?? 0) + us);
+  });
+  const kind = (name) => {
+    if (name === '(idle)') return 'idle (waiting)';
+    if (name === '(program)' || name === '(garbage collector)') return 'runtime (program, GC)';
+    if (/^\$?[a-z_].*(::|hookgate|worker|wasm_bindgen|js_sys|core|alloc|sha2|hmac|serde|dlmalloc|base64|std)/.test(name) || name.startsWith('$')) return 'wasm';
+    return 'JS (glue, runtime built-ins)';
+  };
+  const kinds = new Map();
+  for (const [name, us] of self) kinds.set(kind(name), (kinds.get(kind(name)) ?? 0) + us);
+  const busy = total - (kinds.get('idle (waiting)') ?? 0);
+  const lines = [`sampled ${(total / 1e6).toFixed(2)} s, busy ${(busy / 1e6).toFixed(2)} s`, '', '| kind | self ms | share of busy |', '|---|---:|---:|'];
+  for (const [name, us] of [...kinds].sort((a, b) => b[1] - a[1])) {
+    lines.push(`| ${name} | ${(us / 1000).toFixed(1)} | ${name.startsWith('idle') ? '—' : `${((us / busy) * 100).toFixed(1)} %`} |`);
+  }
+  lines.push('', '| function | self ms | share of busy |', '|---|---:|---:|');
+  for (const [name, us] of [...self].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, Number(options.top))) {
+    lines.push(`| \`${name.slice(0, 110).replaceAll('|', '\\|')}\` | ${(us / 1000).toFixed(1)} | ${((us / busy) * 100).toFixed(1)} % |`);
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  const script = scriptOf(options.target);
+  const origin = await startOrigin();
+  const inspectorPort = await freePort();
+  const mf = new Miniflare({
+    workers: [
+      {
+        name: 'target',
+        modules: true,
+        scriptPath: script.path,
+        modulesRules: script.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
+        compatibilityDate: '2026-04-20',
+        wrappedBindings: { REPLAY_KV: 'memory-kv' },
+        bindings: { REPLAY_STORE: 'kv', WEBHOOK_SECRET: KEY, ORIGIN_URL: origin.url, MAX_BODY_BYTES: String(2 * 1024 * 1024) },
+      },
+      { name: 'memory-kv', modules: true, script: MEMORY_KV },
+    ],
+    cf: false,
+    host: '127.0.0.1',
+    port: 0,
+    inspectorPort,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  const url = (await mf.ready).href;
+  try {
+    writeFileSync(`${OUT}deliveries.lua`, LUA);
+    const body = makeBody(SIZE);
+    const bodyFile = `${OUT}profile-body-${SIZE}.bin`;
+    writeFileSync(bodyFile, body);
+    const warmup = presign(body, 3000, `profile-${SIZE}-warmup`);
+    const ids = presign(body, 40000, `profile-${SIZE}`);
+    await runWrk(url, 2, warmup, bodyFile, Number(options.connections));
+    const devtools = await inspector(inspectorPort);
+    await devtools.send('Profiler.enable');
+    await devtools.send('Profiler.setSamplingInterval', { interval: 50 });
+    await devtools.send('Profiler.start');
+    const run = await runWrk(url, SECONDS, ids, bodyFile, Number(options.connections));
+    const { profile } = await devtools.send('Profiler.stop');
+    devtools.close();
+    const name = options.target.includes('/') ? 'variant' : options.target;
+    const file = `${OUT}${name}-${SIZE}.cpuprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`${options.target}, ${SIZE} bytes, ${run.rps.toFixed(0)} req/s under load (${run.errors} errors); profile in ${file}\n`);
+    console.log(summarize(profile));
+  } finally {
+    await mf.dispose();
+    origin.close();
+  }
+}
+
+await main();
