@@ -26,8 +26,4 @@ pub mod schemes;
 mod testing;
 
 #[cfg(target_arch = "wasm32")]
-mod durable_glue;
-#[cfg(target_arch = "wasm32")]
-mod log_glue;
-#[cfg(target_arch = "wasm32")]
-mod worker_glue;
+mod glue;

@@ -20,6 +20,34 @@ pub enum Value {
     Null,
 }
 
+/// A log line's fields as `edge.js`'s `logObject` reads them: `name NUL
+/// value` pairs, each value `s` + text, `n` + a number, or empty for null
+/// (one string across the JS boundary instead of a call per field).
+pub fn encode_line(fields: &[(&'static str, Value)]) -> String {
+    let mut text = String::with_capacity(256);
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push('\0');
+        }
+        text.push_str(name);
+        text.push('\0');
+        match value {
+            Value::Text(value) => {
+                text.push('s');
+                // Fields are hookgate's own texts or checked printable ids,
+                // but a NUL would shift every field after it: never pass one.
+                text.extend(value.chars().filter(|c| *c != '\0'));
+            }
+            Value::Number(number) => {
+                text.push('n');
+                text.push_str(&number.to_string());
+            }
+            Value::Null => {}
+        }
+    }
+    text
+}
+
 /// One request, observed.
 pub struct Observation<'a> {
     pub config: &'a Config,
@@ -233,6 +261,17 @@ mod tests {
             (attempt.key.as_str(), attempt.at_ms, attempt.duration_ms),
             ("msg_1", 5, 12)
         );
+    }
+
+    #[test]
+    fn log_lines_encode_texts_numbers_and_nulls() {
+        let text = encode_line(&[
+            ("route", Value::Text("/quo".into())),
+            ("status", Value::Number(200.0)),
+            ("key", Value::Null),
+            ("odd", Value::Text("a\0b".into())),
+        ]);
+        assert_eq!(text, "route\0s/quo\0status\0n200\0key\0\0odd\0sab");
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! The queue consumer, for both queues: the delivery queue (forward with
+//! retries, see [`crate::queue`]) and the dead-letter queue (keep in the
+//! delivery log for a retry). Exported by hand: the `worker` crate's queue
+//! types bring serde along; worker-build wires any export named `queue` as
+//! the handler.
+
+use super::edge::{parse_message, replay_store, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock};
+use super::observe::Sinks;
+use super::settings::{prepare, Prepared};
+use crate::log::command::LogCommand;
+use crate::log::Letter;
+use crate::observe::Forwarded;
+use crate::queue::{self as queued, Consumed, Verdict};
+use crate::replay::local::LocalGuard;
+use js_sys::{Array, Object};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::console_error;
+
+/// The name of the queue whose messages are dead letters already.
+const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
+
+#[wasm_bindgen]
+extern "C" {
+    /// A batch handed to the queue consumer.
+    type MessageBatchJs;
+
+    #[wasm_bindgen(method, getter)]
+    fn queue(this: &MessageBatchJs) -> String;
+
+    #[wasm_bindgen(method, getter)]
+    fn messages(this: &MessageBatchJs) -> Array;
+
+    /// One message of a batch.
+    type QueueMessage;
+
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &QueueMessage) -> JsValue;
+
+    /// The runtime's count of deliveries of this message, from 1.
+    #[wasm_bindgen(method, getter)]
+    fn attempts(this: &QueueMessage) -> Option<f64>;
+
+    #[wasm_bindgen(method)]
+    fn ack(this: &QueueMessage);
+
+    #[wasm_bindgen(method)]
+    fn retry(this: &QueueMessage, options: &Object);
+}
+
+#[wasm_bindgen]
+pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValue, JsValue> {
+    let batch: MessageBatchJs = batch.unchecked_into();
+    let prepared = match prepare(&env) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            // Thrown: the whole batch is retried once the settings are fixed.
+            console_error!("hookgate: misconfigured: {error}");
+            return Err(JsValue::from_str(
+                "hookgate is misconfigured; the batch will be retried",
+            ));
+        }
+    };
+    let bindings = prepared.bindings();
+    let sinks = Sinks::of(&bindings);
+    let dead_letters = batch.queue() == DEAD_LETTER_QUEUE;
+    let store = replay_store(&bindings, &prepared.config);
+    let messages: Vec<QueueMessage> = batch
+        .messages()
+        .iter()
+        .map(JsCast::unchecked_into)
+        .collect();
+    // One message's failure never holds back the others of its batch.
+    let work = messages
+        .iter()
+        .map(|message| consume_one(&prepared, &sinks, store.as_ref(), message, dead_letters));
+    futures_util::future::join_all(work).await;
+    Ok(JsValue::UNDEFINED)
+}
+
+/// One message: forwarded (or kept as a dead letter), then acknowledged or
+/// retried.
+async fn consume_one(
+    prepared: &Prepared,
+    sinks: &Sinks,
+    store: Option<&EdgeStore>,
+    message: &QueueMessage,
+    dead_letters: bool,
+) {
+    let started = js_sys::Date::now() as i64;
+    let config = &prepared.config;
+    let Some(queued) = parse_message(&message.body()) else {
+        console_error!(
+            "hookgate: a queue message that hookgate did not write was acknowledged and dropped"
+        );
+        message.ack();
+        return;
+    };
+    let attempt = message.attempts().map_or(1, |n| n.max(1.0) as u32);
+    let scheme = config
+        .route_for(&queued.route)
+        .map_or("", |(_, route)| route.scheme.name());
+    let kept = Letter {
+        content_type: queued.content_type.clone(),
+        headers: queued.headers.clone(),
+        event_type: queued.event_type.clone(),
+        body: Vec::new(),
+    };
+    let (route, key) = (queued.route.clone(), queued.key.clone());
+    let body = queued.body.js.clone();
+    let attempted = if dead_letters {
+        queued::Attempted {
+            consumed: Consumed::Dead,
+            verdict: Verdict::DeadLetter,
+            route: None,
+            origin_status: None,
+        }
+    } else {
+        let Some(store) = store else {
+            retry(message, 60);
+            return;
+        };
+        let store = LocalGuard::new(store, &prepared.held);
+        let mac = EdgeMac(prepared);
+        queued::consume(
+            config,
+            queued,
+            attempt,
+            &store,
+            &mac,
+            &FetchOrigin,
+            &RuntimeClock,
+        )
+        .await
+    };
+    let finished = js_sys::Date::now() as i64;
+    let seen = Forwarded {
+        route: &route,
+        key: &key,
+        scheme,
+        event_type: kept.event_type.as_deref(),
+        reason: attempted.consumed.reason(),
+        attempt,
+        origin_status: attempted.origin_status,
+        finished_ms: finished,
+        duration_ms: u32::try_from(finished.saturating_sub(started)).unwrap_or(u32::MAX),
+    };
+    match attempted.verdict {
+        Verdict::Ack => message.ack(),
+        Verdict::Retry { delay_seconds } => retry(message, delay_seconds),
+        Verdict::DeadLetter => {
+            let stored = match (&sinks.log, seen.attempt()) {
+                (Some(log), Some(attempt)) => {
+                    let letter = Letter {
+                        body: body.to_vec(),
+                        ..kept.clone()
+                    };
+                    log.write(&LogCommand::DeadLetter(attempt, letter))
+                        .await
+                        .is_ok()
+                }
+                _ => false,
+            };
+            if stored {
+                message.ack();
+            } else {
+                // Not kept anywhere yet: stay in the queue (and reach the
+                // dead-letter queue once its retries run out).
+                console_error!(
+                    "hookgate: a dead letter could not be kept in the delivery log; the message stays queued"
+                );
+                retry(message, 300);
+            }
+        }
+    }
+    sinks.observe_forward(config, &seen).await;
+}
+
+fn retry(message: &QueueMessage, delay_seconds: u64) {
+    let options = Object::new();
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"delaySeconds".into(),
+        &JsValue::from_f64(delay_seconds as f64),
+    );
+    message.retry(&options);
+}

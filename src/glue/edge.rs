@@ -1,0 +1,470 @@
+//! The runtime's objects behind the core's traits: the request
+//! ([`Incoming`]), the MAC ([`Mac`]), the origin ([`Origin`]), KV
+//! ([`KvBackend`]), the replay stores, the delivery queue, the clock, and the
+//! answer. Each step is one call into `src/js/edge.js`.
+
+use super::replay_shard::DurableShards;
+use super::settings::{Bindings, Prepared};
+use crate::config::{Config, Delivery, StoreKind};
+use crate::gate::{BodyBytes, BodyError, Clock, Incoming};
+use crate::keys::Tag;
+use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
+use crate::origin::{Forward, Origin, OriginError};
+use crate::outcome::Answer;
+use crate::queue::{DeliveryQueue, QueueError, Queued};
+use crate::replay::durable::DurableReplayStore;
+use crate::replay::kv::{KvBackend, KvReplayStore};
+use crate::replay::{Claim, ReplayStore, StoreError};
+use js_sys::{Array, Object, Promise, Uint8Array};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::console_error;
+
+/// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
+/// (native code, about four times faster than `sha2` in wasm), without ever
+/// being copied into wasm memory. Below a few KB the hash is a few
+/// microseconds either way, and staying in wasm spares small deliveries
+/// WebCrypto's promise round-trips (see the benchmark page of the docs).
+const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
+
+/// Separates fields in the strings exchanged with `edge.js`.
+const SEP: char = '\0';
+
+#[wasm_bindgen(module = "/src/js/edge.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestFacts)]
+    fn request_facts(request: &JsValue) -> String;
+
+    #[wasm_bindgen(js_name = queryOf)]
+    pub fn query_of(request: &JsValue) -> String;
+
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body_js(request: &JsValue, limit: f64, deadline_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = discardBody)]
+    pub fn discard_body(request: &JsValue) -> Promise;
+
+    #[wasm_bindgen(js_name = respond)]
+    fn respond_js(status: u16, content_type: &str, body: &str, extra: &str) -> JsValue;
+
+    #[wasm_bindgen(js_name = forward)]
+    fn forward_js(url: &str, headers: &str, body: &Uint8Array, timeout_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = kvGet)]
+    fn kv_get(namespace: &JsValue, key: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = kvPut)]
+    fn kv_put(namespace: &JsValue, key: &str, value: &str, ttl_seconds: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = kvDelete)]
+    fn kv_delete(namespace: &JsValue, key: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = logObject)]
+    pub fn log_object(level: &str, text: &str);
+
+    #[wasm_bindgen(js_name = deferred)]
+    pub fn deferred() -> Array;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign)]
+    fn subtle_sign(algorithm: &str, key: &JsValue, data: &Uint8Array) -> Promise;
+}
+
+/// Joins `name, value` pairs as `edge.js` reads them.
+fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut text = String::new();
+    for (i, (name, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            text.push(SEP);
+        }
+        text.push_str(name);
+        text.push(SEP);
+        text.push_str(value);
+    }
+    text
+}
+
+/// The runtime's answer for an [`Answer`].
+pub fn respond(answer: &Answer) -> JsValue {
+    let extra = joined(answer.headers.iter().map(|(n, v)| (*n, v.as_str())));
+    respond_js(answer.status, answer.content_type, &answer.body, &extra)
+}
+
+/// The runtime's clock. In a Worker it advances with I/O, which is all the
+/// gate needs: it reads the clock around the body read and the forward.
+pub struct RuntimeClock;
+
+impl Clock for RuntimeClock {
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+}
+
+/// A request body, kept in JS memory: a large one goes to WebCrypto and on
+/// to the origin from there without ever being copied through wasm. The
+/// wasm copy is made at most once, when a small body is hashed in wasm or a
+/// body's fields are read.
+#[derive(Clone)]
+pub struct EdgeBody {
+    pub js: Uint8Array,
+    copy: OnceCell<Vec<u8>>,
+}
+
+impl EdgeBody {
+    pub fn new(js: Uint8Array) -> Self {
+        Self {
+            js,
+            copy: OnceCell::new(),
+        }
+    }
+
+    fn in_wasm(&self) -> &[u8] {
+        self.copy.get_or_init(|| self.js.to_vec())
+    }
+}
+
+impl BodyBytes for EdgeBody {
+    fn len(&self) -> usize {
+        self.js.length() as usize
+    }
+
+    fn bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.in_wasm())
+    }
+}
+
+/// A request, with its method, path and headers read in one call.
+pub struct WorkerIncoming {
+    pub request: JsValue,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl WorkerIncoming {
+    pub fn new(request: JsValue) -> Self {
+        let facts = request_facts(&request);
+        let mut parts = facts.split(SEP);
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        Self {
+            request,
+            method,
+            path,
+            headers,
+        }
+    }
+}
+
+impl Incoming for WorkerIncoming {
+    type Body = EdgeBody;
+
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<EdgeBody, BodyError> {
+        let promise = read_body_js(&self.request, limit as f64, deadline_ms as f64);
+        let value = JsFuture::from(promise)
+            .await
+            .map_err(|_| BodyError::Unreadable)?;
+        match value.as_string().as_deref() {
+            None => Ok(EdgeBody::new(value.unchecked_into())),
+            Some("too-large") => Err(BodyError::TooLarge),
+            Some("timeout") => Err(BodyError::TimedOut),
+            Some(_) => Err(BodyError::Unreadable),
+        }
+    }
+}
+
+/// HMAC over an [`EdgeBody`]: in wasm for small bodies, WebCrypto otherwise.
+pub struct EdgeMac<'a>(pub &'a Prepared);
+
+impl Mac<EdgeBody> for EdgeMac<'_> {
+    async fn tags(
+        &self,
+        route: usize,
+        use_: KeyUse,
+        prefix: &[u8],
+        body: &EdgeBody,
+    ) -> Result<Vec<Tag>, MacError> {
+        if body.len() <= SOFTWARE_MAC_MAX_BYTES {
+            let software = SoftwareMac::new(&self.0.config);
+            return Ok(software.tags_of(route, use_, prefix, body.in_wasm()));
+        }
+        let keys = self.0.imported(route, use_).await?;
+        // WebCrypto takes one buffer, so the short prefix and the body are
+        // joined once, in JS, and that buffer is signed with every key.
+        let content = Uint8Array::new_with_length((prefix.len() + body.len()) as u32);
+        content.subarray(0, prefix.len() as u32).copy_from(prefix);
+        content.set(&body.js, prefix.len() as u32);
+        let mut tags = Vec::with_capacity(keys.len());
+        for key in keys.iter() {
+            let digest = JsFuture::from(subtle_sign("HMAC", key, &content))
+                .await
+                .map_err(|_| MacError::Unavailable)?;
+            let digest = Uint8Array::new(&digest);
+            let mut tag = [0u8; 32];
+            if digest.length() as usize != tag.len() {
+                return Err(MacError::Unavailable);
+            }
+            digest.copy_to(&mut tag);
+            tags.push(tag);
+        }
+        Ok(tags)
+    }
+}
+
+/// The origin, through `fetch` (no redirects, the runtime's own timer).
+pub struct FetchOrigin;
+
+impl Origin<EdgeBody> for FetchOrigin {
+    async fn send(&self, forward: Forward<EdgeBody>, timeout_ms: u64) -> Result<u16, OriginError> {
+        let headers = joined(forward.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        let call = forward_js(&forward.url, &headers, &forward.body.js, timeout_ms as f64);
+        let status = JsFuture::from(call)
+            .await
+            .ok()
+            .and_then(|status| status.as_f64())
+            .unwrap_or(-1.0);
+        if status == -2.0 {
+            Err(OriginError::Timeout)
+        } else if (100.0..1000.0).contains(&status) {
+            Ok(status as u16)
+        } else {
+            Err(OriginError::Unreachable)
+        }
+    }
+}
+
+/// Workers KV, called through `edge.js`.
+pub struct WorkerKv(JsValue);
+
+impl KvBackend for WorkerKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let value = JsFuture::from(kv_get(&self.0, key))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        if value.is_undefined() {
+            return Err(StoreError::Unavailable);
+        }
+        Ok(value.as_string())
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
+        let stored = JsFuture::from(kv_put(&self.0, key, value, ttl_seconds as f64)).await;
+        match stored.ok().and_then(|ok| ok.as_bool()) {
+            Some(true) => Ok(()),
+            _ => Err(StoreError::Unavailable),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let deleted = JsFuture::from(kv_delete(&self.0, key)).await;
+        match deleted.ok().and_then(|ok| ok.as_bool()) {
+            Some(true) => Ok(()),
+            _ => Err(StoreError::Unavailable),
+        }
+    }
+}
+
+/// The replay store `REPLAY_STORE` names, on its binding.
+pub enum EdgeStore {
+    Kv(KvReplayStore<WorkerKv>),
+    Durable(DurableReplayStore<DurableShards>),
+}
+
+/// The replay store, or `None` (a settings error, logged) when its binding
+/// is missing.
+pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
+    match config.store {
+        StoreKind::Kv => {
+            let Some(kv) = &bindings.replay_kv else {
+                console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                return None;
+            };
+            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
+        }
+        StoreKind::DurableObject => {
+            let Some(namespace) = &bindings.replay_do else {
+                console_error!(
+                    "hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])"
+                );
+                return None;
+            };
+            let shards = DurableShards(namespace.clone().unchecked_into());
+            Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
+        }
+    }
+}
+
+impl ReplayStore for EdgeStore {
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.claim(key, now, claim_seconds, keep_until).await,
+            EdgeStore::Durable(store) => store.claim(key, now, claim_seconds, keep_until).await,
+        }
+    }
+
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.mark_done(key, now, until).await,
+            EdgeStore::Durable(store) => store.mark_done(key, now, until).await,
+        }
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.release(key).await,
+            EdgeStore::Durable(store) => store.release(key).await,
+        }
+    }
+}
+
+impl ReplayStore for &EdgeStore {
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
+        (*self).claim(key, now, claim_seconds, keep_until).await
+    }
+
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        (*self).mark_done(key, now, until).await
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        (*self).release(key).await
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A Queues producer binding.
+    pub type QueueBinding;
+
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &QueueBinding, body: &JsValue, options: &Object) -> Result<Promise, JsValue>;
+}
+
+/// The producer, on its binding (absent when no route queues).
+pub struct EdgeQueue(pub Option<QueueBinding>);
+
+/// The delivery queue, when a route needs it; `None` (a settings error,
+/// logged) when a queue route has no binding.
+pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue> {
+    let needed = config
+        .routes
+        .iter()
+        .any(|route| matches!(route.delivery, Delivery::Queue(_)));
+    if needed && bindings.delivery_queue.is_none() {
+        console_error!(
+            "hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])"
+        );
+        return None;
+    }
+    Some(EdgeQueue(
+        bindings.delivery_queue.clone().map(JsCast::unchecked_into),
+    ))
+}
+
+impl DeliveryQueue<EdgeBody> for EdgeQueue {
+    async fn send(&self, message: &Queued<EdgeBody>) -> Result<(), QueueError> {
+        let queue = self.0.as_ref().ok_or(QueueError)?;
+        let object = message_object(message).map_err(|_| QueueError)?;
+        // "v8": structured clone, so the body travels as bytes.
+        let options = Object::new();
+        js_sys::Reflect::set(&options, &"contentType".into(), &"v8".into())
+            .map_err(|_| QueueError)?;
+        let promise = queue.send(&object, &options).map_err(|_| QueueError)?;
+        JsFuture::from(promise)
+            .await
+            .map(drop)
+            .map_err(|_| QueueError)
+    }
+}
+
+/// A queued event as the JS object a queue message carries.
+fn message_object(message: &Queued<EdgeBody>) -> Result<Object, JsValue> {
+    let object = Object::new();
+    let set =
+        |name: &str, value: &JsValue| js_sys::Reflect::set(&object, &name.into(), value).map(drop);
+    set("v", &1.into())?;
+    set("route", &message.route.as_str().into())?;
+    set("key", &message.key.as_str().into())?;
+    set(
+        "contentType",
+        &message
+            .content_type
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
+    )?;
+    set(
+        "eventType",
+        &message
+            .event_type
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from),
+    )?;
+    let headers = Array::new();
+    for (name, value) in &message.headers {
+        headers.push(&Array::of2(&name.as_str().into(), &value.as_str().into()));
+    }
+    set("headers", &headers)?;
+    set("body", &message.body.js)?;
+    Ok(object)
+}
+
+/// Reads what [`message_object`] wrote; `None` for anything else.
+pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
+    let get = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+    if get("v")?.as_f64() != Some(1.0) {
+        return None;
+    }
+    let text = |name: &str| get(name).and_then(|v| v.as_string());
+    let headers = Array::from(&get("headers")?)
+        .iter()
+        .map(|pair| {
+            let pair = Array::from(&pair);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let body = get("body")?.dyn_into::<Uint8Array>().ok()?;
+    Some(Queued {
+        route: text("route")?,
+        key: text("key")?,
+        content_type: text("contentType"),
+        headers,
+        event_type: text("eventType"),
+        body: EdgeBody::new(body),
+    })
+}

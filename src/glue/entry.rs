@@ -1,0 +1,131 @@
+//! The Worker's handlers: `fetch` (every delivery, and the admin API) and
+//! `scheduled` (the delivery log's clean-up).
+//!
+//! `fetch` is exported by hand rather than through the `worker` crate's
+//! event macro: the macro converts each request into its own type (reading
+//! `request.cf`, among others) and each answer back, which showed in the
+//! profile of a small delivery; here the request goes to `edge.js` once.
+
+use super::admin;
+use super::edge::{
+    deferred, delivery_queue, discard_body, replay_store, respond, EdgeMac, FetchOrigin,
+    RuntimeClock, WorkerIncoming,
+};
+use super::observe::Sinks;
+use super::settings::prepare;
+use crate::config::ADMIN_PREFIX;
+use crate::gate::{self, Handled, Incoming, Ports};
+use crate::log::command::LogCommand;
+use crate::observe::{encode_line, Value};
+use crate::outcome::{challenge_answer, Answer, Outcome};
+use crate::replay::local::LocalGuard;
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::worker_sys::Context;
+use worker::{console_error, event, Env, ScheduleContext, ScheduledEvent};
+
+/// The answer for a request the gate handled.
+fn answer_for(handled: &Handled) -> Answer {
+    match (&handled.outcome, &handled.challenge) {
+        (Outcome::Challenge, Some(challenge)) => challenge_answer(challenge),
+        (outcome, _) => outcome.answer(handled.scheme),
+    }
+}
+
+fn answered(answer: Answer) -> Promise {
+    Promise::resolve(&respond(&answer))
+}
+
+/// Every request. The delivery runs under waitUntil: if the sender hangs up
+/// while the origin is still answering, the runtime cancels the request's
+/// own work, and a claim left unsettled would turn the sender's retry into a
+/// 409 and then a second forward. Under waitUntil the forward is marked done
+/// or released all the same (within the runtime's 30 s grace). The answer
+/// is handed over as soon as it is known; what is said about the delivery
+/// (log, metrics, records) follows it, so it never delays or changes it.
+#[wasm_bindgen]
+pub fn fetch(request: JsValue, env: JsValue, ctx: Context) -> Promise {
+    let started = js_sys::Date::now() as i64;
+    let prepared = match prepare(&env) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            console_error!("hookgate: misconfigured: {error}");
+            return answered(Outcome::Misconfigured.answer(None));
+        }
+    };
+    let mut incoming = WorkerIncoming::new(request);
+    let path = incoming.path();
+    if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
+        return future_to_promise(async move {
+            Ok(respond(&admin::answer(&incoming, &prepared, started).await))
+        });
+    }
+    let bindings = prepared.bindings();
+    let Some(store) = replay_store(&bindings, &prepared.config) else {
+        return answered(Outcome::Misconfigured.answer(None));
+    };
+    let Some(queue) = delivery_queue(&bindings, &prepared.config) else {
+        return answered(Outcome::Misconfigured.answer(None));
+    };
+    let sinks = Sinks::of(&bindings);
+    let pair = deferred();
+    let answer: Promise = pair.get(0).unchecked_into();
+    let resolve: Function = pair.get(1).unchecked_into();
+    let work = future_to_promise(async move {
+        let config = &prepared.config;
+        let mac = EdgeMac(&prepared);
+        let store = LocalGuard::new(store, &prepared.held);
+        let ports = Ports {
+            store: &store,
+            mac: &mac,
+            origin: &FetchOrigin,
+            queue: &queue,
+            clock: &RuntimeClock,
+        };
+        let handled = gate::handle(config, &mut incoming, &ports).await;
+        if handled.body_bytes.is_none() {
+            // Refused before the body was read: read it away (bounded), or
+            // the client's kept-alive connection breaks under the next
+            // request in workerd and `wrangler dev`.
+            let _ = JsFuture::from(discard_body(&incoming.request)).await;
+        }
+        let _ = resolve.call1(&JsValue::UNDEFINED, &respond(&answer_for(&handled)));
+        sinks.observe(config, &handled, started).await;
+        Ok(JsValue::UNDEFINED)
+    });
+    let _ = ctx.wait_until(&work);
+    answer
+}
+
+/// The scheduled clean-up: deletes records and counts older than
+/// `LOG_RETENTION_DAYS`, counted from the trigger's scheduled time.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let prepared = match prepare(env.as_ref()) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            console_error!("hookgate: misconfigured: {error}");
+            return;
+        }
+    };
+    let Some(log) = Sinks::of(&prepared.bindings()).log else {
+        return;
+    };
+    let days = i64::try_from(prepared.config.observe.log_retention_days).unwrap_or(i64::MAX);
+    let before_ms = (event.schedule() as i64).saturating_sub(days.saturating_mul(86_400_000));
+    match log.send(&LogCommand::Purge { before_ms }).await {
+        Ok((200, deleted)) => super::edge::log_object(
+            "log",
+            &encode_line(&[
+                ("hookgate", Value::Text("retention".to_owned())),
+                ("before_ms", Value::Number(before_ms as f64)),
+                ("deleted", Value::Number(deleted.parse().unwrap_or(0.0))),
+            ]),
+        ),
+        _ => console_error!(
+            "hookgate: the delivery log's clean-up failed; it runs again at the next trigger"
+        ),
+    }
+}

@@ -1,0 +1,23 @@
+//! The Worker shell, compiled only for wasm32: the runtime's objects to the
+//! core's traits and back. Glue only: every decision is made in the pure
+//! modules. The I/O itself happens in `src/js/edge.js`, one call from Rust
+//! per step (the request's facts, its body, KV, the forward, the answer, the
+//! log line), because each call across the JS/wasm boundary copies its
+//! strings and was, per request, the larger part of a small delivery's CPU.
+//!
+//! - `entry`: the `fetch` and `scheduled` handlers;
+//! - `settings`: settings and bindings, checked and kept per isolate;
+//! - `edge`: the request, body, MAC, origin, KV, queue and answer;
+//! - `observe`: the log line, metrics, counts and delivery records;
+//! - `admin`: the admin API and the dashboard's files;
+//! - `consumer`: the queue consumer;
+//! - `replay_shard`, `delivery_log`: the Durable Objects.
+
+mod admin;
+mod consumer;
+pub(crate) mod delivery_log;
+mod edge;
+mod entry;
+mod observe;
+pub(crate) mod replay_shard;
+mod settings;

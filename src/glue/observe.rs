@@ -1,0 +1,167 @@
+//! What is said about each request and each queue attempt: the structured
+//! log line (always), an Analytics Engine data point (with `METRICS`), the
+//! count per route and reason and the delivery record (with
+//! `DELIVERY_LOG`). It runs after the answer, under waitUntil, and a failure
+//! here is itself only logged.
+
+use super::delivery_log::LogClient;
+use super::edge::log_object;
+use super::settings::Bindings;
+use crate::config::Config;
+use crate::gate::Handled;
+use crate::log::command::LogCommand;
+use crate::log::counts::{Count, CountBuffer};
+use crate::observe::{encode_line, Forwarded, Observation};
+use js_sys::{Array, Object};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::console_error;
+
+thread_local! {
+    /// This isolate's counts per route and reason, written in batches.
+    static COUNTS: RefCell<CountBuffer> = RefCell::new(CountBuffer::default());
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// An Analytics Engine dataset binding.
+    type AnalyticsDataset;
+
+    #[wasm_bindgen(method, catch, js_name = writeDataPoint)]
+    fn write_data_point(this: &AnalyticsDataset, point: &Object) -> Result<(), JsValue>;
+}
+
+/// Where what the gate says goes, from the isolate's bindings.
+pub struct Sinks {
+    pub log: Option<LogClient>,
+    metrics: Option<AnalyticsDataset>,
+}
+
+impl Sinks {
+    pub fn of(bindings: &Bindings) -> Self {
+        Self {
+            log: bindings
+                .delivery_log
+                .clone()
+                .map(|b| LogClient(b.unchecked_into())),
+            metrics: bindings.metrics.clone().map(JsCast::unchecked_into),
+        }
+    }
+
+    /// Logs, measures, counts and records one request.
+    pub async fn observe(&self, config: &Config, handled: &Handled, started: i64) {
+        let finished = js_sys::Date::now() as i64;
+        let seen = Observation {
+            config,
+            handled,
+            finished_ms: finished,
+            duration_ms: u32::try_from(finished.saturating_sub(started)).unwrap_or(u32::MAX),
+        };
+        let level = if handled.incidents.is_empty() {
+            "log"
+        } else {
+            "warn"
+        };
+        log_object(level, &encode_line(&seen.log_fields()));
+        if self.metrics.is_some() {
+            let (blobs, doubles, index) = seen.metrics_point();
+            self.point(&blobs.each_ref().map(String::as_str), doubles, &index);
+        }
+        let Some(log) = &self.log else {
+            return;
+        };
+        if let Some(attempt) = seen.attempt() {
+            if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
+                console_error!(
+                    "hookgate: the delivery log did not take an attempt; the answer stood"
+                );
+            }
+        }
+        self.count(
+            log,
+            config,
+            finished,
+            seen.route(),
+            handled.outcome.reason(),
+        )
+        .await;
+    }
+
+    /// Logs, measures, counts and records one queue consumer attempt.
+    pub async fn observe_forward(&self, config: &Config, seen: &Forwarded<'_>) {
+        log_object("log", &encode_line(&seen.log_fields()));
+        if self.metrics.is_some() {
+            let doubles = [
+                f64::from(seen.origin_status.unwrap_or(0)),
+                f64::from(seen.duration_ms),
+                0.0,
+            ];
+            self.point(&[seen.route, seen.scheme, seen.reason], doubles, seen.route);
+        }
+        let Some(log) = &self.log else {
+            return;
+        };
+        // Dead letters were recorded with their letter already.
+        if seen.reason != "dead" {
+            if let Some(attempt) = seen.attempt() {
+                if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
+                    console_error!("hookgate: the delivery log did not take a queue attempt");
+                }
+            }
+        }
+        self.count(log, config, seen.finished_ms, seen.route, seen.reason)
+            .await;
+    }
+
+    fn point(&self, blobs: &[&str; 3], doubles: [f64; 3], index: &str) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        let point = Object::new();
+        let blobs: Array = blobs.iter().map(|b| JsValue::from_str(b)).collect();
+        let doubles: Array = doubles.iter().map(|d| JsValue::from_f64(*d)).collect();
+        let _ = js_sys::Reflect::set(&point, &"blobs".into(), &blobs);
+        let _ = js_sys::Reflect::set(&point, &"doubles".into(), &doubles);
+        let _ = js_sys::Reflect::set(&point, &"indexes".into(), &Array::of1(&index.into()));
+        if metrics.write_data_point(&point).is_err() {
+            console_error!("hookgate: the METRICS data point was not written");
+        }
+    }
+
+    async fn count(&self, log: &LogClient, config: &Config, now: i64, route: &str, reason: &str) {
+        let interval = i64::try_from(config.observe.stats_flush_seconds).unwrap_or(60) * 1000;
+        let batch = COUNTS.with(|counts| {
+            let mut counts = counts.borrow_mut();
+            counts.add(now, route, reason);
+            counts.take_due(now, interval)
+        });
+        if let Some(batch) = batch {
+            write_counts(log, batch).await;
+        }
+    }
+}
+
+/// Counts one request without writing (a refused admin request).
+pub fn count_only(now: i64, route: &str, reason: &str) {
+    COUNTS.with(|counts| counts.borrow_mut().add(now, route, reason));
+}
+
+/// Writes this isolate's pending counts now (before a stats request, so
+/// what was just counted here shows at once).
+pub async fn flush_counts(log: &LogClient, now: i64) {
+    let batch = COUNTS.with(|counts| counts.borrow_mut().take_all(now));
+    if !batch.is_empty() {
+        write_counts(log, batch).await;
+    }
+}
+
+/// Writes a batch of counts; on failure they wait for the next batch.
+async fn write_counts(log: &LogClient, batch: Vec<Count>) {
+    if log.write(&LogCommand::Counts(batch.clone())).await.is_err() {
+        COUNTS.with(|counts| counts.borrow_mut().restore(batch));
+        console_error!(
+            "hookgate: the delivery log did not take a batch of counts; it goes with the next"
+        );
+    }
+}

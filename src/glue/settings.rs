@@ -1,0 +1,184 @@
+//! Settings and bindings, read from `env`, checked, and kept for the life of
+//! the isolate: reading and checking them costs more than a whole small
+//! delivery. Keyed by the `env` object (the runtime passes the same one to
+//! every request of an isolate) and, when that changes, by every setting the
+//! config read, so a changed setting is picked up at once.
+
+use crate::config::Config;
+use crate::keys::SigningKey;
+use crate::mac::{keys_of, KeyUse, MacError};
+use crate::replay::local::Held;
+use js_sys::{Array, Object, Promise, Uint8Array};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// The bindings hookgate uses, looked up once per `env`.
+pub struct Bindings {
+    pub replay_kv: Option<JsValue>,
+    pub replay_do: Option<JsValue>,
+    pub delivery_queue: Option<JsValue>,
+    pub delivery_log: Option<JsValue>,
+    pub metrics: Option<JsValue>,
+}
+
+impl Bindings {
+    fn of(env: &JsValue) -> Self {
+        Self {
+            replay_kv: binding(env, "REPLAY_KV"),
+            replay_do: binding(env, "REPLAY_DO"),
+            delivery_queue: binding(env, "DELIVERY_QUEUE"),
+            delivery_log: binding(env, "DELIVERY_LOG"),
+            metrics: binding(env, "METRICS"),
+        }
+    }
+}
+
+/// A binding that is an object (a namespace, a queue, a dataset).
+fn binding(env: &JsValue, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name))
+        .ok()
+        .filter(JsValue::is_object)
+}
+
+/// One route's keys of one use, as WebCrypto `CryptoKey`s.
+pub type ImportedKeys = Rc<Vec<JsValue>>;
+
+/// What an isolate keeps between requests.
+pub struct Prepared {
+    /// The `env` these were read from.
+    env: RefCell<JsValue>,
+    /// Every setting the config read, with the text it held.
+    read: Vec<(String, Option<String>)>,
+    pub config: Config,
+    pub bindings: RefCell<Rc<Bindings>>,
+    /// Keys imported into WebCrypto, by route and use, on first need.
+    imported: RefCell<HashMap<(usize, bool), ImportedKeys>>,
+    /// Replay keys this isolate is working on.
+    pub held: Held,
+}
+
+thread_local! {
+    static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
+}
+
+/// The isolate's settings for `env`, read and checked when they are new.
+/// The error is the config's message: it names the setting, never a value.
+pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
+    let cached = PREPARED.with(|cell| cell.borrow().clone());
+    if let Some(prepared) = &cached {
+        if Object::is(&prepared.env.borrow(), env) {
+            return Ok(prepared.clone());
+        }
+        if prepared
+            .read
+            .iter()
+            .all(|(name, value)| setting(env, name) == *value)
+        {
+            *prepared.env.borrow_mut() = env.clone();
+            *prepared.bindings.borrow_mut() = Rc::new(Bindings::of(env));
+            return Ok(prepared.clone());
+        }
+    }
+    let read = RefCell::new(Vec::new());
+    let config = Config::from_settings(|name| {
+        let value = setting(env, name);
+        read.borrow_mut().push((name.to_owned(), value.clone()));
+        value
+    })
+    .map_err(|error| error.to_string())?;
+    // The full URL check, by the same parser fetch will use.
+    for route in &config.routes {
+        if WebUrl::new(&route.origin_url).is_err() {
+            return Err(format!(
+                "the origin URL of route {:?} does not parse as a URL",
+                route.path
+            ));
+        }
+    }
+    let prepared = Rc::new(Prepared {
+        env: RefCell::new(env.clone()),
+        read: read.into_inner(),
+        config,
+        bindings: RefCell::new(Rc::new(Bindings::of(env))),
+        imported: RefCell::new(HashMap::new()),
+        held: Held::default(),
+    });
+    PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
+    Ok(prepared)
+}
+
+impl Prepared {
+    pub fn bindings(&self) -> Rc<Bindings> {
+        self.bindings.borrow().clone()
+    }
+
+    /// A route's keys of one use, imported into WebCrypto on first need.
+    pub async fn imported(&self, route: usize, use_: KeyUse) -> Result<ImportedKeys, MacError> {
+        let slot = (route, use_ == KeyUse::Origin);
+        if let Some(keys) = self.imported.borrow().get(&slot) {
+            return Ok(keys.clone());
+        }
+        let mut keys = Vec::new();
+        for key in keys_of(&self.config, route, use_) {
+            keys.push(import_key(key).await.map_err(|_| MacError::Unavailable)?);
+        }
+        let keys = Rc::new(keys);
+        self.imported.borrow_mut().insert(slot, keys.clone());
+        Ok(keys)
+    }
+}
+
+/// A setting's text. Vars from wrangler.toml may be numbers
+/// (`TOLERANCE_SECONDS = 300`) or tables (`[vars.ROUTES]`) as well as
+/// strings: numbers are read as text and tables as JSON text; anything else
+/// reaches the config check as text it will refuse.
+fn setting(env: &JsValue, name: &str) -> Option<String> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    if value.is_undefined() || value.is_null() {
+        None
+    } else if let Some(text) = value.as_string() {
+        Some(text)
+    } else if let Some(number) = value.as_f64() {
+        Some(
+            js_sys::Number::from(number)
+                .to_string_with_radix(10)
+                .ok()?
+                .into(),
+        )
+    } else if value.is_object() && !value.has_type::<js_sys::Function>() && name == "ROUTES" {
+        js_sys::JSON::stringify(&value).ok().map(String::from)
+    } else {
+        Some("[not text]".to_owned())
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = URL)]
+    type WebUrl;
+
+    #[wasm_bindgen(constructor, js_class = "URL", catch)]
+    fn new(url: &str) -> Result<WebUrl, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
+    fn subtle_import_key(
+        format: &str,
+        key: &Uint8Array,
+        algorithm: &Object,
+        extractable: bool,
+        usages: &Array,
+    ) -> Promise;
+}
+
+async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
+    let algorithm = Object::new();
+    js_sys::Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
+    js_sys::Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
+    let usages = Array::of1(&"sign".into());
+    let raw = Uint8Array::from(key.as_bytes());
+    JsFuture::from(subtle_import_key("raw", &raw, &algorithm, false, &usages)).await
+}

@@ -1,0 +1,212 @@
+// The Worker's I/O, where the objects are: reading a request, its body, the
+// answer, the forward, KV, the log line. Each is one call from Rust instead
+// of a call per header, per field or per property (every call across the
+// JS/wasm boundary copies strings both ways; the profile in
+// docs/benchmark.md shows what that cost). Nothing here decides anything:
+// limits, deadlines, headers and statuses all come from Rust.
+
+/** Separates the fields of the strings passed to and from Rust (no header,
+ * URL, key or reason can hold a NUL). */
+const SEP = '\0';
+
+/** The request's method, path and every header, as one string:
+ * `method SEP path (SEP name SEP value)*`. */
+export function requestFacts(request) {
+  const url = request.url;
+  const host = url.indexOf('/', url.indexOf('//') + 2);
+  const query = url.indexOf('?', host);
+  let facts = request.method + SEP + (host < 0 ? '/' : url.slice(host, query < 0 ? undefined : query));
+  for (const [name, value] of request.headers) facts += SEP + name + SEP + value;
+  return facts;
+}
+
+/** The query string of a request's URL, without its `?`. */
+export function queryOf(request) {
+  const url = request.url;
+  const query = url.indexOf('?');
+  return query < 0 ? '' : url.slice(query + 1);
+}
+
+/** A Response from `status`, `contentType`, `body` and extra headers given
+ * as `name SEP value (SEP name SEP value)*` (or ''). */
+export function respond(status, contentType, body, extra) {
+  const headers = { 'content-type': contentType, 'cache-control': 'no-store' };
+  if (extra !== '') {
+    const parts = extra.split(SEP);
+    for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
+  }
+  return new Response(body, { status, headers });
+}
+
+/** POSTs `body` to `url` with headers given as for `respond`, without
+ * following redirects, aborted after `timeoutMs`. Resolves to the status,
+ * -1 when the origin could not be reached, -2 on the timeout. The answer's
+ * body is never read. */
+export async function forward(url, headerText, body, timeoutMs) {
+  const headers = {};
+  const parts = headerText.split(SEP);
+  for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
+  try {
+    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    return response.status;
+  } catch (error) {
+    return error?.name === 'TimeoutError' ? -2 : -1;
+  }
+}
+
+/** Workers KV, resolving to `undefined` when the namespace failed. */
+export function kvGet(namespace, key) {
+  return namespace.get(key).catch(() => undefined);
+}
+
+export function kvPut(namespace, key, value, ttlSeconds) {
+  return namespace.put(key, value, { expirationTtl: ttlSeconds }).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function kvDelete(namespace, key) {
+  return namespace.delete(key).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** One structured log line: the object Workers Logs indexes, built from
+ * `name SEP value …` where each value is `s` + text, `n` + a number, or
+ * empty for null. */
+export function logObject(level, text) {
+  const line = {};
+  const parts = text.split(SEP);
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const value = parts[i + 1];
+    line[parts[i]] = value === '' ? null : value[0] === 'n' ? Number(value.slice(1)) : value.slice(1);
+  }
+  if (level === 'warn') console.warn(line);
+  else console.log(line);
+}
+
+/** A promise and its resolve function, for an answer settled by work that
+ * goes on after it (under waitUntil). */
+export function deferred() {
+  let resolve;
+  const promise = new Promise((settle) => {
+    resolve = settle;
+  });
+  return [promise, resolve];
+}
+
+//
+// Request bodies.
+//
+// A body that may have to be cut off is read from a clone of the request,
+// never from the request itself. A body read part of the way and then
+// cancelled breaks the connection it came on: in workerd the client's
+// kept-alive connection is reset under its next request, and `wrangler dev` (4.86, whose dev proxy
+// forwards each request over loopback) fails the next request and, for the
+// path `/`, exits (docs/operations.md has a minimal reproduction). An
+// untouched request body does neither; a clone leaves it untouched.
+
+// After a limit is passed, up to this much more is read and thrown away
+// (within this long) before the refusal is answered: a client that sent a
+// little too much then reads the answer and keeps its connection. Anything
+// larger is cut off.
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 2000;
+
+// Reads a request body into one Uint8Array, counting what really arrives.
+// Resolves to the body, or to "too-large", "timeout" or "unreadable".
+//
+// A body framed by Content-Length alone is read whole by the runtime
+// (natively, the cheap way): HTTP framing never delivers more than the
+// declared length, which the gate has already held against `limit`. Any
+// other body — chunked, or with Transfer-Encoding beside a Content-Length
+// that may lie — is read chunk by chunk and cut off at `limit`, so a request
+// that declares 10 bytes and streams 100 MB is stopped at the limit.
+export async function readBody(request, limit, deadlineMs) {
+  if (request.body === null) return new Uint8Array(0);
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()), null);
+  });
+  try {
+    const declared = request.headers.get('content-length');
+    if (declared !== null && /^\d{1,15}$/.test(declared) && Number(declared) <= limit && !request.headers.has('transfer-encoding')) {
+      const whole = await Promise.race([request.arrayBuffer(), expired]);
+      if (whole === null) return 'timeout';
+      return whole.byteLength <= limit ? new Uint8Array(whole) : 'too-large';
+    }
+    return await readCapped(request, limit, deadlineMs, expired);
+  } catch {
+    return 'unreadable';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readCapped(request, limit, deadlineMs, expired) {
+  const reader = request.clone().body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const next = await Promise.race([reader.read(), expired]);
+    if (next === null) {
+      reader.cancel().catch(() => {});
+      return 'timeout';
+    }
+    if (next.done) break;
+    size += next.value.byteLength;
+    if (size > limit) {
+      await drain(reader, size, limit + DRAIN_BYTES, Math.min(deadlineMs, Date.now() + DRAIN_MS));
+      return 'too-large';
+    }
+    chunks.push(next.value);
+  }
+  // The whole body arrived through the clone; the request's own copy of it
+  // is not needed, so it is let go rather than held twice.
+  request.body.cancel().catch(() => {});
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+
+/**
+ * Reads and drops the body of a request refused before its body was read
+ * (a bad header, a stale timestamp, a declared length over the limit),
+ * within the same bounds, so a kept-alive connection stays usable.
+ */
+export async function discardBody(request) {
+  if (request.body === null || request.bodyUsed) return;
+  try {
+    await drain(request.clone().body.getReader(), 0, DRAIN_BYTES, Date.now() + DRAIN_MS);
+  } catch {
+    // a body already locked or gone: nothing to drain
+  }
+}
+
+/** Reads and drops the rest of a body, within bounds; then gives up. */
+async function drain(reader, size, maxBytes, untilMs) {
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, untilMs - Date.now()), null);
+  });
+  try {
+    while (size <= maxBytes) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === null) break;
+      if (next.done) return;
+      size += next.value.byteLength;
+    }
+  } catch {
+    return;
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.cancel().catch(() => {});
+}
