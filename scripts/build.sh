@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the Worker into build/ with worker-build and the project's pinned
-# tools. wrangler runs this too ([build] in wrangler.toml).
+# Builds the Worker into build/: cargo (wasm32), wasm-bindgen at exactly
+# Cargo.lock's version, hookgate's own entry (src/js/shim.js) bundled by
+# esbuild, and wasm-opt. wrangler runs this too ([build] in wrangler.toml).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$HOOKGATE_ROOT"
-for tool in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$ESBUILD_BIN" "$WASM_OPT_BIN"; do
+for tool in "$WASM_BINDGEN_BIN" "$ESBUILD_BIN" "$WASM_OPT_BIN"; do
   [ -x "$tool" ] || { echo "build: $tool is missing; run 'npm run setup'" >&2; exit 1; }
 done
 # Skip when nothing that goes into build/ changed since the last build: wrangler
@@ -16,18 +17,41 @@ if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat build/.inputs
   exit 0
 fi
 rm -f build/.inputs
-"$WORKER_BUILD_BIN" --release "$@"
 
-# worker-build keeps the wasm "name" section for readable panic traces. It is
-# a fifth of the module and hookgate does not panic on request data, so it is
-# dropped: a smaller upload starts faster. The features are the ones
-# worker-build enables, so nothing newer than workerd supports is emitted.
-# HOOKGATE_KEEP_NAMES=1 keeps it, for CPU profiles with named wasm frames
-# (npm run profile).
-if [ -z "${HOOKGATE_KEEP_NAMES:-}" ]; then
-  "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug \
-    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
-    --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
-fi
+staging=build/.staging
+rm -rf "$staging"
+mkdir -p "$staging"
 
+cargo build --release --target wasm32-unknown-unknown --lib "$@"
+
+# The module target with the reset-state function and abort handler: the
+# entry sets the module up again after a critical error (src/js/shim.js).
+"$WASM_BINDGEN_BIN" target/wasm32-unknown-unknown/release/hookgate.wasm \
+  --out-dir "$staging" --out-name index --no-typescript --target module \
+  --experimental-reset-state-function --force-enable-abort-handler
+# Workers import a wasm module as a plain import (the source phase is not
+# supported by every bundler and runtime yet).
+sed -i 's/^import source wasmModule from/import wasmModule from/' "$staging/index.js"
+
+cp src/js/shim.js "$staging/shim.js"
+"$ESBUILD_BIN" "$staging/shim.js" --bundle --format=esm --minify --log-level=warning \
+  --log-override:duplicate-object-key=silent \
+  --external:./index_bg.wasm --external:cloudflare:workers --outfile="$staging/bundle.js"
+
+# Optimised as worker-build would (-O), and without the "name" section: it is
+# a fifth of the module, and a smaller upload starts faster. HOOKGATE_KEEP_NAMES=1
+# keeps it, for CPU profiles with named wasm frames (npm run profile). The
+# features are the ones the module uses, so nothing newer than workerd
+# supports is emitted.
+strip=--strip-debug
+[ -n "${HOOKGATE_KEEP_NAMES:-}" ] && strip=--debuginfo
+"$WASM_OPT_BIN" "$staging/index_bg.wasm" -o "$staging/index_bg.wasm" -O $strip \
+  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+rm -rf build/index.js build/index_bg.wasm build/worker build/snippets
+mv "$staging/bundle.js" build/index.js
+mv "$staging/index_bg.wasm" build/index_bg.wasm
+rm -rf "$staging"
 echo "$inputs" > build/.inputs
+echo "build: build/index.js ($(wc -c < build/index.js) bytes), build/index_bg.wasm ($(wc -c < build/index_bg.wasm) bytes)"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, and nothing else; quick when all is there.
 #  - the wasm32 target for rustc
-#  - wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, and
-#    worker-build at a pinned version, both from crates.io into a cache
-#    outside the clone ($HOOKGATE_TOOLS, default ~/.cache/hookgate)
+#  - wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, from
+#    crates.io into a cache outside the clone ($HOOKGATE_TOOLS, default
+#    ~/.cache/hookgate)
 #  - node_modules from package-lock.json (npm ci), when the lock changed
 #  - Debian's chromium package, for the dashboard's browser test, when
 #    /usr/bin/chromium is missing (as root, or through sudo)
 # Nothing is downloaded from anywhere but crates.io, the npm registry and
-# Debian's archive: worker-build is pointed at these tools by scripts/tools.sh,
+# Debian's archive: esbuild and wasm-opt come from npm (scripts/tools.sh),
 # and puppeteer-core drives the system Chromium (it downloads no browser).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
@@ -57,11 +57,10 @@ install_crate() { # crate version binary-path
   if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; then
     return
   fi
-  step "compiling $crate $version from crates.io (once per machine, about 5 minutes on 2 cores)" \
+  step "compiling $crate $version from crates.io (once per machine, about 3 minutes on 2 cores)" \
     cargo install "$crate" --version "=$version" --root "$(dirname "$(dirname "$bin")")" --force
 }
 install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$WASM_BINDGEN_BIN"
-install_crate worker-build "$WORKER_BUILD_VERSION" "$WORKER_BUILD_BIN"
 
 # npm ci only when package-lock.json differs from what was last installed.
 stamp=node_modules/.hookgate-lock

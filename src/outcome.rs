@@ -319,6 +319,15 @@ mod tests {
     }
 
     #[test]
+    fn the_entrys_answer_for_a_trap_is_internal_errors() {
+        // src/js/shim.js answers a request whose work trapped with this
+        // outcome's body; it holds a copy, which must not drift.
+        let shim = include_str!("js/shim.js");
+        let body = Outcome::Internal.answer(None).body;
+        assert!(shim.contains(&format!("'{body}'")), "{body}");
+    }
+
+    #[test]
     fn reasons_are_unique() {
         let mut reasons: Vec<_> = ALL.iter().map(|o| o.reason()).collect();
         reasons.sort_unstable();

@@ -1,0 +1,95 @@
+// hookgate's Worker entry, bundled by scripts/build.sh around the output of
+// wasm-bindgen (./index.js). It only hands each event to Rust.
+//
+// It stands where worker-build's shim would: that one wraps the entry and
+// every class in a Proxy (constructed, and trapped on each property read,
+// per request), which showed in the CPU profile of a small delivery. What
+// it is for is kept, more cheaply: after a critical error (a trap, from a
+// panic or running out of memory) the wasm module is set up again before
+// the next event, and a request caught in the trap is answered 500 rather
+// than left hanging.
+import * as wasm from './index.js';
+
+export { DeliveryLog, ReplayShard } from './index.js';
+
+const state = wasm.__worker_init_state();
+
+function critical(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    console.error('hookgate: critical error in the wasm module; it is set up again before the next event', error);
+    state.criticalError = true;
+  }
+}
+
+function ready() {
+  if (state.criticalError) {
+    wasm.__wbg_reset_state();
+    state.criticalError = false;
+    state.instanceId += 1;
+  }
+}
+
+addEventListener('error', (event) => critical(event.error));
+
+// The answer when the module trapped before answering: Outcome::Internal's
+// (src/outcome.rs), which a native test holds this copy to.
+const INTERNAL_ERROR =
+  '{"type":"about:blank","title":"Internal Server Error","status":500,"reason":"internal-error","detail":"The gate could not compute a signature; nothing was forwarded. Retry later."}';
+
+function internalError() {
+  return new Response(INTERNAL_ERROR, {
+    status: 500,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+  });
+}
+
+export default {
+  fetch(request, env, ctx) {
+    ready();
+    // The delivery's work runs under waitUntil; if it traps, the answer it
+    // would have given is given here.
+    let trapped;
+    const fallback = new Promise((resolve) => {
+      trapped = resolve;
+    });
+    const guarded = {
+      waitUntil(promise) {
+        ctx.waitUntil(
+          promise.catch((error) => {
+            critical(error);
+            trapped(internalError());
+          }),
+        );
+      },
+      passThroughOnException() {
+        ctx.passThroughOnException();
+      },
+    };
+    try {
+      return Promise.race([wasm.fetch(request, env, guarded), fallback]);
+    } catch (error) {
+      critical(error);
+      return internalError();
+    }
+  },
+
+  async queue(batch, env, ctx) {
+    ready();
+    try {
+      return await wasm.queue(batch, env, ctx);
+    } catch (error) {
+      critical(error);
+      throw error;
+    }
+  },
+
+  async scheduled(controller, env, ctx) {
+    ready();
+    try {
+      return await wasm.scheduled(controller, env, ctx);
+    } catch (error) {
+      critical(error);
+      throw error;
+    }
+  },
+};
