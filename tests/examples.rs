@@ -48,3 +48,78 @@ fn the_local_settings_are_valid_with_and_without_routes() {
     assert_eq!(config.routes.len(), 1);
     assert_ne!(config.routes[0].path, "/", "the dev path is not the root");
 }
+
+/// The fenced code blocks of a Markdown file with this language.
+fn blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
+    let fence = format!("```{language}\n");
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&fence) {
+        let body = &rest[start + fence.len()..];
+        let end = body.find("```").expect("a closed fence");
+        found.push(&body[..end]);
+        rest = &body[end..];
+    }
+    found
+}
+
+/// Checks `routes` (ROUTES as JSON) with test keys bound under every name
+/// the routes give, each in its scheme's format.
+fn check_routes(routes: &serde_json::Value, origin: &str) {
+    let mut settings: HashMap<String, String> = HashMap::new();
+    settings.insert("ROUTES".into(), routes.to_string());
+    for (path, route) in routes.as_object().expect("routes are a table") {
+        let scheme = route["scheme"].as_str().unwrap_or_default();
+        let key = match scheme {
+            "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "quo-legacy" => "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=",
+            _ => "a raw secret, as GitHub, Stripe, Slack and Shopify write them",
+        };
+        let names: Vec<&str> = match &route["secret"] {
+            serde_json::Value::String(name) => vec![name.as_str()],
+            serde_json::Value::Array(names) => names.iter().filter_map(|n| n.as_str()).collect(),
+            _ => panic!("{origin}: route {path} has no secret"),
+        };
+        for name in names {
+            settings.insert(name.to_owned(), key.to_owned());
+        }
+        if let Some(name) = route["origin_secret"].as_str() {
+            settings.insert(name.to_owned(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
+        }
+    }
+    let config = Config::from_settings(|name| settings.get(name).cloned())
+        .unwrap_or_else(|e| panic!("{origin}: {e}"));
+    assert_eq!(config.routes.len(), routes.as_object().map_or(0, |r| r.len()), "{origin}");
+}
+
+#[test]
+fn every_routes_example_in_the_docs_is_a_valid_config() {
+    let mut checked = 0;
+    for file in ["README.md", "docs/settings.md", "docs/operations.md", "docs/senders.md"] {
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for block in blocks(&text, "toml") {
+            if !block.contains("[vars.ROUTES") {
+                continue;
+            }
+            let table: toml::Table = block.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
+            let routes = serde_json::to_value(&table["vars"]["ROUTES"]).expect("to JSON");
+            check_routes(&routes, file);
+            checked += 1;
+        }
+        for block in blocks(&text, "json") {
+            let value: serde_json::Value = match serde_json::from_str(block) {
+                Ok(value) => value,
+                Err(e) => panic!("{file}: a json block does not parse: {e}"),
+            };
+            let is_routes = value
+                .as_object()
+                .is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.starts_with('/')));
+            if is_routes {
+                check_routes(&value, file);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "the docs' ROUTES examples were found ({checked})");
+}
