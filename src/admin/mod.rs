@@ -267,17 +267,20 @@ pub fn parse_since(text: &str, now_ms: i64) -> Option<i64> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok();
     }
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    // The unit is read as a byte before the text is split: splitting at
+    // `len - 1` would panic inside a last character of several bytes
+    // (`since=1%C3%A9`), and the query is parsed before the token is checked.
+    let unit_ms = match text.as_bytes().last()? {
+        b's' => 1_000,
+        b'm' => 60_000,
+        b'h' => 3_600_000,
+        b'd' => DAY_MS,
+        _ => return None,
+    };
+    let number = &text[..text.len() - 1];
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => DAY_MS,
-        _ => return None,
-    };
     let span = number.parse::<i64>().ok()?.checked_mul(unit_ms)?;
     Some(now_ms.saturating_sub(span))
 }
@@ -440,6 +443,24 @@ mod tests {
                 since_ms: NOW - DAY_MS
             })
         );
+    }
+
+    /// Found by tests/properties.rs: a `since` ending in a character of
+    /// several bytes panicked (a string split inside that character), and
+    /// anyone could send one, since the query is parsed before the token is
+    /// checked.
+    #[test]
+    fn since_ending_in_a_multibyte_character_is_a_bad_query() {
+        for bad in ["é", "1é", "15mé", "1\u{1F980}", "7d\u{0300}"] {
+            assert_eq!(parse_since(bad, NOW), None, "{bad:?}");
+        }
+        for path in ["/_hookgate/deliveries", "/_hookgate/stats"] {
+            assert_eq!(
+                parse("GET", path, "since=1%C3%A9", NOW),
+                Err(BAD_SINCE),
+                "{path}"
+            );
+        }
     }
 
     #[test]
