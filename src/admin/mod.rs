@@ -183,7 +183,7 @@ pub fn parse(
             ))?;
             let since_ms = match one(&fields, "since") {
                 Some(text) => parse_since(&text, now_ms).ok_or(BAD_SINCE)?,
-                None => now_ms - DAY_MS,
+                None => now_ms.saturating_sub(DAY_MS),
             };
             AdminRequest::Stats { since_ms }
         }
