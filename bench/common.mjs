@@ -15,18 +15,33 @@ export function log(message) {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-/** The fastest origin Node can be: read the body, answer 200. */
-export async function startOrigin() {
+/**
+ * The fastest origin Node can be: read the body, answer 200; with `delayMs`,
+ * an origin that takes that long to answer. `received` counts the requests
+ * it has read.
+ */
+export async function startOrigin(delayMs = 0) {
+  const origin = { received: 0 };
   const server = http.createServer((req, res) => {
     req.on('data', () => {});
     req.on('end', () => {
-      res.writeHead(200, { 'content-length': '2' });
-      res.end('ok');
+      origin.received += 1;
+      const answer = () => {
+        res.writeHead(200, { 'content-length': '2' });
+        res.end('ok');
+      };
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
+  origin.url = `http://127.0.0.1:${server.address().port}/`;
+  origin.close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return origin;
 }
 
 /** KV's three methods over a Map, as a wrapped binding (--kv memory). */

@@ -15,6 +15,9 @@
 //   what is left is the Workers' own cost, which local KV otherwise drowns.
 //   --variant NAME=DIR (repeatable) adds another build of hookgate, e.g. a
 //   saved copy of build/ from another commit, as target NAME: A/B in one run.
+//   --queue-delays 0,2000 (the default) then compares direct and queue mode
+//   from the sender's side, 1 KB deliveries, with an origin that answers at
+//   once and one that takes 2 s; --queue-delays '' skips it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +41,7 @@ const { values: options } = parseArgs({
     'skip-size': { type: 'boolean', default: false },
     variant: { type: 'string', multiple: true, default: [] },
     kv: { type: 'string', default: 'local' },
+    'queue-delays': { type: 'string', default: '0,2000' },
   },
 });
 const DURATION = Number(options.duration);
@@ -57,6 +61,8 @@ const TARGETS = {
   'js-standardwebhooks': { scriptPath: `${OUT}standardwebhooks.bundle.mjs`, label: 'JS + standardwebhooks' },
   'js-webcrypto': { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, label: 'JS + WebCrypto' },
   passthrough: { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, label: 'pass-through (no verify, no KV)' },
+  // Only in the queue-mode comparison (--queue-delays), beside `hookgate`.
+  'hookgate-queue': { scriptPath: `${ROOT}build/index.js`, wasm: true, queue: true, hookgate: true, label: 'hookgate, queue mode' },
 };
 for (const spec of options.variant) {
   const [name, dir] = spec.split('=');
@@ -116,7 +122,17 @@ async function startTarget(name, originUrl) {
     kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
     wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
     durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
+    // Queue mode as wrangler.toml sets it up, every consumer field explicit
+    // (Miniflare's defaults differ from production's).
+    queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
+    queueConsumers: target.queue
+      ? {
+        'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
+        'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
+      }
+      : undefined,
     bindings: {
+      ...(target.queue ? { DELIVERY: 'queue', ORIGIN_SECRET: SECOND_KEY } : {}),
       REPLAY_STORE: target.durable ? 'durable-object' : 'kv',
       // One key for every target, so all do the same work; two for the
       // rotation target, where the delivery is signed with the second.
@@ -173,6 +189,71 @@ function workerdTicks() {
 }
 
 // ---------------------------------------------------------------- load
+
+// ---------------------------------------------------------------- queue mode
+
+/**
+ * Direct against queue mode, as the sender sees it, for each origin delay:
+ * in direct mode the sender waits for the origin; in queue mode it is
+ * answered once the event is queued, and the consumer (in the same workerd,
+ * so its CPU is counted too) forwards later.
+ */
+async function compareQueueMode() {
+  const delays = options['queue-delays'].split(',').filter((d) => d !== '').map(Number);
+  if (delays.length === 0) return [];
+  const size = 1024;
+  const body = makeBody(size);
+  const bodyFile = `${OUT}body-queue.bin`;
+  writeFileSync(bodyFile, body);
+  const count = Math.ceil(6000 * DURATION);
+  log(`queue mode: signing ${count} deliveries of 1 KB`);
+  const warmupIds = presign(body, 3000, 'queue-warmup');
+  const ids = presign(body, count, 'queue');
+  const rows = [];
+  for (const delay of delays) {
+    const origin = await startOrigin(delay);
+    try {
+      const runs = { hookgate: [], 'hookgate-queue': [] };
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const name of Object.keys(runs)) {
+          const target = await startTarget(name, origin.url);
+          try {
+            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
+            const before = workerdTicks();
+            const received = origin.received;
+            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
+            run.ticks = workerdTicks() - before;
+            run.received = origin.received - received;
+            run.exhausted = run.requests > count;
+            runs[name].push(run);
+          } finally {
+            await target.mf.dispose();
+          }
+        }
+      }
+      for (const [name, list] of Object.entries(runs)) {
+        const requests = list.reduce((a, r) => a + r.requests, 0);
+        const mean = (field) => list.reduce((a, r) => a + r[field], 0) / list.length;
+        const row = {
+          delay,
+          name,
+          rps: mean('rps'),
+          p50: mean('p50'),
+          p99: mean('p99'),
+          errors: list.reduce((a, r) => a + r.errors, 0),
+          received: Math.round(mean('received')),
+          cpuMs: requests > 0 ? (list.reduce((a, r) => a + r.ticks, 0) * 1000) / CLK_TCK / requests : NaN,
+          exhausted: list.some((r) => r.exhausted),
+        };
+        rows.push(row);
+        log(`queue mode, origin delay ${delay} ms, ${name}: ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, ${row.errors} errors, ${row.received} at the origin`);
+      }
+    } finally {
+      origin.close();
+    }
+  }
+  return rows;
+}
 
 // ---------------------------------------------------------------- size
 
@@ -270,6 +351,7 @@ async function main() {
   } finally {
     origin.close();
   }
+  const queueRows = await compareQueueMode();
 
   const sizes = {};
   if (!options['skip-size']) {
@@ -296,7 +378,7 @@ async function main() {
       lines.push(`| ${kib(size)} | ${TARGETS[name].label} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors}${r.exhausted ? ' (ids reused)' : ''} | ${fmt(r.cpuMs, 3)} | ${over} |`);
     }
   }
-  if (targetNames.includes('hookgate')) {
+  if (targetNames.includes('hookgate') && targetNames.some((n) => !TARGETS[n].hookgate)) {
     lines.push('');
     lines.push('hookgate against each baseline, same run (req/s ratio: higher is better; CPU ratio: lower is better):');
     lines.push('');
@@ -325,6 +407,16 @@ async function main() {
     for (const name of targetNames) {
       const base = targetNames.includes('js-webcrypto') ? perMb('js-webcrypto') : NaN;
       lines.push(`| ${TARGETS[name].label} | ${fmt(perMb(name), 3)} | ${ratio(perMb(name), base)} |`);
+    }
+  }
+  if (queueRows.length) {
+    lines.push('');
+    lines.push('Direct and queue mode from the sender\'s side (1 KB; same rounds and durations; "at the origin" counts the deliveries the origin read during the measured seconds):');
+    lines.push('');
+    lines.push('| origin answers | mode | req/s | p50 ms | p99 ms | errors | at the origin | CPU ms/req |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of queueRows) {
+      lines.push(`| ${r.delay === 0 ? 'at once' : `after ${r.delay / 1000} s`} | ${r.name === 'hookgate' ? 'direct' : 'queue'} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors}${r.exhausted ? ' (ids reused)' : ''} | ${r.received} | ${fmt(r.cpuMs, 3)} |`);
     }
   }
   if (Object.keys(sizes).length) {
