@@ -34,7 +34,10 @@ cargo build --release --target wasm32-unknown-unknown --lib "$@"
 sed -i 's/^import source wasmModule from/import wasmModule from/' "$staging/index.js"
 
 cp src/js/shim.js "$staging/shim.js"
-"$ESBUILD_BIN" "$staging/shim.js" --bundle --format=esm --minify --log-level=warning \
+# HOOKGATE_KEEP_NAMES=1 (profiles) keeps the JavaScript's names too.
+minify=--minify
+[ -n "${HOOKGATE_KEEP_NAMES:-}" ] && minify="--minify-whitespace --minify-syntax"
+"$ESBUILD_BIN" "$staging/shim.js" --bundle --format=esm $minify --log-level=warning \
   --log-override:duplicate-object-key=silent \
   --external:./index_bg.wasm --external:cloudflare:workers --outfile="$staging/bundle.js"
 
