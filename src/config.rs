@@ -2,7 +2,7 @@
 //! any request is answered.
 //!
 //! The reader is a plain closure (`name -> Option<String>`) so this module
-//! knows nothing of `worker::Env` and is tested natively. Errors name the
+//! knows nothing of the Worker's `env` and is tested natively. Errors name the
 //! setting (or the route and field) and the rule it broke, never the value:
 //! a secret pasted into the wrong variable must not end up in a log.
 //!

@@ -2,7 +2,7 @@
 //!
 //! Pure and generic: the request, the clock, the replay store, the MAC and
 //! the origin are traits, so every decision is tested natively with fakes,
-//! and the Worker glue only adapts `worker` types to them. Cheap checks come
+//! and the Worker glue only adapts the runtime's objects to them. Cheap checks come
 //! first (path, method, Content-Length, headers, the timestamp window) so a
 //! junk request never costs a body read or an HMAC, and only a verified
 //! delivery touches the store.

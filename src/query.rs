@@ -65,6 +65,15 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// The path and the query (without its `?`) of an absolute URL, as a
+/// Durable Object reads the URL its stub was called with.
+pub fn path_and_query(url: &str) -> (&str, &str) {
+    let rest = &url[url.find("//").map_or(0, |at| at + 2)..];
+    let tail = &rest[rest.find(['/', '?']).unwrap_or(rest.len())..];
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +102,20 @@ mod tests {
             assert_eq!(pairs(bad), None, "{bad}");
         }
         assert_eq!(pairs(""), Some(vec![]));
+    }
+
+    #[test]
+    fn path_and_query_of_a_url() {
+        assert_eq!(
+            path_and_query("https://replay-shard/claim?key=a%2Fb&ttl=5"),
+            ("/claim", "key=a%2Fb&ttl=5")
+        );
+        assert_eq!(
+            path_and_query("https://delivery-log/attempt"),
+            ("/attempt", "")
+        );
+        assert_eq!(path_and_query("https://delivery-log"), ("/", ""));
+        assert_eq!(path_and_query("https://host?x=1"), ("/", "x=1"));
+        assert_eq!(path_and_query("https://host/a?"), ("/a", ""));
     }
 }

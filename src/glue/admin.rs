@@ -5,6 +5,7 @@
 use super::delivery_log::LogClient;
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{count_only, flush_counts, Sinks};
+use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::config::ADMIN_PREFIX;
@@ -14,7 +15,6 @@ use crate::outcome::{Answer, Outcome};
 use crate::queue::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
-use worker::console_error;
 
 /// Answers one request under `/_hookgate`.
 pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) -> Answer {
@@ -128,9 +128,7 @@ async fn retry_dead_letter(
         .await
         .is_err()
     {
-        console_error!(
-            "hookgate: a retried dead letter was queued, but its record still says dead"
-        );
+        console_error("hookgate: a retried dead letter was queued, but its record still says dead");
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The queue consumer, for both queues: the delivery queue (forward with
 //! retries, see [`crate::queue`]) and the dead-letter queue (keep in the
-//! delivery log for a retry). Exported by hand: the `worker` crate's queue
-//! types bring serde along; worker-build wires any export named `queue` as
-//! the handler.
+//! delivery log for a retry). Exported with plain wasm-bindgen; the entry
+//! (src/js/shim.js) hands the runtime's `queue` event to it.
 
 use super::edge::{parse_message, replay_store, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock};
 use super::observe::Sinks;
+use super::runtime::console_error;
 use super::settings::{prepare, Prepared};
 use crate::log::command::LogCommand;
 use crate::log::Letter;
@@ -15,7 +15,6 @@ use crate::replay::local::LocalGuard;
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::console_error;
 
 /// The name of the queue whose messages are dead letters already.
 const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
@@ -55,7 +54,7 @@ pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValu
         Ok(prepared) => prepared,
         Err(error) => {
             // Thrown: the whole batch is retried once the settings are fixed.
-            console_error!("hookgate: misconfigured: {error}");
+            console_error(&format!("hookgate: misconfigured: {error}"));
             return Err(JsValue::from_str(
                 "hookgate is misconfigured; the batch will be retried",
             ));
@@ -90,8 +89,8 @@ async fn consume_one(
     let started = js_sys::Date::now() as i64;
     let config = &prepared.config;
     let Some(queued) = parse_message(&message.body()) else {
-        console_error!(
-            "hookgate: a queue message that hookgate did not write was acknowledged and dropped"
+        console_error(
+            "hookgate: a queue message that hookgate did not write was acknowledged and dropped",
         );
         message.ack();
         return;
@@ -166,9 +165,7 @@ async fn consume_one(
             } else {
                 // Not kept anywhere yet: stay in the queue (and reach the
                 // dead-letter queue once its retries run out).
-                console_error!(
-                    "hookgate: a dead letter could not be kept in the delivery log; the message stays queued"
-                );
+                console_error("hookgate: a dead letter could not be kept in the delivery log; the message stays queued");
                 retry(message, 300);
             }
         }

@@ -4,6 +4,7 @@
 //! answer. Each step is one call into `src/js/edge.js`.
 
 use super::replay_shard::DurableShards;
+use super::runtime::console_error;
 use super::settings::{Bindings, Prepared};
 use crate::config::{Config, Delivery, StoreKind};
 use crate::gate::{BodyBytes, BodyError, Clock, Incoming};
@@ -21,7 +22,6 @@ use std::cell::OnceCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::console_error;
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
 /// (native code, about four times faster than `sha2` in wasm), without ever
@@ -300,16 +300,14 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = &bindings.replay_kv else {
-                console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                console_error("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
             Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {
-                console_error!(
-                    "hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])"
-                );
+                console_error("hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])");
                 return None;
             };
             let shards = DurableShards(namespace.clone().unchecked_into());
@@ -387,9 +385,7 @@ pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue>
         .iter()
         .any(|route| matches!(route.delivery, Delivery::Queue(_)));
     if needed && bindings.delivery_queue.is_none() {
-        console_error!(
-            "hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])"
-        );
+        console_error("hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])");
         return None;
     }
     Some(EdgeQueue(

@@ -6,6 +6,7 @@
 
 use super::delivery_log::LogClient;
 use super::edge::log_object;
+use super::runtime::console_error;
 use super::settings::Bindings;
 use crate::config::Config;
 use crate::gate::Handled;
@@ -16,7 +17,6 @@ use js_sys::{Array, Object};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::console_error;
 
 thread_local! {
     /// This isolate's counts per route and reason, written in batches.
@@ -73,8 +73,8 @@ impl Sinks {
         };
         if let Some(attempt) = seen.attempt() {
             if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
-                console_error!(
-                    "hookgate: the delivery log did not take an attempt; the answer stood"
+                console_error(
+                    "hookgate: the delivery log did not take an attempt; the answer stood",
                 );
             }
         }
@@ -106,7 +106,7 @@ impl Sinks {
         if seen.reason != "dead" {
             if let Some(attempt) = seen.attempt() {
                 if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
-                    console_error!("hookgate: the delivery log did not take a queue attempt");
+                    console_error("hookgate: the delivery log did not take a queue attempt");
                 }
             }
         }
@@ -125,7 +125,7 @@ impl Sinks {
         let _ = js_sys::Reflect::set(&point, &"doubles".into(), &doubles);
         let _ = js_sys::Reflect::set(&point, &"indexes".into(), &Array::of1(&index.into()));
         if metrics.write_data_point(&point).is_err() {
-            console_error!("hookgate: the METRICS data point was not written");
+            console_error("hookgate: the METRICS data point was not written");
         }
     }
 
@@ -160,8 +160,8 @@ pub async fn flush_counts(log: &LogClient, now: i64) {
 async fn write_counts(log: &LogClient, batch: Vec<Count>) {
     if log.write(&LogCommand::Counts(batch.clone())).await.is_err() {
         COUNTS.with(|counts| counts.borrow_mut().restore(batch));
-        console_error!(
-            "hookgate: the delivery log did not take a batch of counts; it goes with the next"
+        console_error(
+            "hookgate: the delivery log did not take a batch of counts; it goes with the next",
         );
     }
 }
