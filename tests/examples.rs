@@ -84,18 +84,30 @@ fn check_routes(routes: &serde_json::Value, origin: &str) {
             settings.insert(name.to_owned(), key.to_owned());
         }
         if let Some(name) = route["origin_secret"].as_str() {
-            settings.insert(name.to_owned(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
+            settings.insert(
+                name.to_owned(),
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            );
         }
     }
     let config = Config::from_settings(|name| settings.get(name).cloned())
         .unwrap_or_else(|e| panic!("{origin}: {e}"));
-    assert_eq!(config.routes.len(), routes.as_object().map_or(0, |r| r.len()), "{origin}");
+    assert_eq!(
+        config.routes.len(),
+        routes.as_object().map_or(0, |r| r.len()),
+        "{origin}"
+    );
 }
 
 #[test]
 fn every_routes_example_in_the_docs_is_a_valid_config() {
     let mut checked = 0;
-    for file in ["README.md", "docs/settings.md", "docs/operations.md", "docs/senders.md"] {
+    for file in [
+        "README.md",
+        "docs/settings.md",
+        "docs/operations.md",
+        "docs/senders.md",
+    ] {
         let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         for block in blocks(&text, "toml") {
@@ -121,5 +133,8 @@ fn every_routes_example_in_the_docs_is_a_valid_config() {
             }
         }
     }
-    assert!(checked >= 2, "the docs' ROUTES examples were found ({checked})");
+    assert!(
+        checked >= 2,
+        "the docs' ROUTES examples were found ({checked})"
+    );
 }
