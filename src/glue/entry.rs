@@ -128,8 +128,8 @@ async fn clean_up(scheduled_ms: i64, env: &JsValue) {
             "log",
             &encode_line(&[
                 ("hookgate", Value::Text("retention".to_owned())),
-                ("before_ms", Value::Number(before_ms as f64)),
-                ("deleted", Value::Number(deleted.parse().unwrap_or(0.0))),
+                ("before_ms", Value::Number(before_ms)),
+                ("deleted", Value::Number(deleted.parse().unwrap_or(0))),
             ]),
         ),
         _ => console_error(
