@@ -306,9 +306,10 @@ impl std::fmt::Display for Rule {
             Rule::DuplicatePath => f.write_str("two routes have this path"),
             Rule::UnknownField(name) => write!(
                 f,
-                "unknown field {name:?}; routes take scheme, secret, origin, origin_secret, \
+                "unknown field {}; routes take scheme, secret, origin, origin_secret, \
                  tolerance_seconds, max_body_bytes, origin_timeout_ms, dedupe_ttl_seconds, delivery, \
-                 queue_max_attempts, queue_retry_base_seconds"
+                 queue_max_attempts, queue_retry_base_seconds",
+                crate::json::string(name)
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {
@@ -360,14 +361,14 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// A route path as a log may show it: quoted, escaped, and cut short, since
-/// it may be anything a user typed.
-fn shown_path(path: &str) -> String {
+/// A route path as a log may show it: quoted, escaped (as a JSON string, so
+/// plain ASCII), and cut short, since it may be anything a user typed.
+pub fn shown_path(path: &str) -> String {
     let mut shown: String = path.chars().take(64).collect();
     if shown.len() < path.len() {
         shown.push('…');
     }
-    format!("{shown:?}")
+    crate::json::string(&shown)
 }
 
 /// Checks that a request path can ever equal `path`: the runtime's URL

@@ -94,8 +94,8 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     for route in &config.routes {
         if WebUrl::new(&route.origin_url).is_err() {
             return Err(format!(
-                "the origin URL of route {:?} does not parse as a URL",
-                route.path
+                "the origin URL of route {} does not parse as a URL",
+                crate::config::shown_path(&route.path)
             ));
         }
     }
