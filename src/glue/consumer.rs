@@ -5,14 +5,14 @@
 
 use super::edge::{parse_message, replay_store, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock};
 use super::observe::Sinks;
-use super::runtime::console_error;
+use super::runtime::{console_error, promise};
 use super::settings::{prepare, Prepared};
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
-use js_sys::{Array, Object};
+use js_sys::{Array, Object, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -48,8 +48,11 @@ extern "C" {
 }
 
 #[wasm_bindgen]
-pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValue, JsValue> {
-    let batch: MessageBatchJs = batch.unchecked_into();
+pub fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Promise {
+    promise(consume(batch.unchecked_into(), env))
+}
+
+async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue> {
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {

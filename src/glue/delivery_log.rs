@@ -10,7 +10,7 @@
 //! busier gate would see records lag, never answers.
 
 use super::edge::respond;
-use super::runtime::{DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue};
+use super::runtime::{promise, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue};
 use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
 use crate::log::render;
@@ -21,7 +21,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// The name of the one object that holds the log.
 const LOG_OBJECT: &str = "delivery-log";
@@ -73,7 +73,7 @@ impl DeliveryLog {
     pub fn fetch(&self, request: ObjectRequest) -> Promise {
         let table = Table(self.sql.clone());
         let writes = self.writes.clone();
-        future_to_promise(async move {
+        promise(async move {
             let body = JsFuture::from(request.text()).await?;
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);

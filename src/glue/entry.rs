@@ -13,7 +13,7 @@ use super::edge::{
     RuntimeClock, WorkerIncoming,
 };
 use super::observe::Sinks;
-use super::runtime::{console_error, ExecutionContext, ScheduledController};
+use super::runtime::{console_error, promise, ExecutionContext, ScheduledController};
 use super::settings::prepare;
 use crate::config::ADMIN_PREFIX;
 use crate::gate::{self, Handled, Incoming, Ports};
@@ -24,7 +24,7 @@ use crate::replay::local::LocalGuard;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// The answer for a request the gate handled.
 fn answer_for(handled: &Handled) -> Answer {
@@ -58,9 +58,9 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
     let mut incoming = WorkerIncoming::new(request);
     let path = incoming.path();
     if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
-        return future_to_promise(async move {
-            Ok(respond(&admin::answer(&incoming, &prepared, started).await))
-        });
+        return promise(
+            async move { Ok(respond(&admin::answer(&incoming, &prepared, started).await)) },
+        );
     }
     let bindings = prepared.bindings();
     let Some(store) = replay_store(&bindings, &prepared.config) else {
@@ -73,7 +73,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
     let pair = deferred();
     let answer: Promise = pair.get(0).unchecked_into();
     let resolve: Function = pair.get(1).unchecked_into();
-    let work = future_to_promise(async move {
+    let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
         let store = LocalGuard::new(store, &prepared.held);
@@ -104,7 +104,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
 #[wasm_bindgen]
 pub fn scheduled(controller: ScheduledController, env: JsValue, _ctx: JsValue) -> Promise {
     let scheduled_ms = controller.scheduled_time() as i64;
-    future_to_promise(async move {
+    promise(async move {
         clean_up(scheduled_ms, &env).await;
         Ok(JsValue::UNDEFINED)
     })

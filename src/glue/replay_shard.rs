@@ -4,7 +4,7 @@
 
 use super::edge::respond;
 use super::runtime::{
-    DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage, SqlStorageValue,
+    promise, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage, SqlStorageValue,
 };
 use crate::outcome::Answer;
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// After a clean-up run, the next one waits at least this long, so a busy
 /// shard sweeps about once a minute rather than once per expiry.
@@ -67,13 +67,13 @@ impl ReplayShard {
     pub fn fetch(&self, request: ObjectRequest) -> Promise {
         let shard = self.0.clone();
         let url = request.url();
-        future_to_promise(async move { shard.fetch(&url).await.map_err(store_error) })
+        promise(async move { shard.fetch(&url).await.map_err(store_error) })
     }
 
     /// The clean-up: expired rows go, and the alarm is set for the next.
     pub fn alarm(&self) -> Promise {
         let shard = self.0.clone();
-        future_to_promise(async move {
+        promise(async move {
             let ledger = Ledger::new(SqlTable(shard.sql.clone()));
             let now = now_ms();
             shard.alarm_at.set(None);

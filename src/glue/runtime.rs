@@ -7,8 +7,20 @@
 //! were a third of the module.
 
 use js_sys::{Array, Promise, Uint8Array};
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+
+/// The work of an event.
+type Work = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Runs `work` as a promise. Every handler's work goes through this one
+/// boxed instance of `future_to_promise`, rather than an instance (its
+/// closures, task and drop glue) per future type.
+pub fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(Box::pin(work) as Work)
+}
 
 #[wasm_bindgen]
 extern "C" {
