@@ -13,8 +13,10 @@ use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
 use js_sys::{Array, Object, Promise};
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 /// The name of the queue whose messages are dead letters already.
 const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
@@ -67,16 +69,23 @@ async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue
     let sinks = Sinks::of(&bindings);
     let dead_letters = batch.queue() == DEAD_LETTER_QUEUE;
     let store = replay_store(&bindings, &prepared.config);
-    let messages: Vec<QueueMessage> = batch
+    let shared = Rc::new((prepared, sinks, store));
+    // The messages run side by side, joined by the runtime's Promise.all;
+    // one message's failure never holds back the others of its batch.
+    let work: Array = batch
         .messages()
         .iter()
-        .map(JsCast::unchecked_into)
+        .map(|message| {
+            let message: QueueMessage = message.unchecked_into();
+            let shared = shared.clone();
+            promise(async move {
+                let (prepared, sinks, store) = &*shared;
+                consume_one(prepared, sinks, store.as_ref(), &message, dead_letters).await;
+                Ok(JsValue::UNDEFINED)
+            })
+        })
         .collect();
-    // One message's failure never holds back the others of its batch.
-    let work = messages
-        .iter()
-        .map(|message| consume_one(&prepared, &sinks, store.as_ref(), message, dead_letters));
-    futures_util::future::join_all(work).await;
+    JsFuture::from(Promise::all(&work)).await?;
     Ok(JsValue::UNDEFINED)
 }
 
