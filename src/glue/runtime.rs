@@ -190,3 +190,9 @@ fn start() {
     }));
     wasm_bindgen::handler::set_on_abort(wasm_bindgen::handler::schedule_reinit);
 }
+
+/// The module's allocator: talc, whose wasm build is about 5 KB smaller than
+/// std's dlmalloc (the upload's size), and measured no slower on small
+/// deliveries. Workers run one thread per isolate, as `TalckWasm` assumes.
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
