@@ -76,7 +76,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
     let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let store = LocalGuard::new(store, &prepared.held);
+        let store = LocalGuard::new(&store, &prepared.held);
         let ports = Ports {
             store: &store,
             mac: &mac,
