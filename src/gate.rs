@@ -109,6 +109,29 @@ pub enum Incident {
     QueueRefused,
 }
 
+impl Incident {
+    /// Appends the incident as the log line names it: its variant's name,
+    /// and the status in brackets (`OriginStatus(502)`), as `{:?}` would
+    /// write it, without the Debug machinery in wasm.
+    pub fn push_name(&self, out: &mut String) {
+        out.push_str(match self {
+            Incident::OriginStatus(_) => "OriginStatus",
+            Incident::OriginUnreachable => "OriginUnreachable",
+            Incident::ResignFailed => "ResignFailed",
+            Incident::OriginTimedOut => "OriginTimedOut",
+            Incident::ClaimFailed => "ClaimFailed",
+            Incident::MarkDoneFailed => "MarkDoneFailed",
+            Incident::ReleaseFailed => "ReleaseFailed",
+            Incident::QueueRefused => "QueueRefused",
+        });
+        if let Incident::OriginStatus(status) = self {
+            out.push('(');
+            out.push_str(&status.to_string());
+            out.push(')');
+        }
+    }
+}
+
 /// The gate's verdict on one request, with what the logs should say.
 /// Nothing here is a secret, a signature or a body.
 #[derive(Debug, Clone, PartialEq, Eq)]

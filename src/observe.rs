@@ -94,9 +94,14 @@ impl Observation<'_> {
             ("body_bytes", number(handled.body_bytes.map(|n| n as i64))),
         ];
         if !handled.incidents.is_empty() {
-            let incidents: Vec<String> =
-                handled.incidents.iter().map(|i| format!("{i:?}")).collect();
-            fields.push(("incidents", Value::Text(incidents.join(","))));
+            let mut incidents = String::new();
+            for (i, incident) in handled.incidents.iter().enumerate() {
+                if i > 0 {
+                    incidents.push(',');
+                }
+                incident.push_name(&mut incidents);
+            }
+            fields.push(("incidents", Value::Text(incidents)));
         }
         fields
     }
