@@ -41,11 +41,13 @@ cp src/js/shim.js "$staging/shim.js"
 # Optimised as worker-build would (-O), and without the "name" section: it is
 # a fifth of the module, and a smaller upload starts faster. HOOKGATE_KEEP_NAMES=1
 # keeps it, for CPU profiles with named wasm frames (npm run profile). The
-# features are the ones the module uses, so nothing newer than workerd
+# "producers" and "target_features" sections go too: only tools read them.
+# The features are the ones the module uses, so nothing newer than workerd
 # supports is emitted.
 strip=--strip-debug
 [ -n "${HOOKGATE_KEEP_NAMES:-}" ] && strip=--debuginfo
 "$WASM_OPT_BIN" "$staging/index_bg.wasm" -o "$staging/index_bg.wasm" -O $strip \
+  --strip-producers --strip-target-features \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 
