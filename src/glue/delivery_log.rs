@@ -9,18 +9,18 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use super::edge::respond;
+use super::edge::{call_object, respond};
 use super::runtime::{promise, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue};
 use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
 use crate::log::render;
 use crate::log::{Attempt, Cursor, DeliveryRecord, Filter, Letter};
 use crate::outcome::Answer;
-use js_sys::{Object, Promise};
+use js_sys::Promise;
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// The name of the one object that holds the log.
@@ -447,56 +447,20 @@ impl Table {
     }
 }
 
-/// The `DELIVERY_LOG` binding and its one object, called directly.
-#[wasm_bindgen]
-extern "C" {
-    pub type LogNamespace;
-
-    #[wasm_bindgen(method, js_name = idFromName, catch)]
-    fn id_from_name(this: &LogNamespace, name: &str) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &LogNamespace, id: &JsValue) -> Result<LogStub, JsValue>;
-
-    type LogStub;
-
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &LogStub, url: &str, init: &Object) -> Result<Promise, JsValue>;
-
-    type LogResponse;
-
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &LogResponse) -> u16;
-
-    #[wasm_bindgen(method, catch)]
-    fn text(this: &LogResponse) -> Result<Promise, JsValue>;
-}
-
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
 
-/// Sends commands to the delivery log.
-pub struct LogClient(pub LogNamespace);
+/// Sends commands to the delivery log, through its `DELIVERY_LOG` binding.
+pub struct LogClient(pub JsValue);
 
 impl LogClient {
     /// Sends one command; the object's status and body.
     pub async fn send(&self, command: &LogCommand) -> Result<(u16, String), LogUnavailable> {
-        let unavailable = |_| LogUnavailable;
         let (path, body) = command.encode();
-        let id = self.0.id_from_name(LOG_OBJECT).map_err(unavailable)?;
-        let stub = self.0.get(&id).map_err(unavailable)?;
-        let init = Object::new();
-        js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
-        js_sys::Reflect::set(&init, &"body".into(), &body.into()).map_err(unavailable)?;
         let url = format!("https://delivery-log{path}");
-        let response = JsFuture::from(stub.fetch(&url, &init).map_err(unavailable)?)
+        call_object(&self.0, LOG_OBJECT, &url, Some(&body))
             .await
-            .map_err(unavailable)?;
-        let response: LogResponse = response.unchecked_into();
-        let text = JsFuture::from(response.text().map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        Ok((response.status(), text.as_string().unwrap_or_default()))
+            .ok_or(LogUnavailable)
     }
 
     /// Sends a write; `Err` unless the object stored it.

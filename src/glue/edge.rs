@@ -65,6 +65,9 @@ extern "C" {
     #[wasm_bindgen(js_name = logObject)]
     pub fn log_object(level: &str, text: &str);
 
+    #[wasm_bindgen(js_name = callObject)]
+    fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
+
     #[wasm_bindgen(js_name = deferred)]
     pub fn deferred() -> Array;
 }
@@ -93,6 +96,22 @@ fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
 pub fn respond(answer: &Answer) -> JsValue {
     let extra = joined(answer.headers.iter().map(|(n, v)| (*n, v.as_str())));
     respond_js(answer.status, answer.content_type, &answer.body, &extra)
+}
+
+/// Calls a Durable Object by name (a POST of `body`, or a GET without
+/// one): its status and body text, or `None` when it could not be reached.
+pub async fn call_object(
+    namespace: &JsValue,
+    name: &str,
+    url: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let answer = JsFuture::from(call_object_js(namespace, name, url, body))
+        .await
+        .ok()?
+        .as_string()?;
+    let (status, text) = answer.split_once(SEP)?;
+    Some((status.parse().ok()?, text.to_owned()))
 }
 
 /// The runtime's clock. In a Worker it advances with I/O, which is all the
@@ -310,7 +329,7 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
                 console_error("hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])");
                 return None;
             };
-            let shards = DurableShards(namespace.clone().unchecked_into());
+            let shards = DurableShards(namespace.clone());
             Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
     }

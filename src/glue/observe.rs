@@ -41,10 +41,7 @@ pub struct Sinks {
 impl Sinks {
     pub fn of(bindings: &Bindings) -> Self {
         Self {
-            log: bindings
-                .delivery_log
-                .clone()
-                .map(|b| LogClient(b.unchecked_into())),
+            log: bindings.delivery_log.clone().map(LogClient),
             metrics: bindings.metrics.clone().map(JsCast::unchecked_into),
         }
     }

@@ -2,7 +2,7 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::edge::respond;
+use super::edge::{call_object, respond};
 use super::runtime::{
     promise, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage, SqlStorageValue,
 };
@@ -14,7 +14,7 @@ use js_sys::Promise;
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 /// After a clean-up run, the next one waits at least this long, so a busy
@@ -260,53 +260,15 @@ impl LedgerTable for SqlTable {
     }
 }
 
-/// The Durable Object namespace binding and its stubs, called directly.
-#[wasm_bindgen]
-extern "C" {
-    pub type DurableNamespace;
-
-    #[wasm_bindgen(method, js_name = idFromName, catch)]
-    fn id_from_name(this: &DurableNamespace, name: &str) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &DurableNamespace, id: &JsValue) -> Result<DurableStub, JsValue>;
-
-    type DurableStub;
-
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &DurableStub, url: &str) -> Result<Promise, JsValue>;
-
-    type ShardResponse;
-
-    #[wasm_bindgen(method, getter)]
-    fn ok(this: &ShardResponse) -> bool;
-
-    #[wasm_bindgen(method, catch)]
-    fn text(this: &ShardResponse) -> Result<Promise, JsValue>;
-}
-
 /// Calls shards through the `REPLAY_DO` binding.
-pub struct DurableShards(pub DurableNamespace);
+pub struct DurableShards(pub JsValue);
 
 impl ShardClient for DurableShards {
     async fn call(&self, shard: u32, request: &ShardRequest) -> Result<String, StoreError> {
-        let unavailable = |_| StoreError::Unavailable;
-        let id = self
-            .0
-            .id_from_name(&shard_name(shard))
-            .map_err(unavailable)?;
-        let stub = self.0.get(&id).map_err(unavailable)?;
         let url = format!("https://replay-shard{}", request.to_path());
-        let response = JsFuture::from(stub.fetch(&url).map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        let response: ShardResponse = response.unchecked_into();
-        let text = JsFuture::from(response.text().map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        if !response.ok() {
-            return Err(StoreError::Unavailable);
+        match call_object(&self.0, &shard_name(shard), &url, None).await {
+            Some((200..=299, text)) => Ok(text),
+            _ => Err(StoreError::Unavailable),
         }
-        text.as_string().ok_or(StoreError::Unavailable)
     }
 }

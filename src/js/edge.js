@@ -73,6 +73,19 @@ export function kvDelete(namespace, key) {
   );
 }
 
+/** Calls the Durable Object named `name` in `namespace` at `url` (a POST of
+ * `body`, or a GET when `body` is null). Resolves to its status and body as
+ * `status SEP text`, or to '' when the object could not be reached. */
+export async function callObject(namespace, name, url, body) {
+  try {
+    const stub = namespace.get(namespace.idFromName(name));
+    const response = await stub.fetch(url, body === null ? undefined : { method: 'POST', body });
+    return response.status + SEP + (await response.text());
+  } catch {
+    return '';
+  }
+}
+
 /** One structured log line: the object Workers Logs indexes, built from
  * `name SEP value …` where each value is `s` + text, `n` + a number, or
  * empty for null. */
