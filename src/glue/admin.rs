@@ -14,7 +14,6 @@ use crate::log::command::{decode_letter, LogCommand};
 use crate::outcome::{Answer, Outcome};
 use crate::queue::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
 
 /// Answers one request under `/_hookgate`.
 pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) -> Answer {
@@ -55,7 +54,7 @@ pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) ->
             let Some(log) = &log else {
                 return AdminError::LogUnavailable.answer();
             };
-            let queue = EdgeQueue(bindings.delivery_queue.clone().map(JsCast::unchecked_into));
+            let queue = EdgeQueue(bindings.delivery_queue.clone());
             return match retry_dead_letter(&queue, log, route, key, now).await {
                 Ok(()) => Outcome::Queued.answer(None),
                 Err(error) => error.answer(),

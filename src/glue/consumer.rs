@@ -3,7 +3,9 @@
 //! delivery log for a retry). Exported with plain wasm-bindgen; the entry
 //! (src/js/shim.js) hands the runtime's `queue` event to it.
 
-use super::edge::{parse_message, replay_store, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock};
+use super::edge::{
+    parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
+};
 use super::observe::Sinks;
 use super::runtime::{console_error, promise};
 use super::settings::{prepare, Prepared};
@@ -12,7 +14,7 @@ use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
-use js_sys::{Array, Object, Promise};
+use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -45,8 +47,6 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn ack(this: &QueueMessage);
 
-    #[wasm_bindgen(method)]
-    fn retry(this: &QueueMessage, options: &Object);
 }
 
 #[wasm_bindgen]
@@ -186,11 +186,5 @@ async fn consume_one(
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {
-    let options = Object::new();
-    let _ = js_sys::Reflect::set(
-        &options,
-        &"delaySeconds".into(),
-        &JsValue::from_f64(delay_seconds as f64),
-    );
-    message.retry(&options);
+    retry_message(message, delay_seconds as f64);
 }

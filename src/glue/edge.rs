@@ -16,7 +16,7 @@ use crate::queue::{DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -67,6 +67,39 @@ extern "C" {
 
     #[wasm_bindgen(js_name = callObject)]
     fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
+
+    #[wasm_bindgen(js_name = queueSend)]
+    fn queue_send(
+        queue: &JsValue,
+        route: &str,
+        key: &str,
+        content_type: Option<&str>,
+        event_type: Option<&str>,
+        headers: &str,
+        body: &Uint8Array,
+    ) -> Promise;
+
+    #[wasm_bindgen(js_name = readMessage)]
+    fn read_message(message: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(js_name = retryMessage)]
+    pub fn retry_message(message: &JsValue, delay_seconds: f64);
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = writePoint)]
+    pub fn write_point(
+        dataset: &JsValue,
+        blob1: &str,
+        blob2: &str,
+        blob3: &str,
+        double1: f64,
+        double2: f64,
+        double3: f64,
+        index: &str,
+    ) -> bool;
+
+    #[wasm_bindgen(js_name = importHmacKey)]
+    pub fn import_hmac_key(raw: &Uint8Array) -> Promise;
 
     #[wasm_bindgen(js_name = deferred)]
     pub fn deferred() -> Array;
@@ -384,17 +417,8 @@ impl ReplayStore for &EdgeStore {
     }
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// A Queues producer binding.
-    pub type QueueBinding;
-
-    #[wasm_bindgen(method, catch)]
-    fn send(this: &QueueBinding, body: &JsValue, options: &Object) -> Result<Promise, JsValue>;
-}
-
 /// The producer, on its binding (absent when no route queues).
-pub struct EdgeQueue(pub Option<QueueBinding>);
+pub struct EdgeQueue(pub Option<JsValue>);
 
 /// The delivery queue, when a route needs it; `None` (a settings error,
 /// logged) when a queue route has no binding.
@@ -407,79 +431,60 @@ pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue>
         console_error("hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])");
         return None;
     }
-    Some(EdgeQueue(
-        bindings.delivery_queue.clone().map(JsCast::unchecked_into),
-    ))
+    Some(EdgeQueue(bindings.delivery_queue.clone()))
 }
 
 impl DeliveryQueue<EdgeBody> for EdgeQueue {
     async fn send(&self, message: &Queued<EdgeBody>) -> Result<(), QueueError> {
         let queue = self.0.as_ref().ok_or(QueueError)?;
-        let object = message_object(message).map_err(|_| QueueError)?;
-        // "v8": structured clone, so the body travels as bytes.
-        let options = Object::new();
-        js_sys::Reflect::set(&options, &"contentType".into(), &"v8".into())
-            .map_err(|_| QueueError)?;
-        let promise = queue.send(&object, &options).map_err(|_| QueueError)?;
-        JsFuture::from(promise)
-            .await
-            .map(drop)
-            .map_err(|_| QueueError)
+        let headers = joined(
+            message
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        let sent = queue_send(
+            queue,
+            &message.route,
+            &message.key,
+            message.content_type.as_deref(),
+            message.event_type.as_deref(),
+            &headers,
+            &message.body.js,
+        );
+        match JsFuture::from(sent).await.ok().and_then(|ok| ok.as_bool()) {
+            Some(true) => Ok(()),
+            _ => Err(QueueError),
+        }
     }
 }
 
-/// A queued event as the JS object a queue message carries.
-fn message_object(message: &Queued<EdgeBody>) -> Result<Object, JsValue> {
-    let object = Object::new();
-    let set =
-        |name: &str, value: &JsValue| js_sys::Reflect::set(&object, &name.into(), value).map(drop);
-    set("v", &1.into())?;
-    set("route", &message.route.as_str().into())?;
-    set("key", &message.key.as_str().into())?;
-    set(
-        "contentType",
-        &message
-            .content_type
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from),
-    )?;
-    set(
-        "eventType",
-        &message
-            .event_type
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from),
-    )?;
-    let headers = Array::new();
-    for (name, value) in &message.headers {
-        headers.push(&Array::of2(&name.as_str().into(), &value.as_str().into()));
-    }
-    set("headers", &headers)?;
-    set("body", &message.body.js)?;
-    Ok(object)
-}
-
-/// Reads what [`message_object`] wrote; `None` for anything else.
+/// Reads a message [`EdgeQueue`] sent; `None` for anything else.
 pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
-    let get = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
-    if get("v")?.as_f64() != Some(1.0) {
+    let read = read_message(value);
+    if read.is_null() {
         return None;
     }
-    let text = |name: &str| get(name).and_then(|v| v.as_string());
-    let headers = Array::from(&get("headers")?)
-        .iter()
-        .map(|pair| {
-            let pair = Array::from(&pair);
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let body = get("body")?.dyn_into::<Uint8Array>().ok()?;
+    let read: Array = read.unchecked_into();
+    let facts = read.get(0).as_string()?;
+    let body: Uint8Array = read.get(1).unchecked_into();
+    let mut parts = facts.split(SEP);
+    let mut next = || parts.next().map(str::to_owned);
+    let route = next()?;
+    let key = next()?;
+    let optional = |text: String| text.strip_prefix('s').map(str::to_owned);
+    let content_type = optional(next()?);
+    let event_type = optional(next()?);
+    let mut headers = Vec::new();
+    while let (Some(name), Some(value)) = (next(), next()) {
+        headers.push((name, value));
+    }
     Some(Queued {
-        route: text("route")?,
-        key: text("key")?,
-        content_type: text("contentType"),
+        route,
+        key,
+        content_type,
         headers,
-        event_type: text("eventType"),
+        event_type,
         body: EdgeBody::new(body),
     })
 }

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::keys::SigningKey;
 use crate::mac::{keys_of, KeyUse, MacError};
 use crate::replay::local::Held;
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Object, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -165,22 +165,9 @@ extern "C" {
 
     #[wasm_bindgen(constructor, js_class = "URL", catch)]
     fn new(url: &str) -> Result<WebUrl, JsValue>;
-
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
-    fn subtle_import_key(
-        format: &str,
-        key: &Uint8Array,
-        algorithm: &Object,
-        extractable: bool,
-        usages: &Array,
-    ) -> Promise;
 }
 
 async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
-    let algorithm = Object::new();
-    js_sys::Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
-    js_sys::Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
-    let usages = Array::of1(&"sign".into());
     let raw = Uint8Array::from(key.as_bytes());
-    JsFuture::from(subtle_import_key("raw", &raw, &algorithm, false, &usages)).await
+    JsFuture::from(super::edge::import_hmac_key(&raw)).await
 }
