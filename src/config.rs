@@ -388,9 +388,12 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
     if path.bytes().any(unmatchable) {
         return Err(PathRule::Unmatchable);
     }
+    // `.` or `..`, each dot possibly written %2e (any case).
     let dot = |segment: &str| {
-        let lower = segment.to_ascii_lowercase().replace("%2e", ".");
-        lower == "." || lower == ".."
+        matches!(
+            segment.to_ascii_lowercase().as_str(),
+            "." | ".." | "%2e" | ".%2e" | "%2e." | "%2e%2e"
+        )
     };
     if path.split('/').any(dot) {
         return Err(PathRule::DotSegment);

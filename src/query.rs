@@ -68,7 +68,8 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
 /// The path and the query (without its `?`) of an absolute URL, as a
 /// Durable Object reads the URL its stub was called with.
 pub fn path_and_query(url: &str) -> (&str, &str) {
-    let rest = &url[url.find("//").map_or(0, |at| at + 2)..];
+    let scheme_end = url.as_bytes().windows(2).position(|pair| pair == b"//");
+    let rest = &url[scheme_end.map_or(0, |at| at + 2)..];
     let tail = &rest[rest.find(['/', '?']).unwrap_or(rest.len())..];
     let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
     (if path.is_empty() { "/" } else { path }, query)
