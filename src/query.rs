@@ -68,9 +68,12 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
 /// The path and the query (without its `?`) of an absolute URL, as a
 /// Durable Object reads the URL its stub was called with.
 pub fn path_and_query(url: &str) -> (&str, &str) {
+    // Positions are found bytewise and taken with `get`: no substring
+    // search or slicing panic (with its formatting) is linked for this.
     let scheme_end = url.as_bytes().windows(2).position(|pair| pair == b"//");
-    let rest = &url[scheme_end.map_or(0, |at| at + 2)..];
-    let tail = &rest[rest.find(['/', '?']).unwrap_or(rest.len())..];
+    let rest = url.get(scheme_end.map_or(0, |at| at + 2)..).unwrap_or("");
+    let path_start = rest.bytes().position(|b| b == b'/' || b == b'?');
+    let tail = rest.get(path_start.unwrap_or(rest.len())..).unwrap_or("");
     let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
     (if path.is_empty() { "/" } else { path }, query)
 }
