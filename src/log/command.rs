@@ -5,9 +5,7 @@
 
 use super::counts::Count;
 use super::{Attempt, Cursor, Filter, Letter, DEFAULT_PAGE, MAX_PAGE};
-use crate::keys::BASE64;
 use crate::query::{pairs, push_encoded};
-use base64::Engine;
 
 /// One request to the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +54,7 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
     for (name, value) in &letter.headers {
         field(out, "h", &format!("{name}:{value}"));
     }
-    field(out, "body", &BASE64.encode(&letter.body));
+    field(out, "body", &crate::keys::encode_base64(&letter.body));
 }
 
 /// Reads what [`encode_letter`] wrote.
@@ -75,7 +73,7 @@ pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
             .filter(|(n, _)| n == "h")
             .map(|(_, v)| v.split_once(':').map(|(n, v)| (n.to_owned(), v.to_owned())))
             .collect::<Option<_>>()?,
-        body: BASE64.decode(one("body")?).ok()?,
+        body: crate::keys::decode_base64(&one("body")?)?,
     })
 }
 
