@@ -65,6 +65,13 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// A whole number in decimal, of any unsigned type, read as a `u64` (one
+/// parser in the module for them all) and then narrowed: `None` for
+/// anything `str::parse` of that type would refuse.
+pub fn whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
+    T::try_from(text.parse::<u64>().ok()?).ok()
+}
+
 /// The path and the query (without its `?`) of an absolute URL, as a
 /// Durable Object reads the URL its stub was called with.
 pub fn path_and_query(url: &str) -> (&str, &str) {
@@ -106,6 +113,25 @@ mod tests {
             assert_eq!(pairs(bad), None, "{bad}");
         }
         assert_eq!(pairs(""), Some(vec![]));
+    }
+
+    #[test]
+    fn whole_numbers_narrow_as_parse_would() {
+        for text in [
+            "0",
+            "+7",
+            "65535",
+            "65536",
+            "4294967296",
+            "-1",
+            "",
+            "1.0",
+            " 1",
+        ] {
+            assert_eq!(whole::<u16>(text), text.parse::<u16>().ok(), "{text:?}");
+            assert_eq!(whole::<u32>(text), text.parse::<u32>().ok(), "{text:?}");
+            assert_eq!(whole::<u64>(text), text.parse::<u64>().ok(), "{text:?}");
+        }
     }
 
     #[test]

@@ -236,9 +236,7 @@ fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {
         None => None,
     };
     let limit = match one(&fields, "limit") {
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
+        Some(text) => crate::query::whole::<u32>(&text)
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or(AdminError::BadQuery(
                 "limit= takes a whole number from 1 to 100.",

@@ -144,7 +144,7 @@ pub async fn call_object(
         .ok()?
         .as_string()?;
     let (status, text) = answer.split_once(SEP)?;
-    Some((status.parse().ok()?, text.to_owned()))
+    Some((crate::query::whole(status)?, text.to_owned()))
 }
 
 /// The runtime's clock. In a Worker it advances with I/O, which is all the

@@ -107,10 +107,10 @@ fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
         at_ms: one("at")?.parse().ok()?,
         outcome: one("outcome")?,
         origin_status: match one("status") {
-            Some(status) => Some(status.parse().ok()?),
+            Some(status) => Some(crate::query::whole(&status)?),
             None => None,
         },
-        duration_ms: one("ms")?.parse().ok()?,
+        duration_ms: crate::query::whole(&one("ms")?)?,
     })
 }
 
@@ -237,7 +237,7 @@ impl LogCommand {
                         minute: minute.parse().ok()?,
                         route: route.clone(),
                         reason: reason.clone(),
-                        count: count.parse().ok()?,
+                        count: crate::query::whole(count)?,
                     });
                 }
                 LogCommand::Counts(counts)
@@ -252,7 +252,7 @@ impl LogCommand {
                     },
                 },
                 limit: one("limit")
-                    .and_then(|l| l.parse().ok())
+                    .and_then(|l| crate::query::whole(&l))
                     .unwrap_or(DEFAULT_PAGE)
                     .clamp(1, MAX_PAGE),
                 cursor: match one("cursor") {
