@@ -11,7 +11,7 @@ done
 # Skip when nothing that goes into build/ changed since the last build: wrangler
 # dev (4.86) runs this command twice at start (once for the entry point, once
 # when its watcher is ready), and the second run then costs nothing.
-inputs="$( { find src Cargo.toml Cargo.lock scripts/build.sh scripts/tools.sh -type f -print0 | sort -z | xargs -0 sha256sum; echo "$* ${HOOKGATE_KEEP_NAMES:-}"; } | sha256sum | cut -d' ' -f1)"
+inputs="$( { find src build.rs Cargo.toml Cargo.lock scripts/build.sh scripts/tools.sh -type f -print0 | sort -z | xargs -0 sha256sum; echo "$* ${HOOKGATE_KEEP_NAMES:-}"; } | sha256sum | cut -d' ' -f1)"
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat build/.inputs 2>/dev/null)" = "$inputs" ]; then
   echo "build: up to date (inputs unchanged since the last build)"
   exit 0
@@ -22,7 +22,15 @@ staging=build/.staging
 rm -rf "$staging"
 mkdir -p "$staging"
 
-cargo build --release --target wasm32-unknown-unknown --lib "$@"
+# The dashboard's script and style sheet, minified: the module carries them
+# (src/admin/mod.rs includes them from here, see build.rs).
+dashboard="$PWD/target/dashboard"
+mkdir -p "$dashboard"
+cp src/admin/dashboard.html "$dashboard/dashboard.html"
+"$ESBUILD_BIN" src/admin/dashboard.js --minify --log-level=warning --outfile="$dashboard/dashboard.js"
+"$ESBUILD_BIN" src/admin/dashboard.css --minify --log-level=warning --outfile="$dashboard/dashboard.css"
+
+HOOKGATE_DASHBOARD_DIR="$dashboard" cargo build --release --target wasm32-unknown-unknown --lib "$@"
 
 # The module target with the reset-state function and abort handler: the
 # entry sets the module up again after a critical error (src/js/shim.js).
@@ -44,11 +52,13 @@ minify=--minify
 # Optimised as worker-build would (-O), and without the "name" section: it is
 # a fifth of the module, and a smaller upload starts faster. HOOKGATE_KEEP_NAMES=1
 # keeps it, for CPU profiles with named wasm frames (npm run profile). The
-# features are the ones the module uses, so nothing newer than workerd
+# "producers" and "target_features" sections go too: only tools read them.
+# The features are the ones the module uses, so nothing newer than workerd
 # supports is emitted.
 strip=--strip-debug
 [ -n "${HOOKGATE_KEEP_NAMES:-}" ] && strip=--debuginfo
 "$WASM_OPT_BIN" "$staging/index_bg.wasm" -o "$staging/index_bg.wasm" -O $strip \
+  --strip-producers --strip-target-features \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 

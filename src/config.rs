@@ -2,7 +2,7 @@
 //! any request is answered.
 //!
 //! The reader is a plain closure (`name -> Option<String>`) so this module
-//! knows nothing of `worker::Env` and is tested natively. Errors name the
+//! knows nothing of the Worker's `env` and is tested natively. Errors name the
 //! setting (or the route and field) and the rule it broke, never the value:
 //! a secret pasted into the wrong variable must not end up in a log.
 //!
@@ -306,9 +306,10 @@ impl std::fmt::Display for Rule {
             Rule::DuplicatePath => f.write_str("two routes have this path"),
             Rule::UnknownField(name) => write!(
                 f,
-                "unknown field {name:?}; routes take scheme, secret, origin, origin_secret, \
+                "unknown field {}; routes take scheme, secret, origin, origin_secret, \
                  tolerance_seconds, max_body_bytes, origin_timeout_ms, dedupe_ttl_seconds, delivery, \
-                 queue_max_attempts, queue_retry_base_seconds"
+                 queue_max_attempts, queue_retry_base_seconds",
+                crate::json::string(name)
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {
@@ -360,14 +361,14 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// A route path as a log may show it: quoted, escaped, and cut short, since
-/// it may be anything a user typed.
-fn shown_path(path: &str) -> String {
+/// A route path as a log may show it: quoted, escaped (as a JSON string, so
+/// plain ASCII), and cut short, since it may be anything a user typed.
+pub fn shown_path(path: &str) -> String {
     let mut shown: String = path.chars().take(64).collect();
     if shown.len() < path.len() {
         shown.push('…');
     }
-    format!("{shown:?}")
+    crate::json::string(&shown)
 }
 
 /// Checks that a request path can ever equal `path`: the runtime's URL
@@ -387,9 +388,12 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
     if path.bytes().any(unmatchable) {
         return Err(PathRule::Unmatchable);
     }
+    // `.` or `..`, each dot possibly written %2e (any case).
     let dot = |segment: &str| {
-        let lower = segment.to_ascii_lowercase().replace("%2e", ".");
-        lower == "." || lower == ".."
+        matches!(
+            segment.to_ascii_lowercase().as_str(),
+            "." | ".." | "%2e" | ".%2e" | "%2e." | "%2e%2e"
+        )
     };
     if path.split('/').any(dot) {
         return Err(PathRule::DotSegment);

@@ -2,7 +2,7 @@
 //!
 //! Pure and generic: the request, the clock, the replay store, the MAC and
 //! the origin are traits, so every decision is tested natively with fakes,
-//! and the Worker glue only adapts `worker` types to them. Cheap checks come
+//! and the Worker glue only adapts the runtime's objects to them. Cheap checks come
 //! first (path, method, Content-Length, headers, the timestamp window) so a
 //! junk request never costs a body read or an HMAC, and only a verified
 //! delivery touches the store.
@@ -107,6 +107,29 @@ pub enum Incident {
     ReleaseFailed,
     /// The delivery queue refused the event; the claim was released.
     QueueRefused,
+}
+
+impl Incident {
+    /// Appends the incident as the log line names it: its variant's name,
+    /// and the status in brackets (`OriginStatus(502)`), as `{:?}` would
+    /// write it, without the Debug machinery in wasm.
+    pub fn push_name(&self, out: &mut String) {
+        out.push_str(match self {
+            Incident::OriginStatus(_) => "OriginStatus",
+            Incident::OriginUnreachable => "OriginUnreachable",
+            Incident::ResignFailed => "ResignFailed",
+            Incident::OriginTimedOut => "OriginTimedOut",
+            Incident::ClaimFailed => "ClaimFailed",
+            Incident::MarkDoneFailed => "MarkDoneFailed",
+            Incident::ReleaseFailed => "ReleaseFailed",
+            Incident::QueueRefused => "QueueRefused",
+        });
+        if let Incident::OriginStatus(status) = self {
+            out.push('(');
+            out.push_str(&status.to_string());
+            out.push(')');
+        }
+    }
 }
 
 /// The gate's verdict on one request, with what the logs should say.

@@ -2,8 +2,9 @@
 //! Quo's legacy webhooks, GitHub, Stripe, Slack, Shopify), stops replays,
 //! and forwards clean events byte for byte to an origin.
 //!
-//! Everything but the `*_glue` modules is pure and builds natively; the glue
-//! adapts `worker` types to the core's traits and is compiled only for wasm32.
+//! Everything but the `glue` module is pure and builds natively; the glue
+//! adapts the runtime's objects (through small wasm-bindgen externs) to the
+//! core's traits and is compiled only for wasm32.
 
 pub mod admin;
 pub mod body_fields;

@@ -16,7 +16,9 @@ use crate::log::{records, Attempt};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Text(String),
-    Number(f64),
+    /// Every number hookgate logs is whole (statuses, counts, sizes,
+    /// milliseconds): written as an integer, no float formatting in wasm.
+    Number(i64),
     Null,
 }
 
@@ -75,26 +77,31 @@ impl Observation<'_> {
     pub fn log_fields(&self) -> Vec<(&'static str, Value)> {
         let handled = self.handled;
         let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::Text(v.to_owned()));
-        let number = |value: Option<f64>| value.map_or(Value::Null, Value::Number);
+        let number = |value: Option<i64>| value.map_or(Value::Null, Value::Number);
         let mut fields = vec![
             ("hookgate", Value::Text("request".to_owned())),
             ("route", Value::Text(self.route().to_owned())),
             ("scheme", text(handled.scheme.map(|s| s.name()))),
             ("reason", Value::Text(handled.outcome.reason().to_owned())),
-            ("status", Value::Number(f64::from(handled.outcome.status()))),
+            ("status", Value::Number(i64::from(handled.outcome.status()))),
             ("key", text(handled.key.as_deref())),
             ("event_type", text(handled.event_type.as_deref())),
-            ("duration_ms", Value::Number(f64::from(self.duration_ms))),
+            ("duration_ms", Value::Number(i64::from(self.duration_ms))),
             (
                 "origin_status",
-                number(handled.origin_status.map(f64::from)),
+                number(handled.origin_status.map(i64::from)),
             ),
-            ("body_bytes", number(handled.body_bytes.map(|n| n as f64))),
+            ("body_bytes", number(handled.body_bytes.map(|n| n as i64))),
         ];
         if !handled.incidents.is_empty() {
-            let incidents: Vec<String> =
-                handled.incidents.iter().map(|i| format!("{i:?}")).collect();
-            fields.push(("incidents", Value::Text(incidents.join(","))));
+            let mut incidents = String::new();
+            for (i, incident) in handled.incidents.iter().enumerate() {
+                if i > 0 {
+                    incidents.push(',');
+                }
+                incident.push_name(&mut incidents);
+            }
+            fields.push(("incidents", Value::Text(incidents)));
         }
         fields
     }
@@ -166,12 +173,12 @@ impl Forwarded<'_> {
                 self.event_type
                     .map_or(Value::Null, |t| Value::Text(t.to_owned())),
             ),
-            ("attempt", Value::Number(f64::from(self.attempt))),
-            ("duration_ms", Value::Number(f64::from(self.duration_ms))),
+            ("attempt", Value::Number(i64::from(self.attempt))),
+            ("duration_ms", Value::Number(i64::from(self.duration_ms))),
             (
                 "origin_status",
                 self.origin_status
-                    .map_or(Value::Null, |s| Value::Number(f64::from(s))),
+                    .map_or(Value::Null, |s| Value::Number(i64::from(s))),
             ),
         ]
     }
@@ -242,9 +249,9 @@ mod tests {
         };
         assert_eq!(field("route"), Some(Value::Text("/quo".into())));
         assert_eq!(field("reason"), Some(Value::Text("delivered".into())));
-        assert_eq!(field("status"), Some(Value::Number(200.0)));
+        assert_eq!(field("status"), Some(Value::Number(200)));
         assert_eq!(field("key"), Some(Value::Text("msg_1".into())));
-        assert_eq!(field("body_bytes"), Some(Value::Number(321.0)));
+        assert_eq!(field("body_bytes"), Some(Value::Number(321)));
         let (blobs, doubles, index) = seen.metrics_point();
         assert_eq!(
             blobs,
@@ -267,7 +274,7 @@ mod tests {
     fn log_lines_encode_texts_numbers_and_nulls() {
         let text = encode_line(&[
             ("route", Value::Text("/quo".into())),
-            ("status", Value::Number(200.0)),
+            ("status", Value::Number(200)),
             ("key", Value::Null),
             ("odd", Value::Text("a\0b".into())),
         ]);
@@ -297,7 +304,7 @@ mod tests {
         assert_eq!(seen("in-flight").attempt(), None);
         assert!(seen("retrying")
             .log_fields()
-            .contains(&("attempt", Value::Number(2.0))));
+            .contains(&("attempt", Value::Number(2))));
     }
 
     #[test]

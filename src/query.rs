@@ -65,6 +65,26 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// A whole number in decimal, of any unsigned type, read as a `u64` (one
+/// parser in the module for them all) and then narrowed: `None` for
+/// anything `str::parse` of that type would refuse.
+pub fn whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
+    T::try_from(text.parse::<u64>().ok()?).ok()
+}
+
+/// The path and the query (without its `?`) of an absolute URL, as a
+/// Durable Object reads the URL its stub was called with.
+pub fn path_and_query(url: &str) -> (&str, &str) {
+    // Positions are found bytewise and taken with `get`: no substring
+    // search or slicing panic (with its formatting) is linked for this.
+    let scheme_end = url.as_bytes().windows(2).position(|pair| pair == b"//");
+    let rest = url.get(scheme_end.map_or(0, |at| at + 2)..).unwrap_or("");
+    let path_start = rest.bytes().position(|b| b == b'/' || b == b'?');
+    let tail = rest.get(path_start.unwrap_or(rest.len())..).unwrap_or("");
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +113,39 @@ mod tests {
             assert_eq!(pairs(bad), None, "{bad}");
         }
         assert_eq!(pairs(""), Some(vec![]));
+    }
+
+    #[test]
+    fn whole_numbers_narrow_as_parse_would() {
+        for text in [
+            "0",
+            "+7",
+            "65535",
+            "65536",
+            "4294967296",
+            "-1",
+            "",
+            "1.0",
+            " 1",
+        ] {
+            assert_eq!(whole::<u16>(text), text.parse::<u16>().ok(), "{text:?}");
+            assert_eq!(whole::<u32>(text), text.parse::<u32>().ok(), "{text:?}");
+            assert_eq!(whole::<u64>(text), text.parse::<u64>().ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn path_and_query_of_a_url() {
+        assert_eq!(
+            path_and_query("https://replay-shard/claim?key=a%2Fb&ttl=5"),
+            ("/claim", "key=a%2Fb&ttl=5")
+        );
+        assert_eq!(
+            path_and_query("https://delivery-log/attempt"),
+            ("/attempt", "")
+        );
+        assert_eq!(path_and_query("https://delivery-log"), ("/", ""));
+        assert_eq!(path_and_query("https://host?x=1"), ("/", "x=1"));
+        assert_eq!(path_and_query("https://host/a?"), ("/a", ""));
     }
 }

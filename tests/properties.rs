@@ -1159,3 +1159,22 @@ proptest! {
         prop_assert_eq!(backoff(1, base), base.min(MAX_RETRY_DELAY_SECONDS));
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The module's own base64 (base64ct, smaller in wasm) reads exactly
+    /// what the base64 crate's padding-indifferent decoder reads, and writes
+    /// what it writes.
+    #[test]
+    fn base64_matches_the_base64_crate(
+        text in "[A-Za-z0-9+/=]{0,12}|[A-Za-z0-9+/]{0,64}={0,3}|\\PC{0,16}",
+        bytes in proptest::collection::vec(any::<u8>(), 0..80),
+    ) {
+        prop_assert_eq!(keys::decode_base64(&text), BASE64.decode(&text).ok());
+        let encoded = BASE64.encode(&bytes);
+        prop_assert_eq!(keys::encode_base64(&bytes), encoded.clone());
+        prop_assert_eq!(keys::decode_base64(&encoded), Some(bytes.clone()));
+        prop_assert_eq!(keys::decode_base64(encoded.trim_end_matches('=')), Some(bytes));
+    }
+}

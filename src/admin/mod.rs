@@ -17,10 +17,14 @@ use subtle::ConstantTimeEq;
 pub const PREFIX: &str = crate::config::ADMIN_PREFIX;
 
 /// The dashboard: a page, its script and its style. No data: it asks the
-/// API, with the token the user enters.
-pub const DASHBOARD_HTML: &str = include_str!("dashboard.html");
-pub const DASHBOARD_JS: &str = include_str!("dashboard.js");
-pub const DASHBOARD_CSS: &str = include_str!("dashboard.css");
+/// API, with the token the user enters. Included from src/admin, or in the
+/// Worker from the minified copies scripts/build.sh makes (see build.rs).
+pub const DASHBOARD_HTML: &str =
+    include_str!(concat!(env!("HOOKGATE_DASHBOARD_DIR"), "/dashboard.html"));
+pub const DASHBOARD_JS: &str =
+    include_str!(concat!(env!("HOOKGATE_DASHBOARD_DIR"), "/dashboard.js"));
+pub const DASHBOARD_CSS: &str =
+    include_str!(concat!(env!("HOOKGATE_DASHBOARD_DIR"), "/dashboard.css"));
 
 /// The dashboard's files may load only each other and call only this
 /// origin's API; nothing may frame them.
@@ -232,9 +236,7 @@ fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {
         None => None,
     };
     let limit = match one(&fields, "limit") {
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
+        Some(text) => crate::query::whole::<u32>(&text)
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or(AdminError::BadQuery(
                 "limit= takes a whole number from 1 to 100.",

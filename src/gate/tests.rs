@@ -1072,3 +1072,21 @@ fn a_body_too_large_for_a_queue_message_is_forwarded_directly() {
         "re-signed as queued forwards are"
     );
 }
+
+#[test]
+fn incidents_are_named_as_debug_writes_them() {
+    for incident in [
+        Incident::OriginStatus(502),
+        Incident::OriginUnreachable,
+        Incident::ResignFailed,
+        Incident::OriginTimedOut,
+        Incident::ClaimFailed,
+        Incident::MarkDoneFailed,
+        Incident::ReleaseFailed,
+        Incident::QueueRefused,
+    ] {
+        let mut name = String::new();
+        incident.push_name(&mut name);
+        assert_eq!(name, format!("{incident:?}"));
+    }
+}

@@ -5,6 +5,7 @@
 use super::delivery_log::LogClient;
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{count_only, flush_counts, Sinks};
+use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::config::ADMIN_PREFIX;
@@ -13,8 +14,6 @@ use crate::log::command::{decode_letter, LogCommand};
 use crate::outcome::{Answer, Outcome};
 use crate::queue::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
-use worker::console_error;
 
 /// Answers one request under `/_hookgate`.
 pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) -> Answer {
@@ -55,7 +54,7 @@ pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) ->
             let Some(log) = &log else {
                 return AdminError::LogUnavailable.answer();
             };
-            let queue = EdgeQueue(bindings.delivery_queue.clone().map(JsCast::unchecked_into));
+            let queue = EdgeQueue(bindings.delivery_queue.clone());
             return match retry_dead_letter(&queue, log, route, key, now).await {
                 Ok(()) => Outcome::Queued.answer(None),
                 Err(error) => error.answer(),
@@ -128,9 +127,7 @@ async fn retry_dead_letter(
         .await
         .is_err()
     {
-        console_error!(
-            "hookgate: a retried dead letter was queued, but its record still says dead"
-        );
+        console_error("hookgate: a retried dead letter was queued, but its record still says dead");
     }
     Ok(())
 }

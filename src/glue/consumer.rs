@@ -1,21 +1,24 @@
 //! The queue consumer, for both queues: the delivery queue (forward with
 //! retries, see [`crate::queue`]) and the dead-letter queue (keep in the
-//! delivery log for a retry). Exported by hand: the `worker` crate's queue
-//! types bring serde along; worker-build wires any export named `queue` as
-//! the handler.
+//! delivery log for a retry). Exported with plain wasm-bindgen; the entry
+//! (src/js/shim.js) hands the runtime's `queue` event to it.
 
-use super::edge::{parse_message, replay_store, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock};
+use super::edge::{
+    parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
+};
 use super::observe::Sinks;
+use super::runtime::{console_error, promise};
 use super::settings::{prepare, Prepared};
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
-use js_sys::{Array, Object};
+use js_sys::{Array, Promise};
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::console_error;
+use wasm_bindgen_futures::JsFuture;
 
 /// The name of the queue whose messages are dead letters already.
 const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
@@ -44,18 +47,19 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn ack(this: &QueueMessage);
 
-    #[wasm_bindgen(method)]
-    fn retry(this: &QueueMessage, options: &Object);
 }
 
 #[wasm_bindgen]
-pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValue, JsValue> {
-    let batch: MessageBatchJs = batch.unchecked_into();
+pub fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Promise {
+    promise(consume(batch.unchecked_into(), env))
+}
+
+async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue> {
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
             // Thrown: the whole batch is retried once the settings are fixed.
-            console_error!("hookgate: misconfigured: {error}");
+            console_error(&format!("hookgate: misconfigured: {error}"));
             return Err(JsValue::from_str(
                 "hookgate is misconfigured; the batch will be retried",
             ));
@@ -65,16 +69,23 @@ pub async fn queue(batch: JsValue, env: JsValue, _ctx: JsValue) -> Result<JsValu
     let sinks = Sinks::of(&bindings);
     let dead_letters = batch.queue() == DEAD_LETTER_QUEUE;
     let store = replay_store(&bindings, &prepared.config);
-    let messages: Vec<QueueMessage> = batch
+    let shared = Rc::new((prepared, sinks, store));
+    // The messages run side by side, joined by the runtime's Promise.all;
+    // one message's failure never holds back the others of its batch.
+    let work: Array = batch
         .messages()
         .iter()
-        .map(JsCast::unchecked_into)
+        .map(|message| {
+            let message: QueueMessage = message.unchecked_into();
+            let shared = shared.clone();
+            promise(async move {
+                let (prepared, sinks, store) = &*shared;
+                consume_one(prepared, sinks, store.as_ref(), &message, dead_letters).await;
+                Ok(JsValue::UNDEFINED)
+            })
+        })
         .collect();
-    // One message's failure never holds back the others of its batch.
-    let work = messages
-        .iter()
-        .map(|message| consume_one(&prepared, &sinks, store.as_ref(), message, dead_letters));
-    futures_util::future::join_all(work).await;
+    JsFuture::from(Promise::all(&work)).await?;
     Ok(JsValue::UNDEFINED)
 }
 
@@ -90,8 +101,8 @@ async fn consume_one(
     let started = js_sys::Date::now() as i64;
     let config = &prepared.config;
     let Some(queued) = parse_message(&message.body()) else {
-        console_error!(
-            "hookgate: a queue message that hookgate did not write was acknowledged and dropped"
+        console_error(
+            "hookgate: a queue message that hookgate did not write was acknowledged and dropped",
         );
         message.ack();
         return;
@@ -166,9 +177,7 @@ async fn consume_one(
             } else {
                 // Not kept anywhere yet: stay in the queue (and reach the
                 // dead-letter queue once its retries run out).
-                console_error!(
-                    "hookgate: a dead letter could not be kept in the delivery log; the message stays queued"
-                );
+                console_error("hookgate: a dead letter could not be kept in the delivery log; the message stays queued");
                 retry(message, 300);
             }
         }
@@ -177,11 +186,5 @@ async fn consume_one(
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {
-    let options = Object::new();
-    let _ = js_sys::Reflect::set(
-        &options,
-        &"delaySeconds".into(),
-        &JsValue::from_f64(delay_seconds as f64),
-    );
-    message.retry(&options);
+    retry_message(message, delay_seconds as f64);
 }

@@ -9,18 +9,19 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
+use super::edge::{call_object, respond};
+use super::runtime::{promise, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue};
 use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
 use crate::log::render;
 use crate::log::{Attempt, Cursor, DeliveryRecord, Filter, Letter};
-use js_sys::{Object, Promise};
+use crate::outcome::Answer;
+use js_sys::Promise;
 use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
-};
 
 /// The name of the one object that holds the log.
 const LOG_OBJECT: &str = "delivery-log";
@@ -31,17 +32,19 @@ const COLUMNS: &str = "route, key, scheme, event_type, first_seen, last_seen, at
 const SELECTED: &str = "rowid, route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms, letter_body IS NOT NULL";
 
 /// The delivery log, in one Durable Object's SQLite storage.
-#[durable_object]
+#[wasm_bindgen]
 pub struct DeliveryLog {
-    state: State,
+    sql: SqlStorage,
     /// Write commands handled since this instance started (for tests and
     /// operators: `/meta`).
-    writes: Cell<u64>,
+    writes: Rc<Cell<u64>>,
 }
 
-impl DurableObject for DeliveryLog {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
+#[wasm_bindgen]
+impl DeliveryLog {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: DurableObjectState, _env: JsValue) -> DeliveryLog {
+        let sql = state.storage().sql_storage();
         let created = [
             "CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, \
              event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, \
@@ -51,118 +54,146 @@ impl DurableObject for DeliveryLog {
              count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))",
         ]
         .iter()
-        .try_for_each(|statement| sql.exec(statement, None).map(drop));
+        .try_for_each(|statement| sql.written(statement, &[]).map(drop));
         if created.is_err() {
-            worker::console_error!("hookgate: the delivery log could not create its tables");
+            super::runtime::console_error("hookgate: the delivery log could not create its tables");
         }
         // Dead letters (queue mode): added to tables made before they
         // existed; "duplicate column" on later starts is expected.
         for column in ["letter_meta TEXT", "letter_body BLOB"] {
-            let _ = sql.exec(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), None);
+            let _ = sql.written(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), &[]);
         }
         Self {
-            state,
-            writes: Cell::new(0),
+            sql,
+            writes: Rc::new(Cell::new(0)),
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let path = req.path();
-        let body = req.text().await?;
-        let Some(command) = LogCommand::decode(&path, &body) else {
-            return Response::error("unknown log command", 400);
-        };
-        let table = Table(self.state.storage().sql());
-        let failed = |_| worker::Error::RustError("delivery log storage failed".to_owned());
-        match command {
-            LogCommand::Attempt(attempt) => {
-                self.writes.set(self.writes.get() + 1);
-                table.record(&attempt).map_err(failed)?;
-                Response::ok("ok")
-            }
-            LogCommand::DeadLetter(attempt, letter) => {
-                self.writes.set(self.writes.get() + 1);
-                table.record(&attempt).map_err(failed)?;
-                table
-                    .keep_letter(&attempt.route, &attempt.key, &letter)
-                    .map_err(failed)?;
-                Response::ok("ok")
-            }
-            LogCommand::TakeLetter { route, key } => {
-                match table.letter(&route, &key).map_err(failed)? {
-                    None => Response::error("unknown delivery", 404),
-                    Some(None) => Response::error("no dead letter", 409),
-                    Some(Some(letter)) => {
-                        let mut body = String::new();
-                        encode_letter(&mut body, &letter);
-                        Response::ok(body)
-                    }
-                }
-            }
-            LogCommand::Requeued { route, key, at_ms } => {
-                self.writes.set(self.writes.get() + 1);
-                let Some((record, _)) = table.get(&route, &key).map_err(failed)? else {
-                    return Response::error("unknown delivery", 404);
-                };
-                let attempt = Attempt {
-                    route,
-                    key,
-                    scheme: record.scheme,
-                    event_type: None,
-                    at_ms,
-                    outcome: "queued".to_owned(),
-                    origin_status: None,
-                    duration_ms: 0,
-                };
-                table.record(&attempt).map_err(failed)?;
-                table
-                    .drop_letter(&attempt.route, &attempt.key)
-                    .map_err(failed)?;
-                Response::ok("ok")
-            }
-            LogCommand::Counts(counts) => {
-                self.writes.set(self.writes.get() + 1);
-                table.count(&counts).map_err(failed)?;
-                Response::ok("ok")
-            }
-            LogCommand::List {
-                filter,
-                limit,
-                cursor,
-            } => {
-                let (records, next) = table.list(&filter, limit, cursor).map_err(failed)?;
-                json(render::page(&records, next))
-            }
-            LogCommand::Get { route, key } => match table.get(&route, &key).map_err(failed)? {
-                Some((record, _)) => json(render::record(&record)),
-                None => Response::error("unknown delivery", 404),
-            },
-            LogCommand::Stats { since_ms } => {
-                let rows = table.stats(since_ms).map_err(failed)?;
-                json(render::stats(since_ms, &rows))
-            }
-            LogCommand::Purge { before_ms } => {
-                self.writes.set(self.writes.get() + 1);
-                Response::ok(table.purge(before_ms).map_err(failed)?.to_string())
-            }
-            LogCommand::Meta => {
-                let rows = table
-                    .scalar("SELECT COUNT(*) FROM deliveries", vec![])
-                    .map_err(failed)?;
-                json(format!(
-                    "{{\"writes\":{},\"deliveries\":{}}}",
-                    self.writes.get(),
-                    rows.unwrap_or(0)
-                ))
-            }
-        }
+    /// One command from [`LogClient`]; rejected when the storage failed.
+    pub fn fetch(&self, request: ObjectRequest) -> Promise {
+        let table = Table(self.sql.clone());
+        let writes = self.writes.clone();
+        promise(async move {
+            let body = JsFuture::from(request.text()).await?;
+            let url = request.url();
+            let (path, _) = crate::query::path_and_query(&url);
+            let body = body.as_string().unwrap_or_default();
+            handle(&table, &writes, path, &body)
+                .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed").into())
+        })
     }
 }
 
-fn json(body: String) -> worker::Result<Response> {
-    let response = Response::ok(body)?;
-    response.headers().set("content-type", "application/json")?;
-    Ok(response)
+/// An answer to the client.
+fn reply(status: u16, content_type: &'static str, body: String) -> JsValue {
+    respond(&Answer {
+        status,
+        content_type,
+        body,
+        headers: Vec::new(),
+    })
+}
+
+fn ok(body: &str) -> JsValue {
+    reply(200, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn error(body: &str, status: u16) -> JsValue {
+    reply(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+fn json(body: String) -> JsValue {
+    reply(200, "application/json", body)
+}
+
+fn handle(
+    table: &Table,
+    writes: &Cell<u64>,
+    path: &str,
+    body: &str,
+) -> Result<JsValue, StorageFailed> {
+    let Some(command) = LogCommand::decode(path, body) else {
+        return Ok(error("unknown log command", 400));
+    };
+    let wrote = || writes.set(writes.get() + 1);
+    Ok(match command {
+        LogCommand::Attempt(attempt) => {
+            wrote();
+            table.record(&attempt)?;
+            ok("ok")
+        }
+        LogCommand::DeadLetter(attempt, letter) => {
+            wrote();
+            table.record(&attempt)?;
+            table.keep_letter(&attempt.route, &attempt.key, &letter)?;
+            ok("ok")
+        }
+        LogCommand::TakeLetter { route, key } => match table.letter(&route, &key)? {
+            None => error("unknown delivery", 404),
+            Some(None) => error("no dead letter", 409),
+            Some(Some(letter)) => {
+                let mut body = String::new();
+                encode_letter(&mut body, &letter);
+                reply(200, "text/plain; charset=utf-8", body)
+            }
+        },
+        LogCommand::Requeued { route, key, at_ms } => {
+            wrote();
+            let Some((record, _)) = table.get(&route, &key)? else {
+                return Ok(error("unknown delivery", 404));
+            };
+            let attempt = Attempt {
+                route,
+                key,
+                scheme: record.scheme,
+                event_type: None,
+                at_ms,
+                outcome: "queued".to_owned(),
+                origin_status: None,
+                duration_ms: 0,
+            };
+            table.record(&attempt)?;
+            table.drop_letter(&attempt.route, &attempt.key)?;
+            ok("ok")
+        }
+        LogCommand::Counts(counts) => {
+            wrote();
+            table.count(&counts)?;
+            ok("ok")
+        }
+        LogCommand::List {
+            filter,
+            limit,
+            cursor,
+        } => {
+            let (records, next) = table.list(&filter, limit, cursor)?;
+            json(render::page(&records, next))
+        }
+        LogCommand::Get { route, key } => match table.get(&route, &key)? {
+            Some((record, _)) => json(render::record(&record)),
+            None => error("unknown delivery", 404),
+        },
+        LogCommand::Stats { since_ms } => {
+            let rows = table.stats(since_ms)?;
+            json(render::stats(since_ms, &rows))
+        }
+        LogCommand::Purge { before_ms } => {
+            wrote();
+            reply(
+                200,
+                "text/plain; charset=utf-8",
+                table.purge(before_ms)?.to_string(),
+            )
+        }
+        LogCommand::Meta => {
+            let rows = table.scalar("SELECT COUNT(*) FROM deliveries", vec![])?;
+            json(format!(
+                "{{\"writes\":{},\"deliveries\":{}}}",
+                writes.get(),
+                rows.unwrap_or(0)
+            ))
+        }
+    })
 }
 
 /// The storage failed.
@@ -198,11 +229,7 @@ impl Table {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<Vec<SqlStorageValue>>, StorageFailed> {
-        let cursor = self.0.exec(query, bindings).map_err(|_| StorageFailed)?;
-        cursor
-            .raw()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| StorageFailed)
+        self.0.rows(query, &bindings).map_err(|_| StorageFailed)
     }
 
     fn scalar(
@@ -414,65 +441,26 @@ impl Table {
     }
 
     fn delete(&self, query: &str, before: i64) -> Result<u64, StorageFailed> {
-        let cursor = self
-            .0
-            .exec(query, vec![before.into()])
-            .map_err(|_| StorageFailed)?;
-        cursor.raw().for_each(drop);
-        Ok(cursor.rows_written() as u64)
+        self.0
+            .written(query, &[before.into()])
+            .map_err(|_| StorageFailed)
     }
-}
-
-/// The `DELIVERY_LOG` binding and its one object, called directly.
-#[wasm_bindgen]
-extern "C" {
-    pub type LogNamespace;
-
-    #[wasm_bindgen(method, js_name = idFromName, catch)]
-    fn id_from_name(this: &LogNamespace, name: &str) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &LogNamespace, id: &JsValue) -> Result<LogStub, JsValue>;
-
-    type LogStub;
-
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &LogStub, url: &str, init: &Object) -> Result<Promise, JsValue>;
-
-    type LogResponse;
-
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &LogResponse) -> u16;
-
-    #[wasm_bindgen(method, catch)]
-    fn text(this: &LogResponse) -> Result<Promise, JsValue>;
 }
 
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
 
-/// Sends commands to the delivery log.
-pub struct LogClient(pub LogNamespace);
+/// Sends commands to the delivery log, through its `DELIVERY_LOG` binding.
+pub struct LogClient(pub JsValue);
 
 impl LogClient {
     /// Sends one command; the object's status and body.
     pub async fn send(&self, command: &LogCommand) -> Result<(u16, String), LogUnavailable> {
-        let unavailable = |_| LogUnavailable;
         let (path, body) = command.encode();
-        let id = self.0.id_from_name(LOG_OBJECT).map_err(unavailable)?;
-        let stub = self.0.get(&id).map_err(unavailable)?;
-        let init = Object::new();
-        js_sys::Reflect::set(&init, &"method".into(), &"POST".into()).map_err(unavailable)?;
-        js_sys::Reflect::set(&init, &"body".into(), &body.into()).map_err(unavailable)?;
         let url = format!("https://delivery-log{path}");
-        let response = JsFuture::from(stub.fetch(&url, &init).map_err(unavailable)?)
+        call_object(&self.0, LOG_OBJECT, &url, Some(&body))
             .await
-            .map_err(unavailable)?;
-        let response: LogResponse = response.unchecked_into();
-        let text = JsFuture::from(response.text().map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        Ok((response.status(), text.as_string().unwrap_or_default()))
+            .ok_or(LogUnavailable)
     }
 
     /// Sends a write; `Err` unless the object stored it.

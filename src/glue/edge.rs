@@ -4,6 +4,7 @@
 //! answer. Each step is one call into `src/js/edge.js`.
 
 use super::replay_shard::DurableShards;
+use super::runtime::console_error;
 use super::settings::{Bindings, Prepared};
 use crate::config::{Config, Delivery, StoreKind};
 use crate::gate::{BodyBytes, BodyError, Clock, Incoming};
@@ -15,13 +16,12 @@ use crate::queue::{DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::console_error;
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
 /// (native code, about four times faster than `sha2` in wasm), without ever
@@ -65,6 +65,42 @@ extern "C" {
     #[wasm_bindgen(js_name = logObject)]
     pub fn log_object(level: &str, text: &str);
 
+    #[wasm_bindgen(js_name = callObject)]
+    fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
+
+    #[wasm_bindgen(js_name = queueSend)]
+    fn queue_send(
+        queue: &JsValue,
+        route: &str,
+        key: &str,
+        content_type: Option<&str>,
+        event_type: Option<&str>,
+        headers: &str,
+        body: &Uint8Array,
+    ) -> Promise;
+
+    #[wasm_bindgen(js_name = readMessage)]
+    fn read_message(message: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(js_name = retryMessage)]
+    pub fn retry_message(message: &JsValue, delay_seconds: f64);
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = writePoint)]
+    pub fn write_point(
+        dataset: &JsValue,
+        blob1: &str,
+        blob2: &str,
+        blob3: &str,
+        double1: f64,
+        double2: f64,
+        double3: f64,
+        index: &str,
+    ) -> bool;
+
+    #[wasm_bindgen(js_name = importHmacKey)]
+    pub fn import_hmac_key(raw: &Uint8Array) -> Promise;
+
     #[wasm_bindgen(js_name = deferred)]
     pub fn deferred() -> Array;
 }
@@ -93,6 +129,22 @@ fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
 pub fn respond(answer: &Answer) -> JsValue {
     let extra = joined(answer.headers.iter().map(|(n, v)| (*n, v.as_str())));
     respond_js(answer.status, answer.content_type, &answer.body, &extra)
+}
+
+/// Calls a Durable Object by name (a POST of `body`, or a GET without
+/// one): its status and body text, or `None` when it could not be reached.
+pub async fn call_object(
+    namespace: &JsValue,
+    name: &str,
+    url: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let answer = JsFuture::from(call_object_js(namespace, name, url, body))
+        .await
+        .ok()?
+        .as_string()?;
+    let (status, text) = answer.split_once(SEP)?;
+    Some((crate::query::whole(status)?, text.to_owned()))
 }
 
 /// The runtime's clock. In a Worker it advances with I/O, which is all the
@@ -300,19 +352,17 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = &bindings.replay_kv else {
-                console_error!("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                console_error("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
             Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {
-                console_error!(
-                    "hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])"
-                );
+                console_error("hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])");
                 return None;
             };
-            let shards = DurableShards(namespace.clone().unchecked_into());
+            let shards = DurableShards(namespace.clone());
             Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
     }
@@ -367,17 +417,8 @@ impl ReplayStore for &EdgeStore {
     }
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// A Queues producer binding.
-    pub type QueueBinding;
-
-    #[wasm_bindgen(method, catch)]
-    fn send(this: &QueueBinding, body: &JsValue, options: &Object) -> Result<Promise, JsValue>;
-}
-
 /// The producer, on its binding (absent when no route queues).
-pub struct EdgeQueue(pub Option<QueueBinding>);
+pub struct EdgeQueue(pub Option<JsValue>);
 
 /// The delivery queue, when a route needs it; `None` (a settings error,
 /// logged) when a queue route has no binding.
@@ -387,84 +428,63 @@ pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue>
         .iter()
         .any(|route| matches!(route.delivery, Delivery::Queue(_)));
     if needed && bindings.delivery_queue.is_none() {
-        console_error!(
-            "hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])"
-        );
+        console_error("hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])");
         return None;
     }
-    Some(EdgeQueue(
-        bindings.delivery_queue.clone().map(JsCast::unchecked_into),
-    ))
+    Some(EdgeQueue(bindings.delivery_queue.clone()))
 }
 
 impl DeliveryQueue<EdgeBody> for EdgeQueue {
     async fn send(&self, message: &Queued<EdgeBody>) -> Result<(), QueueError> {
         let queue = self.0.as_ref().ok_or(QueueError)?;
-        let object = message_object(message).map_err(|_| QueueError)?;
-        // "v8": structured clone, so the body travels as bytes.
-        let options = Object::new();
-        js_sys::Reflect::set(&options, &"contentType".into(), &"v8".into())
-            .map_err(|_| QueueError)?;
-        let promise = queue.send(&object, &options).map_err(|_| QueueError)?;
-        JsFuture::from(promise)
-            .await
-            .map(drop)
-            .map_err(|_| QueueError)
+        let headers = joined(
+            message
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        let sent = queue_send(
+            queue,
+            &message.route,
+            &message.key,
+            message.content_type.as_deref(),
+            message.event_type.as_deref(),
+            &headers,
+            &message.body.js,
+        );
+        match JsFuture::from(sent).await.ok().and_then(|ok| ok.as_bool()) {
+            Some(true) => Ok(()),
+            _ => Err(QueueError),
+        }
     }
 }
 
-/// A queued event as the JS object a queue message carries.
-fn message_object(message: &Queued<EdgeBody>) -> Result<Object, JsValue> {
-    let object = Object::new();
-    let set =
-        |name: &str, value: &JsValue| js_sys::Reflect::set(&object, &name.into(), value).map(drop);
-    set("v", &1.into())?;
-    set("route", &message.route.as_str().into())?;
-    set("key", &message.key.as_str().into())?;
-    set(
-        "contentType",
-        &message
-            .content_type
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from),
-    )?;
-    set(
-        "eventType",
-        &message
-            .event_type
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from),
-    )?;
-    let headers = Array::new();
-    for (name, value) in &message.headers {
-        headers.push(&Array::of2(&name.as_str().into(), &value.as_str().into()));
-    }
-    set("headers", &headers)?;
-    set("body", &message.body.js)?;
-    Ok(object)
-}
-
-/// Reads what [`message_object`] wrote; `None` for anything else.
+/// Reads a message [`EdgeQueue`] sent; `None` for anything else.
 pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
-    let get = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
-    if get("v")?.as_f64() != Some(1.0) {
+    let read = read_message(value);
+    if read.is_null() {
         return None;
     }
-    let text = |name: &str| get(name).and_then(|v| v.as_string());
-    let headers = Array::from(&get("headers")?)
-        .iter()
-        .map(|pair| {
-            let pair = Array::from(&pair);
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let body = get("body")?.dyn_into::<Uint8Array>().ok()?;
+    let read: Array = read.unchecked_into();
+    let facts = read.get(0).as_string()?;
+    let body: Uint8Array = read.get(1).unchecked_into();
+    let mut parts = facts.split(SEP);
+    let mut next = || parts.next().map(str::to_owned);
+    let route = next()?;
+    let key = next()?;
+    let optional = |text: String| text.strip_prefix('s').map(str::to_owned);
+    let content_type = optional(next()?);
+    let event_type = optional(next()?);
+    let mut headers = Vec::new();
+    while let (Some(name), Some(value)) = (next(), next()) {
+        headers.push((name, value));
+    }
     Some(Queued {
-        route: text("route")?,
-        key: text("key")?,
-        content_type: text("contentType"),
+        route,
+        key,
+        content_type,
         headers,
-        event_type: text("eventType"),
+        event_type,
         body: EdgeBody::new(body),
     })
 }

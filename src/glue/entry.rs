@@ -1,10 +1,11 @@
 //! The Worker's handlers: `fetch` (every delivery, and the admin API) and
 //! `scheduled` (the delivery log's clean-up).
 //!
-//! `fetch` is exported by hand rather than through the `worker` crate's
-//! event macro: the macro converts each request into its own type (reading
-//! `request.cf`, among others) and each answer back, which showed in the
-//! profile of a small delivery; here the request goes to `edge.js` once.
+//! Both are exported with plain wasm-bindgen (no `worker` crate: its event
+//! macro converts each request into its own type, reading `request.cf` among
+//! others, and each answer back, which showed in the profile of a small
+//! delivery and in the module's size); here the request goes to `edge.js`
+//! once.
 
 use super::admin;
 use super::edge::{
@@ -12,6 +13,7 @@ use super::edge::{
     RuntimeClock, WorkerIncoming,
 };
 use super::observe::Sinks;
+use super::runtime::{console_error, promise, ExecutionContext, ScheduledController};
 use super::settings::prepare;
 use crate::config::ADMIN_PREFIX;
 use crate::gate::{self, Handled, Incoming, Ports};
@@ -22,9 +24,7 @@ use crate::replay::local::LocalGuard;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::worker_sys::Context;
-use worker::{console_error, event, Env, ScheduleContext, ScheduledEvent};
+use wasm_bindgen_futures::JsFuture;
 
 /// The answer for a request the gate handled.
 fn answer_for(handled: &Handled) -> Answer {
@@ -46,21 +46,21 @@ fn answered(answer: Answer) -> Promise {
 /// is handed over as soon as it is known; what is said about the delivery
 /// (log, metrics, records) follows it, so it never delays or changes it.
 #[wasm_bindgen]
-pub fn fetch(request: JsValue, env: JsValue, ctx: Context) -> Promise {
+pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
     let started = js_sys::Date::now() as i64;
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
-            console_error!("hookgate: misconfigured: {error}");
+            console_error(&format!("hookgate: misconfigured: {error}"));
             return answered(Outcome::Misconfigured.answer(None));
         }
     };
     let mut incoming = WorkerIncoming::new(request);
     let path = incoming.path();
     if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
-        return future_to_promise(async move {
-            Ok(respond(&admin::answer(&incoming, &prepared, started).await))
-        });
+        return promise(
+            async move { Ok(respond(&admin::answer(&incoming, &prepared, started).await)) },
+        );
     }
     let bindings = prepared.bindings();
     let Some(store) = replay_store(&bindings, &prepared.config) else {
@@ -73,10 +73,10 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: Context) -> Promise {
     let pair = deferred();
     let answer: Promise = pair.get(0).unchecked_into();
     let resolve: Function = pair.get(1).unchecked_into();
-    let work = future_to_promise(async move {
+    let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let store = LocalGuard::new(store, &prepared.held);
+        let store = LocalGuard::new(&store, &prepared.held);
         let ports = Ports {
             store: &store,
             mac: &mac,
@@ -95,18 +95,26 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: Context) -> Promise {
         sinks.observe(config, &handled, started).await;
         Ok(JsValue::UNDEFINED)
     });
-    let _ = ctx.wait_until(&work);
+    ctx.wait_until(&work);
     answer
 }
 
 /// The scheduled clean-up: deletes records and counts older than
 /// `LOG_RETENTION_DAYS`, counted from the trigger's scheduled time.
-#[event(scheduled)]
-async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let prepared = match prepare(env.as_ref()) {
+#[wasm_bindgen]
+pub fn scheduled(controller: ScheduledController, env: JsValue, _ctx: JsValue) -> Promise {
+    let scheduled_ms = controller.scheduled_time() as i64;
+    promise(async move {
+        clean_up(scheduled_ms, &env).await;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+async fn clean_up(scheduled_ms: i64, env: &JsValue) {
+    let prepared = match prepare(env) {
         Ok(prepared) => prepared,
         Err(error) => {
-            console_error!("hookgate: misconfigured: {error}");
+            console_error(&format!("hookgate: misconfigured: {error}"));
             return;
         }
     };
@@ -114,18 +122,18 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         return;
     };
     let days = i64::try_from(prepared.config.observe.log_retention_days).unwrap_or(i64::MAX);
-    let before_ms = (event.schedule() as i64).saturating_sub(days.saturating_mul(86_400_000));
+    let before_ms = scheduled_ms.saturating_sub(days.saturating_mul(86_400_000));
     match log.send(&LogCommand::Purge { before_ms }).await {
         Ok((200, deleted)) => super::edge::log_object(
             "log",
             &encode_line(&[
                 ("hookgate", Value::Text("retention".to_owned())),
-                ("before_ms", Value::Number(before_ms as f64)),
-                ("deleted", Value::Number(deleted.parse().unwrap_or(0.0))),
+                ("before_ms", Value::Number(before_ms)),
+                ("deleted", Value::Number(deleted.parse().unwrap_or(0))),
             ]),
         ),
-        _ => console_error!(
-            "hookgate: the delivery log's clean-up failed; it runs again at the next trigger"
+        _ => console_error(
+            "hookgate: the delivery log's clean-up failed; it runs again at the next trigger",
         ),
     }
 }

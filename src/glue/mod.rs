@@ -11,7 +11,9 @@
 //! - `observe`: the log line, metrics, counts and delivery records;
 //! - `admin`: the admin API and the dashboard's files;
 //! - `consumer`: the queue consumer;
-//! - `replay_shard`, `delivery_log`: the Durable Objects.
+//! - `replay_shard`, `delivery_log`: the Durable Objects;
+//! - `runtime`: the console, contexts, Durable Object storage and SQL, and
+//!   the module's start.
 
 mod admin;
 mod consumer;
@@ -20,4 +22,5 @@ mod edge;
 mod entry;
 mod observe;
 pub(crate) mod replay_shard;
+mod runtime;
 mod settings;

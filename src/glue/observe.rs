@@ -5,47 +5,34 @@
 //! here is itself only logged.
 
 use super::delivery_log::LogClient;
-use super::edge::log_object;
+use super::edge::{log_object, write_point};
+use super::runtime::console_error;
 use super::settings::Bindings;
 use crate::config::Config;
 use crate::gate::Handled;
 use crate::log::command::LogCommand;
 use crate::log::counts::{Count, CountBuffer};
 use crate::observe::{encode_line, Forwarded, Observation};
-use js_sys::{Array, Object};
 use std::cell::RefCell;
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use worker::console_error;
+use wasm_bindgen::JsValue;
 
 thread_local! {
     /// This isolate's counts per route and reason, written in batches.
     static COUNTS: RefCell<CountBuffer> = RefCell::new(CountBuffer::default());
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// An Analytics Engine dataset binding.
-    type AnalyticsDataset;
-
-    #[wasm_bindgen(method, catch, js_name = writeDataPoint)]
-    fn write_data_point(this: &AnalyticsDataset, point: &Object) -> Result<(), JsValue>;
-}
-
 /// Where what the gate says goes, from the isolate's bindings.
 pub struct Sinks {
     pub log: Option<LogClient>,
-    metrics: Option<AnalyticsDataset>,
+    /// The Analytics Engine dataset binding.
+    metrics: Option<JsValue>,
 }
 
 impl Sinks {
     pub fn of(bindings: &Bindings) -> Self {
         Self {
-            log: bindings
-                .delivery_log
-                .clone()
-                .map(|b| LogClient(b.unchecked_into())),
-            metrics: bindings.metrics.clone().map(JsCast::unchecked_into),
+            log: bindings.delivery_log.clone().map(LogClient),
+            metrics: bindings.metrics.clone(),
         }
     }
 
@@ -73,8 +60,8 @@ impl Sinks {
         };
         if let Some(attempt) = seen.attempt() {
             if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
-                console_error!(
-                    "hookgate: the delivery log did not take an attempt; the answer stood"
+                console_error(
+                    "hookgate: the delivery log did not take an attempt; the answer stood",
                 );
             }
         }
@@ -106,7 +93,7 @@ impl Sinks {
         if seen.reason != "dead" {
             if let Some(attempt) = seen.attempt() {
                 if log.write(&LogCommand::Attempt(attempt)).await.is_err() {
-                    console_error!("hookgate: the delivery log did not take a queue attempt");
+                    console_error("hookgate: the delivery log did not take a queue attempt");
                 }
             }
         }
@@ -118,14 +105,10 @@ impl Sinks {
         let Some(metrics) = &self.metrics else {
             return;
         };
-        let point = Object::new();
-        let blobs: Array = blobs.iter().map(|b| JsValue::from_str(b)).collect();
-        let doubles: Array = doubles.iter().map(|d| JsValue::from_f64(*d)).collect();
-        let _ = js_sys::Reflect::set(&point, &"blobs".into(), &blobs);
-        let _ = js_sys::Reflect::set(&point, &"doubles".into(), &doubles);
-        let _ = js_sys::Reflect::set(&point, &"indexes".into(), &Array::of1(&index.into()));
-        if metrics.write_data_point(&point).is_err() {
-            console_error!("hookgate: the METRICS data point was not written");
+        let [b1, b2, b3] = *blobs;
+        let [d1, d2, d3] = doubles;
+        if !write_point(metrics, b1, b2, b3, d1, d2, d3, index) {
+            console_error("hookgate: the METRICS data point was not written");
         }
     }
 
@@ -160,8 +143,8 @@ pub async fn flush_counts(log: &LogClient, now: i64) {
 async fn write_counts(log: &LogClient, batch: Vec<Count>) {
     if log.write(&LogCommand::Counts(batch.clone())).await.is_err() {
         COUNTS.with(|counts| counts.borrow_mut().restore(batch));
-        console_error!(
-            "hookgate: the delivery log did not take a batch of counts; it goes with the next"
+        console_error(
+            "hookgate: the delivery log did not take a batch of counts; it goes with the next",
         );
     }
 }

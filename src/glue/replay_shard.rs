@@ -2,17 +2,20 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
+use super::edge::{call_object, respond};
+use super::runtime::{
+    promise, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage, SqlStorageValue,
+};
+use crate::outcome::Answer;
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
 use crate::replay::ledger::{Ledger, LedgerTable, Mark};
 use crate::replay::StoreError;
 use js_sys::Promise;
 use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use worker::{
-    durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State,
-};
 
 /// After a clean-up run, the next one waits at least this long, so a busy
 /// shard sweeps about once a minute rather than once per expiry.
@@ -22,46 +25,83 @@ const SWEEP_GAP_MS: i64 = 60_000;
 const MIN_ALARM_DELAY_MS: i64 = 1_000;
 
 fn now_ms() -> i64 {
-    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
+    js_sys::Date::now() as i64
 }
 
 /// One shard of the replay ledger, in SQLite storage (so it runs on the free
 /// plan). Expired rows are ignored at once and deleted by an alarm.
-#[durable_object(alarm)]
-pub struct ReplayShard {
-    state: State,
+#[wasm_bindgen]
+pub struct ReplayShard(Rc<Shard>);
+
+struct Shard {
+    storage: ObjectStorage,
+    sql: SqlStorage,
     /// When the alarm is set for, as far as this instance knows; `None` means
     /// ask storage (after an eviction) or no alarm.
     alarm_at: Cell<Option<i64>>,
 }
 
-impl DurableObject for ReplayShard {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
+#[wasm_bindgen]
+impl ReplayShard {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: DurableObjectState, _env: JsValue) -> ReplayShard {
+        let storage = state.storage();
+        let sql = storage.sql_storage();
         let created = sql
-            .exec(
+            .written(
                 "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, mark TEXT NOT NULL, expires_at INTEGER NOT NULL)",
-                None,
+                &[],
             )
-            .and_then(|_| sql.exec("CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at)", None));
+            .and_then(|_| sql.written("CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at)", &[]));
         if created.is_err() {
-            worker::console_error!("hookgate: the replay shard could not create its table");
+            super::runtime::console_error("hookgate: the replay shard could not create its table");
         }
-        Self {
-            state,
+        ReplayShard(Rc::new(Shard {
+            storage,
+            sql,
             alarm_at: Cell::new(None),
-        }
+        }))
     }
 
-    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+    /// One ledger request; rejected when the storage failed.
+    pub fn fetch(&self, request: ObjectRequest) -> Promise {
+        let shard = self.0.clone();
+        let url = request.url();
+        promise(async move { shard.fetch(&url).await.map_err(store_error) })
+    }
+
+    /// The clean-up: expired rows go, and the alarm is set for the next.
+    pub fn alarm(&self) -> Promise {
+        let shard = self.0.clone();
+        promise(async move {
+            let ledger = Ledger::new(SqlTable(shard.sql.clone()));
+            let now = now_ms();
+            shard.alarm_at.set(None);
+            if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
+                shard.set_alarm(next, now).await;
+            }
+            Ok(text(200, "swept".to_owned()))
+        })
+    }
+}
+
+fn text(status: u16, body: String) -> JsValue {
+    respond(&Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body,
+        headers: Vec::new(),
+    })
+}
+
+impl Shard {
+    async fn fetch(&self, url: &str) -> Result<JsValue, StoreError> {
         // The runtime already split off the path; only the query is left.
-        let url = req.inner().url();
-        let query = url.split_once('?').map_or("", |(_, query)| query);
-        let path = req.path();
-        let Some(request) = ShardRequest::parse(&path, query) else {
-            return Response::error("unknown shard request", 400);
+        let (path, query) = crate::query::path_and_query(url);
+        let Some(request) = ShardRequest::parse(path, query) else {
+            return Ok(text(400, "unknown shard request".to_owned()));
         };
-        let ledger = Ledger::new(SqlTable(self.state.storage().sql()));
+        let ledger = Ledger::new(SqlTable(self.sql.clone()));
         let now = now_ms();
         let reply = match request {
             ShardRequest::Claim {
@@ -73,44 +113,30 @@ impl DurableObject for ReplayShard {
                 // No alarm for a claim: it is almost always replaced by a done
                 // mark at once, and one left behind is already ignored once
                 // expired; the next sweep deletes it.
-                let claim = ledger
-                    .claim(&key, now, ttl_ms, unix_seconds_to_ms(keep_until))
-                    .map_err(store_error)?;
+                let claim = ledger.claim(&key, now, ttl_ms, unix_seconds_to_ms(keep_until))?;
                 claim_reply(claim).to_owned()
             }
             ShardRequest::Done { key, until } => {
                 let until_ms = unix_seconds_to_ms(until);
-                ledger.mark_done(&key, until_ms).map_err(store_error)?;
+                ledger.mark_done(&key, until_ms)?;
                 self.arm(until_ms, now).await;
                 "ok".to_owned()
             }
             ShardRequest::Release { key } => {
-                ledger.release(&key).map_err(store_error)?;
+                ledger.release(&key)?;
                 "ok".to_owned()
             }
-            ShardRequest::Rows => ledger.table().rows().map_err(store_error)?.to_string(),
+            ShardRequest::Rows => ledger.table().rows()?.to_string(),
         };
-        Response::ok(reply)
+        Ok(text(200, reply))
     }
 
-    async fn alarm(&self) -> worker::Result<Response> {
-        let ledger = Ledger::new(SqlTable(self.state.storage().sql()));
-        let now = now_ms();
-        self.alarm_at.set(None);
-        if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
-            self.set_alarm(next, now).await;
-        }
-        Response::ok("swept")
-    }
-}
-
-impl ReplayShard {
     /// Makes sure a clean-up alarm will run by `expires_at`.
     async fn arm(&self, expires_at: i64, now: i64) {
         let wanted = expires_at.max(now.saturating_add(MIN_ALARM_DELAY_MS));
         let current = match self.alarm_at.get() {
             Some(at) => Some(at),
-            None => self.state.storage().get_alarm().await.ok().flatten(),
+            None => self.stored_alarm().await,
         };
         match current {
             Some(at) if at <= wanted => self.alarm_at.set(Some(at)),
@@ -118,13 +144,25 @@ impl ReplayShard {
         }
     }
 
+    /// The alarm storage holds, if any (`None` too when it cannot be read).
+    async fn stored_alarm(&self) -> Option<i64> {
+        let promise = self.storage.get_alarm().ok()?;
+        JsFuture::from(promise)
+            .await
+            .ok()?
+            .as_f64()
+            .map(|at| at as i64)
+    }
+
     async fn set_alarm(&self, at: i64, now: i64) {
         let offset = at.saturating_sub(now).max(MIN_ALARM_DELAY_MS);
-        match self.state.storage().set_alarm(offset).await {
-            Ok(()) => self.alarm_at.set(Some(now.saturating_add(offset))),
-            // Rows still expire logically; the next write tries again.
-            Err(_) => self.alarm_at.set(None),
-        }
+        let at = now.saturating_add(offset);
+        let set = match self.storage.set_alarm(at as f64) {
+            Ok(promise) => JsFuture::from(promise).await.is_ok(),
+            Err(_) => false,
+        };
+        // On failure rows still expire logically; the next write tries again.
+        self.alarm_at.set(set.then_some(at));
     }
 }
 
@@ -138,8 +176,8 @@ fn unix_seconds_to_ms(seconds: i64) -> i64 {
     seconds.saturating_mul(1000)
 }
 
-fn store_error(_: StoreError) -> worker::Error {
-    worker::Error::RustError("replay storage failed".to_owned())
+fn store_error(_: StoreError) -> JsValue {
+    js_sys::Error::new("replay storage failed").into()
 }
 
 /// The ledger's table in the object's SQLite storage. Each call runs one
@@ -152,13 +190,8 @@ impl SqlTable {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<Vec<SqlStorageValue>>, StoreError> {
-        let cursor = self
-            .0
-            .exec(query, bindings)
-            .map_err(|_| StoreError::Unavailable)?;
-        cursor
-            .raw()
-            .collect::<Result<Vec<_>, _>>()
+        self.0
+            .rows(query, &bindings)
             .map_err(|_| StoreError::Unavailable)
     }
 }
@@ -207,15 +240,9 @@ impl LedgerTable for SqlTable {
     }
 
     fn purge(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let cursor = self
-            .0
-            .exec(
-                "DELETE FROM replay WHERE expires_at <= ?",
-                vec![now_ms.into()],
-            )
-            .map_err(|_| StoreError::Unavailable)?;
-        cursor.raw().for_each(drop);
-        Ok(cursor.rows_written() as u64)
+        self.0
+            .written("DELETE FROM replay WHERE expires_at <= ?", &[now_ms.into()])
+            .map_err(|_| StoreError::Unavailable)
     }
 
     fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
@@ -233,53 +260,15 @@ impl LedgerTable for SqlTable {
     }
 }
 
-/// The Durable Object namespace binding and its stubs, called directly.
-#[wasm_bindgen]
-extern "C" {
-    pub type DurableNamespace;
-
-    #[wasm_bindgen(method, js_name = idFromName, catch)]
-    fn id_from_name(this: &DurableNamespace, name: &str) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    fn get(this: &DurableNamespace, id: &JsValue) -> Result<DurableStub, JsValue>;
-
-    type DurableStub;
-
-    #[wasm_bindgen(method, catch)]
-    fn fetch(this: &DurableStub, url: &str) -> Result<Promise, JsValue>;
-
-    type ShardResponse;
-
-    #[wasm_bindgen(method, getter)]
-    fn ok(this: &ShardResponse) -> bool;
-
-    #[wasm_bindgen(method, catch)]
-    fn text(this: &ShardResponse) -> Result<Promise, JsValue>;
-}
-
 /// Calls shards through the `REPLAY_DO` binding.
-pub struct DurableShards(pub DurableNamespace);
+pub struct DurableShards(pub JsValue);
 
 impl ShardClient for DurableShards {
     async fn call(&self, shard: u32, request: &ShardRequest) -> Result<String, StoreError> {
-        let unavailable = |_| StoreError::Unavailable;
-        let id = self
-            .0
-            .id_from_name(&shard_name(shard))
-            .map_err(unavailable)?;
-        let stub = self.0.get(&id).map_err(unavailable)?;
         let url = format!("https://replay-shard{}", request.to_path());
-        let response = JsFuture::from(stub.fetch(&url).map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        let response: ShardResponse = response.unchecked_into();
-        let text = JsFuture::from(response.text().map_err(unavailable)?)
-            .await
-            .map_err(unavailable)?;
-        if !response.ok() {
-            return Err(StoreError::Unavailable);
+        match call_object(&self.0, &shard_name(shard), &url, None).await {
+            Some((200..=299, text)) => Ok(text),
+            _ => Err(StoreError::Unavailable),
         }
-        text.as_string().ok_or(StoreError::Unavailable)
     }
 }

@@ -8,9 +8,8 @@ use crate::config::Config;
 use crate::keys::SigningKey;
 use crate::mac::{keys_of, KeyUse, MacError};
 use crate::replay::local::Held;
-use js_sys::{Array, Object, Promise, Uint8Array};
+use js_sys::{Object, Uint8Array};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -56,7 +55,7 @@ pub struct Prepared {
     pub config: Config,
     pub bindings: RefCell<Rc<Bindings>>,
     /// Keys imported into WebCrypto, by route and use, on first need.
-    imported: RefCell<HashMap<(usize, bool), ImportedKeys>>,
+    imported: RefCell<Vec<((usize, bool), ImportedKeys)>>,
     /// Replay keys this isolate is working on.
     pub held: Held,
 }
@@ -94,8 +93,8 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     for route in &config.routes {
         if WebUrl::new(&route.origin_url).is_err() {
             return Err(format!(
-                "the origin URL of route {:?} does not parse as a URL",
-                route.path
+                "the origin URL of route {} does not parse as a URL",
+                crate::config::shown_path(&route.path)
             ));
         }
     }
@@ -104,7 +103,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         read: read.into_inner(),
         config,
         bindings: RefCell::new(Rc::new(Bindings::of(env))),
-        imported: RefCell::new(HashMap::new()),
+        imported: RefCell::new(Vec::new()),
         held: Held::default(),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
@@ -119,7 +118,7 @@ impl Prepared {
     /// A route's keys of one use, imported into WebCrypto on first need.
     pub async fn imported(&self, route: usize, use_: KeyUse) -> Result<ImportedKeys, MacError> {
         let slot = (route, use_ == KeyUse::Origin);
-        if let Some(keys) = self.imported.borrow().get(&slot) {
+        if let Some((_, keys)) = self.imported.borrow().iter().find(|(s, _)| *s == slot) {
             return Ok(keys.clone());
         }
         let mut keys = Vec::new();
@@ -127,7 +126,10 @@ impl Prepared {
             keys.push(import_key(key).await.map_err(|_| MacError::Unavailable)?);
         }
         let keys = Rc::new(keys);
-        self.imported.borrow_mut().insert(slot, keys.clone());
+        let mut imported = self.imported.borrow_mut();
+        // Another request may have imported them meanwhile; keep one copy.
+        imported.retain(|(s, _)| *s != slot);
+        imported.push((slot, keys.clone()));
         Ok(keys)
     }
 }
@@ -163,22 +165,9 @@ extern "C" {
 
     #[wasm_bindgen(constructor, js_class = "URL", catch)]
     fn new(url: &str) -> Result<WebUrl, JsValue>;
-
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
-    fn subtle_import_key(
-        format: &str,
-        key: &Uint8Array,
-        algorithm: &Object,
-        extractable: bool,
-        usages: &Array,
-    ) -> Promise;
 }
 
 async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
-    let algorithm = Object::new();
-    js_sys::Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
-    js_sys::Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
-    let usages = Array::of1(&"sign".into());
     let raw = Uint8Array::from(key.as_bytes());
-    JsFuture::from(subtle_import_key("raw", &raw, &algorithm, false, &usages)).await
+    JsFuture::from(super::edge::import_hmac_key(&raw)).await
 }

@@ -73,6 +73,78 @@ export function kvDelete(namespace, key) {
   );
 }
 
+/** Calls the Durable Object named `name` in `namespace` at `url` (a POST of
+ * `body`, or a GET when `body` is null). Resolves to its status and body as
+ * `status SEP text`, or to '' when the object could not be reached. */
+export async function callObject(namespace, name, url, body) {
+  try {
+    const stub = namespace.get(namespace.idFromName(name));
+    const response = await stub.fetch(url, body === null ? undefined : { method: 'POST', body });
+    return response.status + SEP + (await response.text());
+  } catch {
+    return '';
+  }
+}
+
+/** Splits `name SEP value (SEP name SEP value)*` into pairs. */
+function pairs(text) {
+  const list = [];
+  const parts = text.split(SEP);
+  for (let i = 0; i + 1 < parts.length; i += 2) list.push([parts[i], parts[i + 1]]);
+  return list;
+}
+
+/** Queues an event as hookgate's message (version 1), structured-cloned
+ * ("v8") so the body travels as bytes. Headers are given as for `respond`.
+ * Resolves to true once the queue took it. */
+export async function queueSend(queue, route, key, contentType, eventType, headerText, body) {
+  const message = { v: 1, route, key, contentType: contentType ?? null, eventType: eventType ?? null, headers: pairs(headerText), body };
+  try {
+    await queue.send(message, { contentType: 'v8' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads what `queueSend` wrote: `[facts, body]`, where facts is
+ * `route SEP key SEP contentType SEP eventType (SEP name SEP value)*` and
+ * each of the two optional fields is `s` + text or empty for none; null for
+ * any other message. */
+export function readMessage(message) {
+  const text = (value) => typeof value === 'string';
+  const optional = (value) => (text(value) ? 's' + value : '');
+  if (message === null || typeof message !== 'object' || message.v !== 1) return null;
+  const { route, key, headers, body } = message;
+  if (!text(route) || !text(key) || !Array.isArray(headers) || !(body instanceof Uint8Array)) return null;
+  let facts = route + SEP + key + SEP + optional(message.contentType) + SEP + optional(message.eventType);
+  for (const pair of headers) {
+    if (!Array.isArray(pair) || !text(pair[0]) || !text(pair[1])) return null;
+    facts += SEP + pair[0] + SEP + pair[1];
+  }
+  return [facts, body];
+}
+
+/** Retries a queue message after `delaySeconds`. */
+export function retryMessage(message, delaySeconds) {
+  message.retry({ delaySeconds });
+}
+
+/** Writes one Analytics Engine data point; false when the dataset refused. */
+export function writePoint(dataset, blob1, blob2, blob3, double1, double2, double3, index) {
+  try {
+    dataset.writeDataPoint({ blobs: [blob1, blob2, blob3], doubles: [double1, double2, double3], indexes: [index] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Imports a raw HMAC-SHA256 signing key into WebCrypto. */
+export function importHmacKey(raw) {
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+}
+
 /** One structured log line: the object Workers Logs indexes, built from
  * `name SEP value …` where each value is `s` + text, `n` + a number, or
  * empty for null. */

@@ -12,20 +12,22 @@ import * as wasm from './index.js';
 
 export { DeliveryLog, ReplayShard } from './index.js';
 
-const state = wasm.__worker_init_state();
+// Set after a trap; the module is set up again before the next event. (A
+// trap also schedules wasm-bindgen's own re-initialisation, see
+// src/glue/runtime.rs; this covers a trap seen only here.)
+let criticalError = false;
 
 function critical(error) {
   if (error instanceof WebAssembly.RuntimeError) {
     console.error('hookgate: critical error in the wasm module; it is set up again before the next event', error);
-    state.criticalError = true;
+    criticalError = true;
   }
 }
 
 function ready() {
-  if (state.criticalError) {
+  if (criticalError) {
     wasm.__wbg_reset_state();
-    state.criticalError = false;
-    state.instanceId += 1;
+    criticalError = false;
   }
 }
 

@@ -5,9 +5,7 @@
 
 use super::counts::Count;
 use super::{Attempt, Cursor, Filter, Letter, DEFAULT_PAGE, MAX_PAGE};
-use crate::keys::BASE64;
 use crate::query::{pairs, push_encoded};
-use base64::Engine;
 
 /// One request to the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +54,7 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
     for (name, value) in &letter.headers {
         field(out, "h", &format!("{name}:{value}"));
     }
-    field(out, "body", &BASE64.encode(&letter.body));
+    field(out, "body", &crate::keys::encode_base64(&letter.body));
 }
 
 /// Reads what [`encode_letter`] wrote.
@@ -75,7 +73,7 @@ pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
             .filter(|(n, _)| n == "h")
             .map(|(_, v)| v.split_once(':').map(|(n, v)| (n.to_owned(), v.to_owned())))
             .collect::<Option<_>>()?,
-        body: BASE64.decode(one("body")?).ok()?,
+        body: crate::keys::decode_base64(&one("body")?)?,
     })
 }
 
@@ -109,10 +107,10 @@ fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
         at_ms: one("at")?.parse().ok()?,
         outcome: one("outcome")?,
         origin_status: match one("status") {
-            Some(status) => Some(status.parse().ok()?),
+            Some(status) => Some(crate::query::whole(&status)?),
             None => None,
         },
-        duration_ms: one("ms")?.parse().ok()?,
+        duration_ms: crate::query::whole(&one("ms")?)?,
     })
 }
 
@@ -239,7 +237,7 @@ impl LogCommand {
                         minute: minute.parse().ok()?,
                         route: route.clone(),
                         reason: reason.clone(),
-                        count: count.parse().ok()?,
+                        count: crate::query::whole(count)?,
                     });
                 }
                 LogCommand::Counts(counts)
@@ -254,7 +252,7 @@ impl LogCommand {
                     },
                 },
                 limit: one("limit")
-                    .and_then(|l| l.parse().ok())
+                    .and_then(|l| crate::query::whole(&l))
                     .unwrap_or(DEFAULT_PAGE)
                     .clamp(1, MAX_PAGE),
                 cursor: match one("cursor") {

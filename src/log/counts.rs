@@ -8,8 +8,6 @@
 //! write. Counts of an isolate that is evicted before that are lost: the
 //! stats are a close count, the records are exact.
 
-use std::collections::BTreeMap;
-
 /// The route name rejections get when no route matched (the request's own
 /// path is not used: it is the sender's choice, and would let anyone create
 /// rows).
@@ -29,21 +27,35 @@ pub struct Count {
     pub count: u64,
 }
 
-/// The isolate's pending counts.
+/// The isolate's pending counts: a short list (a few routes and reasons
+/// per minute, at most [`MAX_PENDING`]), searched in order; a map would
+/// weigh more in wasm than it saves.
 #[derive(Debug, Default)]
 pub struct CountBuffer {
-    pending: BTreeMap<(i64, String, String), u64>,
+    pending: Vec<Count>,
     last_write_ms: Option<i64>,
 }
 
 impl CountBuffer {
     /// Counts one request.
     pub fn add(&mut self, now_ms: i64, route: &str, reason: &str) {
-        let minute = now_ms.div_euclid(60_000);
-        *self
+        self.add_count(now_ms.div_euclid(60_000), route, reason, 1);
+    }
+
+    fn add_count(&mut self, minute: i64, route: &str, reason: &str, count: u64) {
+        let cell = self
             .pending
-            .entry((minute, route.to_owned(), reason.to_owned()))
-            .or_insert(0) += 1;
+            .iter_mut()
+            .find(|c| c.minute == minute && c.route == route && c.reason == reason);
+        match cell {
+            Some(cell) => cell.count += count,
+            None => self.pending.push(Count {
+                minute,
+                route: route.to_owned(),
+                reason: reason.to_owned(),
+                count,
+            }),
+        }
     }
 
     /// The pending counts, when a write is due: the isolate's first, or
@@ -66,23 +78,12 @@ impl CountBuffer {
     pub fn take_all(&mut self, now_ms: i64) -> Vec<Count> {
         self.last_write_ms = Some(now_ms);
         std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(|((minute, route, reason), count)| Count {
-                minute,
-                route,
-                reason,
-                count,
-            })
-            .collect()
     }
 
     /// Puts counts back after a failed write, so they go with the next one.
     pub fn restore(&mut self, counts: Vec<Count>) {
         for count in counts {
-            *self
-                .pending
-                .entry((count.minute, count.route, count.reason))
-                .or_insert(0) += count.count;
+            self.add_count(count.minute, &count.route, &count.reason, count.count);
         }
     }
 }

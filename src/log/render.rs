@@ -5,7 +5,6 @@
 
 use super::{Cursor, DeliveryRecord};
 use crate::json::push_str;
-use std::collections::BTreeMap;
 
 /// One record as a JSON object.
 pub fn push_record(out: &mut String, record: &DeliveryRecord) {
@@ -64,9 +63,21 @@ pub fn page(records: &[DeliveryRecord], next: Option<Cursor>) -> String {
 
 /// Counts per route and reason: `{"since":…,"routes":{"/a":{"delivered":3}}}`.
 pub fn stats(since_ms: i64, rows: &[(String, String, u64)]) -> String {
-    let mut routes: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    // A few routes and reasons: lists, in the order the rows came.
+    let mut routes: Vec<(&str, Vec<(&str, u64)>)> = Vec::new();
     for (route, reason, count) in rows {
-        *routes.entry(route).or_default().entry(reason).or_default() += count;
+        let at = match routes.iter().position(|(r, _)| r == route) {
+            Some(at) => at,
+            None => {
+                routes.push((route, Vec::new()));
+                routes.len() - 1
+            }
+        };
+        let reasons = &mut routes[at].1;
+        match reasons.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, total)) => *total += count,
+            None => reasons.push((reason, *count)),
+        }
     }
     let mut out = format!("{{\"since\":{since_ms},\"routes\":{{");
     for (i, (route, reasons)) in routes.iter().enumerate() {

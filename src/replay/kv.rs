@@ -6,7 +6,7 @@
 //! still dedupe on `webhook-id`; the Durable Object store closes the race.
 //!
 //! The logic is generic over [`KvBackend`] so it is tested natively; the
-//! Worker glue implements the backend on a `worker::kv::KvStore`.
+//! Worker glue implements the backend on a Workers KV binding.
 
 use super::{Claim, ReplayStore, StoreError};
 use crate::config::KV_MIN_TTL_SECONDS;

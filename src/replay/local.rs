@@ -15,12 +15,13 @@
 
 use super::{Claim, ReplayStore, StoreError};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// The keys being worked on in this isolate, with when each claim lapses
-/// (Unix seconds).
+/// (Unix seconds). A list: it holds the deliveries in flight in one isolate
+/// at one moment, a handful, and a hash map would weigh more in wasm than it
+/// saves.
 #[derive(Default)]
-pub struct Held(RefCell<HashMap<String, i64>>);
+pub struct Held(RefCell<Vec<(String, i64)>>);
 
 impl Held {
     /// How many keys are held now (for tests).
@@ -35,19 +36,26 @@ impl Held {
     /// Takes `key` until `until`, unless a live hold has it.
     fn take(&self, key: &str, now: i64, until: i64) -> bool {
         let mut held = self.0.borrow_mut();
-        if held.get(key).is_some_and(|lapses| *lapses > now) {
-            return false;
+        if let Some(at) = held.iter().position(|(k, _)| k == key) {
+            if held[at].1 > now {
+                return false;
+            }
+            held[at].1 = until;
+            return true;
         }
-        // Forget lapsed holds while here, so the map stays small.
+        // Forget lapsed holds while here, so the list stays short.
         if held.len() > 64 {
-            held.retain(|_, lapses| *lapses > now);
+            held.retain(|(_, lapses)| *lapses > now);
         }
-        held.insert(key.to_owned(), until);
+        held.push((key.to_owned(), until));
         true
     }
 
     fn drop_key(&self, key: &str) {
-        self.0.borrow_mut().remove(key);
+        let mut held = self.0.borrow_mut();
+        if let Some(at) = held.iter().position(|(k, _)| k == key) {
+            held.swap_remove(at);
+        }
     }
 }
 

@@ -75,9 +75,8 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
 
 /// The header value for one message, as Quo writes it.
 pub fn sign(key: &SigningKey, timestamp_ms: i64, body: &[u8]) -> String {
-    use base64::Engine;
     let tag = key.tag(&prefix(timestamp_ms), body);
-    format!("hmac;1;{timestamp_ms};{}", crate::keys::BASE64.encode(tag))
+    format!("hmac;1;{timestamp_ms};{}", crate::keys::encode_base64(&tag))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! replayed once its key is forgotten.
 
 use super::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{tag_from_base64, SigningKey, BASE64};
+use crate::keys::{tag_from_base64, SigningKey};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";
 
@@ -39,8 +39,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
 
 /// The header value for a body, as Shopify writes it.
 pub fn sign(key: &SigningKey, body: &[u8]) -> String {
-    use base64::Engine;
-    BASE64.encode(key.tag(b"", body))
+    crate::keys::encode_base64(&key.tag(b"", body))
 }
 
 #[cfg(test)]

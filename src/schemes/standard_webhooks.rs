@@ -7,7 +7,7 @@
 //! `webhook-*` twin, header by header.
 
 use super::{parse_digits, HeaderFn, Rejection, Signed, Stamp};
-use crate::keys::{find_match, tag_from_base64, KeyError, SigningKey, Tag, BASE64};
+use crate::keys::{find_match, tag_from_base64, KeyError, SigningKey, Tag};
 
 const KEY_PREFIX: &str = "whsec_";
 
@@ -120,8 +120,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
 
 /// The `webhook-signature` entry for a tag: `v1,<base64>`.
 pub fn format_v1(tag: &Tag) -> String {
-    use base64::Engine;
-    format!("v1,{}", BASE64.encode(tag))
+    format!("v1,{}", crate::keys::encode_base64(tag))
 }
 
 /// The three headers of a message signed with `tag`, for forwards hookgate
