@@ -7,6 +7,7 @@ import { after, before } from 'node:test';
 import { createHmac, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
@@ -143,6 +144,7 @@ export async function startGate(
     brokenLog = false,
     queues = false,
     switchableQueue = false,
+    inspect = false,
   } = {},
 ) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
@@ -248,6 +250,9 @@ export async function startGate(
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
     host: '127.0.0.1',
     port: 0,
+    // With `inspect`: workerd's inspector on a free loopback port, for
+    // `isolateMemory()`.
+    ...(inspect ? { inspectorPort: 0 } : {}),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.setEncoding('utf8');
@@ -299,10 +304,85 @@ export async function startGate(
       }
       return total;
     },
+    /**
+     * With `inspect`: the gate isolate's own memory after a forced garbage
+     * collection, in bytes: the V8 heap in use and the Wasm linear memory
+     * (which never shrinks). Unlike the process's RSS, this leaves out
+     * Miniflare's own services (KV, queues, storage) that share the process.
+     */
+    isolateMemory: () => isolateMemory(mf, url),
     /** The namespace behind REPLAY_KV, to look at what the gate stored. */
     kv: () => mf.getKVNamespace(switchableKv ? 'INNER' : 'REPLAY_KV', switchableKv ? 'switchable-kv' : 'gate'),
     close: () => mf.dispose(),
   };
+}
+
+/** Miniflare's own WebSocket client (Node 20 has no global one). */
+const WebSocket = createRequire(createRequire(import.meta.url).resolve('miniflare'))('ws');
+
+/**
+ * One Chrome DevTools Protocol session with the gate worker's isolate.
+ * workerd serves the inspector's commands only while the isolate runs
+ * something, so the gate is sent a request (404) every 50 ms until done.
+ */
+async function isolateMemory(mf, url) {
+  const inspector = await mf.getInspectorURL();
+  const targets = await (await fetch(`http://127.0.0.1:${inspector.port}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl.endsWith('/core:user:gate'));
+  if (!target) throw new Error('the gate worker is not among the inspector targets');
+  const socket = new WebSocket(target.webSocketDebuggerUrl.replace('localhost', '127.0.0.1'));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const contexts = [];
+  const waiting = new Map();
+  let next = 0;
+  socket.on('message', (data) => {
+    const message = JSON.parse(data);
+    if (message.method === 'Runtime.executionContextCreated') contexts.push(message.params.context.id);
+    const resolve = waiting.get(message.id);
+    if (!resolve) return;
+    waiting.delete(message.id);
+    resolve(message);
+  });
+  const cdp = async (method, params = {}) => {
+    next += 1;
+    const id = next;
+    let timer;
+    const message = await new Promise((resolve, reject) => {
+      waiting.set(id, resolve);
+      timer = setTimeout(() => reject(new Error(`${method}: no answer from the inspector in 20 s`)), 20_000);
+      socket.send(JSON.stringify({ id, method, params }));
+    }).finally(() => clearTimeout(timer));
+    if (message.error) throw new Error(`${method}: ${message.error.message}`);
+    return message.result;
+  };
+  let poking = true;
+  const poke = (async () => {
+    while (poking) {
+      await fetch(new URL('/__inspector-poke', url)).then((r) => r.arrayBuffer(), () => {});
+      await sleep(50);
+    }
+  })();
+  try {
+    await cdp('HeapProfiler.collectGarbage');
+    const heap = await cdp('Runtime.getHeapUsage');
+    await cdp('Runtime.enable');
+    const prototype = await cdp('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype', contextId: contexts[0] });
+    const memories = await cdp('Runtime.queryObjects', { prototypeObjectId: prototype.result.objectId });
+    const sizes = await cdp('Runtime.callFunctionOn', {
+      objectId: memories.objects.objectId,
+      functionDeclaration: 'function () { return this.map((memory) => memory.buffer.byteLength); }',
+      returnByValue: true,
+    });
+    const wasm = sizes.result.value.reduce((sum, size) => sum + size, 0);
+    return { heapUsed: heap.usedSize, wasm, total: heap.usedSize + wasm };
+  } finally {
+    poking = false;
+    await poke;
+    socket.close();
+  }
 }
 
 /**
