@@ -107,10 +107,16 @@ pub fn records(outcome: Outcome) -> bool {
 
 /// The outcome a record shows after an attempt: the attempt's, except that
 /// `delivered` is never replaced by a later failure (in KV's race a second
-/// copy's failed forward must not hide that the event arrived).
+/// copy's failed forward must not hide that the event arrived), and `dead`
+/// only by what moves the event on: queued again, a consumer attempt, a
+/// delivery. A copy of a dead event refused meanwhile (the sender's, or a
+/// replay, answered 503 while the store was down) changes nothing about the
+/// event; recorded over `dead`, it hid the dead letter from the listing of
+/// dead ones, where an operator finds what to retry.
 pub fn merged_outcome<'a>(previous: Option<&'a str>, attempt: &'a str) -> &'a str {
     match previous {
         Some("delivered") => "delivered",
+        Some("dead") if !matches!(attempt, "queued" | "retrying" | "delivered" | "dead") => "dead",
         _ => attempt,
     }
 }
@@ -232,6 +238,30 @@ mod tests {
             merged_outcome(Some("delivered"), "origin-failed"),
             "delivered"
         );
+    }
+
+    #[test]
+    fn a_dead_letter_stays_dead_until_the_event_moves_on() {
+        for refused in [
+            "store-unavailable",
+            "queue-unavailable",
+            "origin-failed",
+            "origin-timeout",
+            "internal-error",
+        ] {
+            assert_eq!(merged_outcome(Some("dead"), refused), "dead", "{refused}");
+        }
+        for onward in ["queued", "retrying", "delivered", "dead"] {
+            assert_eq!(merged_outcome(Some("dead"), onward), onward);
+        }
+        let dead = DeliveryRecord::merge(None, &attempt("dead", 1_000, Some(500)));
+        let copy = DeliveryRecord::merge(Some(dead), &attempt("store-unavailable", 2_000, None));
+        assert_eq!(
+            (copy.outcome.as_str(), copy.origin_status, copy.attempts),
+            ("dead", Some(500), 2)
+        );
+        let requeued = DeliveryRecord::merge(Some(copy), &attempt("queued", 3_000, None));
+        assert_eq!(requeued.outcome, "queued");
     }
 
     fn attempt(outcome: &str, at_ms: i64, status: Option<u16>) -> Attempt {

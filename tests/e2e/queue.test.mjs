@@ -226,6 +226,58 @@ describe('an origin that never recovers', () => {
   });
 });
 
+describe('a dead letter, then a copy of its event while the store is down', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    gate = await queueGate(origin, { QUEUE_MAX_ATTEMPTS: '2' }, { switchableKv: true });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  // Found by the soak (npm run soak): the copy's 503 store-unavailable was
+  // recorded over the dead outcome, so the event left the listing of dead
+  // letters, where an operator finds what to retry, and was never delivered.
+  test('the copy is 503, and the dead letter stays listed as dead until retried', async () => {
+    origin.answer(() => ({ status: 500 }));
+    const body = quoEvent('contact.updated');
+    const headers = signed(body);
+    const id = headers['webhook-id'];
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    const deadKeys = async () => (await admin(gate, '/deliveries?outcome=dead')).json.deliveries.map((d) => d.key);
+    await eventually(async () => (await deadKeys()).includes(id), 20_000, 'a dead letter');
+    const recordOf = async () => (await admin(gate, `/deliveries/${id}?route=%2F`)).json;
+    const attempts = (await recordOf()).attempts;
+
+    gate.failKv({ get: true, put: true, delete: true });
+    let replayed;
+    try {
+      replayed = await send(gate.url, { headers, body });
+    } finally {
+      gate.failKv({});
+    }
+    assert.equal(replayed.status, 503, replayed.text);
+    assert.equal(replayed.json.reason, 'store-unavailable');
+    // The refused copy is recorded (after the answer): counted, but the
+    // outcome stays.
+    await eventually(async () => (await recordOf()).attempts === attempts + 1, 5_000, 'the copy recorded');
+    assert.deepEqual(await deadKeys(), [id], 'still listed as dead');
+    const record = await recordOf();
+    assert.equal(record.outcome, 'dead', JSON.stringify(record));
+    assert.equal(record.dead_letter, true);
+
+    origin.answer(() => ({ status: 200 }));
+    const retried = await admin(gate, `/deliveries/${id}/retry?route=%2F`, { method: 'POST' });
+    assert.equal(retried.status, 202, retried.text);
+    await eventually(() => origin.receivedFor(id).length === 3, 10_000, 'delivered after the retry');
+    await sleep(1_500);
+    assert.equal(origin.receivedFor(id).length, 3, 'two failed attempts, then one delivery');
+  });
+});
+
 describe('a queue that refuses', () => {
   let origin;
   let gate;
