@@ -7,7 +7,7 @@ use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
 };
 use super::observe::Sinks;
-use super::runtime::{console_error, promise};
+use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
 use crate::log::command::LogCommand;
 use crate::log::Letter;
@@ -18,7 +18,6 @@ use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// The name of the queue whose messages are dead letters already.
 const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
@@ -85,7 +84,7 @@ async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue
             })
         })
         .collect();
-    JsFuture::from(Promise::all(&work)).await?;
+    wait_for(Promise::all(&work)).await?;
     Ok(JsValue::UNDEFINED)
 }
 

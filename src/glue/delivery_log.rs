@@ -10,7 +10,9 @@
 //! busier gate would see records lag, never answers.
 
 use super::edge::{call_object, respond};
-use super::runtime::{promise, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue};
+use super::runtime::{
+    promise, wait_for, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue,
+};
 use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
 use crate::log::render;
@@ -21,7 +23,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 /// The name of the one object that holds the log.
 const LOG_OBJECT: &str = "delivery-log";
@@ -74,7 +75,7 @@ impl DeliveryLog {
         let table = Table(self.sql.clone());
         let writes = self.writes.clone();
         promise(async move {
-            let body = JsFuture::from(request.text()).await?;
+            let body = wait_for(request.text()).await?;
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);
             let body = body.as_string().unwrap_or_default();

@@ -4,7 +4,7 @@
 //! answer. Each step is one call into `src/js/edge.js`.
 
 use super::replay_shard::DurableShards;
-use super::runtime::console_error;
+use super::runtime::{console_error, wait_for};
 use super::settings::{Bindings, Prepared};
 use crate::config::{Config, Delivery, StoreKind};
 use crate::gate::{BodyBytes, BodyError, Clock, Incoming};
@@ -21,7 +21,6 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// Bodies up to this size are hashed in wasm; larger ones by WebCrypto
 /// (native code, about four times faster than `sha2` in wasm), without ever
@@ -139,7 +138,7 @@ pub async fn call_object(
     url: &str,
     body: Option<&str>,
 ) -> Option<(u16, String)> {
-    let answer = JsFuture::from(call_object_js(namespace, name, url, body))
+    let answer = wait_for(call_object_js(namespace, name, url, body))
         .await
         .ok()?
         .as_string()?;
@@ -237,9 +236,7 @@ impl Incoming for WorkerIncoming {
 
     async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<EdgeBody, BodyError> {
         let promise = read_body_js(&self.request, limit as f64, deadline_ms as f64);
-        let value = JsFuture::from(promise)
-            .await
-            .map_err(|_| BodyError::Unreadable)?;
+        let value = wait_for(promise).await.map_err(|_| BodyError::Unreadable)?;
         match value.as_string().as_deref() {
             None => Ok(EdgeBody::new(value.unchecked_into())),
             Some("too-large") => Err(BodyError::TooLarge),
@@ -272,7 +269,7 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
         content.set(&body.js, prefix.len() as u32);
         let mut tags = Vec::with_capacity(keys.len());
         for key in keys.iter() {
-            let digest = JsFuture::from(subtle_sign("HMAC", key, &content))
+            let digest = wait_for(subtle_sign("HMAC", key, &content))
                 .await
                 .map_err(|_| MacError::Unavailable)?;
             let digest = Uint8Array::new(&digest);
@@ -294,7 +291,7 @@ impl Origin<EdgeBody> for FetchOrigin {
     async fn send(&self, forward: Forward<EdgeBody>, timeout_ms: u64) -> Result<u16, OriginError> {
         let headers = joined(forward.headers.iter().map(|(n, v)| (*n, v.as_str())));
         let call = forward_js(&forward.url, &headers, &forward.body.js, timeout_ms as f64);
-        let status = JsFuture::from(call)
+        let status = wait_for(call)
             .await
             .ok()
             .and_then(|status| status.as_f64())
@@ -314,7 +311,7 @@ pub struct WorkerKv(JsValue);
 
 impl KvBackend for WorkerKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = JsFuture::from(kv_get(&self.0, key))
+        let value = wait_for(kv_get(&self.0, key))
             .await
             .map_err(|_| StoreError::Unavailable)?;
         if value.is_undefined() {
@@ -324,7 +321,7 @@ impl KvBackend for WorkerKv {
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
-        let stored = JsFuture::from(kv_put(&self.0, key, value, ttl_seconds as f64)).await;
+        let stored = wait_for(kv_put(&self.0, key, value, ttl_seconds as f64)).await;
         match stored.ok().and_then(|ok| ok.as_bool()) {
             Some(true) => Ok(()),
             _ => Err(StoreError::Unavailable),
@@ -332,7 +329,7 @@ impl KvBackend for WorkerKv {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let deleted = JsFuture::from(kv_delete(&self.0, key)).await;
+        let deleted = wait_for(kv_delete(&self.0, key)).await;
         match deleted.ok().and_then(|ok| ok.as_bool()) {
             Some(true) => Ok(()),
             _ => Err(StoreError::Unavailable),
@@ -452,7 +449,7 @@ impl DeliveryQueue<EdgeBody> for EdgeQueue {
             &headers,
             &message.body.js,
         );
-        match JsFuture::from(sent).await.ok().and_then(|ok| ok.as_bool()) {
+        match wait_for(sent).await.ok().and_then(|ok| ok.as_bool()) {
             Some(true) => Ok(()),
             _ => Err(QueueError),
         }

@@ -13,7 +13,7 @@ use super::edge::{
     RuntimeClock, WorkerIncoming,
 };
 use super::observe::Sinks;
-use super::runtime::{console_error, promise, ExecutionContext, ScheduledController};
+use super::runtime::{console_error, promise, wait_for, ExecutionContext, ScheduledController};
 use super::settings::prepare;
 use crate::config::ADMIN_PREFIX;
 use crate::gate::{self, Handled, Incoming, Ports};
@@ -24,7 +24,6 @@ use crate::replay::local::LocalGuard;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// The answer for a request the gate handled.
 fn answer_for(handled: &Handled) -> Answer {
@@ -89,7 +88,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
             // Refused before the body was read: read it away (bounded), or
             // the client's kept-alive connection breaks under the next
             // request in workerd and `wrangler dev`.
-            let _ = JsFuture::from(discard_body(&incoming.request)).await;
+            let _ = wait_for(discard_body(&incoming.request)).await;
         }
         let _ = resolve.call1(&JsValue::UNDEFINED, &respond(&answer_for(&handled)));
         sinks.observe(config, &handled, started).await;

@@ -4,7 +4,8 @@
 
 use super::edge::{call_object, respond};
 use super::runtime::{
-    promise, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage, SqlStorageValue,
+    promise, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage,
+    SqlStorageValue,
 };
 use crate::outcome::Answer;
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
@@ -15,7 +16,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 /// After a clean-up run, the next one waits at least this long, so a busy
 /// shard sweeps about once a minute rather than once per expiry.
@@ -147,18 +147,14 @@ impl Shard {
     /// The alarm storage holds, if any (`None` too when it cannot be read).
     async fn stored_alarm(&self) -> Option<i64> {
         let promise = self.storage.get_alarm().ok()?;
-        JsFuture::from(promise)
-            .await
-            .ok()?
-            .as_f64()
-            .map(|at| at as i64)
+        wait_for(promise).await.ok()?.as_f64().map(|at| at as i64)
     }
 
     async fn set_alarm(&self, at: i64, now: i64) {
         let offset = at.saturating_sub(now).max(MIN_ALARM_DELAY_MS);
         let at = now.saturating_add(offset);
         let set = match self.storage.set_alarm(at as f64) {
-            Ok(promise) => JsFuture::from(promise).await.is_ok(),
+            Ok(promise) => wait_for(promise).await.is_ok(),
             Err(_) => false,
         };
         // On failure rows still expire logically; the next write tries again.

@@ -4,6 +4,7 @@
 //! every request of an isolate) and, when that changes, by every setting the
 //! config read, so a changed setting is picked up at once.
 
+use super::runtime::wait_for;
 use crate::config::Config;
 use crate::keys::SigningKey;
 use crate::mac::{keys_of, KeyUse, MacError};
@@ -13,7 +14,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// The bindings hookgate uses, looked up once per `env`.
 pub struct Bindings {
@@ -169,5 +169,5 @@ extern "C" {
 
 async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
     let raw = Uint8Array::from(key.as_bytes());
-    JsFuture::from(super::edge::import_hmac_key(&raw)).await
+    wait_for(super::edge::import_hmac_key(&raw)).await
 }

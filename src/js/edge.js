@@ -282,3 +282,24 @@ async function drain(reader, size, maxBytes, untilMs) {
   }
   reader.cancel().catch(() => {});
 }
+
+//
+// The executor of the Rust handlers' work (src/glue/runtime.rs): the work
+// hands out the promise it waits on; this awaits it and steps the work on
+// with what it settled to, until the work is finished.
+//
+export async function drive(task) {
+  let next = task.step(undefined, true);
+  while (next !== undefined) {
+    let settled;
+    let fulfilled = true;
+    try {
+      settled = await next;
+    } catch (error) {
+      settled = error;
+      fulfilled = false;
+    }
+    next = task.step(settled, fulfilled);
+  }
+  return task.finish();
+}
