@@ -14,8 +14,8 @@
 //! per awaited promise, a wake, a task queue and a `queueMicrotask`) was
 //! about a tenth of the busy time.
 
-use js_sys::{Array, Promise, Uint8Array};
-use std::cell::Cell;
+use js_sys::{Array, Function, Promise, Uint8Array};
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -30,21 +30,44 @@ thread_local! {
     static WAITING: Cell<Option<Promise>> = const { Cell::new(None) };
     /// What the promise the work waited on settled to.
     static SETTLED: Cell<Option<Result<JsValue, JsValue>>> = const { Cell::new(None) };
+    /// Every task not yet finished, by number; `None` where one was.
+    static TASKS: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
 }
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
-    fn drive(task: Task) -> Promise;
+    fn drive(task: u32) -> Promise;
+
+    #[wasm_bindgen(js_name = useStepper)]
+    fn use_stepper(step: &Function, finish: &Function);
+}
+
+/// Hands `drive` the module's own [`task_step`] and [`task_finish`]: the
+/// entry (src/js/shim.js) calls this once, with them, as it loads. A task
+/// is a number rather than an exported class, whose objects wasm-bindgen
+/// registers with a `FinalizationRegistry` one by one (3 % of a small
+/// delivery's CPU profile).
+#[wasm_bindgen(js_name = installStepper)]
+pub fn install_stepper(step: &Function, finish: &Function) {
+    use_stepper(step, finish);
 }
 
 /// Runs `work` as a promise. Every handler's work goes through this one
 /// boxed type, rather than an instance (its drop glue) per future type.
 /// The work must wait only through [`wait_for`].
 pub fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    drive(Task {
-        work: Some(Box::pin(work) as Work),
-        result: None,
-    })
+    let task = Task::Working(Box::pin(work) as Work);
+    let number = TASKS.with_borrow_mut(|tasks| match tasks.iter().position(Option::is_none) {
+        Some(free) => {
+            tasks[free] = Some(task);
+            free
+        }
+        None => {
+            tasks.push(Some(task));
+            tasks.len() - 1
+        }
+    });
+    drive(number as u32)
 }
 
 /// Waits for `promise`: its value, or what it was rejected with.
@@ -72,45 +95,64 @@ impl Future for WaitFor {
 }
 
 /// A handler's work, stepped by `drive` (src/js/edge.js).
-#[wasm_bindgen]
-pub struct Task {
-    work: Option<Work>,
-    result: Option<Result<JsValue, JsValue>>,
+enum Task {
+    Working(Work),
+    /// Being stepped: its work is out of the list, and its number taken.
+    Running,
+    Finished(Result<JsValue, JsValue>),
 }
 
-#[wasm_bindgen]
-impl Task {
-    /// Goes on with the work, given what the promise it waited on settled to
-    /// (`fulfilled`: resolved, else rejected; ignored at the first step).
-    /// Returns the next promise to wait on, or undefined once it finished.
-    ///
-    /// A step can start another task (whose first step then runs inside this
-    /// one), so the two slots are saved and restored around the poll.
-    pub fn step(&mut self, settled: JsValue, fulfilled: bool) -> Option<Promise> {
-        let work = self.work.as_mut()?;
-        let settled = if fulfilled { Ok(settled) } else { Err(settled) };
-        let outer_settled = SETTLED.replace(Some(settled));
-        let outer_waiting = WAITING.take();
-        let polled = work.as_mut().poll(&mut Context::from_waker(Waker::noop()));
-        SETTLED.set(outer_settled);
-        let waiting = WAITING.replace(outer_waiting);
-        match (polled, waiting) {
-            (Poll::Pending, Some(next)) => return Some(next),
-            (Poll::Ready(result), _) => self.result = Some(result),
-            (Poll::Pending, None) => {
-                self.result = Some(Err(JsValue::from_str(
-                    "hookgate: work waited on something other than a promise",
-                )))
-            }
-        }
-        self.work = None;
-        None
-    }
+/// Goes on with task `number`, given what the promise it waited on settled
+/// to (`fulfilled`: resolved, else rejected; ignored at the first step).
+/// Returns the next promise to wait on, or undefined once it finished.
+///
+/// The work is taken out of the list while it runs (its number stays
+/// taken): a step can start another task, whose first step then runs inside
+/// this one, so the list is not borrowed meanwhile, and the two slots are
+/// saved and restored.
+#[wasm_bindgen(js_name = taskStep)]
+pub fn task_step(number: u32, settled: JsValue, fulfilled: bool) -> Option<Promise> {
+    let slot = number as usize;
+    let taken = TASKS.with_borrow_mut(|tasks| match tasks.get_mut(slot) {
+        Some(task @ Some(Task::Working(_))) => task.replace(Task::Running),
+        _ => None,
+    });
+    // Otherwise finished already, or lost with an instance set up again
+    // after a trap: `task_finish` tells which.
+    let Some(Task::Working(mut work)) = taken else {
+        return None;
+    };
+    let settled = if fulfilled { Ok(settled) } else { Err(settled) };
+    let outer_settled = SETTLED.replace(Some(settled));
+    let outer_waiting = WAITING.take();
+    let polled = work.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    SETTLED.set(outer_settled);
+    let waiting = WAITING.replace(outer_waiting);
+    let (task, next) = match (polled, waiting) {
+        (Poll::Pending, Some(next)) => (Task::Working(work), Some(next)),
+        (Poll::Ready(result), _) => (Task::Finished(result), None),
+        (Poll::Pending, None) => (
+            Task::Finished(Err(JsValue::from_str(
+                "hookgate: work waited on something other than a promise",
+            ))),
+            None,
+        ),
+    };
+    TASKS.with_borrow_mut(|tasks| tasks[slot] = Some(task));
+    next
+}
 
-    /// The finished work's value; throws what it failed with.
-    pub fn finish(self) -> Result<JsValue, JsValue> {
-        self.result
-            .unwrap_or_else(|| Err(JsValue::from_str("hookgate: work not finished")))
+/// The finished task's value, its number free again; throws what it failed
+/// with.
+#[wasm_bindgen(js_name = taskFinish)]
+pub fn task_finish(number: u32) -> Result<JsValue, JsValue> {
+    let taken =
+        TASKS.with_borrow_mut(|tasks| tasks.get_mut(number as usize).and_then(Option::take));
+    match taken {
+        Some(Task::Finished(result)) => result,
+        _ => Err(JsValue::from_str(
+            "hookgate: the work was lost (the module was set up again)",
+        )),
     }
 }
 

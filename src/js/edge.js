@@ -284,12 +284,21 @@ async function drain(reader, size, maxBytes, untilMs) {
 }
 
 //
-// The executor of the Rust handlers' work (src/glue/runtime.rs): the work
-// hands out the promise it waits on; this awaits it and steps the work on
-// with what it settled to, until the work is finished.
+// The executor of the Rust handlers' work (src/glue/runtime.rs): a task is
+// a number; its work hands out the promise it waits on, this awaits it and
+// steps the work on with what it settled to, until the work is finished.
 //
+let taskStep;
+let taskFinish;
+
+/** The module's own stepping functions, handed over once as it loads. */
+export function useStepper(step, finish) {
+  taskStep = step;
+  taskFinish = finish;
+}
+
 export async function drive(task) {
-  let next = task.step(undefined, true);
+  let next = taskStep(task, undefined, true);
   while (next !== undefined) {
     let settled;
     let fulfilled = true;
@@ -299,7 +308,7 @@ export async function drive(task) {
       settled = error;
       fulfilled = false;
     }
-    next = task.step(settled, fulfilled);
+    next = taskStep(task, settled, fulfilled);
   }
-  return task.finish();
+  return taskFinish(task);
 }

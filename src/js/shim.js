@@ -12,6 +12,10 @@ import * as wasm from './index.js';
 
 export { DeliveryLog, ReplayShard } from './index.js';
 
+// The executor of every handler's work (src/glue/runtime.rs) steps tasks
+// through these two exports.
+wasm.installStepper(wasm.taskStep, wasm.taskFinish);
+
 // Set after a trap; the module is set up again before the next event. (A
 // trap also schedules wasm-bindgen's own re-initialisation, see
 // src/glue/runtime.rs; this covers a trap seen only here.)
