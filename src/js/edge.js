@@ -298,7 +298,7 @@ export function useStepper(step, finish) {
 }
 
 export async function drive(task) {
-  let next = taskStep(task, undefined, true);
+  let next = step(task, undefined, true);
   while (next !== undefined) {
     let settled;
     let fulfilled = true;
@@ -308,7 +308,20 @@ export async function drive(task) {
       settled = error;
       fulfilled = false;
     }
-    next = taskStep(task, settled, fulfilled);
+    next = step(task, settled, fulfilled);
   }
   return taskFinish(task);
+}
+
+/** A step. Nothing is thrown out of a step but a trap or a JavaScript
+ * exception unwinding through the module, which leaves its state untrusted:
+ * either is rethrown as a trap, so the entry (src/js/shim.js) answers 500
+ * and sets the module up again before the next event. */
+function step(task, settled, fulfilled) {
+  try {
+    return taskStep(task, settled, fulfilled);
+  } catch (error) {
+    if (error instanceof WebAssembly.RuntimeError) throw error;
+    throw new WebAssembly.RuntimeError('hookgate: an exception unwound the wasm module', { cause: error });
+  }
 }

@@ -4,7 +4,7 @@
 // as a sender would.
 import { Miniflare } from 'miniflare';
 import { after, before } from 'node:test';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -70,6 +70,14 @@ export async function refusedUrl() {
 }
 
 /**
+ * The webhook-id whose replay-store read, on a switchable KV (route `/`),
+ * throws a WebAssembly.RuntimeError out of the wasm module mid-delivery, as
+ * a trap (a panic, running out of memory) would.
+ */
+export const SIMULATED_TRAP_ID = 'msg_simulated_trap';
+const SIMULATED_TRAP_KEY = `hookgate:v1:${createHash('sha256').update(SIMULATED_TRAP_ID).digest('hex')}`;
+
+/**
  * A KV binding in front of a real local namespace that fails on command, to
  * show what the gate does when the store is down. It runs as a wrapped
  * binding: the gate sees an object with KV's methods.
@@ -81,7 +89,10 @@ export default function (env) {
     if ((await answer.text()) === 'fail') throw new Error('KV unavailable (simulated)');
   }
   return {
-    async get(key, options) { await check('get'); return env.INNER.get(key, options); },
+    get(key, options) {
+      if (key === '${SIMULATED_TRAP_KEY}') throw new WebAssembly.RuntimeError('unreachable (simulated trap)');
+      return check('get').then(() => env.INNER.get(key, options));
+    },
     async getWithMetadata(key, options) { await check('get'); return env.INNER.getWithMetadata(key, options); },
     async put(key, value, options) { await check('put', value); return env.INNER.put(key, value, options); },
     async delete(key) { await check('delete'); return env.INNER.delete(key); },

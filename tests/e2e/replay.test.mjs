@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { newId, nowSeconds, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
+import { SIMULATED_TRAP_ID, newId, nowSeconds, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
 
 const storeKey = (id) => `hookgate:v1:${createHash('sha256').update(id).digest('hex')}`;
 
@@ -35,6 +35,24 @@ describe('replay guard on KV', () => {
     assert.ok(expiration, 'done has an expiration');
     const ttl = expiration - nowSeconds();
     assert.ok(ttl > 259_200 - 60 && ttl <= 259_200, `done TTL ${ttl}`);
+  });
+
+  // src/js/shim.js: a trap mid-delivery must not leave the sender hanging,
+  // and the module is set up again for the next event.
+  test('a trap in the wasm module mid-delivery: 500 internal-error, nothing forwarded, the next delivery goes through', async () => {
+    const body = quoEvent('contact.updated');
+    const trapped = await deliver(signed(body, { id: SIMULATED_TRAP_ID }), body);
+    assert.equal(trapped.status, 500, trapped.text);
+    assert.equal(trapped.json.reason, 'internal-error');
+    assert.equal(rig.origin.receivedFor(SIMULATED_TRAP_ID).length, 0);
+    const next = signed(body);
+    const answer = await deliver(next, body);
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.json, { status: 'delivered' });
+    assert.equal(rig.origin.receivedFor(next['webhook-id']).length, 1);
+    const logged = () => rig.gate.logs.some((line) => line.includes('critical error in the wasm module'));
+    for (let waited = 0; !logged() && waited < 5_000; waited += 100) await sleep(100);
+    assert.ok(logged(), `the trap is logged: ${JSON.stringify(rig.gate.logs.filter((l) => /error|trap|hookgate:/i.test(l)))}`);
   });
 
   test("the sender's retry of a delivered id (new timestamp, new signature) is 200 and not forwarded", async () => {
