@@ -27,12 +27,19 @@
 // modes one after the other, splitting the minutes, instead of at once),
 // --verbose (print every violation instead of the first 20 per mode).
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { Webhook } from 'standardwebhooks';
-import { ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, sleep, startGate } from '../tests/e2e/harness.mjs';
+import {
+  ORIGIN_KEY,
+  SCHEME_SECRETS,
+  STRANGER_KEY,
+  secretBinding,
+  sleep,
+  startGate,
+  workerdProcesses,
+} from '../tests/e2e/harness.mjs';
 import { SCHEMES, sampleEvent, signFor } from './senders.mjs';
 
 const { values: flags } = parseArgs({
@@ -93,15 +100,7 @@ const MB = 1024 * 1024;
 const MEMORY_GROWTH_LIMIT = 64 * MB;
 const ISOLATE_GROWTH_LIMIT = 16 * MB;
 
-/** Each route's secret, as its sender shows it (the same as senders.test.mjs). */
-const SECRETS = {
-  'standard-webhooks': SENDER_KEY,
-  'quo-legacy': 'R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=',
-  github: "It's a Secret to Everybody",
-  stripe: 'whsec_c3RyaXBlLWxvb2tpbmctc2VjcmV0LW5vdC1iYXNlNjQtZGVjb2RlZA',
-  slack: '8f742231b10e8888abcd99yyyzzz85a5',
-  shopify: 'shpss_0123456789abcdef0123456789abcdef',
-};
+const SECRETS = SCHEME_SECRETS;
 /** A secret of the right shape that is not the route's. */
 const WRONG_SECRETS = {
   'standard-webhooks': STRANGER_KEY,
@@ -112,7 +111,7 @@ const WRONG_SECRETS = {
   shopify: 'shpss_not_the_shopify_secret_000000',
 };
 const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
-const binding = (scheme) => `${scheme.toUpperCase().replace('-', '_')}_SECRET`;
+const binding = secretBinding;
 const pathOf = (scheme) => `/hooks/${scheme}`;
 
 // ---------------------------------------------------------------------------
@@ -132,25 +131,6 @@ function prng(seed) {
 
 const sha = (data) => createHash('sha256').update(data).digest('hex');
 const fmtMB = (bytes) => `${(bytes / MB).toFixed(1)} MB`;
-
-/** The resident memory of each workerd process this process started, by pid. */
-function workerdProcesses() {
-  const found = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (Number(fields[1]) !== process.pid || !command.startsWith('workerd')) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
-      found.set(Number(entry), Number(rss?.[1] ?? 0) * 1024);
-    } catch {
-      // the process ended while being read
-    }
-  }
-  return found;
-}
 
 /**
  * The replay key hookgate derives for an event (src/schemes): the signed id,

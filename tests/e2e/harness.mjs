@@ -18,6 +18,18 @@ export const ROTATED_KEY = 'whsec_cm90YXRlZC1rZXktZm9yLWVuZC10by1lbmQ=';
 export const ORIGIN_KEY = 'whsec_b3JpZ2luLWtleS1mb3ItZW5kLXRvLWVuZA==';
 export const STRANGER_KEY = 'whsec_c29tZW9uZS1lbHNlcy1rZXk=';
 
+/** Each sender scheme's route secret in the tests, as its sender shows it. */
+export const SCHEME_SECRETS = {
+  'standard-webhooks': SENDER_KEY,
+  'quo-legacy': 'R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=',
+  github: "It's a Secret to Everybody",
+  stripe: 'whsec_c3RyaXBlLWxvb2tpbmctc2VjcmV0LW5vdC1iYXNlNjQtZGVjb2RlZA',
+  slack: '8f742231b10e8888abcd99yyyzzz85a5',
+  shopify: 'shpss_0123456789abcdef0123456789abcdef',
+};
+/** The name of the binding that holds a scheme's route secret. */
+export const secretBinding = (scheme) => `${scheme.toUpperCase().replace('-', '_')}_SECRET`;
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 export const newId = () => `msg_${randomUUID().replaceAll('-', '')}`;
@@ -530,9 +542,10 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
   });
 }
 
-/** The resident memory of the workerd processes this test process started, in bytes. */
-export function workerdMemory() {
-  let total = 0;
+/** The resident memory of each workerd process this process started, in
+ * bytes, by pid. */
+export function workerdProcesses() {
+  const found = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -541,10 +554,17 @@ export function workerdMemory() {
       const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       if (Number(fields[1]) !== process.pid || !command.startsWith('workerd')) continue;
       const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'));
-      total += Number(rss?.[1] ?? 0) * 1024;
+      found.set(Number(entry), Number(rss?.[1] ?? 0) * 1024);
     } catch {
       // the process ended while being read
     }
   }
+  return found;
+}
+
+/** The resident memory of the workerd processes this test process started, in bytes. */
+export function workerdMemory() {
+  let total = 0;
+  for (const rss of workerdProcesses().values()) total += rss;
   return total;
 }

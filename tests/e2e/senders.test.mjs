@@ -5,19 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { SCHEMES, sampleEvent, signFor, slackUrlVerification } from '../../scripts/senders.mjs';
-import { ORIGIN_KEY, ROTATED_KEY, SENDER_KEY, send, startGate, startOrigin } from './harness.mjs';
+import { ORIGIN_KEY, ROTATED_KEY, SCHEME_SECRETS, secretBinding, send, startGate, startOrigin } from './harness.mjs';
 
-/** Each route's secret binding, as its sender shows it. */
-const SECRETS = {
-  'standard-webhooks': SENDER_KEY,
-  'quo-legacy': 'R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=',
-  github: "It's a Secret to Everybody",
-  stripe: 'whsec_c3RyaXBlLWxvb2tpbmctc2VjcmV0LW5vdC1iYXNlNjQtZGVjb2RlZA',
-  slack: '8f742231b10e8888abcd99yyyzzz85a5',
-  shopify: 'shpss_0123456789abcdef0123456789abcdef',
-};
+const SECRETS = SCHEME_SECRETS;
 const NEXT_GITHUB_SECRET = 'the next github secret, during a rotation';
-const binding = (scheme) => `${scheme.toUpperCase().replace('-', '_')}_SECRET`;
+const binding = secretBinding;
 const pathOf = (scheme) => `/hooks/${scheme}`;
 
 describe('six senders, one gate', () => {
