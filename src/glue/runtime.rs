@@ -30,13 +30,36 @@ thread_local! {
     static WAITING: Cell<Option<Promise>> = const { Cell::new(None) };
     /// What the promise the work waited on settled to.
     static SETTLED: Cell<Option<Result<JsValue, JsValue>>> = const { Cell::new(None) };
-    /// Every task not yet finished, by number; `None` where one was.
+    /// Every task not yet finished, by slot; `None` where one was.
     static TASKS: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
+    /// This instance's part of every task number, drawn at random: after a
+    /// trap the module is set up again with no tasks, and the steps of a
+    /// task of the old instance must find nothing, never a new task in the
+    /// same slot.
+    static INSTANCE: f64 = (js_sys::Math::random() * INSTANCES).floor();
+}
+
+/// How many slots a task number holds: tasks at once in one isolate.
+const SLOTS: f64 = 1_048_576.0;
+/// How many instance parts: 2^32, so that SLOTS × INSTANCES stays within
+/// the integers a JavaScript number holds exactly (2^53).
+const INSTANCES: f64 = 4_294_967_296.0;
+
+/// A task's number: its slot, in this instance.
+fn number_of(slot: usize) -> f64 {
+    INSTANCE.with(|instance| instance * SLOTS + slot as f64)
+}
+
+/// The slot of a task number, if it is one of this instance's.
+fn slot_of(number: f64) -> Option<usize> {
+    let instance = (number / SLOTS).floor();
+    let ours = INSTANCE.with(|this| *this == instance);
+    ours.then_some((number - instance * SLOTS) as usize)
 }
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
-    fn drive(task: u32) -> Promise;
+    fn drive(task: f64) -> Promise;
 
     #[wasm_bindgen(js_name = useStepper)]
     fn use_stepper(step: &Function, finish: &Function);
@@ -57,17 +80,21 @@ pub fn install_stepper(step: &Function, finish: &Function) {
 /// The work must wait only through [`wait_for`].
 pub fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
     let task = Task::Working(Box::pin(work) as Work);
-    let number = TASKS.with_borrow_mut(|tasks| match tasks.iter().position(Option::is_none) {
+    let slot = TASKS.with_borrow_mut(|tasks| match tasks.iter().position(Option::is_none) {
         Some(free) => {
             tasks[free] = Some(task);
-            free
+            Some(free)
         }
-        None => {
+        None if (tasks.len() as f64) < SLOTS => {
             tasks.push(Some(task));
-            tasks.len() - 1
+            Some(tasks.len() - 1)
         }
+        None => None,
     });
-    drive(number as u32)
+    match slot {
+        Some(slot) => drive(number_of(slot)),
+        None => Promise::reject(&JsValue::from_str("hookgate: too many tasks at once")),
+    }
 }
 
 /// Waits for `promise`: its value, or what it was rejected with.
@@ -111,14 +138,14 @@ enum Task {
 /// this one, so the list is not borrowed meanwhile, and the two slots are
 /// saved and restored.
 #[wasm_bindgen(js_name = taskStep)]
-pub fn task_step(number: u32, settled: JsValue, fulfilled: bool) -> Option<Promise> {
-    let slot = number as usize;
+pub fn task_step(number: f64, settled: JsValue, fulfilled: bool) -> Option<Promise> {
+    let slot = slot_of(number)?;
     let taken = TASKS.with_borrow_mut(|tasks| match tasks.get_mut(slot) {
         Some(task @ Some(Task::Working(_))) => task.replace(Task::Running),
         _ => None,
     });
-    // Otherwise finished already, or lost with an instance set up again
-    // after a trap: `task_finish` tells which.
+    // Otherwise finished already, or of an instance set up again after a
+    // trap: `task_finish` tells which.
     let Some(Task::Working(mut work)) = taken else {
         return None;
     };
@@ -145,9 +172,13 @@ pub fn task_step(number: u32, settled: JsValue, fulfilled: bool) -> Option<Promi
 /// The finished task's value, its number free again; throws what it failed
 /// with.
 #[wasm_bindgen(js_name = taskFinish)]
-pub fn task_finish(number: u32) -> Result<JsValue, JsValue> {
-    let taken =
-        TASKS.with_borrow_mut(|tasks| tasks.get_mut(number as usize).and_then(Option::take));
+pub fn task_finish(number: f64) -> Result<JsValue, JsValue> {
+    let taken = slot_of(number).and_then(|slot| {
+        TASKS.with_borrow_mut(|tasks| match tasks.get_mut(slot) {
+            Some(task @ Some(Task::Finished(_))) => task.take(),
+            _ => None,
+        })
+    });
     match taken {
         Some(Task::Finished(result)) => result,
         _ => Err(JsValue::from_str(

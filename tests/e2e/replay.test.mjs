@@ -55,6 +55,36 @@ describe('replay guard on KV', () => {
     assert.ok(logged(), `the trap is logged: ${JSON.stringify(rig.gate.logs.filter((l) => /error|trap|hookgate:/i.test(l)))}`);
   });
 
+  // After a trap the module is set up again with no tasks; a delivery that
+  // was in flight in the old one must be answered, and must never go on
+  // with the work of a delivery that came after, under the same number.
+  test('a delivery in flight across a trap is answered and never steps a later delivery', async () => {
+    const delays = new Map();
+    rig.origin.answer((entry) => ({ status: 200, delayMs: delays.get(entry.headers['webhook-id']) ?? 0 }));
+    try {
+      const body = quoEvent('contact.updated');
+      const before = signed(body);
+      const after = signed(body);
+      delays.set(before['webhook-id'], 1_500);
+      delays.set(after['webhook-id'], 2_000);
+      const inFlight = deliver(before, body);
+      await sleep(300);
+      const trapped = await deliver(signed(body, { id: SIMULATED_TRAP_ID }), body);
+      assert.equal(trapped.status, 500, trapped.text);
+      const later = deliver(after, body);
+      const [first, second] = await Promise.all([inFlight, later]);
+      // The first was forwarded by the old module, whose work is gone: it is
+      // answered 500, and its sender's retry finds its claim.
+      assert.equal(first.status, 500, `${first.status} ${first.text} / ${second.status} ${second.text}`);
+      assert.equal(first.json?.reason, 'internal-error', `${first.text} / ${second.status} ${second.text}`);
+      assert.equal(second.status, 200, second.text);
+      assert.deepEqual(second.json, { status: 'delivered' });
+      assert.equal(rig.origin.receivedFor(after['webhook-id']).length, 1);
+    } finally {
+      rig.origin.answer(() => ({ status: 200 }));
+    }
+  });
+
   test("the sender's retry of a delivered id (new timestamp, new signature) is 200 and not forwarded", async () => {
     const body = quoEvent('message.delivered');
     const id = newId();
