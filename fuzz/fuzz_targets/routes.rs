@@ -6,36 +6,26 @@
 
 use hookgate::config::{check_origin_url, check_path, Config, Delivery};
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
 
-const SECRETS: &[(&str, &str)] = &[
-    (
-        "QUO_WEBHOOK_SECRET",
-        "whsec_aG9va2dhdGUtbG9jYWwtcXVvLXdlYmhvb2sta2V5LTAwMDE=",
-    ),
-    (
-        "QUO_LEGACY_WEBHOOK_SECRET",
-        "aG9va2dhdGUtbG9jYWwtcXVvLWxlZ2FjeS1rZXktMDAwMDE=",
-    ),
-    ("GITHUB_WEBHOOK_SECRET", "hookgate-local-github-secret"),
-    (
-        "STRIPE_WEBHOOK_SECRET",
-        "whsec_hookgateLocalStripeSigningSecret0001",
-    ),
-    ("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef"),
-    (
-        "SHOPIFY_WEBHOOK_SECRET",
-        "hookgate-local-shopify-app-secret",
-    ),
-    (
-        "ORIGIN_SECRET",
-        "whsec_aG9va2dhdGUtbG9jYWwtb3JpZ2luLXNpZGUta2V5LTAwMDE=",
-    ),
-    ("SHORT_SECRET", "whsec_QUJD"),
-    (
-        "lower_case_secret",
-        "whsec_bG93ZXItY2FzZS1zZWNyZXQtdmFsdWU=",
-    ),
-];
+/// The secrets .dev.vars.example binds for its routes (read from it, so the
+/// two never drift), and two a route must not be able to use.
+fn secrets() -> &'static [(&'static str, &'static str)] {
+    static SECRETS: OnceLock<Vec<(&str, &str)>> = OnceLock::new();
+    SECRETS.get_or_init(|| {
+        let mut secrets: Vec<(&str, &str)> = include_str!("../../.dev.vars.example")
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .filter(|(name, _)| name.ends_with("_SECRET") && *name != "WEBHOOK_SECRET")
+            .collect();
+        secrets.push(("SHORT_SECRET", "whsec_QUJD"));
+        secrets.push((
+            "lower_case_secret",
+            "whsec_bG93ZXItY2FzZS1zZWNyZXQtdmFsdWU=",
+        ));
+        secrets
+    })
+}
 
 fuzz_target!(|data: &[u8]| {
     let routes = String::from_utf8_lossy(data);
@@ -44,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             match name {
                 "ROUTES" => Some(routes.clone().into_owned()),
                 "REPLAY_STORE" => store.map(str::to_owned),
-                _ => SECRETS
+                _ => secrets()
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| (*v).to_owned()),
@@ -69,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(error) => {
                 let text = error.to_string();
-                for (_, value) in SECRETS {
+                for (_, value) in secrets() {
                     // A secret's value may be shown only where the input
                     // itself wrote it (as a path or a field name).
                     assert!(!text.contains(value) || routes.contains(value), "{text}");
