@@ -394,26 +394,6 @@ impl ReplayStore for EdgeStore {
     }
 }
 
-impl ReplayStore for &EdgeStore {
-    async fn claim(
-        &self,
-        key: &str,
-        now: i64,
-        claim_seconds: u64,
-        keep_until: i64,
-    ) -> Result<Claim, StoreError> {
-        (*self).claim(key, now, claim_seconds, keep_until).await
-    }
-
-    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
-        (*self).mark_done(key, now, until).await
-    }
-
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
-        (*self).release(key).await
-    }
-}
-
 /// The producer, on its binding (absent when no route queues).
 pub struct EdgeQueue(pub Option<JsValue>);
 

@@ -61,3 +61,24 @@ pub trait ReplayStore {
     /// Gives up a claim so a retry can deliver the key.
     async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
+
+/// A store lent out: one store serves many guards (a queue batch shares one).
+impl<S: ReplayStore + ?Sized> ReplayStore for &S {
+    async fn claim(
+        &self,
+        key: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
+        (**self).claim(key, now, claim_seconds, keep_until).await
+    }
+
+    async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        (**self).mark_done(key, now, until).await
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        (**self).release(key).await
+    }
+}
