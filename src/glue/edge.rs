@@ -163,12 +163,16 @@ impl Clock for RuntimeClock {
 #[derive(Clone)]
 pub struct EdgeBody {
     pub js: Uint8Array,
+    /// The length, read once: a body is never resized, and each read of
+    /// `length` is a call into JavaScript.
+    len: usize,
     copy: OnceCell<Vec<u8>>,
 }
 
 impl EdgeBody {
     pub fn new(js: Uint8Array) -> Self {
         Self {
+            len: js.length() as usize,
             js,
             copy: OnceCell::new(),
         }
@@ -181,7 +185,7 @@ impl EdgeBody {
 
 impl BodyBytes for EdgeBody {
     fn len(&self) -> usize {
-        self.js.length() as usize
+        self.len
     }
 
     fn bytes(&self) -> Cow<'_, [u8]> {

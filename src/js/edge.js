@@ -30,12 +30,17 @@ export function queryOf(request) {
 /** A Response from `status`, `contentType`, `body` and extra headers given
  * as `name SEP value (SEP name SEP value)*` (or ''). */
 export function respond(status, contentType, body, extra) {
-  const headers = { 'content-type': contentType, 'cache-control': 'no-store' };
-  if (extra !== '') {
-    const parts = extra.split(SEP);
-    for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
-  }
+  const headers = headersOf(extra, { 'content-type': contentType, 'cache-control': 'no-store' });
   return new Response(body, { status, headers });
+}
+
+/** Adds headers given as `name SEP value (SEP name SEP value)*` (or '') to
+ * `into`. */
+function headersOf(text, into = {}) {
+  if (text === '') return into;
+  const parts = text.split(SEP);
+  for (let i = 0; i + 1 < parts.length; i += 2) into[parts[i]] = parts[i + 1];
+  return into;
 }
 
 /** POSTs `body` to `url` with headers given as for `respond`, without
@@ -43,9 +48,7 @@ export function respond(status, contentType, body, extra) {
  * -1 when the origin could not be reached, -2 on the timeout. The answer's
  * body is never read. */
 export async function forward(url, headerText, body, timeoutMs) {
-  const headers = {};
-  const parts = headerText.split(SEP);
-  for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1];
+  const headers = headersOf(headerText);
   try {
     const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     return response.status;
