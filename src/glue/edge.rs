@@ -100,8 +100,6 @@ extern "C" {
     #[wasm_bindgen(js_name = importHmacKey)]
     pub fn import_hmac_key(raw: &Uint8Array) -> Promise;
 
-    #[wasm_bindgen(js_name = deferred)]
-    pub fn deferred() -> Array;
 }
 
 #[wasm_bindgen]

@@ -9,8 +9,8 @@
 
 use super::admin;
 use super::edge::{
-    deferred, delivery_queue, discard_body, replay_store, respond, EdgeMac, FetchOrigin,
-    RuntimeClock, WorkerIncoming,
+    delivery_queue, discard_body, replay_store, respond, EdgeMac, FetchOrigin, RuntimeClock,
+    WorkerIncoming,
 };
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ExecutionContext, ScheduledController};
@@ -23,7 +23,7 @@ use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::local::LocalGuard;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// The answer for a request the gate handled.
 fn answer_for(handled: &Handled) -> Answer {
@@ -33,8 +33,9 @@ fn answer_for(handled: &Handled) -> Answer {
     }
 }
 
-fn answered(answer: Answer) -> Promise {
-    Promise::resolve(&respond(&answer))
+/// Hands the runtime `answer`, through the entry's `settle`.
+fn answer_with(settle: &Function, answer: &Answer) {
+    let _ = settle.call1(&JsValue::UNDEFINED, &respond(answer));
 }
 
 /// Every request. The delivery runs under waitUntil: if the sender hangs up
@@ -42,36 +43,37 @@ fn answered(answer: Answer) -> Promise {
 /// own work, and a claim left unsettled would turn the sender's retry into a
 /// 409 and then a second forward. Under waitUntil the forward is marked done
 /// or released all the same (within the runtime's 30 s grace). The answer
-/// is handed over as soon as it is known; what is said about the delivery
-/// (log, metrics, records) follows it, so it never delays or changes it.
+/// is handed over as soon as it is known, through `settle` (the entry's
+/// promise, which it answers 500 itself if the work traps); what is said
+/// about the delivery (log, metrics, records) follows it, so it never delays
+/// or changes it.
 #[wasm_bindgen]
-pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
+pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Function) {
     let started = js_sys::Date::now() as i64;
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
             console_error(&format!("hookgate: misconfigured: {error}"));
-            return answered(Outcome::Misconfigured.answer(None));
+            return answer_with(&settle, &Outcome::Misconfigured.answer(None));
         }
     };
     let mut incoming = WorkerIncoming::new(request);
     let path = incoming.path();
     if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
-        return promise(
-            async move { Ok(respond(&admin::answer(&incoming, &prepared, started).await)) },
-        );
+        let work = promise(async move {
+            answer_with(&settle, &admin::answer(&incoming, &prepared, started).await);
+            Ok(JsValue::UNDEFINED)
+        });
+        return ctx.wait_until(&work);
     }
     let bindings = prepared.bindings();
     let Some(store) = replay_store(&bindings, &prepared.config) else {
-        return answered(Outcome::Misconfigured.answer(None));
+        return answer_with(&settle, &Outcome::Misconfigured.answer(None));
     };
     let Some(queue) = delivery_queue(&bindings, &prepared.config) else {
-        return answered(Outcome::Misconfigured.answer(None));
+        return answer_with(&settle, &Outcome::Misconfigured.answer(None));
     };
     let sinks = Sinks::of(&bindings);
-    let pair = deferred();
-    let answer: Promise = pair.get(0).unchecked_into();
-    let resolve: Function = pair.get(1).unchecked_into();
     let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
@@ -90,12 +92,11 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext) -> Promise {
             // request in workerd and `wrangler dev`.
             let _ = wait_for(discard_body(&incoming.request)).await;
         }
-        let _ = resolve.call1(&JsValue::UNDEFINED, &respond(&answer_for(&handled)));
+        answer_with(&settle, &answer_for(&handled));
         sinks.observe(config, &handled, started).await;
         Ok(JsValue::UNDEFINED)
     });
     ctx.wait_until(&work);
-    answer
 }
 
 /// The scheduled clean-up: deletes records and counts older than

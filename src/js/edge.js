@@ -162,16 +162,6 @@ export function logObject(level, text) {
   else console.log(line);
 }
 
-/** A promise and its resolve function, for an answer settled by work that
- * goes on after it (under waitUntil). */
-export function deferred() {
-  let resolve;
-  const promise = new Promise((settle) => {
-    resolve = settle;
-  });
-  return [promise, resolve];
-}
-
 //
 // Request bodies.
 //

@@ -52,31 +52,29 @@ function internalError() {
 export default {
   fetch(request, env, ctx) {
     ready();
-    // The delivery's work runs under waitUntil; if it traps, the answer it
-    // would have given is given here.
-    let trapped;
-    const fallback = new Promise((resolve) => {
-      trapped = resolve;
+    // The answer is settled by the Rust entry, or, when its work (under
+    // waitUntil) traps, here.
+    let settle;
+    const answer = new Promise((resolve) => {
+      settle = resolve;
     });
     const guarded = {
       waitUntil(promise) {
         ctx.waitUntil(
           promise.catch((error) => {
             critical(error);
-            trapped(internalError());
+            settle(internalError());
           }),
         );
       },
-      passThroughOnException() {
-        ctx.passThroughOnException();
-      },
     };
     try {
-      return Promise.race([wasm.fetch(request, env, guarded), fallback]);
+      wasm.fetch(request, env, guarded, settle);
     } catch (error) {
       critical(error);
       return internalError();
     }
+    return answer;
   },
 
   async queue(batch, env, ctx) {
