@@ -82,6 +82,14 @@ pub struct QueuePolicy {
     pub retry_base_seconds: u64,
 }
 
+impl QueuePolicy {
+    /// Without `QUEUE_MAX_ATTEMPTS` and `QUEUE_RETRY_BASE_SECONDS`.
+    pub const DEFAULT: Self = Self {
+        max_attempts: 12,
+        retry_base_seconds: 30,
+    };
+}
+
 /// The longest wait between two forward attempts of a queued event.
 pub const MAX_RETRY_DELAY_SECONDS: u64 = 6 * 3_600;
 
@@ -563,8 +571,11 @@ impl Config {
         };
 
         let queue_defaults = QueuePolicy {
-            max_attempts: number(&QUEUE_MAX_ATTEMPTS, 12)? as u32,
-            retry_base_seconds: number(&QUEUE_RETRY_BASE, 30)?,
+            max_attempts: number(
+                &QUEUE_MAX_ATTEMPTS,
+                u64::from(QueuePolicy::DEFAULT.max_attempts),
+            )? as u32,
+            retry_base_seconds: number(&QUEUE_RETRY_BASE, QueuePolicy::DEFAULT.retry_base_seconds)?,
         };
         if let Some(text) = present("ROUTES") {
             let routes = routes::parse(&text, &defaults, &queue_defaults, store, &present)?;
@@ -609,10 +620,7 @@ impl Config {
                         Rule::QueueNeedsOriginSecret,
                     ));
                 }
-                Delivery::Queue(QueuePolicy {
-                    max_attempts: number(&QUEUE_MAX_ATTEMPTS, 12)? as u32,
-                    retry_base_seconds: number(&QUEUE_RETRY_BASE, 30)?,
-                })
+                Delivery::Queue(queue_defaults)
             }
             Some(_) => return Err(ConfigError::setting("DELIVERY", Rule::DeliveryMode)),
         };

@@ -290,8 +290,8 @@ async fn deliver<B, S, M, O, Q, C>(
     }
 
     // From here on the claim is held: every failure must release it.
-    let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
-    if matches!(route.delivery, Delivery::Queue(_)) && verified.body.len() <= MAX_QUEUED_BODY_BYTES
+    let sent = if matches!(route.delivery, Delivery::Queue(_))
+        && verified.body.len() <= MAX_QUEUED_BODY_BYTES
     {
         let message = Queued {
             route: route.path.clone(),
@@ -305,88 +305,92 @@ async fn deliver<B, S, M, O, Q, C>(
             event_type: verified.event_type,
             body: verified.body,
         };
-        if queue.send(&message).await.is_err() {
-            handled.outcome = Outcome::QueueUnavailable;
-            handled.incidents.push(Incident::QueueRefused);
+        match queue.send(&message).await {
+            // Accepted: from the sender's side the event is delivered, and a
+            // retry or replay of it is a duplicate. The consumer keeps its own
+            // claim on the forward.
+            Ok(()) => {
+                handled.outcome = Outcome::Queued;
+                Ok(())
+            }
+            Err(_) => Err((Outcome::QueueUnavailable, Incident::QueueRefused)),
+        }
+    } else {
+        forward(route, index, verified, mac, origin, clock, handled).await
+    };
+    match sent {
+        Ok(()) => {
+            let now = clock.now_ms().div_euclid(1000);
+            let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
+            let until = now.saturating_add(ttl).max(keep_until);
+            if store.mark_done(&text, now, until).await.is_err() {
+                handled.incidents.push(Incident::MarkDoneFailed);
+            }
+        }
+        Err((outcome, incident)) => {
+            handled.outcome = outcome;
+            handled.incidents.push(incident);
             if store.release(&text).await.is_err() {
                 handled.incidents.push(Incident::ReleaseFailed);
             }
-            return;
         }
-        // Accepted: from the sender's side the event is delivered, and a
-        // retry or replay of it is a duplicate. The consumer keeps its own
-        // claim on the forward.
-        handled.outcome = Outcome::Queued;
-        let now = clock.now_ms().div_euclid(1000);
-        if store
-            .mark_done(&text, now, now.saturating_add(ttl).max(keep_until))
-            .await
-            .is_err()
-        {
-            handled.incidents.push(Incident::MarkDoneFailed);
-        }
-        return;
     }
-    let failure = match resign(route, index, mac, clock, &verified).await {
-        Err(()) => (Outcome::Internal, Incident::ResignFailed),
-        Ok(resigned) => {
-            let forward = build_forward(
-                route,
-                verified.content_type,
-                verified.sender_headers,
-                verified.body,
-                resigned,
-            );
-            match origin.send(forward, limits.origin_timeout_ms).await {
-                Ok(status) if (200..300).contains(&status) => {
-                    handled.origin_status = Some(status);
-                    let now = clock.now_ms().div_euclid(1000);
-                    let until = now.saturating_add(ttl).max(keep_until);
-                    if store.mark_done(&text, now, until).await.is_err() {
-                        handled.incidents.push(Incident::MarkDoneFailed);
-                    }
-                    return;
-                }
-                Ok(status) => {
-                    handled.origin_status = Some(status);
-                    (Outcome::OriginFailed, Incident::OriginStatus(status))
-                }
-                Err(OriginError::Unreachable) => {
-                    (Outcome::OriginFailed, Incident::OriginUnreachable)
-                }
-                Err(OriginError::Timeout) => (Outcome::OriginTimeout, Incident::OriginTimedOut),
+}
+
+/// Re-signs and forwards; the origin's status goes in `handled`.
+async fn forward<B, M: Mac<B>, O: Origin<B>, C: Clock>(
+    route: &Route,
+    index: usize,
+    verified: Verified<B>,
+    mac: &M,
+    origin: &O,
+    clock: &C,
+    handled: &mut Handled,
+) -> Result<(), (Outcome, Incident)> {
+    let resigned = resign(route, index, mac, clock, &verified.key, &verified.body)
+        .await
+        .map_err(|()| (Outcome::Internal, Incident::ResignFailed))?;
+    let forward = build_forward(
+        route,
+        verified.content_type,
+        verified.sender_headers,
+        verified.body,
+        resigned,
+    );
+    match origin.send(forward, route.limits.origin_timeout_ms).await {
+        Ok(status) => {
+            handled.origin_status = Some(status);
+            if (200..300).contains(&status) {
+                Ok(())
+            } else {
+                Err((Outcome::OriginFailed, Incident::OriginStatus(status)))
             }
         }
-    };
-    handled.outcome = failure.0;
-    handled.incidents.push(failure.1);
-    if store.release(&text).await.is_err() {
-        handled.incidents.push(Incident::ReleaseFailed);
+        Err(OriginError::Unreachable) => Err((Outcome::OriginFailed, Incident::OriginUnreachable)),
+        Err(OriginError::Timeout) => Err((Outcome::OriginTimeout, Incident::OriginTimedOut)),
     }
 }
 
 /// hookgate's own signature for the origin, stamped when the forward
 /// leaves (not when the request arrived: a slow body would make it stale),
 /// when the route has an `origin_secret`.
-async fn resign<B, M: Mac<B>, C: Clock>(
+pub(crate) async fn resign<B, M: Mac<B>, C: Clock>(
     route: &Route,
     index: usize,
     mac: &M,
     clock: &C,
-    delivery: &Verified<B>,
+    key: &str,
+    body: &B,
 ) -> Result<Option<Resigned>, ()> {
     if route.origin_key.is_none() {
         return Ok(None);
     }
     let timestamp = clock.now_ms().div_euclid(1000);
-    let prefix = standard_webhooks::prefix(&delivery.key, timestamp);
-    match mac
-        .tags(index, KeyUse::Origin, &prefix, &delivery.body)
-        .await
-    {
+    let prefix = standard_webhooks::prefix(key, timestamp);
+    match mac.tags(index, KeyUse::Origin, &prefix, body).await {
         Ok(tags) => match tags.first() {
             Some(tag) => Ok(Some(Resigned {
-                id: delivery.key.clone(),
+                id: key.to_owned(),
                 timestamp,
                 tag: *tag,
             })),

@@ -11,12 +11,11 @@
 //! the event was accepted; it is not checked again (its timestamp is stale
 //! by now, which is why queued forwards are always re-signed).
 
-use crate::config::{Config, Delivery, MAX_RETRY_DELAY_SECONDS};
-use crate::gate::{BodyBytes, Clock};
-use crate::mac::{KeyUse, Mac};
-use crate::origin::{build_forward, Origin, Resigned};
+use crate::config::{Config, Delivery, QueuePolicy, MAX_RETRY_DELAY_SECONDS};
+use crate::gate::{resign, BodyBytes, Clock};
+use crate::mac::Mac;
+use crate::origin::{build_forward, Origin};
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
-use crate::schemes::standard_webhooks;
 
 /// The largest body that goes through the queue. A queue message holds at
 /// most 128 KB, headers and metadata included; larger bodies on a queue
@@ -143,11 +142,14 @@ where
             origin_status: None,
         };
     };
-    let (max_attempts, base) = match route.delivery {
-        Delivery::Queue(policy) => (policy.max_attempts, policy.retry_base_seconds),
+    let QueuePolicy {
+        max_attempts,
+        retry_base_seconds: base,
+    } = match route.delivery {
+        Delivery::Queue(policy) => policy,
         // Switched to direct since: finish what was accepted, with the
         // default policy.
-        Delivery::Direct => (12, 30),
+        Delivery::Direct => QueuePolicy::DEFAULT,
     };
     let limits = &route.limits;
     let text = forward_text(&route.replay_text(&message.key));
@@ -196,25 +198,11 @@ where
     }
 
     // The claim is held: every failure must release it.
-    let resigned = match route.origin_key {
-        None => None,
-        Some(_) => {
-            let timestamp = clock.now_ms().div_euclid(1000);
-            let prefix = standard_webhooks::prefix(&message.key, timestamp);
-            match mac
-                .tags(index, KeyUse::Origin, &prefix, &message.body)
-                .await
-            {
-                Ok(tags) if !tags.is_empty() => Some(Resigned {
-                    id: message.key.clone(),
-                    timestamp,
-                    tag: tags[0],
-                }),
-                _ => {
-                    let _ = store.release(&text).await;
-                    return failed(None);
-                }
-            }
+    let resigned = match resign(route, index, mac, clock, &message.key, &message.body).await {
+        Ok(resigned) => resigned,
+        Err(()) => {
+            let _ = store.release(&text).await;
+            return failed(None);
         }
     };
     let allowed = route.scheme.forwarded_headers();
@@ -263,6 +251,7 @@ mod tests {
     use crate::mac::SoftwareMac;
     use crate::origin::OriginError;
     use crate::replay::kv::KvReplayStore;
+    use crate::schemes::standard_webhooks;
     use crate::testing::{block_on, FakeClock, FakeKv, FakeOrigin, ORIGIN_KEY, VECTOR_KEY};
     use std::collections::HashMap;
 
