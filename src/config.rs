@@ -314,10 +314,9 @@ impl std::fmt::Display for Rule {
             Rule::DuplicatePath => f.write_str("two routes have this path"),
             Rule::UnknownField(name) => write!(
                 f,
-                "unknown field {}; routes take scheme, secret, origin, origin_secret, \
-                 tolerance_seconds, max_body_bytes, origin_timeout_ms, dedupe_ttl_seconds, delivery, \
-                 queue_max_attempts, queue_retry_base_seconds",
-                crate::json::string(name)
+                "unknown field {}; routes take {}",
+                crate::json::string(name),
+                crate::routes::FIELDS.join(", ")
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {

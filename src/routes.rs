@@ -95,7 +95,7 @@ impl<'de> Visitor<'de> for RawVisitor {
 }
 
 /// The fields a route may have, so a typo is an error rather than ignored.
-const FIELDS: &[&str] = &[
+pub const FIELDS: &[&str] = &[
     "scheme",
     "secret",
     "origin",
