@@ -65,6 +65,14 @@ pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// The first value of `name` among [`pairs`]' result.
+pub fn value_of(fields: &[(String, String)], name: &str) -> Option<String> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+}
+
 /// A whole number in decimal, of any unsigned type, read as a `u64` (one
 /// parser in the module for them all) and then narrowed: `None` for
 /// anything `str::parse` of that type would refuse.

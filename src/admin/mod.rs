@@ -9,7 +9,7 @@
 
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
-use crate::query::{decode, pairs};
+use crate::query::{decode, pairs, value_of};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -220,11 +220,7 @@ const BAD_SINCE: AdminError = AdminError::BadQuery(
 );
 
 fn one(fields: &[(String, String)], name: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
+    value_of(fields, name).filter(|v| !v.is_empty())
 }
 
 fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {

@@ -5,7 +5,7 @@
 
 use super::counts::Count;
 use super::{Attempt, Cursor, Filter, Letter, DEFAULT_PAGE, MAX_PAGE};
-use crate::query::{pairs, push_encoded};
+use crate::query::{pairs, push_encoded, value_of};
 
 /// One request to the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,12 +59,7 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
 
 /// Reads what [`encode_letter`] wrote.
 pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
-    let one = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let one = |name: &str| value_of(fields, name);
     Some(Letter {
         content_type: one("content_type"),
         event_type: one("letter_type"),
@@ -93,12 +88,7 @@ fn push_attempt(body: &mut String, a: &Attempt) {
 }
 
 fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
-    let one = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let one = |name: &str| value_of(fields, name);
     Some(Attempt {
         route: one("route")?,
         key: one("key")?,
@@ -198,12 +188,7 @@ impl LogCommand {
     /// Parses what [`Self::encode`] wrote; `None` for anything else.
     pub fn decode(path: &str, body: &str) -> Option<Self> {
         let fields = pairs(body)?;
-        let one = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let one = |name: &str| value_of(&fields, name);
         let number = |name: &str| one(name).and_then(|v| v.parse::<i64>().ok());
         Some(match path {
             "/attempt" => LogCommand::Attempt(read_attempt(&fields)?),
