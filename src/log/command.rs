@@ -338,34 +338,6 @@ mod tests {
                 count: 1,
             },
         ]));
-        let attempt = Attempt {
-            route: "/q".into(),
-            key: "k".into(),
-            scheme: "stripe".into(),
-            event_type: None,
-            at_ms: 9,
-            outcome: "dead".into(),
-            origin_status: Some(503),
-            duration_ms: 3,
-        };
-        round_trip(LogCommand::DeadLetter(
-            attempt,
-            Letter {
-                content_type: Some("application/json".into()),
-                headers: vec![("stripe-signature".into(), "t=1,v1=ab:cd".into())],
-                event_type: Some("invoice.paid".into()),
-                body: vec![0, 0xff, b'{', b'}'],
-            },
-        ));
-        round_trip(LogCommand::TakeLetter {
-            route: "/q".into(),
-            key: "k".into(),
-        });
-        round_trip(LogCommand::Requeued {
-            route: "/q".into(),
-            key: "k".into(),
-            at_ms: 5,
-        });
         round_trip(LogCommand::Counts(vec![]));
         round_trip(LogCommand::List {
             filter: Filter {
