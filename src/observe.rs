@@ -11,11 +11,12 @@ use crate::config::Config;
 use crate::gate::Handled;
 use crate::log::counts::NO_ROUTE;
 use crate::log::{records, Attempt};
+use std::borrow::Cow;
 
 /// A value of a structured log field.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(String),
+pub enum Value<'a> {
+    Text(Cow<'a, str>),
     /// Every number hookgate logs is whole (statuses, counts, sizes,
     /// milliseconds): written as an integer, no float formatting in wasm.
     Number(i64),
@@ -25,7 +26,7 @@ pub enum Value {
 /// A log line's fields as `edge.js`'s `logObject` reads them: `name NUL
 /// value` pairs, each value `s` + text, `n` + a number, or empty for null
 /// (one string across the JS boundary instead of a call per field).
-pub fn encode_line(fields: &[(&'static str, Value)]) -> String {
+pub fn encode_line(fields: &[(&'static str, Value<'_>)]) -> String {
     let mut text = String::with_capacity(256);
     for (i, (name, value)) in fields.iter().enumerate() {
         if i > 0 {
@@ -60,7 +61,7 @@ pub struct Observation<'a> {
     pub duration_ms: u32,
 }
 
-impl Observation<'_> {
+impl<'a> Observation<'a> {
     /// The route's configured path, or [`NO_ROUTE`].
     pub fn route(&self) -> &str {
         self.handled
@@ -74,15 +75,15 @@ impl Observation<'_> {
     }
 
     /// The structured log line's fields.
-    pub fn log_fields(&self) -> Vec<(&'static str, Value)> {
+    pub fn log_fields(&self) -> Vec<(&'static str, Value<'_>)> {
         let handled = self.handled;
-        let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::Text(v.to_owned()));
+        let text = |value: Option<&'a str>| value.map_or(Value::Null, |v| Value::Text(v.into()));
         let number = |value: Option<i64>| value.map_or(Value::Null, Value::Number);
         let mut fields = vec![
-            ("hookgate", Value::Text("request".to_owned())),
-            ("route", Value::Text(self.route().to_owned())),
+            ("hookgate", Value::Text("request".into())),
+            ("route", Value::Text(self.route().into())),
             ("scheme", text(handled.scheme.map(|s| s.name()))),
-            ("reason", Value::Text(handled.outcome.reason().to_owned())),
+            ("reason", Value::Text(handled.outcome.reason().into())),
             ("status", Value::Number(i64::from(handled.outcome.status()))),
             ("key", text(handled.key.as_deref())),
             ("event_type", text(handled.event_type.as_deref())),
@@ -101,21 +102,17 @@ impl Observation<'_> {
                 }
                 incident.push_name(&mut incidents);
             }
-            fields.push(("incidents", Value::Text(incidents)));
+            fields.push(("incidents", Value::Text(incidents.into())));
         }
         fields
     }
 
     /// The Analytics Engine data point: blobs (route, scheme, reason),
     /// doubles (status, duration, body size), index (route).
-    pub fn metrics_point(&self) -> ([String; 3], [f64; 3], String) {
-        let route = self.route().to_owned();
+    pub fn metrics_point(&self) -> ([&str; 3], [f64; 3], &str) {
+        let route = self.route();
         (
-            [
-                route.clone(),
-                self.scheme().to_owned(),
-                self.handled.outcome.reason().to_owned(),
-            ],
+            [route, self.scheme(), self.handled.outcome.reason()],
             [
                 f64::from(self.handled.outcome.status()),
                 f64::from(self.duration_ms),
@@ -161,17 +158,17 @@ pub struct Forwarded<'a> {
 }
 
 impl Forwarded<'_> {
-    pub fn log_fields(&self) -> Vec<(&'static str, Value)> {
+    pub fn log_fields(&self) -> Vec<(&'static str, Value<'_>)> {
         vec![
-            ("hookgate", Value::Text("queue".to_owned())),
-            ("route", Value::Text(self.route.to_owned())),
-            ("scheme", Value::Text(self.scheme.to_owned())),
-            ("reason", Value::Text(self.reason.to_owned())),
-            ("key", Value::Text(self.key.to_owned())),
+            ("hookgate", Value::Text("queue".into())),
+            ("route", Value::Text(self.route.into())),
+            ("scheme", Value::Text(self.scheme.into())),
+            ("reason", Value::Text(self.reason.into())),
+            ("key", Value::Text(self.key.into())),
             (
                 "event_type",
                 self.event_type
-                    .map_or(Value::Null, |t| Value::Text(t.to_owned())),
+                    .map_or(Value::Null, |t| Value::Text(t.into())),
             ),
             ("attempt", Value::Number(i64::from(self.attempt))),
             ("duration_ms", Value::Number(i64::from(self.duration_ms))),

@@ -127,7 +127,7 @@ async fn clean_up(scheduled_ms: i64, env: &JsValue) {
         Ok((200, deleted)) => super::edge::log_object(
             "log",
             &encode_line(&[
-                ("hookgate", Value::Text("retention".to_owned())),
+                ("hookgate", Value::Text("retention".into())),
                 ("before_ms", Value::Number(before_ms)),
                 ("deleted", Value::Number(deleted.parse().unwrap_or(0))),
             ]),

@@ -53,7 +53,7 @@ impl Sinks {
         log_object(level, &encode_line(&seen.log_fields()));
         if self.metrics.is_some() {
             let (blobs, doubles, index) = seen.metrics_point();
-            self.point(&blobs.each_ref().map(String::as_str), doubles, &index);
+            self.point(&blobs, doubles, index);
         }
         let Some(log) = &self.log else {
             return;
