@@ -70,12 +70,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # cargo-fuzz, pinned, compiled from crates.io once per machine.
-if ! { [ -x "$CARGO_FUZZ_BIN" ] && "$CARGO_FUZZ_BIN" --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; }; then
-  say "compiling cargo-fuzz $CARGO_FUZZ_VERSION from crates.io (once per machine, about a minute on 2 cores)..."
-  cargo install cargo-fuzz --version "=$CARGO_FUZZ_VERSION" \
-    --root "$(dirname "$(dirname "$CARGO_FUZZ_BIN")")" --force >"$work/install.log" 2>&1 \
-    || { cat "$work/install.log" >&2; say "installing cargo-fuzz failed"; exit 1; }
-fi
+install_crate cargo-fuzz "$CARGO_FUZZ_VERSION" "$CARGO_FUZZ_BIN" "about a minute on 2 cores"
 export PATH="$(dirname "$CARGO_FUZZ_BIN"):$PATH"
 
 # The toolchain: nightly, installed when missing; stable where it cannot be.

@@ -16,51 +16,11 @@ cd "$HOOKGATE_ROOT"
 
 say() { echo "setup: $*" >&2; }
 
-# Runs a long step with a heartbeat, so a first run is never ten silent
-# minutes: what is being done, that it is still going, and how long it took.
-# The step's own output goes to a log that is shown only if it fails.
-step() { # description command...
-  local what=$1; shift
-  local log started=$SECONDS
-  log="$(mktemp)"
-  say "$what..."
-  "$@" >"$log" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 30); do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || break
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "  still $what ($(elapsed $started) so far)"
-    fi
-  done
-  if ! wait "$pid"; then
-    cat "$log" >&2
-    rm -f "$log"
-    say "$what failed after $(elapsed $started)"
-    return 1
-  fi
-  rm -f "$log"
-  say "  done in $(elapsed $started)"
-}
-elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
-
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target" rustup target add wasm32-unknown-unknown
 fi
 
-# cargo install of a crate with a lockfile of its own fails with --locked on
-# this registry index, so the crates are installed at a pinned version without it.
-install_crate() { # crate version binary-path
-  local crate=$1 version=$2 bin=$3
-  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "$version"; then
-    return
-  fi
-  step "compiling $crate $version from crates.io (once per machine, about 3 minutes on 2 cores)" \
-    cargo install "$crate" --version "=$version" --root "$(dirname "$(dirname "$bin")")" --force
-}
-install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$WASM_BINDGEN_BIN"
+install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" "$WASM_BINDGEN_BIN" "about 3 minutes on 2 cores"
 
 # npm ci only when package-lock.json differs from what was last installed.
 stamp=node_modules/.hookgate-lock
