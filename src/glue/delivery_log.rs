@@ -9,7 +9,7 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use super::edge::{call_object, respond};
+use super::edge::{call_object, plain, respond};
 use super::runtime::{
     promise, wait_for, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue,
 };
@@ -96,11 +96,11 @@ fn reply(status: u16, content_type: &'static str, body: String) -> JsValue {
 }
 
 fn ok(body: &str) -> JsValue {
-    reply(200, "text/plain; charset=utf-8", body.to_owned())
+    plain(200, body.to_owned())
 }
 
 fn error(body: &str, status: u16) -> JsValue {
-    reply(status, "text/plain; charset=utf-8", body.to_owned())
+    plain(status, body.to_owned())
 }
 
 fn json(body: String) -> JsValue {
@@ -135,7 +135,7 @@ fn handle(
             Some(Some(letter)) => {
                 let mut body = String::new();
                 encode_letter(&mut body, &letter);
-                reply(200, "text/plain; charset=utf-8", body)
+                plain(200, body)
             }
         },
         LogCommand::Requeued { route, key, at_ms } => {
@@ -213,11 +213,7 @@ fn text(value: Option<&SqlStorageValue>) -> Option<String> {
 }
 
 fn integer(value: Option<&SqlStorageValue>) -> Option<i64> {
-    match value {
-        Some(SqlStorageValue::Integer(n)) => Some(*n),
-        Some(SqlStorageValue::Float(f)) => Some(*f as i64),
-        _ => None,
-    }
+    value.and_then(SqlStorageValue::as_i64)
 }
 
 fn optional_text(value: Option<&str>) -> SqlStorageValue {

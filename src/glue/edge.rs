@@ -128,6 +128,16 @@ pub fn respond(answer: &Answer) -> JsValue {
     respond_js(answer.status, answer.content_type, &answer.body, &extra)
 }
 
+/// A plain-text answer: how the Durable Objects reply to their callers.
+pub fn plain(status: u16, body: String) -> JsValue {
+    respond(&Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body,
+        headers: Vec::new(),
+    })
+}
+
 /// Calls a Durable Object by name (a POST of `body`, or a GET without
 /// one): its status and body text, or `None` when it could not be reached.
 pub async fn call_object(

@@ -2,12 +2,11 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::edge::{call_object, respond};
+use super::edge::{call_object, plain};
 use super::runtime::{
     promise, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage,
     SqlStorageValue,
 };
-use crate::outcome::Answer;
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
 use crate::replay::ledger::{Ledger, LedgerTable, Mark};
 use crate::replay::StoreError;
@@ -80,18 +79,9 @@ impl ReplayShard {
             if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
                 shard.set_alarm(next, now).await;
             }
-            Ok(text(200, "swept".to_owned()))
+            Ok(plain(200, "swept".to_owned()))
         })
     }
-}
-
-fn text(status: u16, body: String) -> JsValue {
-    respond(&Answer {
-        status,
-        content_type: "text/plain; charset=utf-8",
-        body,
-        headers: Vec::new(),
-    })
 }
 
 impl Shard {
@@ -99,7 +89,7 @@ impl Shard {
         // The runtime already split off the path; only the query is left.
         let (path, query) = crate::query::path_and_query(url);
         let Some(request) = ShardRequest::parse(path, query) else {
-            return Ok(text(400, "unknown shard request".to_owned()));
+            return Ok(plain(400, "unknown shard request".to_owned()));
         };
         let ledger = Ledger::new(SqlTable(self.sql.clone()));
         let now = now_ms();
@@ -128,7 +118,7 @@ impl Shard {
             }
             ShardRequest::Rows => ledger.table().rows()?.to_string(),
         };
-        Ok(text(200, reply))
+        Ok(plain(200, reply))
     }
 
     /// Makes sure a clean-up alarm will run by `expires_at`.
@@ -192,14 +182,6 @@ impl SqlTable {
     }
 }
 
-fn as_i64(value: &SqlStorageValue) -> Option<i64> {
-    match value {
-        SqlStorageValue::Integer(n) => Some(*n),
-        SqlStorageValue::Float(f) => Some(*f as i64),
-        _ => None,
-    }
-}
-
 impl LedgerTable for SqlTable {
     fn get(&self, key: &str) -> Result<Option<(Mark, i64)>, StoreError> {
         let rows = self.rows_of(
@@ -209,7 +191,7 @@ impl LedgerTable for SqlTable {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        match (row.first(), row.get(1).and_then(as_i64)) {
+        match (row.first(), row.get(1).and_then(SqlStorageValue::as_i64)) {
             (Some(SqlStorageValue::String(mark)), Some(expires)) => {
                 // An unknown mark is treated as held, as in KV: fail closed.
                 Ok(Some((Mark::parse(mark).unwrap_or(Mark::InFlight), expires)))
@@ -243,14 +225,17 @@ impl LedgerTable for SqlTable {
 
     fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
         let rows = self.rows_of("SELECT MIN(expires_at) FROM replay", vec![])?;
-        Ok(rows.first().and_then(|row| row.first()).and_then(as_i64))
+        Ok(rows
+            .first()
+            .and_then(|row| row.first())
+            .and_then(SqlStorageValue::as_i64))
     }
 
     fn rows(&self) -> Result<u64, StoreError> {
         let rows = self.rows_of("SELECT COUNT(*) FROM replay", vec![])?;
         rows.first()
             .and_then(|row| row.first())
-            .and_then(as_i64)
+            .and_then(SqlStorageValue::as_i64)
             .map(|n| n as u64)
             .ok_or(StoreError::Unavailable)
     }

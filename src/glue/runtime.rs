@@ -280,6 +280,16 @@ impl From<&str> for SqlStorageValue {
 }
 
 impl SqlStorageValue {
+    /// A whole number, as SQLite gives it (an integer, or a float for
+    /// large ones).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            SqlStorageValue::Integer(n) => Some(*n),
+            SqlStorageValue::Float(f) => Some(*f as i64),
+            _ => None,
+        }
+    }
+
     fn to_js(&self) -> JsValue {
         match self {
             SqlStorageValue::Null => JsValue::NULL,
