@@ -29,6 +29,12 @@ pub const MAX_ORIGIN_TIMEOUT_MS: u64 = 600_000;
 /// them.
 pub const ADMIN_PREFIX: &str = "/_hookgate";
 
+/// Whether a request path is the admin API's (no route may use one).
+pub fn is_admin_path(path: &str) -> bool {
+    path.strip_prefix(ADMIN_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Which replay store guards against duplicates (`REPLAY_STORE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -405,7 +411,7 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
     if path.split('/').any(dot) {
         return Err(PathRule::DotSegment);
     }
-    if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
+    if is_admin_path(path) {
         return Err(PathRule::Reserved);
     }
     Ok(())

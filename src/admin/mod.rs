@@ -7,14 +7,12 @@
 //! every data request needs `Authorization: Bearer <token>`, compared in
 //! constant time.
 
+use crate::config::ADMIN_PREFIX;
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
 use crate::query::{decode, pairs, value_of};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-/// The admin API's path prefix (no route may use it).
-pub const PREFIX: &str = crate::config::ADMIN_PREFIX;
 
 /// The dashboard: a page, its script and its style. No data: it asks the
 /// API, with the token the user enters. Included from src/admin, or in the
@@ -155,7 +153,7 @@ pub fn authorized(authorization: Option<&str>, token: &str) -> bool {
     given.ct_eq(&expected).into()
 }
 
-/// Parses an admin request. `path` starts with [`PREFIX`]; `query` is
+/// Parses an admin request. `path` starts with [`ADMIN_PREFIX`]; `query` is
 /// without its `?`; `now_ms` resolves relative `since` values.
 pub fn parse(
     method: &str,
@@ -163,7 +161,9 @@ pub fn parse(
     query: &str,
     now_ms: i64,
 ) -> Result<AdminRequest, AdminError> {
-    let rest = path.strip_prefix(PREFIX).ok_or(AdminError::NotFound)?;
+    let rest = path
+        .strip_prefix(ADMIN_PREFIX)
+        .ok_or(AdminError::NotFound)?;
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
     let request = match segments.as_slice() {
         [] | [""] => AdminRequest::Dashboard,

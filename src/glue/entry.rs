@@ -15,7 +15,7 @@ use super::edge::{
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ExecutionContext, ScheduledController};
 use super::settings::prepare;
-use crate::config::ADMIN_PREFIX;
+use crate::config::is_admin_path;
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
 use crate::observe::{encode_line, Value};
@@ -59,7 +59,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Func
     };
     let mut incoming = WorkerIncoming::new(request);
     let path = incoming.path();
-    if path == ADMIN_PREFIX || path.starts_with("/_hookgate/") {
+    if is_admin_path(path) {
         let work = promise(async move {
             answer_with(&settle, &admin::answer(&incoming, &prepared, started).await);
             Ok(JsValue::UNDEFINED)
