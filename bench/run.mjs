@@ -190,6 +190,59 @@ function workerdTicks() {
 
 // ---------------------------------------------------------------- load
 
+/**
+ * One measured run of target `name`: a fresh workerd, `WARMUP` seconds of
+ * warm-up, then `DURATION` measured seconds, with the CPU ticks of workerd
+ * and the deliveries `origin` read over them. `count` is how many distinct
+ * ids `ids` holds: a run that sent more reused some (but the pass-through
+ * keeps no ids).
+ */
+async function measure(name, origin, { warmupIds, ids, count, bodyFile }) {
+  const target = await startTarget(name, origin.url);
+  try {
+    await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
+    const before = workerdTicks();
+    const received = origin.received;
+    const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
+    run.ticks = workerdTicks() - before;
+    run.received = origin.received - received;
+    run.exhausted = name !== 'passthrough' && run.requests > count;
+    return run;
+  } finally {
+    await target.mf.dispose();
+  }
+}
+
+/**
+ * `ROUNDS` runs of each of `names`, by name. Targets take turns, round after
+ * round, so a drift of the machine (another process, thermal, the page
+ * cache) falls on all of them alike.
+ */
+async function measureRounds(names, origin, load) {
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const name of names) runs[name].push(await measure(name, origin, load));
+  }
+  return runs;
+}
+
+const meanOf = (runs, field) => runs.reduce((a, r) => a + r[field], 0) / runs.length;
+
+/** One target's runs in one: means of req/s and latencies, sums of errors, CPU over all requests. */
+function aggregate(runs) {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const ticks = runs.reduce((a, r) => a + r.ticks, 0);
+  return {
+    requests,
+    rps: meanOf(runs, 'rps'),
+    p50: meanOf(runs, 'p50'),
+    p99: meanOf(runs, 'p99'),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    cpuMs: requests > 0 ? (ticks * 1000) / CLK_TCK / requests : NaN,
+    exhausted: runs.some((r) => r.exhausted),
+  };
+}
+
 // ---------------------------------------------------------------- queue mode
 
 /**
@@ -213,38 +266,9 @@ async function compareQueueMode() {
   for (const delay of delays) {
     const origin = await startOrigin(delay);
     try {
-      const runs = { hookgate: [], 'hookgate-queue': [] };
-      for (let round = 0; round < ROUNDS; round += 1) {
-        for (const name of Object.keys(runs)) {
-          const target = await startTarget(name, origin.url);
-          try {
-            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
-            const before = workerdTicks();
-            const received = origin.received;
-            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
-            run.ticks = workerdTicks() - before;
-            run.received = origin.received - received;
-            run.exhausted = run.requests > count;
-            runs[name].push(run);
-          } finally {
-            await target.mf.dispose();
-          }
-        }
-      }
+      const runs = await measureRounds(['hookgate', 'hookgate-queue'], origin, { warmupIds, ids, count, bodyFile });
       for (const [name, list] of Object.entries(runs)) {
-        const requests = list.reduce((a, r) => a + r.requests, 0);
-        const mean = (field) => list.reduce((a, r) => a + r[field], 0) / list.length;
-        const row = {
-          delay,
-          name,
-          rps: mean('rps'),
-          p50: mean('p50'),
-          p99: mean('p99'),
-          errors: list.reduce((a, r) => a + r.errors, 0),
-          received: Math.round(mean('received')),
-          cpuMs: requests > 0 ? (list.reduce((a, r) => a + r.ticks, 0) * 1000) / CLK_TCK / requests : NaN,
-          exhausted: list.some((r) => r.exhausted),
-        };
+        const row = { delay, name, ...aggregate(list), received: Math.round(meanOf(list, 'received')) };
         rows.push(row);
         log(`queue mode, origin delay ${delay} ms, ${name}: ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, ${row.errors} errors, ${row.received} at the origin`);
       }
@@ -311,38 +335,9 @@ async function main() {
       log(`signing ${count} deliveries of ${kib(size)}`);
       const warmupIds = presign(body, Math.min(count, 3000), `${size}-warmup`);
       const ids = presign(body, count, `${size}`);
-      // Targets take turns, round after round, so a drift of the machine
-      // (another process, thermal, the page cache) falls on all of them alike.
-      const sums = Object.fromEntries(targetNames.map((name) => [name, []]));
-      for (let round = 0; round < ROUNDS; round += 1) {
-        for (const name of targetNames) {
-          const target = await startTarget(name, origin.url);
-          try {
-            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
-            const before = workerdTicks();
-            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
-            run.ticks = workerdTicks() - before;
-            run.exhausted = name !== 'passthrough' && run.requests > count;
-            sums[name].push(run);
-          } finally {
-            await target.mf.dispose();
-          }
-        }
-      }
+      const sums = await measureRounds(targetNames, origin, { warmupIds, ids, count, bodyFile });
       for (const name of targetNames) {
-        const runs = sums[name];
-        const requests = runs.reduce((a, r) => a + r.requests, 0);
-        const ticks = runs.reduce((a, r) => a + r.ticks, 0);
-        const mean = (field) => runs.reduce((a, r) => a + r[field], 0) / runs.length;
-        const run = {
-          requests,
-          rps: mean('rps'),
-          p50: mean('p50'),
-          p99: mean('p99'),
-          errors: runs.reduce((a, r) => a + r.errors, 0),
-          cpuMs: requests > 0 ? (ticks * 1000) / CLK_TCK / requests : NaN,
-          exhausted: runs.some((r) => r.exhausted),
-        };
+        const run = aggregate(sums[name]);
         results[`${name}/${size}`] = run;
         log(`${name} ${kib(size)}: ${fmt(run.rps)} req/s, p50 ${fmt(run.p50, 2)} ms, p99 ${fmt(run.p99, 2)} ms, ` +
           `${fmt(run.cpuMs, 3)} ms CPU/req, ${run.errors} errors${run.exhausted ? ' (ids exhausted: raise the count)' : ''}`);
