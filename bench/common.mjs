@@ -123,14 +123,14 @@ export function runWrk(url, seconds, idsFile, bodyFile, connections = 8) {
   });
 }
 
-export function toMs(text) {
+function toMs(text) {
   const match = text.match(/([\d.]+)(us|ms|s)/);
   if (!match) return NaN;
   const value = Number(match[1]);
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-export function parseWrk(out) {
+function parseWrk(out) {
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
   const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
   const socket = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
