@@ -12,7 +12,6 @@
 // time a request waits, so the load is concurrent and KV is out of the way.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
@@ -30,15 +29,6 @@ const { values: options } = parseArgs({
 });
 const SIZE = Number(options.size);
 const SECONDS = Number(options.seconds);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A build of hookgate whose wasm keeps its function names. */
 function profilingBuild() {
@@ -137,7 +127,6 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const script = scriptOf(options.target);
   const origin = await startOrigin();
-  const inspectorPort = await freePort();
   const mf = new Miniflare({
     workers: [
       {
@@ -154,7 +143,8 @@ async function main() {
     cf: false,
     host: '127.0.0.1',
     port: 0,
-    inspectorPort,
+    // workerd's inspector on a free loopback port, read back below.
+    inspectorPort: 0,
     handleRuntimeStdio(stdout, stderr) {
       stdout.resume();
       stderr.resume();
@@ -169,7 +159,7 @@ async function main() {
     const warmup = presign(body, 3000, `profile-${SIZE}-warmup`);
     const ids = presign(body, 40000, `profile-${SIZE}`);
     await runWrk(url, 2, warmup, bodyFile, Number(options.connections));
-    const devtools = await inspector(inspectorPort);
+    const devtools = await inspector((await mf.getInspectorURL()).port);
     await devtools.send('Profiler.enable');
     await devtools.send('Profiler.setSamplingInterval', { interval: 50 });
     await devtools.send('Profiler.start');
