@@ -21,11 +21,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Miniflare } from 'miniflare';
 import * as esbuild from 'esbuild';
-import { KEY, LUA, MEMORY_KV, OUT, ROOT, SECOND_KEY, log, makeBody, presign, runWrk, startOrigin } from './common.mjs';
+import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
 
 const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
 
@@ -107,55 +105,6 @@ function build() {
 
 // ---------------------------------------------------------------- workerd
 
-async function startTarget(name, originUrl) {
-  const target = TARGETS[name];
-  const memoryKv = options.kv === 'memory';
-  const worker = {
-    name: 'target',
-    modules: true,
-    scriptPath: target.scriptPath,
-    modulesRoot: dirname(target.scriptPath),
-    modulesRules: target.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
-    compatibilityDate: '2026-04-20',
-    kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
-    wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
-    durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
-    // Queue mode as wrangler.toml sets it up, every consumer field explicit
-    // (Miniflare's defaults differ from production's).
-    queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
-    queueConsumers: target.queue
-      ? {
-        'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
-        'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
-      }
-      : undefined,
-    bindings: {
-      ...(target.queue ? { DELIVERY: 'queue', ORIGIN_SECRET: SECOND_KEY } : {}),
-      REPLAY_STORE: target.durable ? 'durable-object' : 'kv',
-      // One key for every target, so all do the same work; two for the
-      // rotation target, where the delivery is signed with the second.
-      WEBHOOK_SECRET: target.twoKeys ? `${SECOND_KEY} ${KEY}` : KEY,
-      ORIGIN_URL: originUrl,
-      MAX_BODY_BYTES: String(2 * 1024 * 1024),
-    },
-  };
-  const mf = new Miniflare({
-    workers: memoryKv ? [worker, { name: 'memory-kv', modules: true, script: MEMORY_KV }] : [worker],
-    cf: false,
-    host: '127.0.0.1',
-    port: 0,
-    // The Workers' per-request log lines would swamp the table; they are
-    // read and dropped (a stream left unread fills its pipe and stalls
-    // workerd on its next log line).
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  const url = await mf.ready;
-  return { url: url.href, mf };
-}
-
 function readStat(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -196,7 +145,7 @@ function workerdTicks() {
  * keeps no ids).
  */
 async function measure(name, origin, { warmupIds, ids, count, bodyFile }) {
-  const target = await startTarget(name, origin.url);
+  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv: options.kv === 'memory' });
   try {
     await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
     const before = workerdTicks();
