@@ -1,9 +1,11 @@
 // What the benchmark and the profiler share: the origin, the in-isolate KV,
-// the pre-signed deliveries and the wrk load.
+// the target Worker in workerd, the pre-signed deliveries and the wrk load.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { dirname } from 'node:path';
+import { Miniflare } from 'miniflare';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const OUT = `${ROOT}bench/out/`;
@@ -54,6 +56,61 @@ export default function () {
     async delete(key) { entries.delete(key); },
   };
 }`;
+
+/**
+ * One target Worker in its own workerd (Miniflare), in front of `originUrl`.
+ * `target` is { scriptPath, wasm, durable, queue, twoKeys } as in run.mjs's
+ * TARGETS; `memoryKv` puts MEMORY_KV in place of Miniflare's local KV;
+ * `inspect` opens workerd's inspector on a free loopback port (read it
+ * with `mf.getInspectorURL()`).
+ */
+export async function startTarget(target, { originUrl, memoryKv = false, inspect = false }) {
+  const worker = {
+    name: 'target',
+    modules: true,
+    scriptPath: target.scriptPath,
+    modulesRoot: dirname(target.scriptPath),
+    modulesRules: target.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
+    compatibilityDate: '2026-04-20',
+    kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
+    wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
+    durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
+    // Queue mode as wrangler.toml sets it up, every consumer field explicit
+    // (Miniflare's defaults differ from production's).
+    queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
+    queueConsumers: target.queue
+      ? {
+        'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
+        'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
+      }
+      : undefined,
+    bindings: {
+      ...(target.queue ? { DELIVERY: 'queue', ORIGIN_SECRET: SECOND_KEY } : {}),
+      REPLAY_STORE: target.durable ? 'durable-object' : 'kv',
+      // One key for every target, so all do the same work; two for the
+      // rotation target, where the delivery is signed with the second.
+      WEBHOOK_SECRET: target.twoKeys ? `${SECOND_KEY} ${KEY}` : KEY,
+      ORIGIN_URL: originUrl,
+      MAX_BODY_BYTES: String(2 * 1024 * 1024),
+    },
+  };
+  const mf = new Miniflare({
+    workers: memoryKv ? [worker, { name: 'memory-kv', modules: true, script: MEMORY_KV }] : [worker],
+    cf: false,
+    host: '127.0.0.1',
+    port: 0,
+    ...(inspect ? { inspectorPort: 0 } : {}),
+    // The Workers' per-request log lines would swamp the output; they are
+    // read and dropped (a stream left unread fills its pipe and stalls
+    // workerd on its next log line).
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  const url = await mf.ready;
+  return { url: url.href, mf };
+}
 
 export const LUA = `
 local ids, sigs, body, ts, i = {}, {}, nil, nil, 0
@@ -123,14 +180,14 @@ export function runWrk(url, seconds, idsFile, bodyFile, connections = 8) {
   });
 }
 
-export function toMs(text) {
+function toMs(text) {
   const match = text.match(/([\d.]+)(us|ms|s)/);
   if (!match) return NaN;
   const value = Number(match[1]);
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-export function parseWrk(out) {
+function parseWrk(out) {
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
   const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
   const socket = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);

@@ -12,11 +12,9 @@
 // time a request waits, so the load is concurrent and KV is out of the way.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { Miniflare } from 'miniflare';
 import WebSocket from 'ws';
-import { KEY, LUA, MEMORY_KV, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin } from './common.mjs';
+import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -30,15 +28,6 @@ const { values: options } = parseArgs({
 });
 const SIZE = Number(options.size);
 const SECONDS = Number(options.seconds);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A build of hookgate whose wasm keeps its function names. */
 function profilingBuild() {
@@ -58,10 +47,10 @@ function profilingBuild() {
 }
 
 function scriptOf(target) {
-  if (target === 'hookgate') return { path: profilingBuild(), wasm: true };
-  if (target === 'js-webcrypto') return { path: `${ROOT}bench/workers/webcrypto.mjs`, wasm: false };
-  if (target === 'passthrough') return { path: `${ROOT}bench/workers/passthrough.mjs`, wasm: false };
-  return { path: `${target.replace(/\/$/, '')}/index.js`, wasm: true };
+  if (target === 'hookgate') return { scriptPath: profilingBuild(), wasm: true };
+  if (target === 'js-webcrypto') return { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, wasm: false };
+  if (target === 'passthrough') return { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, wasm: false };
+  return { scriptPath: `${target.replace(/\/$/, '')}/index.js`, wasm: true };
 }
 
 /** Sends DevTools protocol commands over one WebSocket. */
@@ -137,30 +126,7 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const script = scriptOf(options.target);
   const origin = await startOrigin();
-  const inspectorPort = await freePort();
-  const mf = new Miniflare({
-    workers: [
-      {
-        name: 'target',
-        modules: true,
-        scriptPath: script.path,
-        modulesRules: script.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
-        compatibilityDate: '2026-04-20',
-        wrappedBindings: { REPLAY_KV: 'memory-kv' },
-        bindings: { REPLAY_STORE: 'kv', WEBHOOK_SECRET: KEY, ORIGIN_URL: origin.url, MAX_BODY_BYTES: String(2 * 1024 * 1024) },
-      },
-      { name: 'memory-kv', modules: true, script: MEMORY_KV },
-    ],
-    cf: false,
-    host: '127.0.0.1',
-    port: 0,
-    inspectorPort,
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  const url = (await mf.ready).href;
+  const { url, mf } = await startTarget(script, { originUrl: origin.url, memoryKv: true, inspect: true });
   try {
     writeFileSync(`${OUT}deliveries.lua`, LUA);
     const body = makeBody(SIZE);
@@ -169,7 +135,7 @@ async function main() {
     const warmup = presign(body, 3000, `profile-${SIZE}-warmup`);
     const ids = presign(body, 40000, `profile-${SIZE}`);
     await runWrk(url, 2, warmup, bodyFile, Number(options.connections));
-    const devtools = await inspector(inspectorPort);
+    const devtools = await inspector((await mf.getInspectorURL()).port);
     await devtools.send('Profiler.enable');
     await devtools.send('Profiler.setSamplingInterval', { interval: 50 });
     await devtools.send('Profiler.start');

@@ -21,11 +21,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Miniflare } from 'miniflare';
 import * as esbuild from 'esbuild';
-import { KEY, LUA, MEMORY_KV, OUT, ROOT, SECOND_KEY, log, makeBody, presign, runWrk, startOrigin } from './common.mjs';
+import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
 
 const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
 
@@ -105,58 +103,7 @@ function build() {
   });
 }
 
-// ---------------------------------------------------------------- origin
-
 // ---------------------------------------------------------------- workerd
-
-async function startTarget(name, originUrl) {
-  const target = TARGETS[name];
-  const memoryKv = options.kv === 'memory';
-  const worker = {
-    name: 'target',
-    modules: true,
-    scriptPath: target.scriptPath,
-    modulesRoot: dirname(target.scriptPath),
-    modulesRules: target.wasm ? [{ type: 'CompiledWasm', include: ['**/*.wasm'] }] : undefined,
-    compatibilityDate: '2026-04-20',
-    kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
-    wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
-    durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
-    // Queue mode as wrangler.toml sets it up, every consumer field explicit
-    // (Miniflare's defaults differ from production's).
-    queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
-    queueConsumers: target.queue
-      ? {
-        'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
-        'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
-      }
-      : undefined,
-    bindings: {
-      ...(target.queue ? { DELIVERY: 'queue', ORIGIN_SECRET: SECOND_KEY } : {}),
-      REPLAY_STORE: target.durable ? 'durable-object' : 'kv',
-      // One key for every target, so all do the same work; two for the
-      // rotation target, where the delivery is signed with the second.
-      WEBHOOK_SECRET: target.twoKeys ? `${SECOND_KEY} ${KEY}` : KEY,
-      ORIGIN_URL: originUrl,
-      MAX_BODY_BYTES: String(2 * 1024 * 1024),
-    },
-  };
-  const mf = new Miniflare({
-    workers: memoryKv ? [worker, { name: 'memory-kv', modules: true, script: MEMORY_KV }] : [worker],
-    cf: false,
-    host: '127.0.0.1',
-    port: 0,
-    // The Workers' per-request log lines would swamp the table; they are
-    // read and dropped (a stream left unread fills its pipe and stalls
-    // workerd on its next log line).
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  const url = await mf.ready;
-  return { url: url.href, mf };
-}
 
 function readStat(pid) {
   try {
@@ -190,6 +137,59 @@ function workerdTicks() {
 
 // ---------------------------------------------------------------- load
 
+/**
+ * One measured run of target `name`: a fresh workerd, `WARMUP` seconds of
+ * warm-up, then `DURATION` measured seconds, with the CPU ticks of workerd
+ * and the deliveries `origin` read over them. `count` is how many distinct
+ * ids `ids` holds: a run that sent more reused some (but the pass-through
+ * keeps no ids).
+ */
+async function measure(name, origin, { warmupIds, ids, count, bodyFile }) {
+  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv: options.kv === 'memory' });
+  try {
+    await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
+    const before = workerdTicks();
+    const received = origin.received;
+    const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
+    run.ticks = workerdTicks() - before;
+    run.received = origin.received - received;
+    run.exhausted = name !== 'passthrough' && run.requests > count;
+    return run;
+  } finally {
+    await target.mf.dispose();
+  }
+}
+
+/**
+ * `ROUNDS` runs of each of `names`, by name. Targets take turns, round after
+ * round, so a drift of the machine (another process, thermal, the page
+ * cache) falls on all of them alike.
+ */
+async function measureRounds(names, origin, load) {
+  const runs = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const name of names) runs[name].push(await measure(name, origin, load));
+  }
+  return runs;
+}
+
+const meanOf = (runs, field) => runs.reduce((a, r) => a + r[field], 0) / runs.length;
+
+/** One target's runs in one: means of req/s and latencies, sums of errors, CPU over all requests. */
+function aggregate(runs) {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const ticks = runs.reduce((a, r) => a + r.ticks, 0);
+  return {
+    requests,
+    rps: meanOf(runs, 'rps'),
+    p50: meanOf(runs, 'p50'),
+    p99: meanOf(runs, 'p99'),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    cpuMs: requests > 0 ? (ticks * 1000) / CLK_TCK / requests : NaN,
+    exhausted: runs.some((r) => r.exhausted),
+  };
+}
+
 // ---------------------------------------------------------------- queue mode
 
 /**
@@ -213,38 +213,9 @@ async function compareQueueMode() {
   for (const delay of delays) {
     const origin = await startOrigin(delay);
     try {
-      const runs = { hookgate: [], 'hookgate-queue': [] };
-      for (let round = 0; round < ROUNDS; round += 1) {
-        for (const name of Object.keys(runs)) {
-          const target = await startTarget(name, origin.url);
-          try {
-            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
-            const before = workerdTicks();
-            const received = origin.received;
-            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
-            run.ticks = workerdTicks() - before;
-            run.received = origin.received - received;
-            run.exhausted = run.requests > count;
-            runs[name].push(run);
-          } finally {
-            await target.mf.dispose();
-          }
-        }
-      }
+      const runs = await measureRounds(['hookgate', 'hookgate-queue'], origin, { warmupIds, ids, count, bodyFile });
       for (const [name, list] of Object.entries(runs)) {
-        const requests = list.reduce((a, r) => a + r.requests, 0);
-        const mean = (field) => list.reduce((a, r) => a + r[field], 0) / list.length;
-        const row = {
-          delay,
-          name,
-          rps: mean('rps'),
-          p50: mean('p50'),
-          p99: mean('p99'),
-          errors: list.reduce((a, r) => a + r.errors, 0),
-          received: Math.round(mean('received')),
-          cpuMs: requests > 0 ? (list.reduce((a, r) => a + r.ticks, 0) * 1000) / CLK_TCK / requests : NaN,
-          exhausted: list.some((r) => r.exhausted),
-        };
+        const row = { delay, name, ...aggregate(list), received: Math.round(meanOf(list, 'received')) };
         rows.push(row);
         log(`queue mode, origin delay ${delay} ms, ${name}: ${fmt(row.rps)} req/s, p50 ${fmt(row.p50, 2)} ms, p99 ${fmt(row.p99, 2)} ms, ${row.errors} errors, ${row.received} at the origin`);
       }
@@ -311,38 +282,9 @@ async function main() {
       log(`signing ${count} deliveries of ${kib(size)}`);
       const warmupIds = presign(body, Math.min(count, 3000), `${size}-warmup`);
       const ids = presign(body, count, `${size}`);
-      // Targets take turns, round after round, so a drift of the machine
-      // (another process, thermal, the page cache) falls on all of them alike.
-      const sums = Object.fromEntries(targetNames.map((name) => [name, []]));
-      for (let round = 0; round < ROUNDS; round += 1) {
-        for (const name of targetNames) {
-          const target = await startTarget(name, origin.url);
-          try {
-            await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
-            const before = workerdTicks();
-            const run = await runWrk(target.url, DURATION, ids, bodyFile, CONNECTIONS);
-            run.ticks = workerdTicks() - before;
-            run.exhausted = name !== 'passthrough' && run.requests > count;
-            sums[name].push(run);
-          } finally {
-            await target.mf.dispose();
-          }
-        }
-      }
+      const sums = await measureRounds(targetNames, origin, { warmupIds, ids, count, bodyFile });
       for (const name of targetNames) {
-        const runs = sums[name];
-        const requests = runs.reduce((a, r) => a + r.requests, 0);
-        const ticks = runs.reduce((a, r) => a + r.ticks, 0);
-        const mean = (field) => runs.reduce((a, r) => a + r[field], 0) / runs.length;
-        const run = {
-          requests,
-          rps: mean('rps'),
-          p50: mean('p50'),
-          p99: mean('p99'),
-          errors: runs.reduce((a, r) => a + r.errors, 0),
-          cpuMs: requests > 0 ? (ticks * 1000) / CLK_TCK / requests : NaN,
-          exhausted: runs.some((r) => r.exhausted),
-        };
+        const run = aggregate(sums[name]);
         results[`${name}/${size}`] = run;
         log(`${name} ${kib(size)}: ${fmt(run.rps)} req/s, p50 ${fmt(run.p50, 2)} ms, p99 ${fmt(run.p99, 2)} ms, ` +
           `${fmt(run.cpuMs, 3)} ms CPU/req, ${run.errors} errors${run.exhausted ? ' (ids exhausted: raise the count)' : ''}`);
