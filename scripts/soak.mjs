@@ -425,8 +425,6 @@ class Lane {
     this.operatorRetries = 0;
     this.deadSeen = new Map();
     this.deadEver = new Set();
-    this.kvRules = {};
-    this.queueDown = false;
   }
 
   pick(list) {
@@ -498,10 +496,9 @@ class Lane {
     const ending = this.fault ? this.faultLog.at(-1) : null;
     if (name) this.faultLog.push({ name, start: Date.now(), end: Infinity });
     this.fault = name;
-    this.kvRules = KV_RULES[name] ?? {};
-    this.queueDown = name === 'queue-refuse';
-    if (this.spec.kv) this.gate.failKv({ ...this.kvRules, queue: this.queueDown });
-    else if (this.spec.queue) this.gate.failQueue(this.queueDown);
+    // Both are no-ops on a gate without the switch.
+    this.gate.failKv(KV_RULES[name] ?? {});
+    this.gate.failQueue(name === 'queue-refuse');
     await this.origin.setFault(name?.startsWith('origin-') ? name : null);
     if (ending) ending.end = Date.now();
   }

@@ -304,8 +304,9 @@ export async function startGate(
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,
+    /** With `switchableKv`: the store fails by these rules (see startGate); the queue switch stays. */
     failKv(rules) {
-      failures = rules;
+      failures = { ...rules, queue: failures.queue };
     },
     /** With `switchableQueue`: the delivery queue refuses while `down`. */
     failQueue(down) {
