@@ -475,6 +475,39 @@ export async function send(url, { method = 'POST', headers = {}, body, path = ''
   return { status: response.status, headers: response.headers, text, json };
 }
 
+/**
+ * One POST on `agent` (an http.Agent, or false for a fresh connection), for
+ * tests about the connection: resolves `{ status, socket }` once the answer
+ * was read. With `parts` the body is sent chunked, one write per part;
+ * otherwise `body` is sent with its Content-Length.
+ */
+export function postOn(agent, url, { path = '/', headers = {}, body = '', parts } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path,
+        agent,
+        headers: parts ? { ...headers, 'transfer-encoding': 'chunked' } : { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
+      },
+    );
+    request.on('error', reject);
+    if (parts) {
+      for (const part of parts) request.write(part);
+      request.end();
+    } else {
+      request.end(body);
+    }
+  });
+}
+
 /** A Quo-shaped event body. */
 export function quoEvent(type = 'message.received', extra = {}) {
   return JSON.stringify({
