@@ -3,6 +3,7 @@
 // loopback port, and signs deliveries with the standardwebhooks npm library
 // as a sender would.
 import { Miniflare } from 'miniflare';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +34,21 @@ export const secretBinding = (scheme) => `${scheme.toUpperCase().replace('-', '_
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 export const newId = () => `msg_${randomUUID().replaceAll('-', '')}`;
+
+/** Polls `check` every 100 ms until it returns true (true), or `ms` passed (false). */
+export async function poll(check, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+}
+
+/** Polls `check` until it returns true, or fails after `ms`. */
+export async function eventually(check, ms, what) {
+  if (!(await poll(check, ms))) assert.fail(`not within ${ms} ms: ${what}`);
+}
 
 /**
  * An origin that records every request and answers with `behavior(entry)`:

@@ -5,19 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { ORIGIN_KEY, SENDER_KEY, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
+import { ORIGIN_KEY, SENDER_KEY, eventually, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
 
 const TOKEN = 'admin-token-for-the-queue-tests-01';
-
-/** Polls `check` until it returns true, or fails after `ms`. */
-async function eventually(check, ms, what) {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) assert.fail(`not within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 function admin(gate, path, { method = 'GET' } = {}) {
   return send(gate.url, { method, path: `/_hookgate${path}`, headers: { authorization: `Bearer ${TOKEN}` } });
