@@ -33,9 +33,10 @@ import { parseArgs } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import {
   ORIGIN_KEY,
-  SCHEME_SECRETS,
-  STRANGER_KEY,
-  secretBinding,
+  SCHEME_SECRETS as SECRETS,
+  WRONG_SECRETS,
+  newId,
+  secretBinding as binding,
   sleep,
   startGate,
   workerdProcesses,
@@ -100,18 +101,7 @@ const MB = 1024 * 1024;
 const MEMORY_GROWTH_LIMIT = 64 * MB;
 const ISOLATE_GROWTH_LIMIT = 16 * MB;
 
-const SECRETS = SCHEME_SECRETS;
-/** A secret of the right shape that is not the route's. */
-const WRONG_SECRETS = {
-  'standard-webhooks': STRANGER_KEY,
-  'quo-legacy': 'cm90YXRlZC1xdW8tbGVnYWN5LWtleS0x',
-  github: 'not the github secret',
-  stripe: 'whsec_bm90LXRoZS1zdHJpcGUtc2VjcmV0',
-  slack: '00000000000000000000000000000000',
-  shopify: 'shpss_not_the_shopify_secret_000000',
-};
 const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
-const binding = secretBinding;
 const pathOf = (scheme) => `/hooks/${scheme}`;
 
 // ---------------------------------------------------------------------------
@@ -561,7 +551,7 @@ class Lane {
     const size = roll < 0.05 ? 100_000 + Math.floor(this.random() * 60_000) : roll < 0.2 ? 4_000 + Math.floor(this.random() * 20_000) : 0;
     const { body, headers: senderHeaders } = makeEvent(scheme, size);
     const svix = scheme === 'standard-webhooks' && this.chance(0.25);
-    const id = `msg_${randomUUID().replaceAll('-', '')}`;
+    const id = newId();
     const event = {
       scheme,
       body,

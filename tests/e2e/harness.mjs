@@ -28,6 +28,15 @@ export const SCHEME_SECRETS = {
   slack: '8f742231b10e8888abcd99yyyzzz85a5',
   shopify: 'shpss_0123456789abcdef0123456789abcdef',
 };
+/** For each scheme, a secret of the right shape that is not the route's. */
+export const WRONG_SECRETS = {
+  'standard-webhooks': STRANGER_KEY,
+  'quo-legacy': 'cm90YXRlZC1xdW8tbGVnYWN5LWtleS0x',
+  github: 'not the github secret',
+  stripe: 'whsec_bm90LXRoZS1zdHJpcGUtc2VjcmV0',
+  slack: '00000000000000000000000000000000',
+  shopify: 'shpss_not_the_shopify_secret_000000',
+};
 /** The name of the binding that holds a scheme's route secret. */
 export const secretBinding = (scheme) => `${scheme.toUpperCase().replace('-', '_')}_SECRET`;
 
