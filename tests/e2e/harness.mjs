@@ -138,12 +138,6 @@ export default function (env) {
 }`;
 
 /**
- * Starts the gate in workerd with these settings (strings, as wrangler
- * passes vars). With `switchableKv`, `failKv({ get, put, delete })` makes
- * those operations throw; `put` may name a value prefix ('done') to fail
- * only those writes. `logs` holds what the Worker printed.
- */
-/**
  * An Analytics Engine dataset that records what it is given (the real one is
  * a no-op locally): `gate.metricPoints()` lists the points written.
  */
@@ -181,6 +175,25 @@ export default function () {
   return { idFromName: down, get: down };
 }`;
 
+/**
+ * Starts the gate in workerd with these settings (strings, as wrangler
+ * passes vars; WEBHOOK_SECRET is SENDER_KEY unless given, and a setting
+ * given as undefined is left unbound). `logs` holds what the Worker printed.
+ * Options:
+ * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
+ *   makes those operations throw; `put` may name a value prefix ('done') to
+ *   fail only those writes. A read for SIMULATED_TRAP_ID traps.
+ * - `noDurable`: with REPLAY_STORE=durable-object, REPLAY_DO is left unbound.
+ * - `twin`: a second isolate of the gate over the same stores, `twinFetch()`.
+ * - `metrics`: METRICS records the data points written, `metricPoints()`.
+ * - `noLog`: DELIVERY_LOG is left unbound.
+ * - `brokenLog`: DELIVERY_LOG is bound, and every call to it throws.
+ * - `queues`: the delivery and dead-letter queues with their consumers, and
+ *   `sendDeadLetter()`.
+ * - `switchableQueue`: with `queues`, DELIVERY_QUEUE refuses sends while
+ *   `failQueue(true)`.
+ * - `inspect`: workerd's inspector on a free port, for `isolateMemory()`.
+ */
 export async function startGate(
   settings,
   {
