@@ -569,13 +569,22 @@ export function quoEvent(type = 'message.received', extra = {}) {
  * `{ data, delayMs }`; with `chunked`, each part is sent as one chunk. The
  * request is done when the answer has arrived (the rest of the body is not
  * sent once an answer came, as a client that reads answers would do).
+ * `halfClose` ends the write side after the body; with `timeoutMs`, no
+ * answer by then rejects (code 'timeout'). The answer has `headers`, the
+ * head as received, and `fields`, its header fields by lower-case name.
  */
-export function rawRequest(url, { method = 'POST', path = '/', headers = [], body = [], chunked = false }) {
+export function rawRequest(url, { method = 'POST', path = '/', headers = [], body = [], chunked = false, halfClose = false, timeoutMs }) {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname);
     let received = Buffer.alloc(0);
     let answered = false;
+    const timer =
+      timeoutMs &&
+      setTimeout(() => {
+        reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
+        socket.destroy();
+      }, timeoutMs);
     socket.on('data', (data) => {
       received = Buffer.concat([received, data]);
       const text = received.toString('latin1');
@@ -586,6 +595,11 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
       if (received.length < end + 4 + length) return;
       answered = true;
       const status = Number(head.split(' ')[1]);
+      const fields = {};
+      for (const line of head.split('\r\n').slice(1)) {
+        const at = line.indexOf(':');
+        fields[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
       const bodyText = received.subarray(end + 4, end + 4 + length).toString('utf8');
       let json = null;
       try {
@@ -594,10 +608,13 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
         // not JSON
       }
       socket.destroy();
-      resolve({ status, text: bodyText, json, headers: head });
+      resolve({ status, text: bodyText, json, headers: head, fields });
     });
     socket.on('error', (error) => (answered ? undefined : reject(error)));
-    socket.on('close', () => answered || reject(new Error(`connection closed before an answer: ${received.toString('latin1')}`)));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (!answered) reject(new Error(`connection closed before an answer: ${received.toString('latin1')}`));
+    });
     socket.on('connect', async () => {
       const lines = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...headers.map(([n, v]) => `${n}: ${v}`)];
       if (chunked) lines.push('transfer-encoding: chunked');
@@ -609,7 +626,9 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
         const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data);
         if (!ok) await new Promise((resume) => socket.once('drain', resume));
       }
-      if (chunked && !answered && !socket.destroyed) socket.write('0\r\n\r\n');
+      if (answered || socket.destroyed) return;
+      if (chunked) socket.write('0\r\n\r\n');
+      if (halfClose) socket.end();
     });
   });
 }
