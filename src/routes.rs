@@ -95,7 +95,8 @@ impl<'de> Visitor<'de> for RawVisitor {
 }
 
 /// The fields a route may have, so a typo is an error rather than ignored.
-const FIELDS: &[&str] = &[
+/// The property tests draw route fields from this list.
+pub const FIELDS: &[&str] = &[
     "scheme",
     "secret",
     "origin",

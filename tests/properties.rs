@@ -503,23 +503,11 @@ fn json_value() -> impl Strategy<Value = Json> {
 }
 
 fn route_fields() -> impl Strategy<Value = Json> {
-    const FIELDS: &[&str] = &[
-        "scheme",
-        "secret",
-        "origin",
-        "origin_secret",
-        "tolerance_seconds",
-        "max_body_bytes",
-        "origin_timeout_ms",
-        "dedupe_ttl_seconds",
-        "delivery",
-        "queue_max_attempts",
-        "queue_retry_base_seconds",
-        "sheme",
-    ];
+    // Every field a route may have (routes::FIELDS), and one misspelt.
+    let fields: Vec<&str> = hookgate::routes::FIELDS.iter().copied().chain(["sheme"]).collect();
     prop::collection::vec(
         (
-            prop::sample::select(FIELDS).prop_map(str::to_owned),
+            prop::sample::select(fields).prop_map(str::to_owned),
             json_value(),
         ),
         0..9,
