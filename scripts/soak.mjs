@@ -28,14 +28,15 @@
 // --verbose (print every violation instead of the first 20 per mode).
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import {
   ORIGIN_KEY,
-  SCHEME_SECRETS,
-  STRANGER_KEY,
-  secretBinding,
+  SCHEME_SECRETS as SECRETS,
+  WRONG_SECRETS,
+  newId,
+  rawRequest,
+  secretBinding as binding,
   sleep,
   startGate,
   workerdProcesses,
@@ -100,18 +101,7 @@ const MB = 1024 * 1024;
 const MEMORY_GROWTH_LIMIT = 64 * MB;
 const ISOLATE_GROWTH_LIMIT = 16 * MB;
 
-const SECRETS = SCHEME_SECRETS;
-/** A secret of the right shape that is not the route's. */
-const WRONG_SECRETS = {
-  'standard-webhooks': STRANGER_KEY,
-  'quo-legacy': 'cm90YXRlZC1xdW8tbGVnYWN5LWtleS0x',
-  github: 'not the github secret',
-  stripe: 'whsec_bm90LXRoZS1zdHJpcGUtc2VjcmV0',
-  slack: '00000000000000000000000000000000',
-  shopify: 'shpss_not_the_shopify_secret_000000',
-};
 const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
-const binding = secretBinding;
 const pathOf = (scheme) => `/hooks/${scheme}`;
 
 // ---------------------------------------------------------------------------
@@ -187,60 +177,21 @@ function answerOf(status, headers, text, t0) {
 }
 
 /**
- * One HTTP/1.1 request over a raw socket, for framing fetch will not send
- * (chunked bodies of a chosen shape, a Content-Length that lies, a body that
- * ends early). Resolves with the first complete answer; the rest of the body
- * is not sent once it came. `halfClose` ends the write side after the parts.
+ * One HTTP/1.1 request over a raw socket (harness rawRequest), for framing
+ * fetch will not send (chunked bodies of a chosen shape, a Content-Length
+ * that lies, a body that ends early): status, reason, timing, 2 ms between
+ * parts. The rest of the body is not sent once an answer came. `halfClose`
+ * ends the write side after the parts. Never throws.
  */
-function rawCall(base, { path, headers, parts, chunked = false, halfClose = false }) {
-  const { hostname, port } = new URL(base);
+async function rawCall(base, { path, headers, parts, chunked = false, halfClose = false }) {
   const t0 = Date.now();
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(port), hostname);
-    let received = Buffer.alloc(0);
-    let done = false;
-    const finish = (answer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => finish({ status: 0, reason: 'transport:timeout', t0, t1: Date.now(), headers: {}, text: '' }), 60_000);
-    socket.on('data', (data) => {
-      received = Buffer.concat([received, data]);
-      const text = received.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = text.slice(0, end).split('\r\n');
-      const fields = {};
-      for (const line of head.slice(1)) {
-        const at = line.indexOf(':');
-        fields[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
-      }
-      const length = Number(fields['content-length'] ?? 0);
-      if (received.length < end + 4 + length) return;
-      const status = Number(head[0].split(' ')[1]);
-      finish(answerOf(status, fields, received.subarray(end + 4, end + 4 + length).toString('utf8'), t0));
-    });
-    socket.on('error', (error) => finish({ status: 0, reason: `transport:${error.code}`, t0, t1: Date.now(), headers: {}, text: '' }));
-    socket.on('close', () => finish({ status: 0, reason: 'transport:closed', t0, t1: Date.now(), headers: {}, text: '' }));
-    socket.on('connect', async () => {
-      const lines = [`POST ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...Object.entries(headers).map(([n, v]) => `${n}: ${v}`)];
-      if (chunked) lines.push('transfer-encoding: chunked');
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      for (const part of parts) {
-        if (done || socket.destroyed) return;
-        const data = Buffer.from(part);
-        const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data);
-        if (!ok) await new Promise((resume) => socket.once('drain', resume));
-        await sleep(2);
-      }
-      if (done || socket.destroyed) return;
-      if (chunked) socket.write('0\r\n\r\n');
-      if (halfClose) socket.end();
-    });
-  });
+  try {
+    const body = parts.map((data, i) => ({ data, delayMs: i === 0 ? 0 : 2 }));
+    const answer = await rawRequest(base, { path, headers: Object.entries(headers), body, chunked, halfClose, timeoutMs: 60_000 });
+    return answerOf(answer.status, answer.fields, answer.text, t0);
+  } catch (error) {
+    return { status: 0, reason: `transport:${error.code ?? 'closed'}`, t0, t1: Date.now(), headers: {}, text: '' };
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -425,8 +376,6 @@ class Lane {
     this.operatorRetries = 0;
     this.deadSeen = new Map();
     this.deadEver = new Set();
-    this.kvRules = {};
-    this.queueDown = false;
   }
 
   pick(list) {
@@ -498,10 +447,9 @@ class Lane {
     const ending = this.fault ? this.faultLog.at(-1) : null;
     if (name) this.faultLog.push({ name, start: Date.now(), end: Infinity });
     this.fault = name;
-    this.kvRules = KV_RULES[name] ?? {};
-    this.queueDown = name === 'queue-refuse';
-    if (this.spec.kv) this.gate.failKv({ ...this.kvRules, queue: this.queueDown });
-    else if (this.spec.queue) this.gate.failQueue(this.queueDown);
+    // Both are no-ops on a gate without the switch.
+    this.gate.failKv(KV_RULES[name] ?? {});
+    this.gate.failQueue(name === 'queue-refuse');
     await this.origin.setFault(name?.startsWith('origin-') ? name : null);
     if (ending) ending.end = Date.now();
   }
@@ -564,7 +512,7 @@ class Lane {
     const size = roll < 0.05 ? 100_000 + Math.floor(this.random() * 60_000) : roll < 0.2 ? 4_000 + Math.floor(this.random() * 20_000) : 0;
     const { body, headers: senderHeaders } = makeEvent(scheme, size);
     const svix = scheme === 'standard-webhooks' && this.chance(0.25);
-    const id = `msg_${randomUUID().replaceAll('-', '')}`;
+    const id = newId();
     const event = {
       scheme,
       body,

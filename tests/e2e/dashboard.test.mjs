@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import puppeteer from 'puppeteer-core';
 import { sampleEvent, signFor } from '../../scripts/senders.mjs';
-import { ROOT, ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, newId, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { ROOT, ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, newId, poll, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
 
 const CHROMIUM = process.env.HOOKGATE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = process.env.HOOKGATE_SCREENSHOT;
@@ -180,12 +180,11 @@ describe('the dashboard in Chromium', () => {
     await deliver('/github', { ...github.headers, 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }, github.body, 401);
 
     // The log is written after each answer: wait (a bounded while) for all five records.
-    for (let tries = 0; ; tries += 1) {
+    await poll(async () => {
       made.records = (await admin(gate, '/deliveries')).json.deliveries;
       const retried = made.records.find((d) => d.key === made.retried);
-      if ((made.records.length === 5 && retried?.attempts === 2) || tries === 50) break;
-      await sleep(50);
-    }
+      return made.records.length === 5 && retried?.attempts === 2;
+    }, 2_500);
     assert.equal(made.records.length, 5, JSON.stringify(made.records));
     made.github = made.records.find((d) => d.route === '/github').key;
 
@@ -474,11 +473,7 @@ describe('a dead letter in the dashboard', () => {
     const body = quoEvent('message.received');
     id = newId();
     assert.equal((await send(gate.url, { headers: signed(body, { id }), body })).status, 202);
-    for (let tries = 0; tries < 100; tries += 1) {
-      const record = (await admin(gate, `/deliveries/${id}?route=%2F`)).json;
-      if (record?.dead_letter) break;
-      await sleep(100);
-    }
+    await poll(async () => (await admin(gate, `/deliveries/${id}?route=%2F`)).json?.dead_letter, 10_000);
     chromium = await launch();
   });
 
@@ -499,7 +494,7 @@ describe('a dead letter in the dashboard', () => {
     origin.answer(() => ({ status: 200 }));
     await page.click('#retry');
     await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('queued again'), WAIT);
-    for (let tries = 0; tries < 100 && origin.receivedFor(id).length < 2; tries += 1) await sleep(100);
+    await poll(() => origin.receivedFor(id).length >= 2, 10_000);
     assert.equal(origin.receivedFor(id).length, 2, 'the failed attempt, then the retried delivery');
     await page.click('#refresh');
     await waitForRows(page, 1, { outcome: 'delivered' });

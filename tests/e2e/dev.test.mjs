@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sampleEvent, signFor } from '../../scripts/senders.mjs';
 import { readDevVars } from '../../scripts/dev-vars.mjs';
-import { ROOT, sleep } from './harness.mjs';
+import { ROOT, postOn, sleep } from './harness.mjs';
 
 /** A free loopback port. */
 function freePort() {
@@ -86,22 +86,8 @@ describe('npm run dev', () => {
     const event = sampleEvent('github');
     const payload = body ?? event.body;
     const headers = { ...event.headers, ...(await signFor('github', { secret: vars.GITHUB_WEBHOOK_SECRET, body: payload })) };
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/github', agent, headers: chunks ? { ...headers, 'transfer-encoding': 'chunked' } : { ...headers, 'content-length': Buffer.byteLength(payload) } },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
-        },
-      );
-      request.on('error', reject);
-      if (chunks) {
-        for (let i = 0; i < chunks; i += 1) request.write(payload.slice(0, 64 * 1024));
-        request.end();
-      } else {
-        request.end(payload);
-      }
-    });
+    const parts = chunks ? Array.from({ length: chunks }, () => payload.slice(0, 64 * 1024)) : undefined;
+    return postOn(agent, `http://127.0.0.1:${port}`, { path: '/github', headers, body: payload, parts });
   }
 
   test('an oversize chunked delivery, then valid ones: 413, 200, 200, on one kept-alive connection and a fresh one', async () => {

@@ -3,6 +3,7 @@
 // loopback port, and signs deliveries with the standardwebhooks npm library
 // as a sender would.
 import { Miniflare } from 'miniflare';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,12 +28,36 @@ export const SCHEME_SECRETS = {
   slack: '8f742231b10e8888abcd99yyyzzz85a5',
   shopify: 'shpss_0123456789abcdef0123456789abcdef',
 };
+/** For each scheme, a secret of the right shape that is not the route's. */
+export const WRONG_SECRETS = {
+  'standard-webhooks': STRANGER_KEY,
+  'quo-legacy': 'cm90YXRlZC1xdW8tbGVnYWN5LWtleS0x',
+  github: 'not the github secret',
+  stripe: 'whsec_bm90LXRoZS1zdHJpcGUtc2VjcmV0',
+  slack: '00000000000000000000000000000000',
+  shopify: 'shpss_not_the_shopify_secret_000000',
+};
 /** The name of the binding that holds a scheme's route secret. */
 export const secretBinding = (scheme) => `${scheme.toUpperCase().replace('-', '_')}_SECRET`;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 export const newId = () => `msg_${randomUUID().replaceAll('-', '')}`;
+
+/** Polls `check` every 100 ms until it returns true (true), or `ms` passed (false). */
+export async function poll(check, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+}
+
+/** Polls `check` until it returns true, or fails after `ms`. */
+export async function eventually(check, ms, what) {
+  if (!(await poll(check, ms))) assert.fail(`not within ${ms} ms: ${what}`);
+}
 
 /**
  * An origin that records every request and answers with `behavior(entry)`:
@@ -113,12 +138,6 @@ export default function (env) {
 }`;
 
 /**
- * Starts the gate in workerd with these settings (strings, as wrangler
- * passes vars). With `switchableKv`, `failKv({ get, put, delete })` makes
- * those operations throw; `put` may name a value prefix ('done') to fail
- * only those writes. `logs` holds what the Worker printed.
- */
-/**
  * An Analytics Engine dataset that records what it is given (the real one is
  * a no-op locally): `gate.metricPoints()` lists the points written.
  */
@@ -156,6 +175,25 @@ export default function () {
   return { idFromName: down, get: down };
 }`;
 
+/**
+ * Starts the gate in workerd with these settings (strings, as wrangler
+ * passes vars; WEBHOOK_SECRET is SENDER_KEY unless given, and a setting
+ * given as undefined is left unbound). `logs` holds what the Worker printed.
+ * Options:
+ * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
+ *   makes those operations throw; `put` may name a value prefix ('done') to
+ *   fail only those writes. A read for SIMULATED_TRAP_ID traps.
+ * - `noDurable`: with REPLAY_STORE=durable-object, REPLAY_DO is left unbound.
+ * - `twin`: a second isolate of the gate over the same stores, `twinFetch()`.
+ * - `metrics`: METRICS records the data points written, `metricPoints()`.
+ * - `noLog`: DELIVERY_LOG is left unbound.
+ * - `brokenLog`: DELIVERY_LOG is bound, and every call to it throws.
+ * - `queues`: the delivery and dead-letter queues with their consumers, and
+ *   `sendDeadLetter()`.
+ * - `switchableQueue`: with `queues`, DELIVERY_QUEUE refuses sends while
+ *   `failQueue(true)`.
+ * - `inspect`: workerd's inspector on a free port, for `isolateMemory()`.
+ */
 export async function startGate(
   settings,
   {
@@ -304,8 +342,9 @@ export async function startGate(
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,
+    /** With `switchableKv`: the store fails by these rules (see startGate); the queue switch stays. */
     failKv(rules) {
-      failures = rules;
+      failures = { ...rules, queue: failures.queue };
     },
     /** With `switchableQueue`: the delivery queue refuses while `down`. */
     failQueue(down) {
@@ -474,6 +513,39 @@ export async function send(url, { method = 'POST', headers = {}, body, path = ''
   return { status: response.status, headers: response.headers, text, json };
 }
 
+/**
+ * One POST on `agent` (an http.Agent, or false for a fresh connection), for
+ * tests about the connection: resolves `{ status, socket }` once the answer
+ * was read. With `parts` the body is sent chunked, one write per part;
+ * otherwise `body` is sent with its Content-Length.
+ */
+export function postOn(agent, url, { path = '/', headers = {}, body = '', parts } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path,
+        agent,
+        headers: parts ? { ...headers, 'transfer-encoding': 'chunked' } : { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
+      },
+    );
+    request.on('error', reject);
+    if (parts) {
+      for (const part of parts) request.write(part);
+      request.end();
+    } else {
+      request.end(body);
+    }
+  });
+}
+
 /** A Quo-shaped event body. */
 export function quoEvent(type = 'message.received', extra = {}) {
   return JSON.stringify({
@@ -497,13 +569,22 @@ export function quoEvent(type = 'message.received', extra = {}) {
  * `{ data, delayMs }`; with `chunked`, each part is sent as one chunk. The
  * request is done when the answer has arrived (the rest of the body is not
  * sent once an answer came, as a client that reads answers would do).
+ * `halfClose` ends the write side after the body; with `timeoutMs`, no
+ * answer by then rejects (code 'timeout'). The answer has `headers`, the
+ * head as received, and `fields`, its header fields by lower-case name.
  */
-export function rawRequest(url, { method = 'POST', path = '/', headers = [], body = [], chunked = false }) {
+export function rawRequest(url, { method = 'POST', path = '/', headers = [], body = [], chunked = false, halfClose = false, timeoutMs }) {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname);
     let received = Buffer.alloc(0);
     let answered = false;
+    const timer =
+      timeoutMs &&
+      setTimeout(() => {
+        reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
+        socket.destroy();
+      }, timeoutMs);
     socket.on('data', (data) => {
       received = Buffer.concat([received, data]);
       const text = received.toString('latin1');
@@ -514,6 +595,11 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
       if (received.length < end + 4 + length) return;
       answered = true;
       const status = Number(head.split(' ')[1]);
+      const fields = {};
+      for (const line of head.split('\r\n').slice(1)) {
+        const at = line.indexOf(':');
+        fields[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
       const bodyText = received.subarray(end + 4, end + 4 + length).toString('utf8');
       let json = null;
       try {
@@ -522,10 +608,13 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
         // not JSON
       }
       socket.destroy();
-      resolve({ status, text: bodyText, json, headers: head });
+      resolve({ status, text: bodyText, json, headers: head, fields });
     });
     socket.on('error', (error) => (answered ? undefined : reject(error)));
-    socket.on('close', () => answered || reject(new Error(`connection closed before an answer: ${received.toString('latin1')}`)));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (!answered) reject(new Error(`connection closed before an answer: ${received.toString('latin1')}`));
+    });
     socket.on('connect', async () => {
       const lines = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...headers.map(([n, v]) => `${n}: ${v}`)];
       if (chunked) lines.push('transfer-encoding: chunked');
@@ -537,7 +626,9 @@ export function rawRequest(url, { method = 'POST', path = '/', headers = [], bod
         const ok = socket.write(chunked ? Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]) : data);
         if (!ok) await new Promise((resume) => socket.once('drain', resume));
       }
-      if (chunked && !answered && !socket.destroyed) socket.write('0\r\n\r\n');
+      if (answered || socket.destroyed) return;
+      if (chunked) socket.write('0\r\n\r\n');
+      if (halfClose) socket.end();
     });
   });
 }

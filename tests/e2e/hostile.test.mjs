@@ -13,6 +13,7 @@ import {
   STRANGER_KEY,
   newId,
   nowSeconds,
+  postOn,
   quoEvent,
   rawRequest,
   send,
@@ -62,36 +63,19 @@ describe('body limits that cannot be dodged', () => {
 describe('an oversize chunked delivery, then valid ones', () => {
   const rig = useGate({ MAX_BODY_BYTES: '4096' });
 
-  function chunkedPost(agent, headers, parts) {
-    return new Promise((resolve, reject) => {
-      const url = new URL(rig.gate.url);
-      const request = http.request(
-        { host: url.hostname, port: url.port, method: 'POST', path: '/', agent, headers: { ...headers, 'transfer-encoding': 'chunked' } },
-        (response) => {
-          const chunks = [];
-          response.on('data', (c) => chunks.push(c));
-          response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
-        },
-      );
-      request.on('error', reject);
-      for (const part of parts) request.write(part);
-      request.end();
-    });
-  }
-
   for (const keepAlive of [false, true]) {
     test(`answers 413, 200, 200 on ${keepAlive ? 'one kept-alive connection' : 'fresh connections'}`, async () => {
       const agent = new http.Agent({ keepAlive, maxSockets: 1 });
       try {
         const big = quoEvent('message.received', { text: 'x'.repeat(20_000) });
         const parts = [big.slice(0, 3000), big.slice(3000, 9000), big.slice(9000)];
-        const first = await chunkedPost(agent, signed(big), parts);
+        const first = await postOn(agent, rig.gate.url, { headers: signed(big), parts });
         assert.equal(first.status, 413);
         const statuses = [];
         const sockets = [];
         for (let i = 0; i < 2; i += 1) {
           const body = quoEvent();
-          const answer = await chunkedPost(agent, signed(body), [body]);
+          const answer = await postOn(agent, rig.gate.url, { headers: signed(body), parts: [body] });
           statuses.push(answer.status);
           sockets.push(answer.socket);
         }
@@ -107,21 +91,6 @@ describe('an oversize chunked delivery, then valid ones', () => {
 describe('a refusal before the body is read keeps a kept-alive connection usable', () => {
   const rig = useGate({ MAX_BODY_BYTES: '4096' });
 
-  function post(agent, headers, body, path = '/') {
-    return new Promise((resolve, reject) => {
-      const url = new URL(rig.gate.url);
-      const request = http.request(
-        { host: url.hostname, port: url.port, method: 'POST', path, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve({ status: response.statusCode, socket: request.socket }));
-        },
-      );
-      request.on('error', reject);
-      request.end(body);
-    });
-  }
-
   const cases = {
     'a missing header (401)': (body) => [{}, body],
     'a stale timestamp (401)': (body) => [signed(body, { timestamp: 1_000 }), body],
@@ -136,10 +105,10 @@ describe('a refusal before the body is read keeps a kept-alive connection usable
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       try {
         const [headers, body, path] = make(quoEvent('message.received', { text: 'y'.repeat(2_000) }));
-        const refused = await post(agent, headers, body, path);
+        const refused = await postOn(agent, rig.gate.url, { path, headers, body });
         assert.ok([401, 404, 413].includes(refused.status), `${refused.status}`);
         const valid = quoEvent();
-        const next = await post(agent, signed(valid), valid);
+        const next = await postOn(agent, rig.gate.url, { headers: signed(valid), body: valid });
         assert.equal(next.status, 200);
         assert.equal(next.socket, refused.socket, 'the same connection');
       } finally {

@@ -14,6 +14,7 @@ import {
   sleep,
   startGate,
   startOrigin,
+  useGate,
 } from './harness.mjs';
 
 const TOKEN = 'admin-token-for-the-e2e-tests-0001';
@@ -253,18 +254,10 @@ describe('counts cost a handful of writes, however many requests', () => {
 });
 
 describe('the log never delays or changes an answer', () => {
-  let gate;
-  let origin;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN }, { brokenLog: true });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useGate({ ADMIN_TOKEN: TOKEN }, { brokenLog: true });
 
   test('a delivery log that cannot be written: 200 all the same, and a log line', async () => {
+    const { origin, gate } = rig;
     const body = quoEvent();
     const headers = signed(body);
     const answer = await send(gate.url, { headers, body });
@@ -278,18 +271,10 @@ describe('the log never delays or changes an answer', () => {
 });
 
 describe('retention: the scheduled clean-up', () => {
-  let gate;
-  let origin;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN, LOG_RETENTION_DAYS: '7' });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useGate({ ADMIN_TOKEN: TOKEN, LOG_RETENTION_DAYS: '7' });
 
   test('keeps records younger than LOG_RETENTION_DAYS and deletes older ones', async () => {
+    const { gate } = rig;
     const body = quoEvent();
     assert.equal((await send(gate.url, { headers: signed(body), body })).status, 200);
     await sleep(100);

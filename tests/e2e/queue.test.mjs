@@ -3,31 +3,20 @@
 // it, re-signed, with its own retries; what never gets through waits as a
 // dead letter that one admin call delivers.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { ORIGIN_KEY, SENDER_KEY, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { ORIGIN_KEY, eventually, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
 
 const TOKEN = 'admin-token-for-the-queue-tests-01';
-
-/** Polls `check` until it returns true, or fails after `ms`. */
-async function eventually(check, ms, what) {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) assert.fail(`not within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 function admin(gate, path, { method = 'GET' } = {}) {
   return send(gate.url, { method, path: `/_hookgate${path}`, headers: { authorization: `Bearer ${TOKEN}` } });
 }
 
-/** A queue-mode gate in front of `origin`. */
-async function queueGate(origin, settings = {}, options = {}) {
-  return startGate(
+/** For a describe block: a queue-mode gate in front of a fresh origin (see useGate). */
+function useQueueGate(settings = {}, options = {}) {
+  return useGate(
     {
-      ORIGIN_URL: origin.url,
       ORIGIN_SECRET: ORIGIN_KEY,
       DELIVERY: 'queue',
       QUEUE_RETRY_BASE_SECONDS: '1',
@@ -41,18 +30,10 @@ async function queueGate(origin, settings = {}, options = {}) {
 }
 
 describe('the origin is down, then recovers', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await queueGate(origin);
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useQueueGate();
 
   test('five events answered 202 at once; each delivered exactly once after the origin is back, re-signed', async () => {
+    const { origin, gate } = rig;
     let up = false;
     const delivered = [];
     origin.answer((entry) => {
@@ -97,18 +78,10 @@ describe('the origin is down, then recovers', () => {
 });
 
 describe('exactly once after recovery: deliveries counted at the origin', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await queueGate(origin);
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useQueueGate();
 
   test('no event reaches a healthy origin twice, and duplicates and replays are not queued', async () => {
+    const { origin, gate } = rig;
     const accepted = [];
     origin.answer((entry) => {
       accepted.push(entry.headers['webhook-id']);
@@ -126,6 +99,7 @@ describe('exactly once after recovery: deliveries counted at the origin', () => 
   });
 
   test('a slow origin (3 s) does not slow the sender', async () => {
+    const { origin, gate } = rig;
     origin.answer(() => ({ status: 200, delayMs: 3_000 }));
     const body = quoEvent();
     const headers = signed(body);
@@ -138,6 +112,7 @@ describe('exactly once after recovery: deliveries counted at the origin', () => 
   });
 
   test('a body too large for a queue message is forwarded directly, as on a direct route', async () => {
+    const { origin, gate } = rig;
     const body = quoEvent('call.transcript.completed', { text: 'x'.repeat(110_000) });
     const headers = signed(body);
     const answer = await send(gate.url, { headers, body });
@@ -150,18 +125,10 @@ describe('exactly once after recovery: deliveries counted at the origin', () => 
 });
 
 describe('an origin that never recovers', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await queueGate(origin, { QUEUE_MAX_ATTEMPTS: '3' });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '3' });
 
   test('dead letters after the last attempt; one admin call delivers each once the origin is back', async () => {
+    const { origin, gate } = rig;
     origin.answer(() => ({ status: 500 }));
     const events = [];
     for (let i = 0; i < 2; i += 1) {
@@ -208,6 +175,7 @@ describe('an origin that never recovers', () => {
   });
 
   test('a message the runtime moved to the dead-letter queue is kept as a dead letter too', async () => {
+    const { gate } = rig;
     const body = Buffer.from(quoEvent('message.delivered'));
     await gate.sendDeadLetter({
       v: 1,
@@ -227,21 +195,13 @@ describe('an origin that never recovers', () => {
 });
 
 describe('a dead letter, then a copy of its event while the store is down', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await queueGate(origin, { QUEUE_MAX_ATTEMPTS: '2' }, { switchableKv: true });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '2' }, { switchableKv: true });
 
   // Found by the soak (npm run soak): the copy's 503 store-unavailable was
   // recorded over the dead outcome, so the event left the listing of dead
   // letters, where an operator finds what to retry, and was never delivered.
   test('the copy is 503, and the dead letter stays listed as dead until retried', async () => {
+    const { origin, gate } = rig;
     origin.answer(() => ({ status: 500 }));
     const body = quoEvent('contact.updated');
     const headers = signed(body);
@@ -279,18 +239,10 @@ describe('a dead letter, then a copy of its event while the store is down', () =
 });
 
 describe('a queue that refuses', () => {
-  let origin;
-  let gate;
-  before(async () => {
-    origin = await startOrigin();
-    gate = await queueGate(origin, {}, { switchableQueue: true });
-  });
-  after(async () => {
-    await gate?.close();
-    await origin?.close();
-  });
+  const rig = useQueueGate({}, { switchableQueue: true });
 
   test('503 with Retry-After, nothing queued; the sender\'s retry goes through', async () => {
+    const { origin, gate } = rig;
     const body = quoEvent();
     const headers = signed(body);
     gate.failQueue(true);
@@ -319,7 +271,7 @@ describe('queue mode settings', () => {
   });
 
   test('without the DELIVERY_QUEUE binding: 500 misconfigured, naming the binding', async () => {
-    const gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY, WEBHOOK_SECRET: SENDER_KEY });
+    const gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY });
     try {
       const body = quoEvent();
       assert.equal((await send(gate.url, { headers: signed(body), body })).status, 500);

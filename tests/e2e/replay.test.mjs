@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { SIMULATED_TRAP_ID, newId, nowSeconds, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
+import { SIMULATED_TRAP_ID, newId, nowSeconds, poll, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
 
 const storeKey = (id) => `hookgate:v1:${createHash('sha256').update(id).digest('hex')}`;
 
@@ -51,7 +51,7 @@ describe('replay guard on KV', () => {
     assert.deepEqual(answer.json, { status: 'delivered' });
     assert.equal(rig.origin.receivedFor(next['webhook-id']).length, 1);
     const logged = () => rig.gate.logs.some((line) => line.includes('critical error in the wasm module'));
-    for (let waited = 0; !logged() && waited < 5_000; waited += 100) await sleep(100);
+    await poll(logged, 5_000);
     assert.ok(logged(), `the trap is logged: ${JSON.stringify(rig.gate.logs.filter((l) => /error|trap|hookgate:/i.test(l)))}`);
   });
 

@@ -5,11 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { SCHEMES, sampleEvent, signFor, slackUrlVerification } from '../../scripts/senders.mjs';
-import { ORIGIN_KEY, ROTATED_KEY, SCHEME_SECRETS, secretBinding, send, startGate, startOrigin } from './harness.mjs';
+import { ORIGIN_KEY, ROTATED_KEY, SCHEME_SECRETS as SECRETS, secretBinding as binding, send, startGate, startOrigin } from './harness.mjs';
 
-const SECRETS = SCHEME_SECRETS;
 const NEXT_GITHUB_SECRET = 'the next github secret, during a rotation';
-const binding = secretBinding;
 const pathOf = (scheme) => `/hooks/${scheme}`;
 
 describe('six senders, one gate', () => {
