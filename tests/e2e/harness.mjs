@@ -8,10 +8,11 @@ import { after, before } from 'node:test';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
+// Node 20 has no global WebSocket client.
+import WebSocket from 'ws';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SENDER_KEY = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -378,9 +379,6 @@ export async function startGate(
     close: () => mf.dispose(),
   };
 }
-
-/** Miniflare's own WebSocket client (Node 20 has no global one). */
-const WebSocket = createRequire(createRequire(import.meta.url).resolve('miniflare'))('ws');
 
 /**
  * One Chrome DevTools Protocol session with the gate worker's isolate.
