@@ -192,6 +192,29 @@ struct Verified<B> {
     body: B,
 }
 
+/// Every request header hookgate reads, for the routes of `config`: each
+/// scheme's signature, event and forwarded headers, the body's framing and
+/// type, and the admin API's `authorization`. The entry reads just these from
+/// the runtime: walking all of a request's headers cost more per delivery
+/// than hashing a small body (docs/benchmark.md). The gate's tests hold
+/// every read to this list.
+pub fn header_names(config: &Config) -> Vec<&'static str> {
+    let mut names = vec!["content-length", "content-type", "authorization"];
+    for route in &config.routes {
+        let scheme = route.scheme;
+        for name in scheme
+            .forwarded_headers()
+            .iter()
+            .chain(&scheme.event_header())
+        {
+            if !names.contains(name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
 /// What the gate works with besides the request: the replay store, the
 /// MAC, the origin, the delivery queue and the clock.
 pub struct Ports<'a, S, M, O, Q, C> {

@@ -20,6 +20,8 @@ struct FakeRequest {
     /// The deadline the gate gave the last read.
     deadline: Option<i64>,
     clock: Option<FakeClock>,
+    /// Every header name the gate asked for.
+    asked: std::cell::RefCell<Vec<String>>,
 }
 
 impl FakeRequest {
@@ -36,6 +38,7 @@ impl FakeRequest {
             body_ms: 0,
             deadline: None,
             clock: None,
+            asked: Default::default(),
         }
     }
     fn set(&mut self, name: &str, value: &str) {
@@ -52,6 +55,7 @@ impl Incoming for FakeRequest {
         self.path
     }
     fn header(&self, name: &str) -> Option<String> {
+        self.asked.borrow_mut().push(name.to_owned());
         self.headers.get(name).cloned()
     }
     async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<Vec<u8>, BodyError> {
@@ -140,7 +144,17 @@ impl Rig {
             queue: &&self.queue,
             clock: &self.clock,
         };
-        block_on(handle(&self.config, request, &ports))
+        let handled = block_on(handle(&self.config, request, &ports));
+        // The entry reads only these headers from the runtime: a header the
+        // gate asks for beyond them would always look absent in a Worker.
+        let names = header_names(&self.config);
+        for name in request.asked.borrow().iter() {
+            assert!(
+                names.contains(&name.as_str()),
+                "the gate read {name}, which header_names leaves out"
+            );
+        }
+        handled
     }
     fn forwarded(&self) -> usize {
         self.origin.received.borrow().len()

@@ -35,7 +35,7 @@ const SEP: char = '\0';
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
     #[wasm_bindgen(js_name = requestFacts)]
-    fn request_facts(request: &JsValue) -> String;
+    fn request_facts(request: &JsValue, header_names: &JsValue) -> String;
 
     #[wasm_bindgen(js_name = queryOf)]
     pub fn query_of(request: &JsValue) -> String;
@@ -201,7 +201,8 @@ impl BodyBytes for EdgeBody {
     }
 }
 
-/// A request, with its method, path and headers read in one call.
+/// A request, with its method, path and the headers hookgate reads
+/// ([`crate::gate::header_names`]) read in one call.
 pub struct WorkerIncoming {
     pub request: JsValue,
     method: String,
@@ -210,8 +211,8 @@ pub struct WorkerIncoming {
 }
 
 impl WorkerIncoming {
-    pub fn new(request: JsValue) -> Self {
-        let facts = request_facts(&request);
+    pub fn new(request: JsValue, header_names: &JsValue) -> Self {
+        let facts = request_facts(&request, header_names);
         let mut parts = facts.split(SEP);
         let method = parts.next().unwrap_or_default().to_owned();
         let path = parts.next().unwrap_or_default().to_owned();

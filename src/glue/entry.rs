@@ -57,7 +57,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Func
             return answer_with(&settle, &Outcome::Misconfigured.answer(None));
         }
     };
-    let mut incoming = WorkerIncoming::new(request);
+    let mut incoming = WorkerIncoming::new(request, &prepared.header_names);
     let path = incoming.path();
     if is_admin_path(path) {
         let work = promise(async move {

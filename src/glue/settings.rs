@@ -58,6 +58,8 @@ pub struct Prepared {
     imported: RefCell<Vec<((usize, bool), ImportedKeys)>>,
     /// Replay keys this isolate is working on.
     pub held: Held,
+    /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
+    pub header_names: JsValue,
 }
 
 thread_local! {
@@ -98,7 +100,12 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
             ));
         }
     }
+    let header_names = js_sys::Array::new();
+    for name in crate::gate::header_names(&config) {
+        header_names.push(&JsValue::from_str(name));
+    }
     let prepared = Rc::new(Prepared {
+        header_names: header_names.into(),
         env: RefCell::new(env.clone()),
         read: read.into_inner(),
         config,
