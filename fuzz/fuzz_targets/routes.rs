@@ -5,24 +5,29 @@
 #![no_main]
 
 use hookgate::config::{check_origin_url, check_path, Config, Delivery};
+use hookgate::keys::encode_base64;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 /// The secrets .dev.vars.example binds for its routes (read from it, so the
-/// two never drift), and two a route must not be able to use.
-fn secrets() -> &'static [(&'static str, &'static str)] {
-    static SECRETS: OnceLock<Vec<(&str, &str)>> = OnceLock::new();
+/// two never drift), and two a route must not be able to use: a key too short
+/// to sign with, and a good key under a lower-case name. Every value is read
+/// or made here, so the target holds no key of its own.
+fn secrets() -> &'static [(&'static str, String)] {
+    static SECRETS: OnceLock<Vec<(&str, String)>> = OnceLock::new();
     SECRETS.get_or_init(|| {
-        let mut secrets: Vec<(&str, &str)> = include_str!("../../.dev.vars.example")
+        let mut secrets: Vec<(&str, String)> = include_str!("../../.dev.vars.example")
             .lines()
             .filter_map(|line| line.split_once('='))
             .filter(|(name, _)| name.ends_with("_SECRET") && *name != "WEBHOOK_SECRET")
+            .map(|(name, value)| (name, value.to_owned()))
             .collect();
-        secrets.push(("SHORT_SECRET", "whsec_QUJD"));
-        secrets.push((
-            "lower_case_secret",
-            "whsec_bG93ZXItY2FzZS1zZWNyZXQtdmFsdWU=",
-        ));
+        let good = secrets
+            .first()
+            .map(|(_, value)| value.clone())
+            .expect(".dev.vars.example binds a route secret");
+        secrets.push(("SHORT_SECRET", format!("whsec_{}", encode_base64(b"ABC"))));
+        secrets.push(("lower_case_secret", good));
         secrets
     })
 }
@@ -37,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
                 _ => secrets()
                     .iter()
                     .find(|(n, _)| *n == name)
-                    .map(|(_, v)| (*v).to_owned()),
+                    .map(|(_, v)| v.clone()),
             }
         };
         match Config::from_settings(get) {
