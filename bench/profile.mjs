@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import { devtools } from '../tests/e2e/harness.mjs';
 import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
 
 const { values: options } = parseArgs({
@@ -51,41 +51,6 @@ function scriptOf(target) {
   if (target === 'js-webcrypto') return { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, wasm: false };
   if (target === 'passthrough') return { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, wasm: false };
   return { scriptPath: `${target.replace(/\/$/, '')}/index.js`, wasm: true };
-}
-
-/** Sends DevTools protocol commands over one WebSocket. */
-async function inspector(port) {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const target = targets.find((t) => t.title?.includes('target') || t.url?.includes('target')) ?? targets[0];
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  let next = 0;
-  const pending = new Map();
-  socket.on('message', (data) => {
-    const message = JSON.parse(data.toString());
-    if (message.id !== undefined && pending.has(message.id)) {
-      pending.get(message.id)(message);
-      pending.delete(message.id);
-    }
-  });
-  return {
-    send(method, params = {}) {
-      const id = (next += 1);
-      socket.send(JSON.stringify({ id, method, params }));
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${method}: no answer`)), 60_000);
-        pending.set(id, (message) => {
-          clearTimeout(timer);
-          if (message.error) reject(new Error(`${method}: ${message.error.message}`));
-          else resolve(message.result);
-        });
-      });
-    },
-    close: () => socket.close(),
-  };
 }
 
 /** Self time per function and per kind, from a V8 profile. */
@@ -135,13 +100,17 @@ async function main() {
     const warmup = presign(body, 3000, `profile-${SIZE}-warmup`);
     const ids = presign(body, 40000, `profile-${SIZE}`);
     await runWrk(url, 2, warmup, bodyFile, Number(options.connections));
-    const devtools = await inspector((await mf.getInspectorURL()).port);
-    await devtools.send('Profiler.enable');
-    await devtools.send('Profiler.setSamplingInterval', { interval: 50 });
-    await devtools.send('Profiler.start');
+    const session = await devtools(
+      (await mf.getInspectorURL()).port,
+      (targets) => targets.find((t) => t.title?.includes('target') || t.url?.includes('target')) ?? targets[0],
+      { timeoutMs: 60_000 },
+    );
+    await session.send('Profiler.enable');
+    await session.send('Profiler.setSamplingInterval', { interval: 50 });
+    await session.send('Profiler.start');
     const run = await runWrk(url, SECONDS, ids, bodyFile, Number(options.connections));
-    const { profile } = await devtools.send('Profiler.stop');
-    devtools.close();
+    const { profile } = await session.send('Profiler.stop');
+    session.close();
     const name = options.target.includes('/') ? 'variant' : options.target;
     const file = `${OUT}${name}-${SIZE}.cpuprofile`;
     writeFileSync(file, JSON.stringify(profile));

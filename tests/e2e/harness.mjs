@@ -381,43 +381,64 @@ export async function startGate(
 }
 
 /**
- * One Chrome DevTools Protocol session with the gate worker's isolate.
- * workerd serves the inspector's commands only while the isolate runs
- * something, so the gate is sent a request (404) every 50 ms until done.
+ * A Chrome DevTools Protocol session with the workerd inspector target that
+ * `pick` chooses from GET /json: `send(method, params)` resolves to the
+ * command's result, `onEvent` sees every event, `close()` ends it. The
+ * profile (bench/profile.mjs) and `isolateMemory()` both use it.
  */
-async function isolateMemory(mf, url) {
-  const inspector = await mf.getInspectorURL();
-  const targets = await (await fetch(`http://127.0.0.1:${inspector.port}/json`)).json();
-  const target = targets.find((t) => t.webSocketDebuggerUrl.endsWith('/core:user:gate'));
-  if (!target) throw new Error('the gate worker is not among the inspector targets');
+export async function devtools(port, pick, { onEvent = () => {}, timeoutMs = 20_000 } = {}) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = pick(targets);
+  if (!target) throw new Error('the inspector has no such target');
   const socket = new WebSocket(target.webSocketDebuggerUrl.replace('localhost', '127.0.0.1'));
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
     socket.once('error', reject);
   });
-  const contexts = [];
   const waiting = new Map();
   let next = 0;
   socket.on('message', (data) => {
-    const message = JSON.parse(data);
-    if (message.method === 'Runtime.executionContextCreated') contexts.push(message.params.context.id);
-    const resolve = waiting.get(message.id);
-    if (!resolve) return;
+    const message = JSON.parse(data.toString());
+    if (message.method) onEvent(message);
+    const settle = waiting.get(message.id);
+    if (!settle) return;
     waiting.delete(message.id);
-    resolve(message);
+    settle(message);
   });
-  const cdp = async (method, params = {}) => {
-    next += 1;
-    const id = next;
-    let timer;
-    const message = await new Promise((resolve, reject) => {
-      waiting.set(id, resolve);
-      timer = setTimeout(() => reject(new Error(`${method}: no answer from the inspector in 20 s`)), 20_000);
-      socket.send(JSON.stringify({ id, method, params }));
-    }).finally(() => clearTimeout(timer));
-    if (message.error) throw new Error(`${method}: ${message.error.message}`);
-    return message.result;
+  return {
+    async send(method, params = {}) {
+      next += 1;
+      const id = next;
+      let timer;
+      const message = await new Promise((resolve, reject) => {
+        waiting.set(id, resolve);
+        timer = setTimeout(() => reject(new Error(`${method}: no answer from the inspector in ${timeoutMs / 1000} s`)), timeoutMs);
+        socket.send(JSON.stringify({ id, method, params }));
+      }).finally(() => clearTimeout(timer));
+      if (message.error) throw new Error(`${method}: ${message.error.message}`);
+      return message.result;
+    },
+    close: () => socket.close(),
   };
+}
+
+/**
+ * The gate worker's isolate memory, through the inspector. workerd serves
+ * the inspector's commands only while the isolate runs something, so the
+ * gate is sent a request (404) every 50 ms until done.
+ */
+async function isolateMemory(mf, url) {
+  const contexts = [];
+  const session = await devtools(
+    (await mf.getInspectorURL()).port,
+    (targets) => targets.find((t) => t.webSocketDebuggerUrl.endsWith('/core:user:gate')),
+    {
+      onEvent: (message) => {
+        if (message.method === 'Runtime.executionContextCreated') contexts.push(message.params.context.id);
+      },
+    },
+  );
+  const cdp = session.send;
   let poking = true;
   const poke = (async () => {
     while (poking) {
@@ -441,7 +462,7 @@ async function isolateMemory(mf, url) {
   } finally {
     poking = false;
     await poke;
-    socket.close();
+    session.close();
   }
 }
 
