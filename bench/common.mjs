@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname } from 'node:path';
 import { Miniflare } from 'miniflare';
+import { QUEUE_CONSUMERS } from '../tests/e2e/harness.mjs';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const OUT = `${ROOT}bench/out/`;
@@ -75,15 +76,9 @@ export async function startTarget(target, { originUrl, memoryKv = false, inspect
     kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
     wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
     durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
-    // Queue mode as wrangler.toml sets it up, every consumer field explicit
-    // (Miniflare's defaults differ from production's).
+    // Queue mode as wrangler.toml sets it up.
     queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
-    queueConsumers: target.queue
-      ? {
-        'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
-        'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
-      }
-      : undefined,
+    queueConsumers: target.queue ? QUEUE_CONSUMERS : undefined,
     bindings: {
       ...(target.queue ? { DELIVERY: 'queue', ORIGIN_SECRET: SECOND_KEY } : {}),
       REPLAY_STORE: target.durable ? 'durable-object' : 'kv',

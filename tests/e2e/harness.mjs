@@ -254,13 +254,7 @@ export async function startGate(
     gate.durableObjects.DELIVERY_LOG = { className: 'DeliveryLog', useSQLite: true };
   }
   if (queues) {
-    // Every consumer field set explicitly: Miniflare's defaults differ from
-    // production's. Retries are hookgate's own (QUEUE_MAX_ATTEMPTS); the
-    // queue's max_retries is only the outer bound.
-    gate.queueConsumers = {
-      'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
-      'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
-    };
+    gate.queueConsumers = QUEUE_CONSUMERS;
     // A producer on the dead-letter queue, for tests that put a message
     // there as the runtime would after the queue's own retries ran out.
     gate.queueProducers = { TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' } };
@@ -379,6 +373,17 @@ export async function startGate(
     close: () => mf.dispose(),
   };
 }
+
+/**
+ * Queue mode's consumers as wrangler.toml sets them up, for the tests and
+ * the bench alike. Every field is set explicitly: Miniflare's defaults differ
+ * from production's. Retries are hookgate's own (QUEUE_MAX_ATTEMPTS); the
+ * queue's max_retries is only the outer bound.
+ */
+export const QUEUE_CONSUMERS = {
+  'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
+  'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
+};
 
 /**
  * A Chrome DevTools Protocol session with the workerd inspector target that
