@@ -422,8 +422,8 @@ class Lane {
     if (this.pids.length === 0) throw new Error(`${this.mode}: no workerd process found`);
   }
 
-  sampleMemory(phase) {
-    const now = workerdProcesses();
+  /** Records this lane's workerd RSS from `now` (one `workerdProcesses()` read for every lane). */
+  sampleMemory(phase, now) {
     const rss = this.pids.reduce((sum, pid) => sum + (now.get(pid) ?? 0), 0);
     this.memory.push({ at: Date.now(), rss, phase });
   }
@@ -486,6 +486,11 @@ class Lane {
   record(kind, sub, answer, extra = {}) {
     const entry = { kind, sub, ...answer, ...extra };
     this.answers.push(entry);
+    // When the event was first sent by a copy the gate took, for judging
+    // its other copies (a later one may be a duplicate).
+    if (kind === 'valid' && ['delivered', 'queued'].includes(entry.reason)) {
+      entry.event.firstTakenT0 = Math.min(entry.event.firstTakenT0 ?? Infinity, entry.t0);
+    }
     return entry;
   }
 
@@ -849,10 +854,7 @@ class Lane {
     if (storeDown) allowed.add('503 store-unavailable');
     if (entry.kind === 'valid') {
       delivering();
-      const someoneDelivered = this.answers.some(
-        (other) => other.event === event && other.kind === 'valid' && ['delivered', 'queued'].includes(other.reason) && other.t0 <= t1,
-      );
-      if (someoneDelivered) allowed.add('200 duplicate');
+      if (event.firstTakenT0 <= t1) allowed.add('200 duplicate');
       if (entry.sub === 'burst' || leftClaim) allowed.add('409 in-flight');
     } else {
       // A duplicate (the sender again) or a replay of an accepted event.
@@ -1113,16 +1115,18 @@ async function runLanes(modes, loadMs, seed) {
     // memoryVerdict): measure from a good part of the way in.
     const warmAt = started + Math.min(loadMs * 0.6, Math.max(15_000, Math.min(120_000, loadMs * 0.4)));
     const drainUntil = loadUntil + 90_000;
+    const processes = workerdProcesses();
     for (const lane of lanes) {
       lane.loadUntil = loadUntil;
-      lane.sampleMemory('start');
+      lane.sampleMemory('start', processes);
     }
     let warm = false;
     let nextIsolateSample = warmAt;
     const sampler = setInterval(() => {
       const phase = Date.now() >= loadUntil ? 'drain' : !warm && Date.now() >= warmAt ? 'warm' : 'run';
       if (phase === 'warm') warm = true;
-      for (const lane of lanes) lane.sampleMemory(phase);
+      const now = workerdProcesses();
+      for (const lane of lanes) lane.sampleMemory(phase, now);
       if (Date.now() >= nextIsolateSample) {
         nextIsolateSample = Date.now() + 60_000;
         for (const lane of lanes) lane.track(lane.sampleIsolate(phase === 'warm' ? 'warm' : 'run'));
@@ -1136,7 +1140,8 @@ async function runLanes(modes, loadMs, seed) {
       await Promise.all(lanes.map((lane) => Promise.all([lane.runLoad(loadUntil, drainUntil), lane.runFaults(faultsFrom, faultsUntil)])));
       const drainStarted = Date.now();
       await Promise.all(lanes.map((lane) => lane.drain(drainUntil)));
-      for (const lane of lanes) lane.sampleMemory('end');
+      const ending = workerdProcesses();
+      for (const lane of lanes) lane.sampleMemory('end', ending);
       for (const lane of lanes) await lane.sampleIsolate('end');
       const timing = { load: loadMs, drain: Date.now() - drainStarted, seed };
       for (const lane of lanes) {
