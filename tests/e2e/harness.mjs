@@ -211,7 +211,9 @@ export async function startGate(
 ) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
-  let failures = {};
+  // The switches of `failKv` and `failQueue`.
+  let kvRules = {};
+  let queueDown = false;
   const gate = {
     name: 'gate',
     modules: true,
@@ -234,7 +236,7 @@ export async function startGate(
       serviceBindings: {
         async CONTROL(request) {
           const [, operation, value] = new URL(request.url).pathname.split('/');
-          const rule = failures[operation];
+          const rule = kvRules[operation];
           const fail = rule === true || (typeof rule === 'string' && decodeURIComponent(value).startsWith(rule));
           return new Response(fail ? 'fail' : 'ok');
         },
@@ -267,7 +269,7 @@ export async function startGate(
         queueProducers: { INNER: { queueName: 'hookgate-deliveries' } },
         serviceBindings: {
           async CONTROL() {
-            return new Response(failures.queue ? 'fail' : 'ok');
+            return new Response(queueDown ? 'fail' : 'ok');
           },
         },
       });
@@ -337,13 +339,13 @@ export async function startGate(
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,
-    /** With `switchableKv`: the store fails by these rules (see startGate); the queue switch stays. */
+    /** With `switchableKv`: the store fails by these rules (see startGate). */
     failKv(rules) {
-      failures = { ...rules, queue: failures.queue };
+      kvRules = rules;
     },
     /** With `switchableQueue`: the delivery queue refuses while `down`. */
     failQueue(down) {
-      failures = { ...failures, queue: down };
+      queueDown = down;
     },
     /** With `queues`: puts a message on the dead-letter queue directly. */
     async sendDeadLetter(message) {
