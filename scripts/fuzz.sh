@@ -27,6 +27,7 @@
 # overflow checks are on either way. `--sanitizer address` needs nightly.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 cd "$HOOKGATE_ROOT"
 
 say() { echo "fuzz: $*" >&2; }

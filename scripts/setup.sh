@@ -12,6 +12,7 @@
 # and puppeteer-core drives the system Chromium (it downloads no browser).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 cd "$HOOKGATE_ROOT"
 
 say() { echo "setup: $*" >&2; }
