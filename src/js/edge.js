@@ -83,12 +83,13 @@ export function kvDelete(namespace, key) {
 }
 
 /** Calls the Durable Object named `name` in `namespace` at `url` (a POST of
- * `body`, or a GET when `body` is null). Resolves to its status and body as
+ * `body`, or a GET without one: wasm-bindgen passes Rust's `None` as
+ * `undefined`). Resolves to its status and body as
  * `status SEP text`, or to '' when the object could not be reached. */
 export async function callObject(namespace, name, url, body) {
   try {
     const stub = namespace.get(namespace.idFromName(name));
-    const response = await stub.fetch(url, body === null ? undefined : { method: 'POST', body });
+    const response = await stub.fetch(url, body === undefined ? undefined : { method: 'POST', body });
     return response.status + SEP + (await response.text());
   } catch {
     return '';
