@@ -13,7 +13,7 @@ use super::edge::{
     WorkerIncoming,
 };
 use super::observe::Sinks;
-use super::runtime::{console_error, promise, wait_for, ExecutionContext, ScheduledController};
+use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::prepare;
 use crate::config::is_admin_path;
 use crate::gate::{self, Handled, Incoming, Ports};
@@ -38,7 +38,14 @@ fn answer_with(settle: &Function, answer: &Answer) {
     let _ = settle.call1(&JsValue::UNDEFINED, &respond(answer));
 }
 
-/// Every request. The delivery runs under waitUntil: if the sender hangs up
+/// Answers that the settings are wrong; there is no work to wait for.
+fn misconfigured(settle: &Function) -> Option<Promise> {
+    answer_with(settle, &Outcome::Misconfigured.answer(None));
+    None
+}
+
+/// Every request. Returns the request's work, which the entry runs under
+/// waitUntil (`None` when the answer was settled at once): if the sender hangs up
 /// while the origin is still answering, the runtime cancels the request's
 /// own work, and a claim left unsettled would turn the sender's retry into a
 /// 409 and then a second forward. Under waitUntil the forward is marked done
@@ -48,13 +55,13 @@ fn answer_with(settle: &Function, answer: &Answer) {
 /// about the delivery (log, metrics, records) follows it, so it never delays
 /// or changes it.
 #[wasm_bindgen]
-pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Function) {
+pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise> {
     let started = js_sys::Date::now() as i64;
     let prepared = match prepare(&env) {
         Ok(prepared) => prepared,
         Err(error) => {
             console_error(&format!("hookgate: misconfigured: {error}"));
-            return answer_with(&settle, &Outcome::Misconfigured.answer(None));
+            return misconfigured(&settle);
         }
     };
     let mut incoming = WorkerIncoming::new(request, &prepared.header_names);
@@ -64,14 +71,14 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Func
             answer_with(&settle, &admin::answer(&incoming, &prepared, started).await);
             Ok(JsValue::UNDEFINED)
         });
-        return ctx.wait_until(&work);
+        return Some(work);
     }
     let bindings = prepared.bindings();
     let Some(store) = replay_store(&bindings, &prepared.config) else {
-        return answer_with(&settle, &Outcome::Misconfigured.answer(None));
+        return misconfigured(&settle);
     };
     let Some(queue) = delivery_queue(&bindings, &prepared.config) else {
-        return answer_with(&settle, &Outcome::Misconfigured.answer(None));
+        return misconfigured(&settle);
     };
     let sinks = Sinks::of(&bindings);
     let work = promise(async move {
@@ -96,7 +103,7 @@ pub fn fetch(request: JsValue, env: JsValue, ctx: ExecutionContext, settle: Func
         sinks.observe(config, &handled, started).await;
         Ok(JsValue::UNDEFINED)
     });
-    ctx.wait_until(&work);
+    Some(work)
 }
 
 /// The scheduled clean-up: deletes records and counts older than

@@ -193,12 +193,6 @@ extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     pub fn console_error(text: &str);
 
-    /// A handler's context.
-    pub type ExecutionContext;
-
-    #[wasm_bindgen(method, js_name = waitUntil)]
-    pub fn wait_until(this: &ExecutionContext, promise: &Promise);
-
     /// The event a cron trigger hands to `scheduled`.
     pub type ScheduledController;
 

@@ -58,18 +58,16 @@ export default {
     const answer = new Promise((resolve) => {
       settle = resolve;
     });
-    const guarded = {
-      waitUntil(promise) {
+    try {
+      const work = wasm.fetch(request, env, settle);
+      if (work) {
         ctx.waitUntil(
-          promise.catch((error) => {
+          work.catch((error) => {
             critical(error);
             settle(internalError());
           }),
         );
-      },
-    };
-    try {
-      wasm.fetch(request, env, guarded, settle);
+      }
     } catch (error) {
       critical(error);
       return internalError();
