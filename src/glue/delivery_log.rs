@@ -85,16 +85,6 @@ impl DeliveryLog {
     }
 }
 
-/// An answer to the client.
-fn reply(status: u16, content_type: &'static str, body: String) -> JsValue {
-    respond(&Answer {
-        status,
-        content_type,
-        body,
-        headers: Vec::new(),
-    })
-}
-
 fn ok(body: &str) -> JsValue {
     plain(200, body.to_owned())
 }
@@ -104,7 +94,12 @@ fn error(body: &str, status: u16) -> JsValue {
 }
 
 fn json(body: String) -> JsValue {
-    reply(200, "application/json", body)
+    respond(&Answer {
+        status: 200,
+        content_type: "application/json",
+        body,
+        headers: Vec::new(),
+    })
 }
 
 fn handle(
@@ -180,11 +175,7 @@ fn handle(
         }
         LogCommand::Purge { before_ms } => {
             wrote();
-            reply(
-                200,
-                "text/plain; charset=utf-8",
-                table.purge(before_ms)?.to_string(),
-            )
+            plain(200, table.purge(before_ms)?.to_string())
         }
         LogCommand::Meta => {
             let rows = table.scalar("SELECT COUNT(*) FROM deliveries", vec![])?;
