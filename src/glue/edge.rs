@@ -122,6 +122,15 @@ fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     text
 }
 
+/// Reads pairs as [`joined`] writes them, from what is left of `parts`.
+fn split_pairs<'a>(mut parts: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    pairs
+}
+
 /// The runtime's answer for an [`Answer`].
 pub fn respond(answer: &Answer) -> JsValue {
     let extra = joined(answer.headers.iter().map(|(n, v)| (*n, v.as_str())));
@@ -216,15 +225,11 @@ impl WorkerIncoming {
         let mut parts = facts.split(SEP);
         let method = parts.next().unwrap_or_default().to_owned();
         let path = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
-        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-            headers.push((name.to_owned(), value.to_owned()));
-        }
         Self {
             request,
             method,
             path,
-            headers,
+            headers: split_pairs(parts),
         }
     }
 }
@@ -241,10 +246,7 @@ impl Incoming for WorkerIncoming {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+        crate::query::value_of(&self.headers, name)
     }
 
     async fn read_body(&mut self, limit: usize, deadline_ms: i64) -> Result<EdgeBody, BodyError> {
@@ -459,21 +461,16 @@ pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
     let facts = read.get(0).as_string()?;
     let body: Uint8Array = read.get(1).unchecked_into();
     let mut parts = facts.split(SEP);
-    let mut next = || parts.next().map(str::to_owned);
-    let route = next()?;
-    let key = next()?;
-    let optional = |text: String| text.strip_prefix('s').map(str::to_owned);
-    let content_type = optional(next()?);
-    let event_type = optional(next()?);
-    let mut headers = Vec::new();
-    while let (Some(name), Some(value)) = (next(), next()) {
-        headers.push((name, value));
-    }
+    let route = parts.next()?.to_owned();
+    let key = parts.next()?.to_owned();
+    let mut optional = || Some(parts.next()?.strip_prefix('s').map(str::to_owned));
+    let content_type = optional()?;
+    let event_type = optional()?;
     Some(Queued {
         route,
         key,
         content_type,
-        headers,
+        headers: split_pairs(parts),
         event_type,
         body: EdgeBody::new(body),
     })
