@@ -7,16 +7,15 @@
 //! junk request never costs a body read or an HMAC, and only a verified
 //! delivery touches the store.
 
-use std::borrow::Cow;
-
 use crate::body_fields::{self, BodyFields};
-use crate::config::{Config, Delivery, Route};
+use crate::config::Config;
 use crate::keys::{find_match, fingerprint};
 use crate::mac::{KeyUse, Mac};
-use crate::origin::{build_forward, Origin, OriginError, Resigned};
+use crate::origin::{build_forward, resign, Origin, OriginError};
 use crate::outcome::Outcome;
-use crate::queue::{DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
+use crate::ports::{BodyBytes, Clock, DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
+use crate::route::{Delivery, Route};
 use crate::schemes::{slack, standard_webhooks, KeySource, Rejection, Scheme, Stamp};
 
 /// The longest hookgate waits for a body, whatever the scheme: senders
@@ -33,13 +32,6 @@ pub const TYPE_SCAN_MAX_BYTES: usize = 64 * 1024;
 /// The longest event type kept: it is shown and logged, never interpreted.
 const MAX_EVENT_TYPE_BYTES: usize = 128;
 
-/// Unix time in milliseconds. A trait so tests can move time during a
-/// body read; on wasm32 the std clock panics, so the Worker reads the
-/// runtime's.
-pub trait Clock {
-    fn now_ms(&self) -> i64;
-}
-
 /// Why a body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
@@ -49,25 +41,6 @@ pub enum BodyError {
     Unreadable,
     /// The deadline passed before the body ended; reading stopped there.
     TimedOut,
-}
-
-/// A body, wherever the implementation keeps it.
-pub trait BodyBytes {
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The bytes, copied out only when they do not already live here.
-    fn bytes(&self) -> Cow<'_, [u8]>;
-}
-
-impl BodyBytes for Vec<u8> {
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn bytes(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(self)
-    }
 }
 
 /// An incoming request, as the gate needs to see it.
@@ -391,35 +364,6 @@ async fn forward<B, M: Mac<B>, O: Origin<B>, C: Clock>(
         }
         Err(OriginError::Unreachable) => Err((Outcome::OriginFailed, Incident::OriginUnreachable)),
         Err(OriginError::Timeout) => Err((Outcome::OriginTimeout, Incident::OriginTimedOut)),
-    }
-}
-
-/// hookgate's own signature for the origin, stamped when the forward
-/// leaves (not when the request arrived: a slow body would make it stale),
-/// when the route has an `origin_secret`.
-pub(crate) async fn resign<B, M: Mac<B>, C: Clock>(
-    route: &Route,
-    index: usize,
-    mac: &M,
-    clock: &C,
-    key: &str,
-    body: &B,
-) -> Result<Option<Resigned>, ()> {
-    if route.origin_key.is_none() {
-        return Ok(None);
-    }
-    let timestamp = clock.now_ms().div_euclid(1000);
-    let prefix = standard_webhooks::prefix(key, timestamp);
-    match mac.tags(index, KeyUse::Origin, &prefix, body).await {
-        Ok(tags) => match tags.first() {
-            Some(tag) => Ok(Some(Resigned {
-                id: key.to_owned(),
-                timestamp,
-                tag: *tag,
-            })),
-            None => Err(()),
-        },
-        Err(_) => Err(()),
     }
 }
 

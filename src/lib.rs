@@ -17,11 +17,14 @@ pub mod mac;
 pub mod observe;
 pub mod origin;
 pub mod outcome;
+pub mod ports;
 pub mod query;
 pub mod queue;
 pub mod replay;
+pub mod route;
 pub mod routes;
 pub mod schemes;
+pub mod setting;
 
 #[cfg(test)]
 mod testing;

@@ -7,8 +7,10 @@
 //! (cookies, authorization, `cf-*`, hop-by-hop headers) never reaches the
 //! origin, so the gate cannot be used to smuggle credentials past it.
 
-use crate::config::Route;
 use crate::keys::Tag;
+use crate::mac::{KeyUse, Mac};
+use crate::ports::Clock;
+use crate::route::Route;
 use crate::schemes::{standard_webhooks, Scheme};
 
 /// The request hookgate makes to the origin: always a POST to the route's
@@ -79,6 +81,35 @@ pub fn build_forward<B>(
         url: route.origin_url.clone(),
         headers,
         body,
+    }
+}
+
+/// hookgate's own signature for the origin, stamped when the forward
+/// leaves (not when the request arrived: a slow body would make it stale),
+/// when the route has an `origin_secret`.
+pub async fn resign<B, M: Mac<B>, C: Clock>(
+    route: &Route,
+    index: usize,
+    mac: &M,
+    clock: &C,
+    key: &str,
+    body: &B,
+) -> Result<Option<Resigned>, ()> {
+    if route.origin_key.is_none() {
+        return Ok(None);
+    }
+    let timestamp = clock.now_ms().div_euclid(1000);
+    let prefix = standard_webhooks::prefix(key, timestamp);
+    match mac.tags(index, KeyUse::Origin, &prefix, body).await {
+        Ok(tags) => match tags.first() {
+            Some(tag) => Ok(Some(Resigned {
+                id: key.to_owned(),
+                timestamp,
+                tag: *tag,
+            })),
+            None => Err(()),
+        },
+        Err(_) => Err(()),
     }
 }
 

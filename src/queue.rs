@@ -11,42 +11,12 @@
 //! the event was accepted; it is not checked again (its timestamp is stale
 //! by now, which is why queued forwards are always re-signed).
 
-use crate::config::{Config, Delivery, QueuePolicy, MAX_RETRY_DELAY_SECONDS};
-use crate::gate::{resign, BodyBytes, Clock};
+use crate::config::Config;
 use crate::mac::Mac;
-use crate::origin::{build_forward, Origin};
+use crate::origin::{build_forward, resign, Origin};
+use crate::ports::{BodyBytes, Clock, Queued};
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
-
-/// The largest body that goes through the queue. A queue message holds at
-/// most 128 KB, headers and metadata included; larger bodies on a queue
-/// route are forwarded directly, as on a direct route.
-pub const MAX_QUEUED_BODY_BYTES: usize = 96 * 1024;
-
-/// A verified event, as it travels in the delivery queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queued<B> {
-    /// The route's path, looked up again when the event is forwarded.
-    pub route: String,
-    /// The replay key.
-    pub key: String,
-    pub content_type: Option<String>,
-    /// The sender's headers to forward, as the gate read them; names not on
-    /// the route scheme's list are dropped when forwarding.
-    pub headers: Vec<(String, String)>,
-    pub event_type: Option<String>,
-    pub body: B,
-}
-
-/// The queue refused the message; the sender is asked to retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueError;
-
-/// The producer side of the delivery queue.
-#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
-pub trait DeliveryQueue<B> {
-    /// Resolves once the queue has durably accepted the message.
-    async fn send(&self, message: &Queued<B>) -> Result<(), QueueError>;
-}
+use crate::route::{Delivery, QueuePolicy, MAX_RETRY_DELAY_SECONDS};
 
 /// What a consumer attempt came to, for the log, the stats and the
 /// delivery record.

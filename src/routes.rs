@@ -16,12 +16,12 @@
 //! config sees. The JSON is walked without building a tree, so a path given
 //! twice is caught instead of the second silently replacing the first.
 
-use crate::config::{
-    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Delivery, Limits,
-    Number, Place, QueuePolicy, Route, Rule, StoreKind, MAX_BODY, ORIGIN_TIMEOUT,
-    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
-};
+use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::schemes::{standard_webhooks, Scheme};
+use crate::setting::{
+    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Place, Rule,
+    StoreKind, FIELDS, MAX_BODY, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
+};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -93,21 +93,6 @@ impl<'de> Visitor<'de> for RawVisitor {
         Ok(Raw::Table(entries))
     }
 }
-
-/// The fields a route may have, so a typo is an error rather than ignored.
-pub const FIELDS: &[&str] = &[
-    "scheme",
-    "secret",
-    "origin",
-    "origin_secret",
-    "tolerance_seconds",
-    "max_body_bytes",
-    "origin_timeout_ms",
-    "dedupe_ttl_seconds",
-    "delivery",
-    "queue_max_attempts",
-    "queue_retry_base_seconds",
-];
 
 /// Parses `ROUTES` and checks every route. `defaults` are the plain settings'
 /// limits; `secret` reads a named secret binding.

@@ -1,8 +1,8 @@
 //! Fakes and fixtures shared by the native unit tests.
 
-use crate::gate::Clock;
 use crate::origin::{Forward, Origin, OriginError};
-use crate::queue::{DeliveryQueue, QueueError, Queued};
+use crate::ports::Clock;
+use crate::ports::{DeliveryQueue, QueueError, Queued};
 use crate::replay::kv::KvBackend;
 use crate::replay::StoreError;
 use std::cell::{Cell, RefCell};

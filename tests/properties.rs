@@ -10,7 +10,7 @@
 use base64::Engine;
 use hookgate::admin;
 use hookgate::body_fields;
-use hookgate::config::{check_origin_url, check_path, Config, Delivery, MAX_RETRY_DELAY_SECONDS};
+use hookgate::config::Config;
 use hookgate::json;
 use hookgate::keys::{self, find_match, fingerprint, SigningKey, Tag, BASE64};
 use hookgate::log::command::LogCommand;
@@ -18,9 +18,11 @@ use hookgate::log::counts::Count;
 use hookgate::log::{render, Attempt, Cursor, DeliveryRecord, Filter, Letter, MAX_PAGE};
 use hookgate::query;
 use hookgate::queue::backoff;
+use hookgate::route::{Delivery, MAX_RETRY_DELAY_SECONDS};
 use hookgate::schemes::{
     github, quo_legacy, shopify, slack, standard_webhooks, stripe, Rejection, Scheme, Signed, Stamp,
 };
+use hookgate::setting::{check_origin_url, check_path};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::HashMap;
@@ -504,7 +506,7 @@ fn json_value() -> impl Strategy<Value = Json> {
 
 fn route_fields() -> impl Strategy<Value = Json> {
     // Every field, and one typo of one.
-    let fields: Vec<&str> = hookgate::routes::FIELDS
+    let fields: Vec<&str> = hookgate::setting::FIELDS
         .iter()
         .copied()
         .chain(["sheme"])

@@ -4,7 +4,9 @@
 //! an error message never carries a secret's value.
 #![no_main]
 
-use hookgate::config::{check_origin_url, check_path, Config, Delivery};
+use hookgate::config::Config;
+use hookgate::route::Delivery;
+use hookgate::setting::{check_origin_url, check_path};
 use hookgate::keys::encode_base64;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;

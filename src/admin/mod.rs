@@ -7,10 +7,10 @@
 //! every data request needs `Authorization: Bearer <token>`, compared in
 //! constant time.
 
-use crate::config::ADMIN_PREFIX;
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
 use crate::query::{decode, pairs, value_of};
+use crate::setting::ADMIN_PREFIX;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

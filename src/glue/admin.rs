@@ -8,11 +8,11 @@ use super::observe::{count_only, flush_counts, Sinks};
 use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
-use crate::config::ADMIN_PREFIX;
 use crate::gate::Incoming;
 use crate::log::command::{decode_letter, LogCommand};
 use crate::outcome::{Answer, Outcome};
-use crate::queue::{DeliveryQueue, Queued};
+use crate::ports::{DeliveryQueue, Queued};
+use crate::setting::ADMIN_PREFIX;
 use js_sys::Uint8Array;
 
 /// Answers one request under `/_hookgate`.

@@ -9,7 +9,7 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use super::edge::{call_object, plain, respond};
+use super::io::{call_object, plain, respond};
 use super::runtime::{
     promise, wait_for, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue,
 };

@@ -3,19 +3,21 @@
 //! ([`KvBackend`]), the replay stores, the delivery queue, the clock, and the
 //! answer. Each step is one call into `src/js/edge.js`.
 
+use super::io::{joined, split_pairs, SEP};
 use super::replay_shard::DurableShards;
 use super::runtime::{console_error, wait_for};
 use super::settings::{Bindings, Prepared};
-use crate::config::{Config, Delivery, StoreKind};
-use crate::gate::{BodyBytes, BodyError, Clock, Incoming};
+use crate::config::Config;
+use crate::gate::{BodyError, Incoming};
 use crate::keys::Tag;
 use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
-use crate::outcome::Answer;
-use crate::queue::{DeliveryQueue, QueueError, Queued};
+use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
+use crate::route::Delivery;
+use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -28,9 +30,6 @@ use wasm_bindgen::{JsCast, JsValue};
 /// microseconds either way, and staying in wasm spares small deliveries
 /// WebCrypto's promise round-trips (see the benchmark page of the docs).
 const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
-
-/// Separates fields in the strings exchanged with `edge.js`.
-const SEP: char = '\0';
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
@@ -46,9 +45,6 @@ extern "C" {
     #[wasm_bindgen(js_name = discardBody)]
     pub fn discard_body(request: &JsValue) -> Promise;
 
-    #[wasm_bindgen(js_name = respond)]
-    fn respond_js(status: u16, content_type: &str, body: &str, extra: &str) -> JsValue;
-
     #[wasm_bindgen(js_name = forward)]
     fn forward_js(url: &str, headers: &str, body: &Uint8Array, timeout_ms: f64) -> Promise;
 
@@ -63,9 +59,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = logObject)]
     pub fn log_object(level: &str, text: &str);
-
-    #[wasm_bindgen(js_name = callObject)]
-    fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
 
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
@@ -97,70 +90,12 @@ extern "C" {
         index: &str,
     ) -> bool;
 
-    #[wasm_bindgen(js_name = importHmacKey)]
-    pub fn import_hmac_key(raw: &Uint8Array) -> Promise;
-
 }
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign)]
     fn subtle_sign(algorithm: &str, key: &JsValue, data: &Uint8Array) -> Promise;
-}
-
-/// Joins `name, value` pairs as `edge.js` reads them.
-fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut text = String::new();
-    for (i, (name, value)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            text.push(SEP);
-        }
-        text.push_str(name);
-        text.push(SEP);
-        text.push_str(value);
-    }
-    text
-}
-
-/// Reads pairs as [`joined`] writes them, from what is left of `parts`.
-fn split_pairs<'a>(mut parts: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-        pairs.push((name.to_owned(), value.to_owned()));
-    }
-    pairs
-}
-
-/// The runtime's answer for an [`Answer`].
-pub fn respond(answer: &Answer) -> JsValue {
-    let extra = joined(answer.headers.iter().map(|(n, v)| (*n, v.as_str())));
-    respond_js(answer.status, answer.content_type, &answer.body, &extra)
-}
-
-/// A plain-text answer: how the Durable Objects reply to their callers.
-pub fn plain(status: u16, body: String) -> JsValue {
-    respond(&Answer {
-        status,
-        content_type: "text/plain; charset=utf-8",
-        body,
-        headers: Vec::new(),
-    })
-}
-
-/// Calls a Durable Object by name (a POST of `body`, or a GET without
-/// one): its status and body text, or `None` when it could not be reached.
-pub async fn call_object(
-    namespace: &JsValue,
-    name: &str,
-    url: &str,
-    body: Option<&str>,
-) -> Option<(u16, String)> {
-    let answer = wait_for(call_object_js(namespace, name, url, body))
-        .await
-        .ok()?
-        .as_string()?;
-    let (status, text) = answer.split_once(SEP)?;
-    Some((crate::query::whole(status)?, text.to_owned()))
 }
 
 /// The runtime's clock. In a Worker it advances with I/O, which is all the

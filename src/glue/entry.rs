@@ -9,18 +9,18 @@
 
 use super::admin;
 use super::edge::{
-    delivery_queue, discard_body, replay_store, respond, EdgeMac, FetchOrigin, RuntimeClock,
-    WorkerIncoming,
+    delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock, WorkerIncoming,
 };
+use super::io::respond;
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::prepare;
-use crate::config::is_admin_path;
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
 use crate::observe::{encode_line, Value};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::local::LocalGuard;
+use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;

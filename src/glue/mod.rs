@@ -12,6 +12,8 @@
 //! - `admin`: the admin API and the dashboard's files;
 //! - `consumer`: the queue consumer;
 //! - `replay_shard`, `delivery_log`: the Durable Objects;
+//! - `io`: the calls into `edge.js` the others share (answers, calls to
+//!   objects, key import);
 //! - `runtime`: the console, contexts, Durable Object storage and SQL, and
 //!   the module's start.
 
@@ -20,6 +22,7 @@ mod consumer;
 pub(crate) mod delivery_log;
 mod edge;
 mod entry;
+mod io;
 mod observe;
 pub(crate) mod replay_shard;
 mod runtime;

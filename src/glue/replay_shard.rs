@@ -2,7 +2,7 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::edge::{call_object, plain};
+use super::io::{call_object, plain};
 use super::runtime::{
     promise, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage,
     SqlStorageValue,

@@ -4,6 +4,7 @@
 //! every request of an isolate) and, when that changes, by every setting the
 //! config read, so a changed setting is picked up at once.
 
+use super::io::import_hmac_key;
 use super::runtime::wait_for;
 use crate::config::Config;
 use crate::keys::SigningKey;
@@ -96,7 +97,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         if WebUrl::new(&route.origin_url).is_err() {
             return Err(format!(
                 "the origin URL of route {} does not parse as a URL",
-                crate::config::shown_path(&route.path)
+                crate::setting::shown_path(&route.path)
             ));
         }
     }
@@ -176,5 +177,5 @@ extern "C" {
 
 async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
     let raw = Uint8Array::from(key.as_bytes());
-    wait_for(super::edge::import_hmac_key(&raw)).await
+    wait_for(import_hmac_key(&raw)).await
 }

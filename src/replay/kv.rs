@@ -9,8 +9,8 @@
 //! Worker glue implements the backend on a Workers KV binding.
 
 use super::{Claim, ReplayStore, StoreError};
-use crate::config::KV_MIN_TTL_SECONDS;
 use crate::keys::push_hex;
+use crate::setting::KV_MIN_TTL_SECONDS;
 use sha2::{Digest, Sha256};
 
 const DONE: &str = "done";

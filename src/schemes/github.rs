@@ -7,7 +7,7 @@
 //! delivery can be replayed once its key is forgotten (after
 //! `dedupe_ttl_seconds`).
 
-use super::{present, HeaderFn, KeySource, Rejection, Signed};
+use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
 use crate::keys::{push_hex, tag_from_hex, SigningKey};
 
 pub const HEADER: &str = "x-hub-signature-256";

@@ -15,11 +15,14 @@
 pub mod github;
 pub mod quo_legacy;
 pub mod shopify;
+mod signed;
 pub mod slack;
 pub mod standard_webhooks;
 pub mod stripe;
 
-use crate::keys::{KeyError, SigningKey, Tag};
+pub use signed::{parse_digits, HeaderFn, KeySource, Rejection, Signed, Stamp};
+
+use crate::keys::{KeyError, SigningKey};
 
 /// A sender's signature scheme, as a route names it in `ROUTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,111 +41,6 @@ pub enum Scheme {
     /// Shopify: `x-shopify-hmac-sha256: <base64>` over the body.
     Shopify,
 }
-
-/// Why a delivery's headers or signature were refused. These map onto the
-/// gate's outcomes (and so onto the README's reasons), whatever the scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// A header the scheme requires is absent or empty.
-    MissingHeader,
-    /// The signed id is empty, too long, or holds a byte it must not.
-    BadId,
-    /// The timestamp is not a whole number.
-    BadTimestamp,
-    /// The timestamp is further in the past than the tolerance allows.
-    StaleTimestamp,
-    /// The timestamp is further in the future than the tolerance allows.
-    FutureTimestamp,
-    /// No candidate signature matches any key (or none could be read).
-    BadSignature,
-}
-
-/// When the sender stamped a delivery, in the scheme's own unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stamp {
-    /// Unix seconds (Standard Webhooks, Stripe, Slack).
-    Seconds(i64),
-    /// Unix milliseconds (Quo's legacy webhooks).
-    Millis(i64),
-}
-
-impl Stamp {
-    /// Checks the window on both sides against `now_ms`. Seconds compare at
-    /// whole-second precision, as the senders' own libraries do. Widening to
-    /// i128 keeps the arithmetic exact for any inputs.
-    pub fn check(self, now_ms: i64, tolerance_seconds: u64) -> Result<(), Rejection> {
-        let (skew, tolerance) = match self {
-            Stamp::Seconds(ts) => (
-                i128::from(now_ms.div_euclid(1000)) - i128::from(ts),
-                i128::from(tolerance_seconds),
-            ),
-            Stamp::Millis(ts) => (
-                i128::from(now_ms) - i128::from(ts),
-                i128::from(tolerance_seconds) * 1000,
-            ),
-        };
-        if skew > tolerance {
-            Err(Rejection::StaleTimestamp)
-        } else if -skew > tolerance {
-            Err(Rejection::FutureTimestamp)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// The first Unix second at which no copy of this delivery can pass
-    /// [`Stamp::check`] any more: a replay store that remembers the delivery
-    /// until then leaves no gap, whatever the rounding.
-    pub fn replayable_until(self, tolerance_seconds: u64) -> i64 {
-        let until = match self {
-            Stamp::Seconds(ts) => i128::from(ts) + i128::from(tolerance_seconds) + 1,
-            Stamp::Millis(ts) => {
-                let last_ms = i128::from(ts) + i128::from(tolerance_seconds) * 1000;
-                last_ms.div_euclid(1000) + 1
-            }
-        };
-        i64::try_from(until).unwrap_or(i64::MAX)
-    }
-}
-
-/// Parses a timestamp header: ASCII digits only, as senders write it. A
-/// sign, spaces or a fraction are refused instead of guessed at.
-pub fn parse_digits(text: &str) -> Result<i64, Rejection> {
-    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Rejection::BadTimestamp);
-    }
-    text.parse::<i64>().map_err(|_| Rejection::BadTimestamp)
-}
-
-/// What a scheme read from a delivery's headers, before the body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signed {
-    /// The sender's timestamp; `None` for schemes that sign none (GitHub,
-    /// Shopify), whose deliveries can be replayed once forgotten.
-    pub stamp: Option<Stamp>,
-    /// What the sender signed before the body.
-    pub prefix: Vec<u8>,
-    /// The tags the headers carry; any one matching any key verifies.
-    pub candidates: Vec<Tag>,
-    /// The replay key, when a signed header carries one (`webhook-id`).
-    pub id: Option<String>,
-}
-
-/// Where a scheme's replay key comes from, once the signature verified. It
-/// must be signed content: an unsigned id header (`X-GitHub-Delivery`) can
-/// be changed by whoever replays a captured delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeySource {
-    /// The signed id header ([`Signed::id`]).
-    SignedId,
-    /// A top-level string field of a JSON body, else the signature.
-    BodyField(&'static str),
-    /// The signature itself (its fingerprint).
-    Signature,
-}
-
-/// A header lookup: the value of a request header, by lowercase name.
-pub type HeaderFn<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl Scheme {
     /// Every scheme, in the order the docs list them.
@@ -260,11 +158,6 @@ impl Scheme {
     pub fn has_timestamp(self) -> bool {
         !matches!(self, Scheme::Github | Scheme::Shopify)
     }
-}
-
-/// A header's value, when present and not empty.
-pub(crate) fn present(header: HeaderFn<'_>, name: &str) -> Option<String> {
-    header(name).filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! the key. No id is signed in a header: the replay key is the body's `id`
 //! (the event, stable across retries), else the signature.
 
-use super::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
+use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
 use crate::keys::{tag_from_base64, KeyError, SigningKey};
 
 pub const HEADER: &str = "openphone-signature";

@@ -5,7 +5,7 @@
 //! not), so the replay key is the signature and a captured delivery can be
 //! replayed once its key is forgotten.
 
-use super::{present, HeaderFn, KeySource, Rejection, Signed};
+use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
 use crate::keys::{tag_from_base64, SigningKey};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";

@@ -7,7 +7,7 @@
 //! timestamp bounds a replay to the window). Slack's `url_verification`
 //! handshake, once verified, is answered by hookgate itself.
 
-use super::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
+use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
 use crate::keys::{push_hex, tag_from_hex, SigningKey};
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";

@@ -6,7 +6,7 @@
 //! libraries, each `svix-*` header, when present, is used instead of its
 //! `webhook-*` twin, header by header.
 
-use super::{parse_digits, HeaderFn, Rejection, Signed, Stamp};
+use super::signed::{parse_digits, HeaderFn, Rejection, Signed, Stamp};
 use crate::keys::{find_match, tag_from_base64, KeyError, SigningKey, Tag};
 
 const KEY_PREFIX: &str = "whsec_";

@@ -7,7 +7,7 @@
 //! may be present while a secret is rolled. The replay key is the body's
 //! event `id`: a Stripe retry carries the same event with a new `t`.
 
-use super::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
+use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
 use crate::keys::{push_hex, tag_from_hex, SigningKey};
 
 pub const HEADER: &str = "stripe-signature";

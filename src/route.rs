@@ -1,0 +1,90 @@
+//! What a route is: the path that accepts deliveries, its sender's scheme
+//! and keys, its origin, its limits and how events reach the origin.
+//!
+//! The floor beneath both readers of settings: [`crate::routes`] builds these
+//! from `ROUTES`, and [`crate::config`] builds one from the plain settings or
+//! takes the list `routes` made. Nothing here reads a setting.
+
+use crate::keys::SigningKey;
+use crate::schemes::Scheme;
+
+/// One path that accepts deliveries: its sender's scheme and keys, where
+/// verified events go, and its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The exact request path.
+    pub path: String,
+    pub scheme: Scheme,
+    /// The keys deliveries may be signed with (several during a rotation).
+    pub keys: Vec<SigningKey>,
+    /// Where verified deliveries go; fixed, never taken from a request.
+    pub origin_url: String,
+    /// When set, forwards carry hookgate's own Standard Webhooks signature.
+    pub origin_key: Option<SigningKey>,
+    pub limits: Limits,
+    /// Whether replay keys are stored as the plain settings always stored
+    /// them (`false` for the single route without `ROUTES`, so an upgrade
+    /// keeps its remembered ids), or prefixed with the route's path so keys
+    /// of different routes never collide.
+    pub scoped_keys: bool,
+    /// How verified events reach the origin.
+    pub delivery: Delivery,
+}
+
+/// How a route's verified events reach its origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Forwarded while the sender waits; the sender's retries cover a
+    /// failing origin.
+    Direct,
+    /// Answered `202` once the event is in the delivery queue; hookgate's
+    /// queue consumer forwards it with its own retries.
+    Queue(QueuePolicy),
+}
+
+/// A queue route's retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePolicy {
+    /// Forward attempts before an event becomes a dead letter.
+    pub max_attempts: u32,
+    /// The first retry's delay; each next one doubles, up to
+    /// [`MAX_RETRY_DELAY_SECONDS`].
+    pub retry_base_seconds: u64,
+}
+
+impl QueuePolicy {
+    /// Without `QUEUE_MAX_ATTEMPTS` and `QUEUE_RETRY_BASE_SECONDS`.
+    pub const DEFAULT: Self = Self {
+        max_attempts: 12,
+        retry_base_seconds: 30,
+    };
+}
+
+/// The longest wait between two forward attempts of a queued event.
+pub const MAX_RETRY_DELAY_SECONDS: u64 = 6 * 3_600;
+
+/// A route's limits; the plain settings are their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Allowed clock skew, each direction.
+    pub tolerance_seconds: u64,
+    /// Larger bodies are refused before any hashing.
+    pub max_body_bytes: usize,
+    /// How long a delivered replay key is remembered.
+    pub dedupe_ttl_seconds: u64,
+    /// The origin fetch is aborted after this.
+    pub origin_timeout_ms: u64,
+}
+
+impl Route {
+    /// The text the replay store keys on for a replay key of this route.
+    /// Route paths hold no space (see [`crate::setting::check_path`]), so `path + " " + key`
+    /// can never equal another route's text.
+    pub fn replay_text(&self, key: &str) -> String {
+        if self.scoped_keys {
+            format!("{} {key}", self.path)
+        } else {
+            key.to_owned()
+        }
+    }
+}

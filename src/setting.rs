@@ -1,0 +1,416 @@
+//! The rules settings are checked by, and the errors they give: where a
+//! bad setting is ([`Place`]), what is wrong with it ([`Rule`]), the ranges
+//! of every number, and the checks of paths and origin URLs.
+//!
+//! Shared by the two readers of settings, [`crate::routes`] (the `ROUTES`
+//! table) and [`crate::config`] (the plain settings, composing routes), so
+//! neither has to reach into the other. Errors name the setting (or the route
+//! and field) and the rule it broke, never the value: a secret pasted into the
+//! wrong variable must not end up in a log.
+
+use crate::keys::KeyError;
+use crate::route::MAX_RETRY_DELAY_SECONDS;
+use crate::schemes::Scheme;
+
+/// Workers KV refuses expirations shorter than this.
+pub const KV_MIN_TTL_SECONDS: u64 = 60;
+
+/// A Worker isolate has 128 MB of memory, and a large body is held twice
+/// while it is hashed (the body, and the prefix-and-body buffer WebCrypto
+/// signs), so bodies are capped well below Cloudflare's 100 MB request limit.
+pub const MAX_BODY_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// Longer than any sender waits for an answer, so a larger value is a typo.
+pub const MAX_ORIGIN_TIMEOUT_MS: u64 = 600_000;
+
+/// Paths under this prefix belong to hookgate's admin API; no route may use
+/// them.
+pub const ADMIN_PREFIX: &str = "/_hookgate";
+
+/// Whether a request path is the admin API's (no route may use one).
+pub fn is_admin_path(path: &str) -> bool {
+    path.strip_prefix(ADMIN_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Which replay store guards against duplicates (`REPLAY_STORE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Workers KV: cheap reads everywhere, eventually consistent.
+    Kv,
+    /// Durable Objects: an atomic claim, so simultaneous copies forward once.
+    DurableObject,
+}
+
+/// The shortest admin token accepted: anything shorter could be guessed
+/// over the network.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// Where a bad setting is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A plain setting (a var or a secret).
+    Setting(&'static str),
+    /// A field of one route in `ROUTES`: the route's path and the field.
+    Route { path: String, field: &'static str },
+}
+
+/// What is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A required setting or field is absent or empty.
+    Required,
+    /// Keys that do not parse for the scheme.
+    Key(KeyError),
+    /// An origin URL that can never be fetched as written.
+    Url(UrlRule),
+    /// A path no request can match, or one that is reserved.
+    Path(PathRule),
+    /// Not `kv` or `durable-object`.
+    Store,
+    /// A number outside its range (the text says which).
+    Number(&'static str),
+    /// `DEDUPE_TTL_SECONDS` shorter than two tolerance windows, so a captured
+    /// delivery could be replayed after its id was forgotten.
+    DedupeShorterThanWindow,
+    /// `ROUTES` is not a JSON object of route tables; the position is where
+    /// the parser stopped (never the text there).
+    RoutesNotJson { line: usize, column: usize },
+    /// `ROUTES` holds no route at all.
+    NoRoutes,
+    /// A route's value is not a table.
+    RouteNotTable,
+    /// Two routes on one path.
+    DuplicatePath,
+    /// A field that routes do not have (a typo would otherwise be ignored).
+    UnknownField(String),
+    /// A field of the wrong type (the text says which).
+    Type(&'static str),
+    /// `scheme` names no scheme hookgate knows.
+    UnknownScheme,
+    /// A secret field does not hold a binding name (it may hold a key).
+    NotABindingName,
+    /// A named secret binding is not set; the name is given when it looks
+    /// like one (upper case), never a value.
+    Unbound(Option<String>),
+    /// `ADMIN_TOKEN` is too short to keep the admin API closed.
+    WeakToken,
+    /// Not `direct` or `queue`.
+    DeliveryMode,
+    /// Queue mode without an origin secret: a queued event is forwarded
+    /// later, when the sender's timestamp is stale, so it must carry
+    /// hookgate's fresh signature.
+    QueueNeedsOriginSecret,
+}
+
+/// How an origin URL is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlRule {
+    /// Not an absolute `http://` or `https://` URL with a host.
+    NotHttp,
+    /// `user:pass@`: fetch drops URL credentials without a word, so they
+    /// would never reach the origin.
+    Credentials,
+    /// A `#fragment` is never sent.
+    Fragment,
+}
+
+/// How a route path is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRule {
+    /// Does not start with `/`.
+    NotAbsolute,
+    /// Holds a character a request path never carries as written (space,
+    /// `?`, `#`, `"`, `<`, `>`, `` ` ``, `{`, `}`, `\`, a control or
+    /// non-ASCII character): the runtime encodes or splits it.
+    Unmatchable,
+    /// Holds a `.` or `..` segment, which the runtime resolves away.
+    DotSegment,
+    /// Under `/_hookgate`, the admin API's prefix.
+    Reserved,
+}
+
+/// A setting that stops hookgate from answering safely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub place: Place,
+    pub rule: Rule,
+}
+
+impl ConfigError {
+    pub fn setting(name: &'static str, rule: Rule) -> Self {
+        Self {
+            place: Place::Setting(name),
+            rule,
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::Required => f.write_str("it is required but not set"),
+            Rule::Key(why) => write!(f, "{why}"),
+            Rule::Url(UrlRule::NotHttp) => {
+                f.write_str("expected an absolute http:// or https:// URL")
+            }
+            Rule::Url(UrlRule::Credentials) => f.write_str(
+                "it holds credentials (user:pass@), which fetch drops without a word; \
+                 protect the origin with ORIGIN_SECRET's signature instead",
+            ),
+            Rule::Url(UrlRule::Fragment) => f.write_str("it holds a #fragment, which is never sent"),
+            Rule::Path(PathRule::NotAbsolute) => f.write_str("it must start with /"),
+            Rule::Path(PathRule::Unmatchable) => f.write_str(
+                "no request path can equal it: it holds a space, ?, #, \", <, >, `, {, }, \\, \
+                 a control or a non-ASCII character",
+            ),
+            Rule::Path(PathRule::DotSegment) => f.write_str(
+                "no request path can equal it: it holds a . or .. segment, which URLs resolve away",
+            ),
+            Rule::Path(PathRule::Reserved) => {
+                f.write_str("paths under /_hookgate belong to hookgate's admin API")
+            }
+            Rule::Store => f.write_str("expected kv or durable-object"),
+            Rule::Number(range) => write!(f, "expected a whole number {range}"),
+            Rule::DedupeShorterThanWindow => f.write_str(
+                "it must be at least twice the tolerance, \
+                 or a replay could arrive after its key was forgotten",
+            ),
+            Rule::RoutesNotJson { line, column } => write!(
+                f,
+                "expected a JSON object of routes (or a [vars.ROUTES] table); \
+                 it stops parsing at line {line}, column {column}"
+            ),
+            Rule::NoRoutes => f.write_str("it holds no route"),
+            Rule::RouteNotTable => f.write_str("a route must be a table of fields"),
+            Rule::DuplicatePath => f.write_str("two routes have this path"),
+            Rule::UnknownField(name) => write!(
+                f,
+                "unknown field {}; routes take {}",
+                crate::json::string(name),
+                FIELDS.join(", ")
+            ),
+            Rule::Type(expected) => write!(f, "expected {expected}"),
+            Rule::UnknownScheme => {
+                f.write_str("expected one of ")?;
+                for (i, scheme) in Scheme::ALL.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(scheme.name())?;
+                }
+                Ok(())
+            }
+            Rule::NotABindingName => f.write_str(
+                "it must name a secret binding (letters, digits and _), never hold a key itself",
+            ),
+            Rule::Unbound(Some(name)) => write!(
+                f,
+                "it names the secret {name}, which is not set (npx wrangler secret put {name}; locally, .dev.vars)"
+            ),
+            Rule::Unbound(None) => f.write_str("the secret it names is not set"),
+            Rule::DeliveryMode => f.write_str("expected direct or queue"),
+            Rule::QueueNeedsOriginSecret => f.write_str(
+                "queue mode forwards events later, when the sender's timestamp is stale, so the route \
+                 needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)",
+            ),
+            Rule::WeakToken => write!(
+                f,
+                "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
+                 (for example: openssl rand -hex 32)"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.place {
+            Place::Setting(name) if self.rule == Rule::Required => {
+                write!(f, "setting {name} is required but not set")
+            }
+            Place::Setting(name) => write!(f, "setting {name} is invalid: {}", self.rule),
+            Place::Route { path, field } => write!(
+                f,
+                "setting ROUTES, route {}, field {field} is invalid: {}",
+                shown_path(path),
+                self.rule
+            ),
+        }
+    }
+}
+
+/// A route path as a log may show it: quoted, escaped (as a JSON string, so
+/// plain ASCII), and cut short, since it may be anything a user typed.
+pub fn shown_path(path: &str) -> String {
+    let mut shown: String = path.chars().take(64).collect();
+    if shown.len() < path.len() {
+        shown.push('…');
+    }
+    crate::json::string(&shown)
+}
+
+/// Checks that a request path can ever equal `path`: the runtime's URL
+/// parser percent-encodes or splits some characters and resolves dot
+/// segments, so a path holding them would make every delivery a 404.
+pub fn check_path(path: &str) -> Result<(), PathRule> {
+    if !path.starts_with('/') {
+        return Err(PathRule::NotAbsolute);
+    }
+    let unmatchable = |b: u8| {
+        !(0x21..0x7f).contains(&b)
+            || matches!(
+                b,
+                b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'\\'
+            )
+    };
+    if path.bytes().any(unmatchable) {
+        return Err(PathRule::Unmatchable);
+    }
+    // `.` or `..`, each dot possibly written %2e (any case).
+    let dot = |segment: &str| {
+        matches!(
+            segment.to_ascii_lowercase().as_str(),
+            "." | ".." | "%2e" | ".%2e" | "%2e." | "%2e%2e"
+        )
+    };
+    if path.split('/').any(dot) {
+        return Err(PathRule::DotSegment);
+    }
+    if is_admin_path(path) {
+        return Err(PathRule::Reserved);
+    }
+    Ok(())
+}
+
+/// A first, syntactic check of an origin URL: an http(s) scheme, a host,
+/// nothing that can never be part of one, no credentials and no fragment.
+/// The Worker then parses it with the runtime's own (WHATWG) parser once per
+/// isolate, which keeps a URL parser out of the wasm bundle.
+pub fn check_origin_url(text: &str) -> Result<(), UrlRule> {
+    let lower = text.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .ok_or(UrlRule::NotHttp)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let forbidden = |c: char| c.is_whitespace() || c.is_control() || c == '\\';
+    if text.chars().any(forbidden) {
+        return Err(UrlRule::NotHttp);
+    }
+    if authority.contains('@') {
+        return Err(UrlRule::Credentials);
+    }
+    let host = authority.split(':').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(UrlRule::NotHttp);
+    }
+    if text.contains('#') {
+        return Err(UrlRule::Fragment);
+    }
+    Ok(())
+}
+
+/// The settings' defaults and ranges, shared by the plain settings and the
+/// route fields that override them.
+pub struct Number {
+    pub setting: &'static str,
+    pub field: &'static str,
+    pub min: u64,
+    pub max: u64,
+    pub range: &'static str,
+}
+
+pub const TOLERANCE: Number = Number {
+    setting: "TOLERANCE_SECONDS",
+    field: "tolerance_seconds",
+    min: 0,
+    max: 86_400,
+    range: "from 0 to 86400",
+};
+pub const MAX_BODY: Number = Number {
+    setting: "MAX_BODY_BYTES",
+    field: "max_body_bytes",
+    min: 1,
+    max: MAX_BODY_LIMIT,
+    range: "from 1 to 33554432",
+};
+pub const LOG_RETENTION: Number = Number {
+    setting: "LOG_RETENTION_DAYS",
+    field: "log_retention_days",
+    min: 1,
+    max: 365,
+    range: "from 1 to 365",
+};
+pub const STATS_FLUSH: Number = Number {
+    setting: "STATS_FLUSH_SECONDS",
+    field: "stats_flush_seconds",
+    min: 1,
+    max: 3_600,
+    range: "from 1 to 3600",
+};
+pub const QUEUE_MAX_ATTEMPTS: Number = Number {
+    setting: "QUEUE_MAX_ATTEMPTS",
+    field: "queue_max_attempts",
+    min: 1,
+    max: 100,
+    range: "from 1 to 100",
+};
+pub const QUEUE_RETRY_BASE: Number = Number {
+    setting: "QUEUE_RETRY_BASE_SECONDS",
+    field: "queue_retry_base_seconds",
+    min: 1,
+    max: MAX_RETRY_DELAY_SECONDS,
+    range: "from 1 to 21600",
+};
+pub const ORIGIN_TIMEOUT: Number = Number {
+    setting: "ORIGIN_TIMEOUT_MS",
+    field: "origin_timeout_ms",
+    min: 1,
+    max: MAX_ORIGIN_TIMEOUT_MS,
+    range: "from 1 to 600000",
+};
+
+/// DEDUPE_TTL's range depends on the store: KV refuses expirations under a
+/// minute; a Durable Object has no such floor.
+pub fn dedupe_number(store: StoreKind) -> Number {
+    match store {
+        StoreKind::Kv => Number {
+            setting: "DEDUPE_TTL_SECONDS",
+            field: "dedupe_ttl_seconds",
+            min: KV_MIN_TTL_SECONDS,
+            max: 365 * 86_400,
+            range: "from 60 to 31536000 (KV's minimum is 60)",
+        },
+        StoreKind::DurableObject => Number {
+            setting: "DEDUPE_TTL_SECONDS",
+            field: "dedupe_ttl_seconds",
+            min: 1,
+            max: 365 * 86_400,
+            range: "from 1 to 31536000",
+        },
+    }
+}
+
+/// Parses a whole number written as text and checks its range.
+pub fn parse_number(text: &str, number: &Number) -> Option<u64> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (number.min..=number.max).contains(n))
+}
+
+/// The fields a route may have, so a typo is an error rather than ignored.
+pub const FIELDS: &[&str] = &[
+    "scheme",
+    "secret",
+    "origin",
+    "origin_secret",
+    "tolerance_seconds",
+    "max_body_bytes",
+    "origin_timeout_ms",
+    "dedupe_ttl_seconds",
+    "delivery",
+    "queue_max_attempts",
+    "queue_retry_base_seconds",
+];
