@@ -15,8 +15,8 @@ use crate::routes;
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
     check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Rule,
-    StoreKind, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS,
-    QUEUE_RETRY_BASE, STATS_FLUSH, TOLERANCE,
+    StoreKind, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT,
+    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, STATS_FLUSH, TOLERANCE,
 };
 
 /// Every setting hookgate reads.
@@ -29,6 +29,11 @@ pub struct Config {
     /// What the gate says about what it did: the admin API, the delivery
     /// log's retention, how often counts are written.
     pub observe: Observe,
+    /// `FAILURE_COOL_DOWN_SECONDS`: after a failed forward, copies of that
+    /// replay key wait this long (doubling with each failure in a row, up to
+    /// five minutes) before the store or the origin is asked again; 0 turns
+    /// it off.
+    pub failure_cool_down_seconds: u64,
 }
 
 /// Settings of the delivery log and the admin API.
@@ -111,6 +116,7 @@ impl Config {
             stats_flush_seconds: number(&STATS_FLUSH, 60)?,
         };
 
+        let failure_cool_down_seconds = number(&FAILURE_COOL_DOWN, 10)?;
         let queue_defaults = QueuePolicy {
             max_attempts: number(
                 &QUEUE_MAX_ATTEMPTS,
@@ -124,6 +130,7 @@ impl Config {
                 routes,
                 store,
                 observe,
+                failure_cool_down_seconds,
             });
         }
 
@@ -179,6 +186,7 @@ impl Config {
             }],
             store,
             observe,
+            failure_cool_down_seconds,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, resign, Origin, OriginError};
 use crate::outcome::Outcome;
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
+use crate::replay::cooldown::CoolDown;
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
 use crate::route::{Delivery, Route};
 use crate::schemes::{slack, standard_webhooks, KeySource, Rejection, Scheme, Stamp};
@@ -124,6 +125,9 @@ pub struct Handled {
     pub body_bytes: Option<usize>,
     /// Slack's handshake challenge, to be answered.
     pub challenge: Option<String>,
+    /// Seconds the sender should wait, when the answer asks it to wait for
+    /// a cool-down.
+    pub retry_after: Option<u64>,
     pub incidents: Vec<Incident>,
 }
 
@@ -138,6 +142,7 @@ impl Handled {
             origin_status: None,
             body_bytes: None,
             challenge: None,
+            retry_after: None,
             incidents: Vec::new(),
         }
     }
@@ -189,20 +194,22 @@ pub fn header_names(config: &Config) -> Vec<&'static str> {
 }
 
 /// What the gate works with besides the request: the replay store, the
-/// MAC, the origin, the delivery queue and the clock.
-pub struct Ports<'a, S, M, O, Q, C> {
+/// MAC, the origin, the delivery queue, the clock and the cool-downs of keys
+/// whose forward failed.
+pub struct Ports<'a, S, M, O, Q, C, D> {
     pub store: &'a S,
     pub mac: &'a M,
     pub origin: &'a O,
     pub queue: &'a Q,
     pub clock: &'a C,
+    pub cool_down: &'a D,
 }
 
 /// Runs one request through the gate.
-pub async fn handle<I, S, M, O, Q, C>(
+pub async fn handle<I, S, M, O, Q, C, D>(
     config: &Config,
     request: &mut I,
-    ports: &Ports<'_, S, M, O, Q, C>,
+    ports: &Ports<'_, S, M, O, Q, C, D>,
 ) -> Handled
 where
     I: Incoming,
@@ -211,6 +218,7 @@ where
     O: Origin<I::Body>,
     Q: DeliveryQueue<I::Body>,
     C: Clock,
+    D: CoolDown,
 {
     let Some((index, route)) = config.route_for(request.path()) else {
         return Handled::new(Outcome::NotFound);
@@ -237,11 +245,11 @@ where
 }
 
 /// Claim, then forward or enqueue, then settle.
-async fn deliver<B, S, M, O, Q, C>(
+async fn deliver<B, S, M, O, Q, C, D>(
     route: &Route,
     index: usize,
     verified: Verified<B>,
-    ports: &Ports<'_, S, M, O, Q, C>,
+    ports: &Ports<'_, S, M, O, Q, C, D>,
     handled: &mut Handled,
 ) where
     B: BodyBytes,
@@ -250,6 +258,7 @@ async fn deliver<B, S, M, O, Q, C>(
     O: Origin<B>,
     Q: DeliveryQueue<B>,
     C: Clock,
+    D: CoolDown,
 {
     let Ports {
         store,
@@ -257,6 +266,7 @@ async fn deliver<B, S, M, O, Q, C>(
         origin,
         queue,
         clock,
+        cool_down,
     } = *ports;
     let limits = &route.limits;
     // A copy of this delivery can be replayed until its own timestamp leaves
@@ -268,6 +278,13 @@ async fn deliver<B, S, M, O, Q, C>(
     let text = route.replay_text(&verified.key);
     let now = clock.now_ms().div_euclid(1000);
     let claim_seconds = claim_ttl_seconds(limits.origin_timeout_ms);
+    // A key whose forward just failed waits before the store is asked: a
+    // replayed copy then costs no write and no origin request.
+    if let Some(until) = cool_down.cooling_until(&text, now).await {
+        handled.outcome = Outcome::CoolingDown;
+        handled.retry_after = Some(u64::try_from(until.saturating_sub(now)).unwrap_or(1).max(1));
+        return;
+    }
     match store.claim(&text, now, claim_seconds, keep_until).await {
         Err(_) => {
             handled.incidents.push(Incident::ClaimFailed);
@@ -322,6 +339,7 @@ async fn deliver<B, S, M, O, Q, C>(
             if store.mark_done(&text, now, until).await.is_err() {
                 handled.incidents.push(Incident::MarkDoneFailed);
             }
+            cool_down.delivered(&text);
         }
         Err((outcome, incident)) => {
             handled.outcome = outcome;
@@ -329,6 +347,9 @@ async fn deliver<B, S, M, O, Q, C>(
             if store.release(&text).await.is_err() {
                 handled.incidents.push(Incident::ReleaseFailed);
             }
+            cool_down
+                .failed(&text, clock.now_ms().div_euclid(1000))
+                .await;
         }
     }
 }

@@ -223,6 +223,7 @@ mod tests {
             origin_status: Some(200),
             body_bytes: Some(321),
             challenge: None,
+            retry_after: None,
             incidents: Vec::new(),
         }
     }

@@ -16,6 +16,10 @@ pub enum Outcome {
     AlreadyDelivered,
     /// Another copy of this webhook-id is being forwarded right now.
     InFlight,
+    /// A forward of this replay key failed a moment ago: copies wait out a
+    /// cool-down (`Retry-After` says how long) before the store or the
+    /// origin is asked again.
+    CoolingDown,
     /// A verified Slack `url_verification` handshake, answered with its
     /// challenge and not forwarded.
     Challenge,
@@ -87,6 +91,7 @@ impl Outcome {
             Outcome::Queued => "queued",
             Outcome::QueueUnavailable => "queue-unavailable",
             Outcome::InFlight => "in-flight",
+            Outcome::CoolingDown => "cooling-down",
             Outcome::NotFound => "not-found",
             Outcome::MethodNotAllowed => "method-not-allowed",
             Outcome::TooLarge => "too-large",
@@ -123,7 +128,7 @@ impl Outcome {
             Outcome::TooLarge => 413,
             Outcome::Misconfigured | Outcome::Internal => 500,
             Outcome::OriginFailed => 502,
-            Outcome::StoreUnavailable | Outcome::QueueUnavailable => 503,
+            Outcome::StoreUnavailable | Outcome::QueueUnavailable | Outcome::CoolingDown => 503,
             Outcome::OriginTimeout => 504,
         }
     }
@@ -143,6 +148,9 @@ impl Outcome {
                 "The delivery queue is unavailable; nothing was queued. Retry later."
             }
             Outcome::InFlight => "Another copy of this event is being delivered; retry later.",
+            Outcome::CoolingDown => {
+                "A delivery of this event failed a moment ago; retry after the time Retry-After gives."
+            }
             Outcome::NotFound => "No webhook endpoint at this path.",
             Outcome::MethodNotAllowed => "Webhook deliveries must be POST requests.",
             Outcome::TooLarge => "The body is larger than this endpoint accepts.",
@@ -175,13 +183,23 @@ impl Outcome {
     /// The answer to a sender. `scheme` is the route's, when the request
     /// reached one: problem texts then name that sender's headers.
     pub fn answer(self, scheme: Option<Scheme>) -> Answer {
+        self.answer_after(scheme, None)
+    }
+
+    /// [`Outcome::answer`], with the wait a cool-down asks for: a
+    /// `retry_after` of its own replaces the usual [`RETRY_AFTER_SECONDS`].
+    pub fn answer_after(self, scheme: Option<Scheme>, retry_after: Option<u64>) -> Answer {
         let status = self.status();
         let mut headers = Vec::new();
         if matches!(
             self,
-            Outcome::InFlight | Outcome::StoreUnavailable | Outcome::QueueUnavailable
+            Outcome::InFlight
+                | Outcome::StoreUnavailable
+                | Outcome::QueueUnavailable
+                | Outcome::CoolingDown
         ) {
-            headers.push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+            let seconds = retry_after.unwrap_or(u64::from(RETRY_AFTER_SECONDS));
+            headers.push(("retry-after", seconds.to_string()));
         }
         if self == Outcome::MethodNotAllowed {
             headers.push(("allow", "POST".to_owned()));
@@ -253,7 +271,7 @@ fn title(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 22] = [
+    const ALL: [Outcome; 23] = [
         Outcome::Queued,
         Outcome::QueueUnavailable,
         Outcome::Delivered,
@@ -261,6 +279,7 @@ mod tests {
         Outcome::Challenge,
         Outcome::BodyTimeout,
         Outcome::InFlight,
+        Outcome::CoolingDown,
         Outcome::NotFound,
         Outcome::MethodNotAllowed,
         Outcome::TooLarge,

@@ -363,6 +363,13 @@ pub const QUEUE_RETRY_BASE: Number = Number {
     max: MAX_RETRY_DELAY_SECONDS,
     range: "from 1 to 21600",
 };
+pub const FAILURE_COOL_DOWN: Number = Number {
+    setting: "FAILURE_COOL_DOWN_SECONDS",
+    field: "failure_cool_down_seconds",
+    min: 0,
+    max: 300,
+    range: "from 0 to 300",
+};
 pub const ORIGIN_TIMEOUT: Number = Number {
     setting: "ORIGIN_TIMEOUT_MS",
     field: "origin_timeout_ms",

@@ -3,6 +3,7 @@
 use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::Clock;
 use crate::ports::{DeliveryQueue, QueueError, Queued};
+use crate::replay::cooldown::LocationCache;
 use crate::replay::kv::KvBackend;
 use crate::replay::StoreError;
 use std::cell::{Cell, RefCell};
@@ -30,6 +31,41 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     match future.as_mut().poll(&mut cx) {
         Poll::Ready(value) => value,
         Poll::Pending => panic!("a fake future was pending"),
+    }
+}
+
+/// An in-memory location cache (Cache API) that can fail every call.
+#[derive(Default)]
+pub struct FakeCache {
+    entries: RefCell<HashMap<String, (String, u64)>>,
+    failing: bool,
+}
+
+impl FakeCache {
+    pub fn failing() -> Self {
+        Self {
+            failing: true,
+            ..Self::default()
+        }
+    }
+    pub fn ttl_of(&self, key: &str) -> Option<u64> {
+        self.entries.borrow().get(key).map(|(_, ttl)| *ttl)
+    }
+}
+
+impl LocationCache for &FakeCache {
+    async fn get(&self, key: &str) -> Option<String> {
+        if self.failing {
+            return None;
+        }
+        self.entries.borrow().get(key).map(|(v, _)| v.clone())
+    }
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        if !self.failing {
+            self.entries
+                .borrow_mut()
+                .insert(key.to_owned(), (value.to_owned(), ttl_seconds));
+        }
     }
 }
 

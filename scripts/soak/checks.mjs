@@ -61,7 +61,10 @@ function judge(lane, entry) {
     return `${said}: not a problem+json answer (${entry.text.slice(0, 80)})`;
   }
   if (!problem && entry.text !== `{"status":"${entry.reason}"}`) return `${said}: body ${entry.text.slice(0, 80)}`;
-  if ([409, 503].includes(entry.status) && entry.headers['retry-after'] !== '30') return `${said} without Retry-After: 30`;
+  if (entry.reason === 'cooling-down') {
+    const wait = Number(entry.headers['retry-after']);
+    if (!(Number.isInteger(wait) && wait >= 1 && wait <= 300)) return `${said} with Retry-After ${entry.headers['retry-after']}`;
+  } else if ([409, 503].includes(entry.status) && entry.headers['retry-after'] !== '30') return `${said} without Retry-After: 30`;
   if (entry.status === 405 && entry.headers.allow !== 'POST') return `${said} without Allow: POST`;
 
   if (entry.kind === 'forged') {
@@ -91,6 +94,8 @@ function judge(lane, entry) {
     }
   };
   if (storeDown) allowed.add('503 store-unavailable');
+  // A forward of this event failed before: its copies wait out a cool-down.
+  if (lane.failedAt?.get(event) < t1) allowed.add('503 cooling-down');
   if (entry.kind === 'valid') {
     delivering();
     if (event.firstTakenT0 <= t1) allowed.add('200 duplicate');
@@ -161,6 +166,13 @@ export function check(lane) {
   // Replays and duplicates the gate took for new deliveries (kv mode, after
   // a failed done write; judged with the answers).
   stats.replaysThrough = lane.answers.filter((e) => (e.kind === 'replay' || e.kind === 'duplicate') && ['delivered', 'queued'].includes(e.reason)).length;
+  // When each event's forward first failed (502, 504, or the queue refused).
+  lane.failedAt = new Map();
+  for (const entry of lane.answers) {
+    if (entry.event && ['origin-failed', 'origin-timeout', 'queue-unavailable'].includes(entry.reason)) {
+      lane.failedAt.set(entry.event, Math.min(lane.failedAt.get(entry.event) ?? Infinity, entry.t0));
+    }
+  }
   for (const entry of lane.answers) {
     const wrong = judge(lane, entry);
     if (wrong) lane.violation(`answer outside the contract: ${wrong}`);

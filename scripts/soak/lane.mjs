@@ -12,7 +12,7 @@ import {
 import { SCHEMES } from '../senders.mjs';
 import { setFault } from './faults.mjs';
 import { startSoakOrigin } from './origin.mjs';
-import { ADMIN_TOKEN, MAX_BODY_BYTES, ORIGIN_TIMEOUT_MS, TOLERANCE_SECONDS, pathOf } from './shared.mjs';
+import { ADMIN_TOKEN, FAILURE_COOL_DOWN_SECONDS, MAX_BODY_BYTES, ORIGIN_TIMEOUT_MS, TOLERANCE_SECONDS, pathOf } from './shared.mjs';
 
 /**
  * Queue mode's forward attempts before a dead letter, with a 1 s base
@@ -123,6 +123,10 @@ export class Lane {
         ORIGIN_TIMEOUT_MS: String(ORIGIN_TIMEOUT_MS),
         MAX_BODY_BYTES: String(MAX_BODY_BYTES),
         TOLERANCE_SECONDS: String(TOLERANCE_SECONDS),
+        // A one-second cool-down after a failed forward (the default is 10),
+        // doubling with each failure in a row: the simulated senders retry
+        // within seconds, and the fault stretches are a few seconds long.
+        FAILURE_COOL_DOWN_SECONDS: String(FAILURE_COOL_DOWN_SECONDS),
         ADMIN_TOKEN,
       },
       { ...this.spec.options, inspect: true },

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 
 export const ORIGIN_TIMEOUT_MS = 2500;
 export const MAX_BODY_BYTES = 256 * 1024;
+/** The first cool-down after a failed forward (FAILURE_COOL_DOWN_SECONDS). */
+export const FAILURE_COOL_DOWN_SECONDS = 1;
 export const TOLERANCE_SECONDS = 300;
 export const ADMIN_TOKEN = 'soak-admin-token-0123456789';
 export const MB = 1024 * 1024;

@@ -1,9 +1,10 @@
 use super::*;
 use crate::keys::SigningKey;
 use crate::mac::{MacError, SoftwareMac};
+use crate::replay::cooldown::{CoolDowns, Cooled};
 use crate::replay::kv::{key_for, KvReplayStore};
 use crate::schemes::{github, quo_legacy, shopify, stripe};
-use crate::testing::{block_on, FakeClock, FakeKv, FakeOrigin, FakeQueue};
+use crate::testing::{block_on, FakeCache, FakeClock, FakeKv, FakeOrigin, FakeQueue};
 use crate::testing::{ORIGIN_KEY, ROTATED_KEY as OTHER_KEY, VECTOR_KEY as KEY};
 use std::collections::HashMap;
 
@@ -113,6 +114,8 @@ fn signed(id: &str, timestamp: i64, body: &[u8]) -> FakeRequest {
 struct Rig {
     config: Config,
     kv: FakeKv,
+    cache: FakeCache,
+    cooled: Cooled,
     origin: FakeOrigin,
     queue: FakeQueue,
     clock: FakeClock,
@@ -126,6 +129,8 @@ impl Rig {
         Self {
             config,
             kv: FakeKv::default(),
+            cache: FakeCache::default(),
+            cooled: Cooled::default(),
             origin: FakeOrigin::answering(Ok(200)),
             queue: FakeQueue::default(),
             clock: FakeClock::at_seconds(NOW),
@@ -137,12 +142,18 @@ impl Rig {
     fn run_with<M: Mac<Vec<u8>>>(&self, mac: &M, request: &mut FakeRequest) -> Handled {
         request.clock = Some(self.clock.clone());
         let store = KvReplayStore::new(&self.kv);
+        let cool_down = CoolDowns::new(
+            &self.cooled,
+            &self.cache,
+            self.config.failure_cool_down_seconds,
+        );
         let ports = Ports {
             store: &store,
             mac,
             origin: &&self.origin,
             queue: &&self.queue,
             clock: &self.clock,
+            cool_down: &cool_down,
         };
         let handled = block_on(handle(&self.config, request, &ports));
         // The entry reads only these headers from the runtime: a header the
@@ -1067,8 +1078,10 @@ fn a_queue_that_refuses_releases_the_claim_so_the_retry_goes_through() {
     assert_eq!(handled.incidents, vec![Incident::QueueRefused]);
     assert_eq!(rig.kv.len(), 0, "claim released");
     rig.queue.refuse.set(false);
+    // The sender's retry, once the cool-down after the failure is over.
+    rig.clock.advance_ms(10_000);
     assert_eq!(
-        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        rig.run(&mut signed("msg_1", NOW + 10, b"{}")).outcome,
         Outcome::Queued
     );
 }
@@ -1103,4 +1116,125 @@ fn incidents_are_named_as_debug_writes_them() {
         incident.push_name(&mut name);
         assert_eq!(name, format!("{incident:?}"));
     }
+}
+
+/// KV writes (puts and deletes) the store made so far.
+fn kv_writes(kv: &FakeKv) -> usize {
+    kv.calls
+        .borrow()
+        .iter()
+        .filter(|call| !call.starts_with("get "))
+        .count()
+}
+
+#[test]
+fn a_captured_delivery_replayed_while_the_origin_fails_costs_at_most_three_writes() {
+    // GitHub signs no timestamp: a captured delivery stays valid for as long
+    // as its origin refuses it.
+    let rig = Rig::with(
+        Config::from_settings(|name| match name {
+            "ROUTES" => Some(
+                r#"{"/gh":{"scheme":"github","secret":"GH","origin":"https://o.example/gh"}}"#
+                    .to_owned(),
+            ),
+            "GH" => Some("It's a Secret to Everybody".to_owned()),
+            _ => None,
+        })
+        .expect("config"),
+    );
+    rig.origin.answer.set(Ok(500));
+    let body = br#"{"action":"opened"}"#;
+    let signature = github::sign(&raw("It's a Secret to Everybody"), body);
+    let capture = || {
+        let mut request = FakeRequest::new(
+            "/gh",
+            &[
+                ("x-hub-signature-256", signature.clone()),
+                ("x-github-event", "issues".to_owned()),
+            ],
+            body,
+        );
+        request.method = "POST";
+        request
+    };
+    let mut answers = HashMap::new();
+    // 100 copies within 5 seconds.
+    for _ in 0..100 {
+        let handled = rig.run(&mut capture());
+        *answers.entry(handled.outcome.reason()).or_insert(0) += 1;
+        rig.clock.advance_ms(50);
+    }
+    assert!(rig.forwarded() <= 3, "origin requests: {}", rig.forwarded());
+    assert!(
+        kv_writes(&rig.kv) <= 3,
+        "store writes: {:?}",
+        rig.kv.calls.borrow()
+    );
+    assert_eq!(answers.get("origin-failed"), Some(&rig.forwarded()));
+    assert_eq!(
+        answers.get("cooling-down").copied().unwrap_or(0) + rig.forwarded(),
+        100,
+        "{answers:?}"
+    );
+}
+
+#[test]
+fn copies_inside_the_cool_down_are_503_with_the_wait_left() {
+    let rig = Rig::new();
+    rig.origin.answer.set(Ok(502));
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::OriginFailed
+    );
+    rig.clock.advance_ms(3_000);
+    let handled = rig.run(&mut signed("msg_1", NOW + 3, b"{}"));
+    assert_eq!(handled.outcome, Outcome::CoolingDown);
+    assert_eq!(handled.retry_after, Some(7));
+    let answer = handled
+        .outcome
+        .answer_after(handled.scheme, handled.retry_after);
+    assert_eq!(answer.status, 503);
+    assert!(answer.headers.contains(&("retry-after", "7".to_owned())));
+    // Other keys are not held back.
+    rig.origin.answer.set(Ok(200));
+    assert_eq!(
+        rig.run(&mut signed("msg_2", NOW + 3, b"{}")).outcome,
+        Outcome::Delivered
+    );
+}
+
+#[test]
+fn the_senders_retry_after_the_cool_down_is_delivered_and_each_failure_doubles_it() {
+    let rig = Rig::new();
+    rig.origin.answer.set(Ok(500));
+    let mut at = NOW;
+    for wait in [10, 20, 40] {
+        assert_eq!(
+            rig.run(&mut signed("msg_1", at, b"{}")).outcome,
+            Outcome::OriginFailed
+        );
+        rig.clock.advance_ms((wait - 1) * 1000);
+        let early = rig.run(&mut signed("msg_1", at + wait - 1, b"{}"));
+        assert_eq!(early.outcome, Outcome::CoolingDown, "after {wait} s");
+        rig.clock.advance_ms(1000);
+        at += wait;
+    }
+    rig.origin.answer.set(Ok(200));
+    assert_eq!(
+        rig.run(&mut signed("msg_1", at, b"{}")).outcome,
+        Outcome::Delivered
+    );
+    assert_eq!(rig.forwarded(), 4);
+}
+
+#[test]
+fn without_a_cool_down_the_retry_goes_straight_through() {
+    let rig = Rig::with(config_with(&[("FAILURE_COOL_DOWN_SECONDS", "0")]));
+    rig.origin.answer.set(Ok(500));
+    rig.run(&mut signed("msg_1", NOW, b"{}"));
+    rig.origin.answer.set(Ok(200));
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Delivered
+    );
 }

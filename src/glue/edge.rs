@@ -13,6 +13,7 @@ use crate::keys::Tag;
 use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
+use crate::replay::cooldown::LocationCache;
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::{Claim, ReplayStore, StoreError};
@@ -59,6 +60,12 @@ extern "C" {
 
     #[wasm_bindgen(js_name = logObject)]
     pub fn log_object(level: &str, text: &str);
+
+    #[wasm_bindgen(js_name = cacheGet)]
+    fn cache_get(key: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = cachePut)]
+    fn cache_put(key: &str, value: &str, ttl_seconds: f64) -> Promise;
 
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
@@ -284,6 +291,19 @@ impl KvBackend for WorkerKv {
             Some(true) => Ok(()),
             _ => Err(StoreError::Unavailable),
         }
+    }
+}
+
+/// The location's cache (`caches.default`), for cool-downs.
+pub struct WorkerCache;
+
+impl LocationCache for WorkerCache {
+    async fn get(&self, key: &str) -> Option<String> {
+        wait_for(cache_get(key)).await.ok()?.as_string()
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        let _ = wait_for(cache_put(key, value, ttl_seconds as f64)).await;
     }
 }
 

@@ -9,7 +9,8 @@
 
 use super::admin;
 use super::edge::{
-    delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock, WorkerIncoming,
+    delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock, WorkerCache,
+    WorkerIncoming,
 };
 use super::io::respond;
 use super::observe::Sinks;
@@ -19,6 +20,7 @@ use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
 use crate::observe::{encode_line, Value};
 use crate::outcome::{challenge_answer, Answer, Outcome};
+use crate::replay::cooldown::CoolDowns;
 use crate::replay::local::LocalGuard;
 use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
@@ -29,7 +31,7 @@ use wasm_bindgen::JsValue;
 fn answer_for(handled: &Handled) -> Answer {
     match (&handled.outcome, &handled.challenge) {
         (Outcome::Challenge, Some(challenge)) => challenge_answer(challenge),
-        (outcome, _) => outcome.answer(handled.scheme),
+        (outcome, _) => outcome.answer_after(handled.scheme, handled.retry_after),
     }
 }
 
@@ -85,12 +87,18 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
         let store = LocalGuard::new(&store, &prepared.held);
+        let cool_down = CoolDowns::new(
+            &prepared.cooled,
+            WorkerCache,
+            config.failure_cool_down_seconds,
+        );
         let ports = Ports {
             store: &store,
             mac: &mac,
             origin: &FetchOrigin,
             queue: &queue,
             clock: &RuntimeClock,
+            cool_down: &cool_down,
         };
         let handled = gate::handle(config, &mut incoming, &ports).await;
         if handled.body_bytes.is_none() {

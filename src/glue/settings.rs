@@ -9,6 +9,7 @@ use super::runtime::wait_for;
 use crate::config::Config;
 use crate::keys::SigningKey;
 use crate::mac::{keys_of, KeyUse, MacError};
+use crate::replay::cooldown::Cooled;
 use crate::replay::local::Held;
 use js_sys::{Object, Uint8Array};
 use std::cell::RefCell;
@@ -59,6 +60,8 @@ pub struct Prepared {
     imported: RefCell<Vec<((usize, bool), ImportedKeys)>>,
     /// Replay keys this isolate is working on.
     pub held: Held,
+    /// Replay keys whose forward failed lately, and until when they wait.
+    pub cooled: Cooled,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
 }
@@ -113,6 +116,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         bindings: RefCell::new(Rc::new(Bindings::of(env))),
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
+        cooled: Cooled::default(),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)

@@ -82,6 +82,29 @@ export function kvDelete(namespace, key) {
   );
 }
 
+/** The location's cache (Cache API), for cool-downs: never an error, a miss
+ * or a dropped write instead. Entries live under a name of hookgate's own
+ * that no request can reach; the cache is per location and free. */
+const COOL_ORIGIN = 'https://hookgate.cache.invalid/';
+
+export async function cacheGet(key) {
+  try {
+    const hit = await caches.default.match(COOL_ORIGIN + key);
+    return hit ? await hit.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function cachePut(key, value, ttlSeconds) {
+  try {
+    const headers = { 'cache-control': `max-age=${ttlSeconds}`, 'content-type': 'text/plain' };
+    await caches.default.put(COOL_ORIGIN + key, new Response(value, { headers }));
+  } catch {
+    // Best-effort: a lost entry costs one more forward attempt.
+  }
+}
+
 /** Calls the Durable Object named `name` in `namespace` at `url` (a POST of
  * `body`, or a GET without one: wasm-bindgen passes Rust's `None` as
  * `undefined`). Resolves to its status and body as

@@ -89,6 +89,7 @@ pub fn records(outcome: Outcome) -> bool {
         | Outcome::Internal => true,
         Outcome::AlreadyDelivered
         | Outcome::InFlight
+        | Outcome::CoolingDown
         | Outcome::Challenge
         | Outcome::NotFound
         | Outcome::MethodNotAllowed

@@ -6,6 +6,7 @@
 //! what keeps events from being lost: the sender's retry of a failed delivery
 //! finds no mark and goes through.
 
+pub mod cooldown;
 pub mod durable;
 pub mod kv;
 pub mod ledger;

@@ -6,7 +6,9 @@ import { describe, test } from 'node:test';
 import { newId, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
 
 describe('durable-object mode', () => {
-  const rig = useGate({ REPLAY_STORE: 'durable-object', ORIGIN_TIMEOUT_MS: '3000' });
+  // A one-second cool-down after a failed forward (the default is 10), so a
+  // retry after it is quick to test.
+  const rig = useGate({ REPLAY_STORE: 'durable-object', ORIGIN_TIMEOUT_MS: '3000', FAILURE_COOL_DOWN_SECONDS: '1' });
 
   const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
@@ -46,6 +48,7 @@ describe('durable-object mode', () => {
     rig.origin.answer(() => ({ status: 500 }));
     assert.equal((await deliver(signed(body, { id }), body)).status, 502);
     rig.origin.answer(() => ({ status: 200 }));
+    await sleep(1_100); // the cool-down after the failure
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'delivered' });
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'duplicate' });
     assert.equal(rig.origin.receivedFor(id).length, 2, 'the failed attempt and the delivered retry');

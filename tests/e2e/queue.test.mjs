@@ -239,7 +239,8 @@ describe('a dead letter, then a copy of its event while the store is down', () =
 });
 
 describe('a queue that refuses', () => {
-  const rig = useQueueGate({}, { switchableQueue: true });
+  // A one-second cool-down after the refusal (the default is 10).
+  const rig = useQueueGate({ FAILURE_COOL_DOWN_SECONDS: '1' }, { switchableQueue: true });
 
   test('503 with Retry-After, nothing queued; the sender\'s retry goes through', async () => {
     const { origin, gate } = rig;
@@ -251,6 +252,7 @@ describe('a queue that refuses', () => {
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.json.reason, 'queue-unavailable');
     assert.equal(refused.headers.get('retry-after'), '30');
+    await sleep(1_100); // the cool-down after the failure
     const retried = await send(gate.url, { headers: signed(body, { id: headers['webhook-id'] }), body });
     assert.equal(retried.status, 202);
     await eventually(() => origin.receivedFor(headers['webhook-id']).length === 1, 10_000, 'delivered');

@@ -3,13 +3,29 @@
 // by the sender and then delivered once; the store failing closes the gate.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { describe, test } from 'node:test';
-import { SIMULATED_TRAP_ID, newId, nowSeconds, poll, quoEvent, send, signed, sleep, useGate } from './harness.mjs';
+import { after, before, describe, test } from 'node:test';
+import { sampleEvent, signFor } from '../../scripts/senders.mjs';
+import {
+  SCHEME_SECRETS,
+  SIMULATED_TRAP_ID,
+  newId,
+  nowSeconds,
+  poll,
+  quoEvent,
+  send,
+  signed,
+  sleep,
+  startGate,
+  startOrigin,
+  useGate,
+} from './harness.mjs';
 
 const storeKey = (id) => `hookgate:v1:${createHash('sha256').update(id).digest('hex')}`;
 
 describe('replay guard on KV', () => {
-  const rig = useGate({ ORIGIN_TIMEOUT_MS: '3000' }, { switchableKv: true });
+  // A one-second cool-down after a failed forward (the default is 10), so a
+  // retry after it is quick to test.
+  const rig = useGate({ ORIGIN_TIMEOUT_MS: '3000', FAILURE_COOL_DOWN_SECONDS: '1' }, { switchableKv: true });
 
   const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
@@ -118,6 +134,7 @@ describe('replay guard on KV', () => {
     assert.equal(await (await rig.gate.kv()).get(storeKey(id)), null, 'claim released');
 
     rig.origin.answer(() => ({ status: 200 }));
+    await sleep(1_100); // the cool-down after the failure
     const retried = await deliver(signed(body, { id }), body);
     assert.equal(retried.status, 200);
     assert.deepEqual(retried.json, { status: 'delivered' });
@@ -136,6 +153,7 @@ describe('replay guard on KV', () => {
     assert.equal((await deliver(signed(body, { id }), body)).status, 504);
     rig.origin.answer(() => ({ status: 200 }));
     assert.equal(await (await rig.gate.kv()).get(storeKey(id)), null, 'claim released');
+    await sleep(1_100); // the cool-down after the failure
     assert.deepEqual((await deliver(signed(body, { id }), body)).json, { status: 'delivered' });
   });
 
@@ -242,7 +260,7 @@ describe('replay guard on KV', () => {
 });
 
 describe('simultaneous copies on plain local KV', () => {
-  const rig = useGate({}, { twin: true });
+  const rig = useGate({ FAILURE_COOL_DOWN_SECONDS: '1' }, { twin: true });
   const deliver = (headers, body) => send(rig.gate.url, { headers, body });
 
   // KV has no compare-and-set: without the isolate's own hold on the keys it
@@ -271,6 +289,7 @@ describe('simultaneous copies on plain local KV', () => {
     });
     const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(headers, body)));
     assert.equal(answers.filter((a) => a.status === 502).length, 1, JSON.stringify(answers.map((a) => a.status)));
+    await sleep(1_100); // the cool-down after the failure
     const retry = await deliver(headers, body);
     rig.origin.answer(() => ({ status: 200 }));
     assert.deepEqual(retry.json, { status: 'delivered' });
@@ -292,5 +311,69 @@ describe('simultaneous copies on plain local KV', () => {
     console.log(`# 20 simultaneous copies over two isolates on local KV: ${forwarded} forwarded`);
     assert.ok(forwarded >= 1 && forwarded <= 2, `${forwarded}`);
     assert.ok(statuses.every((s) => s === 200 || s === 409), JSON.stringify(statuses));
+  });
+});
+
+// A captured delivery of a sender that signs no timestamp (GitHub) stays
+// valid for as long as its origin refuses it. After a failed forward its
+// copies wait out a cool-down, answered 503 with Retry-After before the store
+// or the origin is asked: a replay flood costs neither writes nor forwards.
+describe('a captured delivery replayed while its origin fails', () => {
+  const secret = SCHEME_SECRETS.github;
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    const routes = { '/gh': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origin.url } };
+    gate = await startGate({ ROUTES: routes, GITHUB_SECRET: secret, WEBHOOK_SECRET: undefined }, { switchableKv: true });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('100 copies within 5 seconds: at most 3 reach the origin and at most 3 KV writes', async () => {
+    origin.answer(() => ({ status: 500 }));
+    const event = sampleEvent('github');
+    const headers = { ...event.headers, ...(await signFor('github', { secret, body: event.body })) };
+    const before = gate.kvCalls();
+    const statuses = [];
+    const started = Date.now();
+    // Ten waves of ten simultaneous copies, half a second apart.
+    for (let wave = 0; wave < 10; wave += 1) {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => send(gate.url, { path: '/gh', headers, body: event.body })),
+      );
+      statuses.push(...answers.map((a) => `${a.status} ${a.json?.reason}`));
+      await sleep(Math.max(0, started + (wave + 1) * 500 - Date.now()));
+    }
+    assert.ok(Date.now() - started <= 6_000, 'the copies were sent within about 5 seconds');
+    const after = gate.kvCalls();
+    const writes = after.put - before.put + (after.delete - before.delete);
+    const reached = origin.received.filter((r) => r.body.equals(Buffer.from(event.body))).length;
+    assert.ok(reached >= 1 && reached <= 3, `origin requests: ${reached}`);
+    assert.ok(writes <= 3, `KV writes: ${writes}`);
+    const counts = {};
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+    assert.ok(counts['503 cooling-down'] >= 90, JSON.stringify(counts));
+    for (const status of Object.keys(counts)) {
+      assert.ok(['502 origin-failed', '409 in-flight', '503 cooling-down'].includes(status), status);
+    }
+  });
+
+  test('a copy in the cool-down says how long to wait; after it the retry is forwarded', async () => {
+    const event = sampleEvent('github');
+    const headers = { ...event.headers, ...(await signFor('github', { secret, body: event.body })) };
+    origin.answer(() => ({ status: 503 }));
+    assert.equal((await send(gate.url, { path: '/gh', headers, body: event.body })).status, 502);
+    const waiting = await send(gate.url, { path: '/gh', headers, body: event.body });
+    assert.equal(waiting.status, 503, waiting.text);
+    assert.equal(waiting.json.reason, 'cooling-down');
+    const wait = Number(waiting.headers.get('retry-after'));
+    assert.ok(wait >= 9 && wait <= 10, `Retry-After: ${wait}`);
+    origin.answer(() => ({ status: 200 }));
+    await sleep(wait * 1000 + 200);
+    const retried = await send(gate.url, { path: '/gh', headers, body: event.body });
+    assert.deepEqual(retried.json, { status: 'delivered' });
   });
 });
