@@ -3,8 +3,8 @@
 use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::Clock;
 use crate::ports::{DeliveryQueue, QueueError, Queued};
-use crate::replay::cooldown::LocationCache;
 use crate::replay::kv::KvBackend;
+use crate::replay::LocationCache;
 use crate::replay::StoreError;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -65,6 +65,11 @@ impl LocationCache for &FakeCache {
             self.entries
                 .borrow_mut()
                 .insert(key.to_owned(), (value.to_owned(), ttl_seconds));
+        }
+    }
+    async fn delete(&self, key: &str) {
+        if !self.failing {
+            self.entries.borrow_mut().remove(key);
         }
     }
 }

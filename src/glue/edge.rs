@@ -13,10 +13,10 @@ use crate::keys::Tag;
 use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
-use crate::replay::cooldown::LocationCache;
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
-use crate::replay::{Claim, ReplayStore, StoreError};
+use crate::replay::location::LocationGuard;
+use crate::replay::{Claim, LocationCache, ReplayStore, StoreError};
 use crate::route::Delivery;
 use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
@@ -66,6 +66,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = cachePut)]
     fn cache_put(key: &str, value: &str, ttl_seconds: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = cacheDelete)]
+    fn cache_delete(key: &str) -> Promise;
 
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
@@ -305,11 +308,16 @@ impl LocationCache for WorkerCache {
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
         let _ = wait_for(cache_put(key, value, ttl_seconds as f64)).await;
     }
+
+    async fn delete(&self, key: &str) {
+        let _ = wait_for(cache_delete(key)).await;
+    }
 }
 
 /// The replay store `REPLAY_STORE` names, on its binding.
 pub enum EdgeStore {
-    Kv(KvReplayStore<WorkerKv>),
+    /// KV for `done` marks; in-flight claims in the location's cache.
+    Kv(LocationGuard<KvReplayStore<WorkerKv>, WorkerCache>),
     Durable(DurableReplayStore<DurableShards>),
 }
 
@@ -322,7 +330,8 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
                 console_error("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
                 return None;
             };
-            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
+            let kv = KvReplayStore::new(WorkerKv(kv.clone()));
+            Some(EdgeStore::Kv(LocationGuard::new(kv, WorkerCache)))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {

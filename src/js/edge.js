@@ -82,8 +82,8 @@ export function kvDelete(namespace, key) {
   );
 }
 
-/** The location's cache (Cache API), for cool-downs: never an error, a miss
- * or a dropped write instead. Entries live under a name of hookgate's own
+/** The location's cache (Cache API), for in-flight claims and cool-downs:
+ * never an error, a miss or a dropped write instead. Entries live under a name of hookgate's own
  * that no request can reach; the cache is per location and free. */
 const COOL_ORIGIN = 'https://hookgate.cache.invalid/';
 
@@ -102,6 +102,14 @@ export async function cachePut(key, value, ttlSeconds) {
     await caches.default.put(COOL_ORIGIN + key, new Response(value, { headers }));
   } catch {
     // Best-effort: a lost entry costs one more forward attempt.
+  }
+}
+
+export async function cacheDelete(key) {
+  try {
+    await caches.default.delete(COOL_ORIGIN + key);
+  } catch {
+    // Best-effort: the entry lapses by itself.
   }
 }
 

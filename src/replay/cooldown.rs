@@ -15,6 +15,7 @@
 //! shared by the isolates of one location), both best-effort: a lost entry
 //! costs one more forward attempt, never an event.
 
+use super::LocationCache;
 use crate::keys::push_hex;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -84,14 +85,6 @@ pub fn cache_key(text: &str) -> String {
     key.push_str("cool/v1/");
     push_hex(&mut key, &digest);
     key
-}
-
-/// The location's cache, as far as cool-downs need it. Best-effort by
-/// contract: a read that fails is a miss, a write that fails is dropped.
-#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
-pub trait LocationCache {
-    async fn get(&self, key: &str) -> Option<String>;
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64);
 }
 
 /// The cool-downs this isolate knows of, by replay text. A short list, like

@@ -1,9 +1,12 @@
 //! The replay store on Workers KV.
 //!
-//! KV has no compare-and-set, so a claim is a read followed by a write: two
-//! copies of one delivery that arrive together, or at two locations within
-//! KV's propagation delay (about a minute), can both pass. The origin should
-//! still dedupe on `webhook-id`; the Durable Object store closes the race.
+//! KV bills every write, so this store writes one thing per delivered event:
+//! the `done` mark. A claim is a read; the in-flight hold lives in the
+//! isolate and the location's cache (`super::local`, `super::location`).
+//! KV has no compare-and-set anyway: two copies of one delivery at two
+//! locations within KV's propagation delay (about a minute) can both pass.
+//! The origin should still dedupe on `webhook-id`; the Durable Object store
+//! closes the race.
 //!
 //! The logic is generic over [`KvBackend`] so it is tested natively; the
 //! Worker glue implements the backend on a Workers KV binding.
@@ -14,7 +17,6 @@ use crate::setting::KV_MIN_TTL_SECONDS;
 use sha2::{Digest, Sha256};
 
 const DONE: &str = "done";
-const IN_FLIGHT: &str = "in-flight";
 
 /// The three KV operations the store needs.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
@@ -90,7 +92,7 @@ impl<B: KvBackend> ReplayStore for KvReplayStore<B> {
         &self,
         text: &str,
         now: i64,
-        claim_seconds: u64,
+        _claim_seconds: u64,
         keep_until: i64,
     ) -> Result<Claim, StoreError> {
         let key = key_for(text);
@@ -103,15 +105,14 @@ impl<B: KvBackend> ReplayStore for KvReplayStore<B> {
                 }
                 Ok(Claim::AlreadyDone)
             }
-            // An unknown value is treated as held: failing closed costs a
-            // retry, failing open could cost a duplicate.
+            // An unknown value (or an in-flight mark an earlier version
+            // wrote) is treated as held: failing closed costs a retry,
+            // failing open could cost a duplicate.
             Some((_, None)) => Ok(Claim::InFlight),
-            None => {
-                self.backend
-                    .put(&key, IN_FLIGHT, claim_seconds.max(KV_MIN_TTL_SECONDS))
-                    .await?;
-                Ok(Claim::Claimed)
-            }
+            // Claimed without a write: the claim is held in the isolate and
+            // the location's cache (`super::location`), which cost nothing;
+            // KV's one write per event is the `done` mark.
+            None => Ok(Claim::Claimed),
         }
     }
 
@@ -121,16 +122,10 @@ impl<B: KvBackend> ReplayStore for KvReplayStore<B> {
             .await
     }
 
-    /// Deletes the claim only while it is still a claim: in KV's race another
-    /// copy may have delivered the event meanwhile, and its `done` mark must
-    /// survive this copy's failure. (Read and delete are two steps; this
-    /// narrows the race, the Durable Object store closes it.)
-    async fn release(&self, text: &str) -> Result<(), StoreError> {
-        let key = key_for(text);
-        match self.backend.get(&key).await?.as_deref() {
-            Some(IN_FLIGHT) => self.backend.delete(&key).await,
-            _ => Ok(()),
-        }
+    /// Nothing to undo in KV: a claim wrote nothing there, and a `done`
+    /// mark another copy wrote meanwhile must survive this copy's failure.
+    async fn release(&self, _text: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -158,12 +153,10 @@ pub(crate) mod tests {
     fn ttls_respect_the_kv_minimum() {
         let kv = FakeKv::default();
         let store = KvReplayStore::new(&kv);
-        assert_eq!(block_on(store.claim("a", NOW, 10, 0)), Ok(Claim::Claimed));
-        assert_eq!(kv.ttl_of(&key_for("a")), Some(60));
-        assert_eq!(block_on(store.claim("b", NOW, 76, 0)), Ok(Claim::Claimed));
-        assert_eq!(kv.ttl_of(&key_for("b")), Some(76));
         block_on(store.mark_done("a", NOW, NOW + 10)).expect("put");
         assert_eq!(kv.ttl_of(&key_for("a")), Some(60));
+        block_on(store.mark_done("b", NOW, NOW + 76)).expect("put");
+        assert_eq!(kv.ttl_of(&key_for("b")), Some(76));
     }
 
     #[test]
@@ -174,11 +167,7 @@ pub(crate) mod tests {
             block_on(store.claim("msg_1", NOW, 40, 0)),
             Ok(Claim::Claimed)
         );
-        assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(60));
-        assert_eq!(
-            block_on(store.claim("msg_1", NOW, 40, 0)),
-            Ok(Claim::InFlight)
-        );
+        assert_eq!(kv.len(), 0, "a claim writes nothing to KV");
         block_on(store.mark_done("msg_1", NOW, NOW + 259_200)).expect("mark");
         assert_eq!(kv.ttl_of(&key_for("msg_1")), Some(259_200));
         assert_eq!(
@@ -246,7 +235,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn release_lets_the_next_claim_through() {
+    fn release_writes_nothing_and_lets_the_next_claim_through() {
         let kv = FakeKv::default();
         let store = KvReplayStore::new(&kv);
         assert_eq!(
@@ -254,6 +243,14 @@ pub(crate) mod tests {
             Ok(Claim::Claimed)
         );
         block_on(store.release("msg_1")).expect("release");
+        assert_eq!(
+            kv.calls
+                .borrow()
+                .iter()
+                .filter(|c| !c.starts_with("get "))
+                .count(),
+            0
+        );
         assert_eq!(
             block_on(store.claim("msg_1", NOW, 40, 0)),
             Ok(Claim::Claimed)
@@ -282,25 +279,26 @@ pub(crate) mod tests {
         );
         kv.fail_gets(false);
         kv.fail_puts(true);
+        // KV refusing writes (its daily limit, say) does not stop a claim:
+        // the event is forwarded, and only its done mark is lost.
         assert_eq!(
             block_on(store.claim("msg_1", NOW, 40, 0)),
-            Err(StoreError::Unavailable)
+            Ok(Claim::Claimed)
         );
         assert_eq!(
             block_on(store.mark_done("msg_1", NOW, NOW + 60)),
             Err(StoreError::Unavailable)
         );
-        kv.fail_puts(false);
+    }
+
+    #[test]
+    fn an_in_flight_mark_of_an_earlier_version_still_holds() {
+        let kv = FakeKv::default();
         kv.insert(&key_for("msg_1"), "in-flight");
-        kv.fail_deletes(true);
+        let store = KvReplayStore::new(&kv);
         assert_eq!(
-            block_on(store.release("msg_1")),
-            Err(StoreError::Unavailable)
-        );
-        kv.fail_gets(true);
-        assert_eq!(
-            block_on(store.release("msg_1")),
-            Err(StoreError::Unavailable)
+            block_on(store.claim("msg_1", NOW, 40, 0)),
+            Ok(Claim::InFlight)
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod durable;
 pub mod kv;
 pub mod ledger;
 pub mod local;
+pub mod location;
 
 /// Seconds an in-flight claim outlives the origin timeout, so a claim never
 /// expires while its forward may still be running.
@@ -31,6 +32,17 @@ pub enum Claim {
     AlreadyDone,
     /// Another request holds the id and is forwarding it now.
     InFlight,
+}
+
+/// The location's cache (the Cache API: free, shared by the isolates of one
+/// location), for what need not outlive a few minutes: in-flight claims and
+/// cool-downs. Best-effort by contract: a read that fails is a miss, a write
+/// or delete that fails is dropped.
+#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
+pub trait LocationCache {
+    async fn get(&self, key: &str) -> Option<String>;
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64);
+    async fn delete(&self, key: &str);
 }
 
 /// The store could not be read or written. Callers fail closed: nothing is

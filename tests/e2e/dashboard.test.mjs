@@ -140,6 +140,8 @@ describe('the dashboard in Chromium', () => {
       ORIGIN_SECRET: ORIGIN_KEY,
       ADMIN_TOKEN: TOKEN,
       WEBHOOK_SECRET: undefined,
+      // A one-second cool-down after a failed forward (the default is 10).
+      FAILURE_COOL_DOWN_SECONDS: '1',
     });
     const deliver = async (path, headers, body, status) => {
       const answer = await send(gate.url, { path, headers, body });
@@ -164,7 +166,7 @@ describe('the dashboard in Chromium', () => {
     origins.quo.answer(() => ({ status: 503 }));
     await deliver('/quo', signed(retriedBody, { id: made.retried }), retriedBody, 502);
     origins.quo.answer(() => ({ status: 200 }));
-    await sleep(20);
+    await sleep(1_100); // the cool-down after the failure
     await deliver('/quo', signed(retriedBody, { id: made.retried }), retriedBody, 200);
     // One that failed and was not retried (yet).
     const failedBody = quoEvent('contact.updated');

@@ -64,6 +64,8 @@ describe('a gate with ADMIN_TOKEN on two routes', () => {
         ORIGIN_SECRET: ORIGIN_KEY,
         ADMIN_TOKEN: TOKEN,
         WEBHOOK_SECRET: undefined,
+        // A one-second cool-down after a failed forward (the default is 10).
+        FAILURE_COOL_DOWN_SECONDS: '1',
       },
       { metrics: true },
     );
@@ -85,7 +87,7 @@ describe('a gate with ADMIN_TOKEN on two routes', () => {
     origins.quo.answer(() => ({ status: 503 }));
     assert.equal((await send(gate.url, { path: '/quo', headers: made.retried, body: retriedBody })).status, 502);
     origins.quo.answer(() => ({ status: 200 }));
-    await sleep(20);
+    await sleep(1_100); // the cool-down after the failure
     const retry = signed(retriedBody, { id: made.retried['webhook-id'] });
     assert.equal((await send(gate.url, { path: '/quo', headers: retry, body: retriedBody })).status, 200);
     // Forged deliveries on both routes, and a request to no route.

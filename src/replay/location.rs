@@ -1,0 +1,140 @@
+//! Copies of one delivery that reach different isolates of one location at
+//! the same moment are held back here, in the location's cache, before KV is
+//! asked.
+//!
+//! KV bills every write (1,000 a day on the free plan), so the KV store
+//! writes only what must outlive a forward: the `done` mark. The claim that
+//! holds a key while it is forwarded lives in the isolate
+//! ([`super::local`]) and here, in the Cache API: free, shared by the
+//! isolates of a location, and gone by itself when the claim would have
+//! lapsed. Copies at two locations at once can still both forward, as they
+//! could when the claim was a KV write (KV takes up to a minute to show a
+//! write elsewhere); the Durable Object store closes that race.
+
+use super::{Claim, LocationCache, ReplayStore, StoreError};
+use crate::keys::push_hex;
+use sha2::{Digest, Sha256};
+
+/// A [`ReplayStore`] that keeps its in-flight claims in the location's cache.
+pub struct LocationGuard<S, C> {
+    inner: S,
+    cache: C,
+}
+
+impl<S: ReplayStore, C: LocationCache> LocationGuard<S, C> {
+    pub fn new(inner: S, cache: C) -> Self {
+        Self { inner, cache }
+    }
+}
+
+/// The cache entry of a claim: a fixed-length hash of the replay text.
+pub fn claim_key(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut key = String::with_capacity(12 + 64);
+    key.push_str("claim/v1/");
+    push_hex(&mut key, &digest);
+    key
+}
+
+const HELD: &str = "in-flight";
+
+impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
+    async fn claim(
+        &self,
+        text: &str,
+        now: i64,
+        claim_seconds: u64,
+        keep_until: i64,
+    ) -> Result<Claim, StoreError> {
+        let key = claim_key(text);
+        if self.cache.get(&key).await.as_deref() == Some(HELD) {
+            return Ok(Claim::InFlight);
+        }
+        let claim = self
+            .inner
+            .claim(text, now, claim_seconds, keep_until)
+            .await?;
+        if claim == Claim::Claimed {
+            self.cache.put(&key, HELD, claim_seconds).await;
+        }
+        Ok(claim)
+    }
+
+    async fn mark_done(&self, text: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        let result = self.inner.mark_done(text, now, until).await;
+        self.cache.delete(&claim_key(text)).await;
+        result
+    }
+
+    async fn release(&self, text: &str) -> Result<(), StoreError> {
+        let result = self.inner.release(text).await;
+        self.cache.delete(&claim_key(text)).await;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::kv::KvReplayStore;
+    use crate::testing::{block_on, FakeCache, FakeKv};
+
+    #[test]
+    fn a_copy_in_another_isolate_of_the_location_waits_without_asking_kv() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let here = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        let there = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(here.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(cache.ttl_of(&claim_key("k")), Some(40));
+        let calls = kv.calls.borrow().len();
+        assert_eq!(block_on(there.claim("k", 100, 40, 0)), Ok(Claim::InFlight));
+        assert_eq!(kv.calls.borrow().len(), calls, "KV was not asked");
+        block_on(here.mark_done("k", 101, 1_000)).expect("done");
+        assert_eq!(cache.ttl_of(&claim_key("k")), None, "the claim is gone");
+        assert_eq!(
+            block_on(there.claim("k", 102, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
+    }
+
+    #[test]
+    fn a_release_frees_the_key_for_the_next_copy() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.release("k")).expect("release");
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+    }
+
+    #[test]
+    fn a_cache_that_fails_leaves_kv_to_decide() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::failing();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.mark_done("k", 101, 1_000)).expect("done");
+        assert_eq!(
+            block_on(store.claim("k", 102, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
+    }
+
+    #[test]
+    fn a_delivered_event_costs_one_kv_write() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.mark_done("k", 101, 1_000)).expect("done");
+        assert_eq!(
+            block_on(store.claim("k", 200, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
+        let calls = kv.calls.borrow();
+        let writes = calls.iter().filter(|c| !c.starts_with("get ")).count();
+        let reads = calls.len() - writes;
+        assert_eq!((reads, writes), (2, 1), "{calls:?}");
+    }
+}
