@@ -867,7 +867,8 @@ proptest! {
         let mut hex = String::new();
         keys::push_hex(&mut hex, &tag);
         prop_assert_eq!(keys::tag_from_hex(&hex), Some(tag));
-        prop_assert_eq!(keys::tag_from_hex(&hex.to_ascii_uppercase()), Some(tag));
+        // Upper case is never read: the senders' libraries compare lower-case text.
+        prop_assert_eq!(keys::tag_from_hex(&hex.to_ascii_uppercase()), (hex == hex.to_ascii_uppercase()).then_some(tag));
         prop_assert_eq!(keys::tag_from_base64(&BASE64.encode(tag)), Some(tag));
     }
 }

@@ -79,14 +79,25 @@ mod tests {
             sign(&SigningKey::raw(SECRET).expect("key"), BODY),
             SIGNATURE
         );
-        assert_eq!(
-            verifies(
-                &SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"),
-                SECRET,
-                BODY
-            ),
-            Ok(())
-        );
+    }
+
+    /// `@octokit/webhooks-methods` compares the whole header text with the
+    /// `sha256=<lower-case hex>` it computes, so nothing else passes here.
+    #[test]
+    fn parsed_as_strictly_as_octokits_verify() {
+        for bad in [
+            SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"),
+            SIGNATURE.replacen('e', "E", 1),
+            SIGNATURE.to_ascii_uppercase(),
+            format!("{SIGNATURE} "),
+            format!(" {SIGNATURE}"),
+        ] {
+            assert_eq!(
+                verifies(&bad, SECRET, BODY),
+                Err(Rejection::BadSignature),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

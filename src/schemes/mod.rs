@@ -265,10 +265,14 @@ pub(crate) mod tests {
             "0x10",
             "１２",
             "9999999999999999999",
+            "01614265330",
+            "0001614265330",
+            "00",
         ] {
             assert_eq!(parse_digits(bad), Err(Rejection::BadTimestamp), "{bad:?}");
         }
-        assert_eq!(parse_digits("0001614265330"), Ok(1_614_265_330));
+        assert_eq!(parse_digits("1614265330"), Ok(1_614_265_330));
+        assert_eq!(parse_digits("0"), Ok(0));
     }
 
     #[test]

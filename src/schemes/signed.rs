@@ -16,7 +16,8 @@ pub enum Rejection {
     MissingHeader,
     /// The signed id is empty, too long, or holds a byte it must not.
     BadId,
-    /// The timestamp is not a whole number.
+    /// The timestamp is not a whole number in plain digits without a
+    /// leading zero (see [`parse_digits`]).
     BadTimestamp,
     /// The timestamp is further in the past than the tolerance allows.
     StaleTimestamp,
@@ -74,10 +75,21 @@ impl Stamp {
     }
 }
 
-/// Parses a timestamp header: ASCII digits only, as senders write it. A
-/// sign, spaces or a fraction are refused instead of guessed at.
+/// Parses a timestamp header: ASCII digits only, without a leading zero, as
+/// senders write it. A sign, spaces or a fraction are refused instead of
+/// guessed at. A leading zero is refused because the signed content is
+/// rebuilt from the number, while some senders' libraries sign and verify
+/// the header's own text (Slack's SDKs, Svix's Ruby library) or read a
+/// leading zero as octal (Ruby's `Integer`, in Stripe's): the only text every
+/// verifier reads as the same number and the same bytes is the canonical
+/// one, so anything else would pass here and fail at an origin that
+/// verifies again.
 pub fn parse_digits(text: &str) -> Result<i64, Rejection> {
-    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty()
+        || text.len() > 18
+        || !text.bytes().all(|b| b.is_ascii_digit())
+        || (text.len() > 1 && text.starts_with('0'))
+    {
         return Err(Rejection::BadTimestamp);
     }
     text.parse::<i64>().map_err(|_| Rejection::BadTimestamp)

@@ -3,7 +3,9 @@
 // where npm has them (svix, standardwebhooks, stripe, @octokit/webhooks-methods).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { verify as githubVerify } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
+import Stripe from 'stripe';
 import { SCHEMES, sampleEvent, signFor, slackUrlVerification } from '../../scripts/senders.mjs';
 import { ORIGIN_KEY, ROTATED_KEY, SCHEME_SECRETS as SECRETS, secretBinding as binding, send, startGate, startOrigin } from './harness.mjs';
 
@@ -97,6 +99,49 @@ describe('six senders, one gate', () => {
       assert.equal(origins[scheme].received.length, before);
     });
   }
+
+  test("a signature spelled otherwise than its sender writes it is refused, as the sender's own library refuses it", async () => {
+    const before = SCHEMES.map((s) => origins[s].received.length);
+    const refused = async (scheme, event, headers, reason) => {
+      const answer = await send(gate.url, { path: pathOf(scheme), headers: { ...event.headers, ...headers }, body: event.body });
+      assert.equal(answer.status, 401, `${scheme} ${JSON.stringify(headers)}: ${answer.text}`);
+      assert.equal(answer.json.reason, reason, `${scheme} ${JSON.stringify(headers)}`);
+    };
+    const upper = (hex) => hex.replace(/[a-f]/g, (c) => c.toUpperCase());
+
+    const github = sampleEvent('github');
+    const githubHeader = (await signFor('github', { secret: SECRETS.github, body: github.body }))['x-hub-signature-256'];
+    const githubUpper = `sha256=${upper(githubHeader.slice(7))}`;
+    assert.equal(await githubVerify(SECRETS.github, github.body, githubUpper), false, 'octokit refuses upper-case hex');
+    await refused('github', github, { 'x-hub-signature-256': githubUpper }, 'bad-signature');
+
+    const stripeEvent = sampleEvent('stripe');
+    const stripeHeader = (await signFor('stripe', { secret: SECRETS.stripe, body: stripeEvent.body }))['stripe-signature'];
+    const [, t, v1] = stripeHeader.match(/^t=(\d+),v1=([0-9a-f]{64})$/);
+    const library = new Stripe('sk_test_hookgate_local_only');
+    for (const header of [`t=${t},v1=${upper(v1)}`, `t=${t}, v1=${v1}`]) {
+      assert.throws(() => library.webhooks.constructEvent(stripeEvent.body, header, SECRETS.stripe), /No signatures found/, header);
+      await refused('stripe', stripeEvent, { 'stripe-signature': header }, 'bad-signature');
+    }
+    // Stripe's Node library reads t=0… as the same number; Ruby's Integer reads it as octal.
+    await refused('stripe', stripeEvent, { 'stripe-signature': `t=0${t},v1=${v1}` }, 'bad-timestamp');
+
+    const slack = sampleEvent('slack');
+    const slackHeaders = await signFor('slack', { secret: SECRETS.slack, body: slack.body });
+    await refused('slack', slack, { ...slackHeaders, 'x-slack-signature': `v0=${upper(slackHeaders['x-slack-signature'].slice(3))}` }, 'bad-signature');
+    await refused('slack', slack, { ...slackHeaders, 'x-slack-request-timestamp': `0${slackHeaders['x-slack-request-timestamp']}` }, 'bad-timestamp');
+
+    const shopify = sampleEvent('shopify');
+    const shopifyHeader = (await signFor('shopify', { secret: SECRETS.shopify, body: shopify.body }))['x-shopify-hmac-sha256'];
+    assert.ok(shopifyHeader.endsWith('='), 'Shopify writes padded base64');
+    await refused('shopify', shopify, { 'x-shopify-hmac-sha256': shopifyHeader.replace(/=+$/, '') }, 'bad-signature');
+
+    const sw = sampleEvent('standard-webhooks');
+    const swHeaders = await signFor('standard-webhooks', { secret: SECRETS['standard-webhooks'], body: sw.body });
+    await refused('standard-webhooks', sw, { ...swHeaders, 'webhook-timestamp': `0${swHeaders['webhook-timestamp']}` }, 'bad-timestamp');
+
+    assert.deepEqual(SCHEMES.map((s) => origins[s].received.length), before, 'nothing forwarded');
+  });
 
   for (const scheme of ['standard-webhooks', 'quo-legacy', 'stripe', 'slack']) {
     test(`${scheme}: a timestamp six minutes old is stale, one six minutes ahead is in the future`, async () => {
