@@ -469,11 +469,7 @@ where
             None
         };
 
-    let sender_headers = scheme
-        .forwarded_headers()
-        .iter()
-        .filter_map(|name| request.header(name).map(|value| (*name, value)))
-        .collect();
+    let sender_headers = scheme.sender_headers(&|name| request.header(name));
 
     Ok(Verified {
         key,

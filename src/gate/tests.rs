@@ -989,6 +989,52 @@ fn svix_headers_deliver_on_a_standard_webhooks_route() {
     assert_eq!(rig.last_header("svix-id").as_deref(), Some("msg_svix"));
 }
 
+/// What reaches the origin is what was verified: when `svix-*` headers were
+/// read, a `webhook-*` twin beside them was never checked and is dropped,
+/// header by header (the read is header by header too).
+#[test]
+fn only_the_verified_twin_of_each_svix_header_reaches_the_origin() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"type":"user.created"}"#;
+    let signature = standard_webhooks::sign(&key(), "msg_svix", NOW, body);
+    let mut request = FakeRequest::new(
+        "/quo",
+        &[
+            ("svix-id", "msg_svix".to_owned()),
+            ("svix-timestamp", NOW.to_string()),
+            ("svix-signature", signature.clone()),
+            ("webhook-id", "msg_attacker".to_owned()),
+            ("webhook-timestamp", "1".to_owned()),
+            ("webhook-signature", "v1,AAAA".to_owned()),
+        ],
+        body,
+    );
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+    assert_eq!(rig.last_header("svix-id").as_deref(), Some("msg_svix"));
+    assert_eq!(rig.last_header("svix-signature"), Some(signature.clone()));
+    for twin in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        assert_eq!(rig.last_header(twin), None, "{twin} was not verified");
+    }
+    // A mix: svix-id was read, the webhook-* timestamp and signature were.
+    let mut mixed = FakeRequest::new(
+        "/quo",
+        &[
+            ("svix-id", "msg_mixed".to_owned()),
+            ("webhook-id", "msg_attacker".to_owned()),
+            ("webhook-timestamp", NOW.to_string()),
+            (
+                "webhook-signature",
+                standard_webhooks::sign(&key(), "msg_mixed", NOW, body),
+            ),
+        ],
+        body,
+    );
+    assert_eq!(rig.run(&mut mixed).outcome, Outcome::Delivered);
+    let received = rig.origin.received.borrow();
+    let names: Vec<_> = received[1].headers.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["webhook-timestamp", "webhook-signature", "svix-id"]);
+}
+
 #[test]
 fn a_quo_legacy_retry_is_keyed_by_the_body_event_id() {
     let rig = Rig::with(six_routes(""));
