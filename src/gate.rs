@@ -9,7 +9,7 @@
 
 use crate::body_fields::{self, BodyFields};
 use crate::config::Config;
-use crate::keys::{find_match, fingerprint};
+use crate::keys::{find_match, fingerprint, fingerprint_with};
 use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, resign, Origin, OriginError};
 use crate::outcome::Outcome;
@@ -175,10 +175,15 @@ pub fn header_names(config: &Config) -> Vec<&'static str> {
     let mut names = vec!["content-length", "content-type", "authorization"];
     for route in &config.routes {
         let scheme = route.scheme;
+        let key_header = match scheme.key_source() {
+            KeySource::SignatureAndHeader(name) => Some(name),
+            _ => None,
+        };
         for name in scheme
             .forwarded_headers()
             .iter()
             .chain(&scheme.event_header())
+            .chain(&key_header)
         {
             if !names.contains(name) {
                 names.push(name);
@@ -443,9 +448,10 @@ where
         BodyFields::default()
     };
 
-    // The replay key comes from signed content only. A body id that could
-    // not serve as a webhook-id (the re-signed forward carries it as one)
-    // counts as none.
+    // The replay key comes from signed content, and for senders that sign
+    // only the body, from the signature with the event's name. A body id
+    // that could not serve as a webhook-id (the re-signed forward carries it
+    // as one) counts as none.
     let key = match key_source {
         KeySource::SignedId => signed.id.clone(),
         KeySource::BodyField(name) => fields
@@ -453,6 +459,10 @@ where
             .filter(|id| standard_webhooks::id_is_valid(id))
             .map(str::to_owned),
         KeySource::Signature => None,
+        KeySource::SignatureAndHeader(name) => Some(fingerprint_with(
+            &tags[matched],
+            request.header(name).unwrap_or_default().as_bytes(),
+        )),
     }
     .unwrap_or_else(|| fingerprint(&tags[matched]));
 

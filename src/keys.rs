@@ -153,7 +153,18 @@ pub fn find_match(candidates: &[Tag], expected: &[Tag]) -> Option<usize> {
 /// tag, in hex, after `sig_`. It identifies the signed content without
 /// carrying the signature, so it can be stored and shown.
 pub fn fingerprint(tag: &Tag) -> String {
-    let digest = Sha256::digest(tag);
+    fingerprint_with(tag, b"")
+}
+
+/// [`fingerprint`] of a signature together with `context`: SHA-256 over
+/// the tag, then `context`. A tag has a fixed length, so two contexts never
+/// make the same input, and an empty context is the tag's own fingerprint
+/// (keys made before a context was added stay what they were).
+pub fn fingerprint_with(tag: &Tag, context: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(tag)
+        .chain_update(context)
+        .finalize();
     let mut text = String::with_capacity(4 + 32);
     text.push_str("sig_");
     push_hex(&mut text, &digest[..16]);
@@ -285,6 +296,22 @@ mod tests {
         assert!(!print.contains("abab"));
         assert_eq!(print, fingerprint(&tag));
         assert_ne!(print, fingerprint(&[0xacu8; 32]));
+    }
+
+    #[test]
+    fn a_context_makes_another_fingerprint_and_none_keeps_the_old_one() {
+        let tag = [0xabu8; 32];
+        // The fingerprint as it was computed before contexts: SHA-256 of the tag.
+        let mut old = String::from("sig_");
+        push_hex(&mut old, &Sha256::digest(tag)[..16]);
+        assert_eq!(fingerprint_with(&tag, b""), old);
+        assert_eq!(fingerprint(&tag), old);
+        let create = fingerprint_with(&tag, b"orders/create");
+        let paid = fingerprint_with(&tag, b"orders/paid");
+        assert_ne!(create, paid);
+        assert_ne!(create, old);
+        assert_eq!(create.len(), 36);
+        assert_eq!(create, fingerprint_with(&tag, b"orders/create"));
     }
 
     #[test]

@@ -810,6 +810,109 @@ fn a_captured_github_delivery_replayed_with_a_new_delivery_id_is_not_forwarded_a
     assert_eq!(rig.last_header("x-github-event").as_deref(), Some("push"));
 }
 
+fn shopify_delivery(body: &[u8], topic: &str) -> FakeRequest {
+    FakeRequest::new(
+        "/shopify",
+        &[
+            (shopify::HEADER, shopify::sign(&raw(SHOPIFY_SECRET), body)),
+            ("x-shopify-topic", topic.to_owned()),
+        ],
+        body,
+    )
+}
+
+/// Shopify sends one order's `orders/create` and `orders/paid` with the same
+/// body, so the same signature: both are events, and both reach the origin.
+/// A retry of either is still a duplicate.
+#[test]
+fn the_same_body_under_two_shopify_topics_is_two_events() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":820982911946154508,"financial_status":"paid"}"#;
+    let create = rig.run(&mut shopify_delivery(body, "orders/create"));
+    let paid = rig.run(&mut shopify_delivery(body, "orders/paid"));
+    assert_eq!(
+        (create.outcome, paid.outcome),
+        (Outcome::Delivered, Outcome::Delivered)
+    );
+    assert_ne!(create.key, paid.key);
+    assert_eq!(rig.forwarded(), 2);
+    assert_eq!(
+        rig.last_header("x-shopify-topic").as_deref(),
+        Some("orders/paid")
+    );
+    for topic in ["orders/create", "orders/paid"] {
+        assert_eq!(
+            rig.run(&mut shopify_delivery(body, topic)).outcome,
+            Outcome::AlreadyDelivered,
+            "{topic}"
+        );
+    }
+    assert_eq!(rig.forwarded(), 2);
+}
+
+/// The same for GitHub's event names; the delivery id still counts for
+/// nothing (it is not signed, and a redelivery keeps it anyway).
+#[test]
+fn the_same_body_under_two_github_events_is_two_events() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"ref":"main","repository":{"id":42}}"#;
+    let push = rig.run(&mut github_delivery(body, "d-1"));
+    let mut create = github_delivery(body, "d-2");
+    create.set("x-github-event", "create");
+    let create = rig.run(&mut create);
+    assert_eq!(
+        (push.outcome, create.outcome),
+        (Outcome::Delivered, Outcome::Delivered)
+    );
+    assert_ne!(push.key, create.key);
+    let mut again = github_delivery(body, "d-3-forged");
+    again.set("x-github-event", "create");
+    assert_eq!(rig.run(&mut again).outcome, Outcome::AlreadyDelivered);
+    assert_eq!(rig.forwarded(), 2);
+}
+
+/// A delivery without the event header keeps the key the signature alone
+/// made before, and every other scheme's signature key is unchanged.
+#[test]
+fn without_an_event_header_the_key_is_the_signatures_alone() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":1}"#;
+    let tag = raw(SHOPIFY_SECRET).tag(b"", body);
+    let mut bare = FakeRequest::new(
+        "/shopify",
+        &[(shopify::HEADER, shopify::sign(&raw(SHOPIFY_SECRET), body))],
+        body,
+    );
+    let handled = rig.run(&mut bare);
+    assert_eq!(handled.key, Some(fingerprint(&tag)));
+    let topic = rig.run(&mut shopify_delivery(body, "orders/create"));
+    assert_eq!(topic.key, Some(fingerprint_with(&tag, b"orders/create")));
+    assert_eq!(topic.outcome, Outcome::Delivered);
+}
+
+/// Queue mode keys what it queues the same way: both topics are queued.
+#[test]
+fn the_same_body_under_two_topics_is_queued_twice() {
+    let rig = Rig::with(six_routes(
+        r#", "delivery": "queue", "origin_secret": "ORIGIN""#,
+    ));
+    let body = br#"{"id":820982911946154508}"#;
+    for topic in ["orders/create", "orders/paid"] {
+        assert_eq!(
+            rig.run(&mut shopify_delivery(body, topic)).outcome,
+            Outcome::Queued,
+            "{topic}"
+        );
+    }
+    assert_eq!(
+        rig.run(&mut shopify_delivery(body, "orders/paid")).outcome,
+        Outcome::AlreadyDelivered
+    );
+    let sent = rig.queue.sent.borrow();
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0].key, sent[1].key);
+}
+
 #[test]
 fn a_stripe_retry_with_a_new_t_is_not_forwarded_twice() {
     let rig = Rig::with(six_routes(""));

@@ -2,15 +2,17 @@
 //! with the app's secret as raw UTF-8 text.
 //!
 //! As with GitHub nothing but the body is signed (`X-Shopify-Webhook-Id` is
-//! not), so the replay key is the signature and a captured delivery can be
-//! replayed once its key is forgotten.
+//! not), so the replay key is the signature together with the topic (one
+//! order's `orders/create` and `orders/paid` can carry the same body), and a
+//! captured delivery can be replayed once its key is forgotten, or under
+//! another topic.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
 use crate::keys::{encode_base64, tag_from_base64, SigningKey};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";
 
-/// The topic (`orders/create`, …), for the delivery log.
+/// The topic (`orders/create`, …), for the delivery log and the replay key.
 pub const EVENT_HEADER: &str = "x-shopify-topic";
 
 pub const FORWARDED: &[&str] = &[
@@ -23,7 +25,7 @@ pub const FORWARDED: &[&str] = &[
     "x-shopify-triggered-at",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::Signature;
+pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str = "x-shopify-hmac-sha256 is required.";
 

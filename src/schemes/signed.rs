@@ -110,8 +110,10 @@ pub struct Signed {
 }
 
 /// Where a scheme's replay key comes from, once the signature verified. It
-/// must be signed content: an unsigned id header (`X-GitHub-Delivery`) can
-/// be changed by whoever replays a captured delivery.
+/// comes from signed content: an unsigned id header (`X-GitHub-Delivery`)
+/// can be changed by whoever replays a captured delivery, so each value
+/// written there would be a new key and the same event forwarded again, as
+/// often as the attacker likes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
     /// The signed id header ([`Signed::id`]).
@@ -120,6 +122,15 @@ pub enum KeySource {
     BodyField(&'static str),
     /// The signature itself (its fingerprint).
     Signature,
+    /// The signature's fingerprint together with the header naming the
+    /// event (GitHub's event, Shopify's topic), for senders that sign only
+    /// the body: two events with the same body (Shopify's `orders/create`
+    /// and `orders/paid` of one order) are two events, and keying on the
+    /// body alone would answer the second `duplicate` and lose it. The
+    /// header is not signed, so a captured body can be replayed once under
+    /// each other event name; that is bounded by the names the origin acts
+    /// on, where a delivery id would be bounded by nothing (docs/security.md).
+    SignatureAndHeader(&'static str),
 }
 
 /// A header lookup: the value of a request header, by lowercase name.

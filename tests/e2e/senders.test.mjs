@@ -174,6 +174,23 @@ describe('six senders, one gate', () => {
     assert.equal(origins.github.received.filter((r) => r.body.equals(Buffer.from(event.body))).length, 1);
   });
 
+  for (const [scheme, header, names, signature] of [
+    ['shopify', 'x-shopify-topic', ['orders/create', 'orders/paid'], 'x-shopify-hmac-sha256'],
+    ['github', 'x-github-event', ['push', 'create'], 'x-hub-signature-256'],
+  ]) {
+    test(`${scheme}: one body under two ${header} values (${names.join(', ')}) is two events, both delivered; a retry of each is a duplicate`, async () => {
+      const event = sampleEvent(scheme);
+      const under = (name) => ({ ...event, headers: { ...event.headers, [header]: name } });
+      const first = await deliver(scheme, { event: under(names[0]) });
+      const second = await deliver(scheme, { event: under(names[1]) });
+      assert.equal(first.headers[signature], second.headers[signature], 'one body, one signature');
+      assert.deepEqual([first.answer.json, second.answer.json], [{ status: 'delivered' }, { status: 'delivered' }]);
+      for (const name of names) assert.deepEqual((await deliver(scheme, { event: under(name) })).answer.json, { status: 'duplicate' }, name);
+      const got = origins[scheme].received.filter((r) => r.body.equals(Buffer.from(event.body)));
+      assert.deepEqual(got.map((r) => r.headers[header]), names);
+    });
+  }
+
   test('a delivery sent to another route\'s path is refused', async () => {
     const before = SCHEMES.map((s) => origins[s].received.length);
     const onStripe = await deliver('github', { path: pathOf('stripe') });
