@@ -9,7 +9,7 @@
 
 use crate::body_fields::{self, BodyFields};
 use crate::config::Config;
-use crate::keys::{find_match, fingerprint, fingerprint_with};
+use crate::keys::{find_match, fingerprint, fingerprint_with, id_fingerprint};
 use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, resign, Origin, OriginError};
 use crate::outcome::Outcome;
@@ -449,15 +449,11 @@ where
     };
 
     // The replay key comes from signed content, and for senders that sign
-    // only the body, from the signature with the event's name. A body id
-    // that could not serve as a webhook-id (the re-signed forward carries it
-    // as one) counts as none.
+    // only the body, from the signature with the event's name. An empty
+    // body id names no event and counts as none.
     let key = match key_source {
         KeySource::SignedId => signed.id.clone(),
-        KeySource::BodyField(name) => fields
-            .get(name)
-            .filter(|id| standard_webhooks::id_is_valid(id))
-            .map(str::to_owned),
+        KeySource::BodyField(name) => fields.get(name).filter(|id| !id.is_empty()).map(body_key),
         KeySource::Signature => None,
         KeySource::SignatureAndHeader(name) => Some(fingerprint_with(
             &tags[matched],
@@ -490,6 +486,20 @@ where
         challenge,
         body,
     })
+}
+
+/// The replay key of an event id read from a verified body. An id that can
+/// serve as a `webhook-id` (the re-signed forward carries the key as one) is
+/// the key as it is; any other (a `.` in it, say) is keyed by its
+/// [`id_fingerprint`]. Falling back to the signature instead would make each
+/// retry, signed anew with a new timestamp, a new key, and forward the event
+/// once per retry.
+fn body_key(id: &str) -> String {
+    if standard_webhooks::id_is_valid(id) {
+        id.to_owned()
+    } else {
+        id_fingerprint(id)
+    }
 }
 
 /// `text` when it is non-empty printable ASCII of at most `max` bytes: safe

@@ -171,6 +171,21 @@ pub fn fingerprint_with(tag: &Tag, context: &[u8]) -> String {
     text
 }
 
+/// A short, stable name for an event id that cannot serve as a
+/// `webhook-id` as it is (it holds a `.`, a byte outside printable ASCII or
+/// a space at either end, or is too long): `id_` and the first 16 bytes of
+/// SHA-256 over the id, in hex. The same id is always the same name, so a
+/// sender's retries of the event still find its mark, and the name is a
+/// valid `webhook-id` of fixed length for the re-signed forward, the log and
+/// the store, whatever the id held.
+pub fn id_fingerprint(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut text = String::with_capacity(3 + 32);
+    text.push_str("id_");
+    push_hex(&mut text, &digest[..16]);
+    text
+}
+
 /// Lowercase hex of `bytes`, appended to `text`.
 pub fn push_hex(text: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -296,6 +311,16 @@ mod tests {
         assert!(!print.contains("abab"));
         assert_eq!(print, fingerprint(&tag));
         assert_ne!(print, fingerprint(&[0xacu8; 32]));
+    }
+
+    #[test]
+    fn id_fingerprints_are_stable_fixed_length_webhook_ids() {
+        let print = id_fingerprint("evt_1.retry");
+        assert_eq!(print.len(), 35);
+        assert!(print.starts_with("id_"));
+        assert!(print[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(print, id_fingerprint("evt_1.retry"));
+        assert_ne!(print, id_fingerprint("evt_1.retrz"));
     }
 
     #[test]

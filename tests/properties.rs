@@ -858,6 +858,16 @@ proptest! {
         }
     }
 
+    /// Whatever a body's event id holds, its fingerprint is a valid
+    /// webhook-id, so a re-signed forward can carry it.
+    #[test]
+    fn id_fingerprints_are_valid_webhook_ids(id in any::<String>()) {
+        let print = keys::id_fingerprint(&id);
+        prop_assert_eq!(print.len(), 35);
+        prop_assert!(standard_webhooks::id_is_valid(&print));
+        prop_assert_eq!(print, keys::id_fingerprint(&id));
+    }
+
     #[test]
     fn fingerprints_are_stable_names(tag in any::<[u8; 32]>()) {
         let print = fingerprint(&tag);

@@ -950,7 +950,7 @@ fn a_body_without_a_usable_id_falls_back_to_the_signature() {
     for body in [
         &b"not json"[..],
         br#"{"id":12}"#,
-        br#"{"id":"has.a.dot"}"#,
+        br#"{"id":""}"#,
         br#"{"object":"event"}"#,
     ] {
         let handled = rig.run(&mut stripe_delivery(body, NOW));
@@ -966,6 +966,56 @@ fn a_body_without_a_usable_id_falls_back_to_the_signature() {
     // The fallback is stable: the same signed content is the same key.
     let again = rig.run(&mut stripe_delivery(b"not json", NOW));
     assert_eq!(again.outcome, Outcome::AlreadyDelivered);
+}
+
+/// An event id no webhook-id could hold (a `.`, a space at an end, a
+/// byte outside printable ASCII, too long) still keys its event: Stripe's
+/// retries, signed anew with a new `t`, are forwarded once. The key is a
+/// valid webhook-id, so the re-signed forward carries it and verifies.
+#[test]
+fn an_id_no_webhook_id_could_hold_still_keys_the_retries_of_its_event() {
+    let rig = Rig::with(six_routes(r#", "origin_secret": "ORIGIN""#));
+    let long = format!(r#"{{"id":"evt_{}"}}"#, "x".repeat(300));
+    let bodies: [&[u8]; 5] = [
+        br#"{"id":"evt_1.retry","type":"invoice.paid"}"#,
+        br#"{"id":"evt_2.retry","type":"invoice.paid"}"#,
+        br#"{"id":"evt_3 "}"#,
+        "{\"id\":\"évt_4\"}".as_bytes(),
+        long.as_bytes(),
+    ];
+    let mut keys = Vec::new();
+    for body in bodies {
+        let first = rig.run(&mut stripe_delivery(body, NOW - 10));
+        assert_eq!(first.outcome, Outcome::Delivered, "{body:?}");
+        let key = first.key.expect("keyed");
+        assert!(key.starts_with("id_") && key.len() == 35, "{key}");
+        assert!(standard_webhooks::id_is_valid(&key));
+        let header = |n| rig.last_header(n).expect(n);
+        assert_eq!(header("webhook-id"), key);
+        assert_eq!(
+            standard_webhooks::verify(
+                &standard_webhooks::parse_keys(ORIGIN_KEY).expect("key"),
+                &key,
+                &header("webhook-timestamp"),
+                &header("webhook-signature"),
+                body,
+                NOW,
+                5
+            ),
+            Ok(())
+        );
+        let retry = rig.run(&mut stripe_delivery(body, NOW + 20));
+        assert_eq!(retry.outcome, Outcome::AlreadyDelivered, "{body:?}");
+        assert_eq!(retry.key.as_deref(), Some(key.as_str()));
+        keys.push(key);
+    }
+    assert_eq!(rig.forwarded(), bodies.len());
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), bodies.len(), "different ids, different keys");
+    // An id a webhook-id can hold is still the key as it is.
+    let plain = rig.run(&mut stripe_delivery(br#"{"id":"evt_plain"}"#, NOW));
+    assert_eq!(plain.key.as_deref(), Some("evt_plain"));
 }
 
 #[test]

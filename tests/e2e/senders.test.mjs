@@ -29,6 +29,7 @@ describe('six senders, one gate', () => {
       bindings[binding(scheme)] = SECRETS[scheme];
     }
     routes['/hooks/resigned-github'] = { scheme: 'github', secret: binding('github'), origin: origins.github.url, origin_secret: 'ORIGIN_SECRET' };
+    routes['/hooks/resigned-stripe'] = { scheme: 'stripe', secret: binding('stripe'), origin: origins.stripe.url, origin_secret: 'ORIGIN_SECRET' };
     // As wrangler passes a [vars.ROUTES] table: an object.
     gate = await startGate({ ...bindings, ROUTES: routes, WEBHOOK_SECRET: undefined });
   });
@@ -162,6 +163,26 @@ describe('six senders, one gate', () => {
     assert.deepEqual(retry.answer.json, { status: 'duplicate' });
     const id = JSON.parse(event.body).id;
     assert.equal(origins.stripe.received.filter((r) => r.body.toString().includes(id)).length, 1);
+  });
+
+  test('stripe: an event id holding a dot still keys its retries: two retries with a new t each, forwarded once, with a valid webhook-id', async () => {
+    const sample = sampleEvent('stripe');
+    const id = `evt_${Date.now()}.retry`;
+    const event = { ...sample, body: JSON.stringify({ ...JSON.parse(sample.body), id }, null, 2) };
+    const path = '/hooks/resigned-stripe';
+    const first = await deliver('stripe', { path, event, timestamp: new Date(Date.now() - 60_000) });
+    const second = await deliver('stripe', { path, event, timestamp: new Date(Date.now() - 30_000) });
+    const third = await deliver('stripe', { path, event });
+    assert.equal(new Set([first, second, third].map((d) => d.headers['stripe-signature'])).size, 3, 'each retry signed anew');
+    assert.deepEqual(
+      [first, second, third].map((d) => d.answer.json),
+      [{ status: 'delivered' }, { status: 'duplicate' }, { status: 'duplicate' }],
+    );
+    const got = origins.stripe.received.filter((r) => r.body.toString().includes(id));
+    assert.equal(got.length, 1);
+    assert.match(got[0].headers['webhook-id'], /^id_[0-9a-f]{32}$/);
+    assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got[0].body.toString(), got[0].headers), JSON.parse(event.body));
+    assert.equal(got[0].headers['stripe-signature'], first.headers['stripe-signature']);
   });
 
   test('github: a captured delivery replayed with a new x-github-delivery is not forwarded again', async () => {
