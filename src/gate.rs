@@ -9,7 +9,7 @@
 
 use crate::body_fields::{self, BodyFields};
 use crate::config::Config;
-use crate::keys::{find_match, fingerprint};
+use crate::keys::{find_match, fingerprint, fingerprint_with, id_fingerprint};
 use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, resign, Origin, OriginError};
 use crate::outcome::Outcome;
@@ -180,10 +180,15 @@ pub fn header_names(config: &Config) -> Vec<&'static str> {
     let mut names = vec!["content-length", "content-type", "authorization"];
     for route in &config.routes {
         let scheme = route.scheme;
+        let key_header = match scheme.key_source() {
+            KeySource::SignatureAndHeader(name) => Some(name),
+            _ => None,
+        };
         for name in scheme
             .forwarded_headers()
             .iter()
             .chain(&scheme.event_header())
+            .chain(&key_header)
         {
             if !names.contains(name) {
                 names.push(name);
@@ -464,16 +469,17 @@ where
         BodyFields::default()
     };
 
-    // The replay key comes from signed content only. A body id that could
-    // not serve as a webhook-id (the re-signed forward carries it as one)
-    // counts as none.
+    // The replay key comes from signed content, and for senders that sign
+    // only the body, from the signature with the event's name. An empty
+    // body id names no event and counts as none.
     let key = match key_source {
         KeySource::SignedId => signed.id.clone(),
-        KeySource::BodyField(name) => fields
-            .get(name)
-            .filter(|id| standard_webhooks::id_is_valid(id))
-            .map(str::to_owned),
+        KeySource::BodyField(name) => fields.get(name).filter(|id| !id.is_empty()).map(body_key),
         KeySource::Signature => None,
+        KeySource::SignatureAndHeader(name) => Some(fingerprint_with(
+            &tags[matched],
+            request.header(name).unwrap_or_default().as_bytes(),
+        )),
     }
     .unwrap_or_else(|| fingerprint(&tags[matched]));
 
@@ -490,11 +496,7 @@ where
             None
         };
 
-    let sender_headers = scheme
-        .forwarded_headers()
-        .iter()
-        .filter_map(|name| request.header(name).map(|value| (*name, value)))
-        .collect();
+    let sender_headers = scheme.sender_headers(&|name| request.header(name));
 
     Ok(Verified {
         key,
@@ -505,6 +507,20 @@ where
         challenge,
         body,
     })
+}
+
+/// The replay key of an event id read from a verified body. An id that can
+/// serve as a `webhook-id` (the re-signed forward carries the key as one) is
+/// the key as it is; any other (a `.` in it, say) is keyed by its
+/// [`id_fingerprint`]. Falling back to the signature instead would make each
+/// retry, signed anew with a new timestamp, a new key, and forward the event
+/// once per retry.
+fn body_key(id: &str) -> String {
+    if standard_webhooks::id_is_valid(id) {
+        id.to_owned()
+    } else {
+        id_fingerprint(id)
+    }
 }
 
 /// `text` when it is non-empty printable ASCII of at most `max` bytes: safe

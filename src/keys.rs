@@ -153,9 +153,35 @@ pub fn find_match(candidates: &[Tag], expected: &[Tag]) -> Option<usize> {
 /// tag, in hex, after `sig_`. It identifies the signed content without
 /// carrying the signature, so it can be stored and shown.
 pub fn fingerprint(tag: &Tag) -> String {
-    let digest = Sha256::digest(tag);
+    fingerprint_with(tag, b"")
+}
+
+/// [`fingerprint`] of a signature together with `context`: SHA-256 over
+/// the tag, then `context`. A tag has a fixed length, so two contexts never
+/// make the same input, and an empty context is the tag's own fingerprint
+/// (keys made before a context was added stay what they were).
+pub fn fingerprint_with(tag: &Tag, context: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(tag)
+        .chain_update(context)
+        .finalize();
     let mut text = String::with_capacity(4 + 32);
     text.push_str("sig_");
+    push_hex(&mut text, &digest[..16]);
+    text
+}
+
+/// A short, stable name for an event id that cannot serve as a
+/// `webhook-id` as it is (it holds a `.`, a byte outside printable ASCII or
+/// a space at either end, or is too long): `id_` and the first 16 bytes of
+/// SHA-256 over the id, in hex. The same id is always the same name, so a
+/// sender's retries of the event still find its mark, and the name is a
+/// valid `webhook-id` of fixed length for the re-signed forward, the log and
+/// the store, whatever the id held.
+pub fn id_fingerprint(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    let mut text = String::with_capacity(3 + 32);
+    text.push_str("id_");
     push_hex(&mut text, &digest[..16]);
     text
 }
@@ -169,7 +195,11 @@ pub fn push_hex(text: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Decodes exactly 64 hex digits (either case) into a tag.
+/// Decodes exactly 64 lower-case hex digits into a tag. Lower case only:
+/// GitHub, Stripe and Slack write it so, and their own libraries compare the
+/// hex text with what they compute (`@octokit/webhooks-methods`, `stripe`,
+/// Slack's SDKs), so an upper-case signature that passed here would be
+/// forwarded to an origin that refuses it.
 pub fn tag_from_hex(text: &str) -> Option<Tag> {
     let bytes = text.as_bytes();
     if bytes.len() != TAG_LEN * 2 {
@@ -178,7 +208,6 @@ pub fn tag_from_hex(text: &str) -> Option<Tag> {
     let nibble = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
     let mut tag = [0u8; TAG_LEN];
@@ -222,12 +251,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_tags_round_trip_in_either_case() {
+    fn hex_tags_round_trip_in_lower_case_only() {
         let tag: Tag = core::array::from_fn(|i| (i * 7) as u8);
         let mut lower = String::new();
         push_hex(&mut lower, &tag);
         assert_eq!(tag_from_hex(&lower), Some(tag));
-        assert_eq!(tag_from_hex(&lower.to_ascii_uppercase()), Some(tag));
+        assert_eq!(tag_from_hex(&lower.to_ascii_uppercase()), None);
+        assert_eq!(tag_from_hex(&lower.replacen('a', "A", 1)), None);
         for bad in [
             "",
             "00",
@@ -281,6 +311,32 @@ mod tests {
         assert!(!print.contains("abab"));
         assert_eq!(print, fingerprint(&tag));
         assert_ne!(print, fingerprint(&[0xacu8; 32]));
+    }
+
+    #[test]
+    fn id_fingerprints_are_stable_fixed_length_webhook_ids() {
+        let print = id_fingerprint("evt_1.retry");
+        assert_eq!(print.len(), 35);
+        assert!(print.starts_with("id_"));
+        assert!(print[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(print, id_fingerprint("evt_1.retry"));
+        assert_ne!(print, id_fingerprint("evt_1.retrz"));
+    }
+
+    #[test]
+    fn a_context_makes_another_fingerprint_and_none_keeps_the_old_one() {
+        let tag = [0xabu8; 32];
+        // The fingerprint as it was computed before contexts: SHA-256 of the tag.
+        let mut old = String::from("sig_");
+        push_hex(&mut old, &Sha256::digest(tag)[..16]);
+        assert_eq!(fingerprint_with(&tag, b""), old);
+        assert_eq!(fingerprint(&tag), old);
+        let create = fingerprint_with(&tag, b"orders/create");
+        let paid = fingerprint_with(&tag, b"orders/paid");
+        assert_ne!(create, paid);
+        assert_ne!(create, old);
+        assert_eq!(create.len(), 36);
+        assert_eq!(create, fingerprint_with(&tag, b"orders/create"));
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub enum Outcome {
     /// The signed id is empty, too long, or holds `.`, a non-printable byte
     /// or spaces at either end.
     BadId,
-    /// The signature's timestamp is not a whole number.
+    /// The signature's timestamp is not a whole number in plain digits
+    /// (no sign, space, fraction or leading zero).
     BadTimestamp,
     /// The timestamp is older than the tolerance allows.
     StaleTimestamp,
@@ -161,7 +162,7 @@ impl Outcome {
                 None => "A signature header is required.",
             },
             Outcome::BadId => standard_webhooks::BAD_ID,
-            Outcome::BadTimestamp => "The signature's timestamp must be a whole number.",
+            Outcome::BadTimestamp => "The signature's timestamp must be a whole number in plain digits, without a leading zero.",
             Outcome::StaleTimestamp => "The signature's timestamp is too far in the past.",
             Outcome::FutureTimestamp => "The signature's timestamp is too far in the future.",
             Outcome::BadSignature => match scheme {

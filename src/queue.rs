@@ -175,17 +175,16 @@ where
             return failed(None);
         }
     };
-    let allowed = route.scheme.forwarded_headers();
-    let sender_headers = message
-        .headers
-        .into_iter()
-        .filter_map(|(name, value)| {
-            allowed
-                .iter()
-                .find(|allowed| **allowed == name)
-                .map(|name| (*name, value))
-        })
-        .collect();
+    // The message's headers pass the scheme's own choice again, as the
+    // gate's did: a message queued by an older version, or by hand, brings
+    // nothing the origin should not see.
+    let headers = &message.headers;
+    let sender_headers = route.scheme.sender_headers(&|name| {
+        headers
+            .iter()
+            .find(|(held, _)| held == name)
+            .map(|(_, value)| value.clone())
+    });
     let forward = build_forward(
         route,
         message.content_type,
@@ -333,6 +332,32 @@ mod tests {
             0,
         );
         assert_eq!(check, Ok(()));
+    }
+
+    /// A message holding both twins (queued by an older version, which kept
+    /// every sender header) forwards only the `svix-*` one that was read,
+    /// on a route that forwards sender headers (switched to direct, with no
+    /// origin secret, since the event was queued).
+    #[test]
+    fn a_message_forwards_only_the_verified_twin() {
+        let settings = HashMap::from([
+            ("WEBHOOK_SECRET", VECTOR_KEY.to_owned()),
+            ("ORIGIN_URL", "http://127.0.0.1:9/in".to_owned()),
+        ]);
+        let rig = Rig {
+            config: Config::from_settings(|name| settings.get(name).cloned()).expect("valid"),
+            ..Rig::new()
+        };
+        let mut held = message("msg_1");
+        held.headers = vec![
+            ("svix-id".into(), "msg_1".into()),
+            ("webhook-id".into(), "msg_attacker".into()),
+            ("svix-signature".into(), "v1,c2lnbmVk".into()),
+        ];
+        assert_eq!(rig.consume(held, 1).consumed, Consumed::Delivered);
+        let received = rig.origin.received.borrow();
+        let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["content-type", "svix-id", "svix-signature"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // as real senders retry; the sender again after acceptance; replays of
 // captured deliveries; and every kind of forgery. Each answer is recorded on
 // the lane for the judge.
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { SCHEME_SECRETS as SECRETS, WRONG_SECRETS, newId, sleep } from '../../tests/e2e/harness.mjs';
 import { SCHEMES, sampleEvent, signFor } from '../senders.mjs';
 import { call, rawCall } from './client.mjs';
@@ -16,13 +16,14 @@ const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
 
 /**
  * The replay key hookgate derives for an event (src/schemes): the signed id,
- * a body field, or the signature's fingerprint. The origin receives it as the
- * forward's webhook-id, so in kv mode it can dedupe on it.
+ * a body field, or the fingerprint of the signature and the event header
+ * (src/keys.rs fingerprint_with). The origin receives it as the forward's
+ * webhook-id, so in kv mode it can dedupe on it.
  */
-function replayKey(scheme, body, signature) {
+function replayKey(scheme, body, headers) {
   switch (scheme) {
     case 'standard-webhooks':
-      return signature['webhook-id'] ?? signature['svix-id'];
+      return headers['webhook-id'] ?? headers['svix-id'];
     case 'quo-legacy':
     case 'stripe':
       return JSON.parse(body).id;
@@ -30,7 +31,8 @@ function replayKey(scheme, body, signature) {
       return JSON.parse(body).event_id;
     default: {
       const tag = createHmac('sha256', SECRETS[scheme]).update(body).digest();
-      return `sig_${sha(tag).slice(0, 32)}`;
+      const name = headers[scheme === 'github' ? 'x-github-event' : 'x-shopify-topic'] ?? '';
+      return `sig_${createHash('sha256').update(tag).update(name).digest('hex').slice(0, 32)}`;
     }
   }
 }

@@ -865,6 +865,109 @@ fn a_captured_github_delivery_replayed_with_a_new_delivery_id_is_not_forwarded_a
     assert_eq!(rig.last_header("x-github-event").as_deref(), Some("push"));
 }
 
+fn shopify_delivery(body: &[u8], topic: &str) -> FakeRequest {
+    FakeRequest::new(
+        "/shopify",
+        &[
+            (shopify::HEADER, shopify::sign(&raw(SHOPIFY_SECRET), body)),
+            ("x-shopify-topic", topic.to_owned()),
+        ],
+        body,
+    )
+}
+
+/// Shopify sends one order's `orders/create` and `orders/paid` with the same
+/// body, so the same signature: both are events, and both reach the origin.
+/// A retry of either is still a duplicate.
+#[test]
+fn the_same_body_under_two_shopify_topics_is_two_events() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":820982911946154508,"financial_status":"paid"}"#;
+    let create = rig.run(&mut shopify_delivery(body, "orders/create"));
+    let paid = rig.run(&mut shopify_delivery(body, "orders/paid"));
+    assert_eq!(
+        (create.outcome, paid.outcome),
+        (Outcome::Delivered, Outcome::Delivered)
+    );
+    assert_ne!(create.key, paid.key);
+    assert_eq!(rig.forwarded(), 2);
+    assert_eq!(
+        rig.last_header("x-shopify-topic").as_deref(),
+        Some("orders/paid")
+    );
+    for topic in ["orders/create", "orders/paid"] {
+        assert_eq!(
+            rig.run(&mut shopify_delivery(body, topic)).outcome,
+            Outcome::AlreadyDelivered,
+            "{topic}"
+        );
+    }
+    assert_eq!(rig.forwarded(), 2);
+}
+
+/// The same for GitHub's event names; the delivery id still counts for
+/// nothing (it is not signed, and a redelivery keeps it anyway).
+#[test]
+fn the_same_body_under_two_github_events_is_two_events() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"ref":"main","repository":{"id":42}}"#;
+    let push = rig.run(&mut github_delivery(body, "d-1"));
+    let mut create = github_delivery(body, "d-2");
+    create.set("x-github-event", "create");
+    let create = rig.run(&mut create);
+    assert_eq!(
+        (push.outcome, create.outcome),
+        (Outcome::Delivered, Outcome::Delivered)
+    );
+    assert_ne!(push.key, create.key);
+    let mut again = github_delivery(body, "d-3-forged");
+    again.set("x-github-event", "create");
+    assert_eq!(rig.run(&mut again).outcome, Outcome::AlreadyDelivered);
+    assert_eq!(rig.forwarded(), 2);
+}
+
+/// A delivery without the event header keeps the key the signature alone
+/// made before, and every other scheme's signature key is unchanged.
+#[test]
+fn without_an_event_header_the_key_is_the_signatures_alone() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":1}"#;
+    let tag = raw(SHOPIFY_SECRET).tag(b"", body);
+    let mut bare = FakeRequest::new(
+        "/shopify",
+        &[(shopify::HEADER, shopify::sign(&raw(SHOPIFY_SECRET), body))],
+        body,
+    );
+    let handled = rig.run(&mut bare);
+    assert_eq!(handled.key, Some(fingerprint(&tag)));
+    let topic = rig.run(&mut shopify_delivery(body, "orders/create"));
+    assert_eq!(topic.key, Some(fingerprint_with(&tag, b"orders/create")));
+    assert_eq!(topic.outcome, Outcome::Delivered);
+}
+
+/// Queue mode keys what it queues the same way: both topics are queued.
+#[test]
+fn the_same_body_under_two_topics_is_queued_twice() {
+    let rig = Rig::with(six_routes(
+        r#", "delivery": "queue", "origin_secret": "ORIGIN""#,
+    ));
+    let body = br#"{"id":820982911946154508}"#;
+    for topic in ["orders/create", "orders/paid"] {
+        assert_eq!(
+            rig.run(&mut shopify_delivery(body, topic)).outcome,
+            Outcome::Queued,
+            "{topic}"
+        );
+    }
+    assert_eq!(
+        rig.run(&mut shopify_delivery(body, "orders/paid")).outcome,
+        Outcome::AlreadyDelivered
+    );
+    let sent = rig.queue.sent.borrow();
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0].key, sent[1].key);
+}
+
 #[test]
 fn a_stripe_retry_with_a_new_t_is_not_forwarded_twice() {
     let rig = Rig::with(six_routes(""));
@@ -902,7 +1005,7 @@ fn a_body_without_a_usable_id_falls_back_to_the_signature() {
     for body in [
         &b"not json"[..],
         br#"{"id":12}"#,
-        br#"{"id":"has.a.dot"}"#,
+        br#"{"id":""}"#,
         br#"{"object":"event"}"#,
     ] {
         let handled = rig.run(&mut stripe_delivery(body, NOW));
@@ -918,6 +1021,56 @@ fn a_body_without_a_usable_id_falls_back_to_the_signature() {
     // The fallback is stable: the same signed content is the same key.
     let again = rig.run(&mut stripe_delivery(b"not json", NOW));
     assert_eq!(again.outcome, Outcome::AlreadyDelivered);
+}
+
+/// An event id no webhook-id could hold (a `.`, a space at an end, a
+/// byte outside printable ASCII, too long) still keys its event: Stripe's
+/// retries, signed anew with a new `t`, are forwarded once. The key is a
+/// valid webhook-id, so the re-signed forward carries it and verifies.
+#[test]
+fn an_id_no_webhook_id_could_hold_still_keys_the_retries_of_its_event() {
+    let rig = Rig::with(six_routes(r#", "origin_secret": "ORIGIN""#));
+    let long = format!(r#"{{"id":"evt_{}"}}"#, "x".repeat(300));
+    let bodies: [&[u8]; 5] = [
+        br#"{"id":"evt_1.retry","type":"invoice.paid"}"#,
+        br#"{"id":"evt_2.retry","type":"invoice.paid"}"#,
+        br#"{"id":"evt_3 "}"#,
+        "{\"id\":\"évt_4\"}".as_bytes(),
+        long.as_bytes(),
+    ];
+    let mut keys = Vec::new();
+    for body in bodies {
+        let first = rig.run(&mut stripe_delivery(body, NOW - 10));
+        assert_eq!(first.outcome, Outcome::Delivered, "{body:?}");
+        let key = first.key.expect("keyed");
+        assert!(key.starts_with("id_") && key.len() == 35, "{key}");
+        assert!(standard_webhooks::id_is_valid(&key));
+        let header = |n| rig.last_header(n).expect(n);
+        assert_eq!(header("webhook-id"), key);
+        assert_eq!(
+            standard_webhooks::verify(
+                &standard_webhooks::parse_keys(ORIGIN_KEY).expect("key"),
+                &key,
+                &header("webhook-timestamp"),
+                &header("webhook-signature"),
+                body,
+                NOW,
+                5
+            ),
+            Ok(())
+        );
+        let retry = rig.run(&mut stripe_delivery(body, NOW + 20));
+        assert_eq!(retry.outcome, Outcome::AlreadyDelivered, "{body:?}");
+        assert_eq!(retry.key.as_deref(), Some(key.as_str()));
+        keys.push(key);
+    }
+    assert_eq!(rig.forwarded(), bodies.len());
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), bodies.len(), "different ids, different keys");
+    // An id a webhook-id can hold is still the key as it is.
+    let plain = rig.run(&mut stripe_delivery(br#"{"id":"evt_plain"}"#, NOW));
+    assert_eq!(plain.key.as_deref(), Some("evt_plain"));
 }
 
 #[test]
@@ -1042,6 +1195,52 @@ fn svix_headers_deliver_on_a_standard_webhooks_route() {
     assert_eq!(handled.outcome, Outcome::Delivered);
     assert_eq!(handled.key.as_deref(), Some("msg_svix"));
     assert_eq!(rig.last_header("svix-id").as_deref(), Some("msg_svix"));
+}
+
+/// What reaches the origin is what was verified: when `svix-*` headers were
+/// read, a `webhook-*` twin beside them was never checked and is dropped,
+/// header by header (the read is header by header too).
+#[test]
+fn only_the_verified_twin_of_each_svix_header_reaches_the_origin() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"type":"user.created"}"#;
+    let signature = standard_webhooks::sign(&key(), "msg_svix", NOW, body);
+    let mut request = FakeRequest::new(
+        "/quo",
+        &[
+            ("svix-id", "msg_svix".to_owned()),
+            ("svix-timestamp", NOW.to_string()),
+            ("svix-signature", signature.clone()),
+            ("webhook-id", "msg_attacker".to_owned()),
+            ("webhook-timestamp", "1".to_owned()),
+            ("webhook-signature", "v1,AAAA".to_owned()),
+        ],
+        body,
+    );
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+    assert_eq!(rig.last_header("svix-id").as_deref(), Some("msg_svix"));
+    assert_eq!(rig.last_header("svix-signature"), Some(signature.clone()));
+    for twin in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        assert_eq!(rig.last_header(twin), None, "{twin} was not verified");
+    }
+    // A mix: svix-id was read, the webhook-* timestamp and signature were.
+    let mut mixed = FakeRequest::new(
+        "/quo",
+        &[
+            ("svix-id", "msg_mixed".to_owned()),
+            ("webhook-id", "msg_attacker".to_owned()),
+            ("webhook-timestamp", NOW.to_string()),
+            (
+                "webhook-signature",
+                standard_webhooks::sign(&key(), "msg_mixed", NOW, body),
+            ),
+        ],
+        body,
+    );
+    assert_eq!(rig.run(&mut mixed).outcome, Outcome::Delivered);
+    let received = rig.origin.received.borrow();
+    let names: Vec<_> = received[1].headers.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["webhook-timestamp", "webhook-signature", "svix-id"]);
 }
 
 #[test]

@@ -3,16 +3,17 @@
 //!
 //! Nothing but the body is signed: no timestamp, and the `X-GitHub-Delivery`
 //! id is not signed, so whoever replays a captured delivery can change it.
-//! The replay key is therefore the signature itself, and a captured
+//! The replay key is therefore the signature together with the event name
+//! (`X-GitHub-Event`: two events may carry the same body), and a captured
 //! delivery can be replayed once its key is forgotten (after
-//! `dedupe_ttl_seconds`).
+//! `dedupe_ttl_seconds`), or under another event name.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
 use crate::keys::{push_hex, tag_from_hex, SigningKey};
 
 pub const HEADER: &str = "x-hub-signature-256";
 
-/// The event name, for the delivery log.
+/// The event name, for the delivery log and the replay key.
 pub const EVENT_HEADER: &str = "x-github-event";
 
 pub const FORWARDED: &[&str] = &[
@@ -25,7 +26,7 @@ pub const FORWARDED: &[&str] = &[
     "x-github-hook-installation-target-type",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::Signature;
+pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str =
     "x-hub-signature-256 is required (the SHA-1 x-hub-signature alone is not accepted).";
@@ -79,14 +80,25 @@ mod tests {
             sign(&SigningKey::raw(SECRET).expect("key"), BODY),
             SIGNATURE
         );
-        assert_eq!(
-            verifies(
-                &SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"),
-                SECRET,
-                BODY
-            ),
-            Ok(())
-        );
+    }
+
+    /// `@octokit/webhooks-methods` compares the whole header text with the
+    /// `sha256=<lower-case hex>` it computes, so nothing else passes here.
+    #[test]
+    fn parsed_as_strictly_as_octokits_verify() {
+        for bad in [
+            SIGNATURE.to_ascii_uppercase().replace("SHA256", "sha256"),
+            SIGNATURE.replacen('e', "E", 1),
+            SIGNATURE.to_ascii_uppercase(),
+            format!("{SIGNATURE} "),
+            format!(" {SIGNATURE}"),
+        ] {
+            assert_eq!(
+                verifies(&bad, SECRET, BODY),
+                Err(Rejection::BadSignature),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -119,6 +119,21 @@ impl Scheme {
         }
     }
 
+    /// The sender's headers a verified delivery is forwarded with, as
+    /// received: those of [`Scheme::forwarded_headers`] that are present,
+    /// less any the scheme passed over when it read the delivery (a
+    /// `webhook-*` header whose `svix-*` twin was verified instead), so the
+    /// origin never sees an unchecked twin beside what was verified.
+    pub fn sender_headers(self, header: HeaderFn<'_>) -> Vec<(&'static str, String)> {
+        self.forwarded_headers()
+            .iter()
+            .filter(|name| {
+                !(self == Scheme::StandardWebhooks && standard_webhooks::passed_over(name, header))
+            })
+            .filter_map(|name| header(name).map(|value| (*name, value)))
+            .collect()
+    }
+
     /// A header naming the event type, for senders that send one.
     pub fn event_header(self) -> Option<&'static str> {
         match self {
@@ -265,10 +280,14 @@ pub(crate) mod tests {
             "0x10",
             "１２",
             "9999999999999999999",
+            "01614265330",
+            "0001614265330",
+            "00",
         ] {
             assert_eq!(parse_digits(bad), Err(Rejection::BadTimestamp), "{bad:?}");
         }
-        assert_eq!(parse_digits("0001614265330"), Ok(1_614_265_330));
+        assert_eq!(parse_digits("1614265330"), Ok(1_614_265_330));
+        assert_eq!(parse_digits("0"), Ok(0));
     }
 
     #[test]

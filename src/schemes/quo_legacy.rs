@@ -177,6 +177,15 @@ mod tests {
             read(&headers(&[(HEADER, "hmac;1;soon;abc")])),
             Err(Rejection::BadTimestamp)
         );
+        // Quo signs the header's own text: a zero put before the same
+        // number would verify here and not at the origin.
+        assert_eq!(
+            read(&headers(&[(
+                HEADER,
+                &HEADER_VALUE.replace(";1639", ";01639")
+            )])),
+            Err(Rejection::BadTimestamp)
+        );
         assert_eq!(
             read(&headers(&[(HEADER, "hmac;1;1639710054089;%%%")])).map(|s| s.candidates.len()),
             Ok(0)

@@ -2,15 +2,17 @@
 //! with the app's secret as raw UTF-8 text.
 //!
 //! As with GitHub nothing but the body is signed (`X-Shopify-Webhook-Id` is
-//! not), so the replay key is the signature and a captured delivery can be
-//! replayed once its key is forgotten.
+//! not), so the replay key is the signature together with the topic (one
+//! order's `orders/create` and `orders/paid` can carry the same body), and a
+//! captured delivery can be replayed once its key is forgotten, or under
+//! another topic.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{tag_from_base64, SigningKey};
+use crate::keys::{encode_base64, tag_from_base64, SigningKey};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";
 
-/// The topic (`orders/create`, …), for the delivery log.
+/// The topic (`orders/create`, …), for the delivery log and the replay key.
 pub const EVENT_HEADER: &str = "x-shopify-topic";
 
 pub const FORWARDED: &[&str] = &[
@@ -23,23 +25,31 @@ pub const FORWARDED: &[&str] = &[
     "x-shopify-triggered-at",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::Signature;
+pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str = "x-shopify-hmac-sha256 is required.";
 
+/// Reads the signature: the padded base64 of one tag, exactly as Shopify
+/// writes it. Shopify's libraries compare that text with the base64 they
+/// compute, so an unpadded or otherwise re-spelled copy of the right tag
+/// that passed here would fail at an origin that verifies again.
 pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let value = present(header, HEADER).ok_or(Rejection::MissingHeader)?;
+    let candidates = tag_from_base64(&value)
+        .filter(|tag| encode_base64(tag) == value)
+        .into_iter()
+        .collect();
     Ok(Signed {
         stamp: None,
         prefix: Vec::new(),
-        candidates: tag_from_base64(value.trim()).into_iter().collect(),
+        candidates,
         id: None,
     })
 }
 
 /// The header value for a body, as Shopify writes it.
 pub fn sign(key: &SigningKey, body: &[u8]) -> String {
-    crate::keys::encode_base64(&key.tag(b"", body))
+    encode_base64(&key.tag(b"", body))
 }
 
 #[cfg(test)]
@@ -92,5 +102,22 @@ mod tests {
             );
         }
         assert_eq!(read(&headers(&[])), Err(Rejection::MissingHeader));
+    }
+
+    /// The right tag spelled otherwise than Shopify spells it: unpadded,
+    /// padded by a space.
+    #[test]
+    fn only_shopifys_own_spelling_of_the_tag_verifies() {
+        for bad in [
+            SIGNATURE.trim_end_matches('='),
+            &format!("{SIGNATURE} "),
+            &format!(" {SIGNATURE}"),
+        ] {
+            assert_eq!(
+                verifies(bad, SECRET, BODY),
+                Err(Rejection::BadSignature),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -16,7 +16,8 @@ pub enum Rejection {
     MissingHeader,
     /// The signed id is empty, too long, or holds a byte it must not.
     BadId,
-    /// The timestamp is not a whole number.
+    /// The timestamp is not a whole number in plain digits without a
+    /// leading zero (see [`parse_digits`]).
     BadTimestamp,
     /// The timestamp is further in the past than the tolerance allows.
     StaleTimestamp,
@@ -74,10 +75,21 @@ impl Stamp {
     }
 }
 
-/// Parses a timestamp header: ASCII digits only, as senders write it. A
-/// sign, spaces or a fraction are refused instead of guessed at.
+/// Parses a timestamp header: ASCII digits only, without a leading zero, as
+/// senders write it. A sign, spaces or a fraction are refused instead of
+/// guessed at. A leading zero is refused because the signed content is
+/// rebuilt from the number, while some senders' libraries sign and verify
+/// the header's own text (Slack's SDKs, Svix's Ruby library) or read a
+/// leading zero as octal (Ruby's `Integer`, in Stripe's): the only text every
+/// verifier reads as the same number and the same bytes is the canonical
+/// one, so anything else would pass here and fail at an origin that
+/// verifies again.
 pub fn parse_digits(text: &str) -> Result<i64, Rejection> {
-    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty()
+        || text.len() > 18
+        || !text.bytes().all(|b| b.is_ascii_digit())
+        || (text.len() > 1 && text.starts_with('0'))
+    {
         return Err(Rejection::BadTimestamp);
     }
     text.parse::<i64>().map_err(|_| Rejection::BadTimestamp)
@@ -98,8 +110,10 @@ pub struct Signed {
 }
 
 /// Where a scheme's replay key comes from, once the signature verified. It
-/// must be signed content: an unsigned id header (`X-GitHub-Delivery`) can
-/// be changed by whoever replays a captured delivery.
+/// comes from signed content: an unsigned id header (`X-GitHub-Delivery`)
+/// can be changed by whoever replays a captured delivery, so each value
+/// written there would be a new key and the same event forwarded again, as
+/// often as the attacker likes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
     /// The signed id header ([`Signed::id`]).
@@ -108,6 +122,15 @@ pub enum KeySource {
     BodyField(&'static str),
     /// The signature itself (its fingerprint).
     Signature,
+    /// The signature's fingerprint together with the header naming the
+    /// event (GitHub's event, Shopify's topic), for senders that sign only
+    /// the body: two events with the same body (Shopify's `orders/create`
+    /// and `orders/paid` of one order) are two events, and keying on the
+    /// body alone would answer the second `duplicate` and lose it. The
+    /// header is not signed, so a captured body can be replayed once under
+    /// each other event name; that is bounded by the names the origin acts
+    /// on, where a delivery id would be bounded by nothing (docs/security.md).
+    SignatureAndHeader(&'static str),
 }
 
 /// A header lookup: the value of a request header, by lowercase name.

@@ -120,4 +120,24 @@ mod tests {
             Err(Rejection::MissingHeader)
         );
     }
+
+    /// Slack's SDKs compare `v0=<lower-case hex>` as text and sign the
+    /// timestamp header's own text: upper-case hex, or a zero put before
+    /// the timestamp (the same number here, other signed bytes there), would
+    /// pass here and fail at an origin that verifies again.
+    #[test]
+    fn parsed_as_strictly_as_slacks_own_sdks() {
+        assert_eq!(
+            verifies(
+                &SIGNATURE.to_ascii_uppercase().replace("V0=", "v0="),
+                TS,
+                BODY
+            ),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verifies(SIGNATURE, &format!("0{TS}"), BODY),
+            Err(Rejection::BadTimestamp)
+        );
+    }
 }

@@ -26,12 +26,18 @@ pub fn prefix(timestamp: i64) -> Vec<u8> {
 /// Reads `t` and the `v1` entries. A header without exactly one `t`, or
 /// with a `t` that is not plain digits, is a bad timestamp; one without a
 /// readable `v1` entry can never verify.
+///
+/// Entries are split on `,` and named exactly, spaces and all, as Stripe's
+/// Node library reads them (`item.split('=')`, then `kv[0] === 'v1'`): an
+/// entry ` v1=…` is no signature to it, so it is none here either, and a
+/// `v1` is 64 lower-case hex digits, as Stripe writes and its libraries
+/// compare. What passes here then passes an origin that verifies again.
 pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let value = present(header, HEADER).ok_or(Rejection::MissingHeader)?;
     let mut timestamp = None;
     let mut candidates = Vec::new();
     for item in value.split(',') {
-        let Some((name, content)) = item.trim().split_once('=') else {
+        let Some((name, content)) = item.split_once('=') else {
             continue;
         };
         match name {
@@ -95,7 +101,6 @@ mod tests {
             format!("t={TS},{junk},v1={V1}"),
             format!("t={TS},v1={V1},{junk},v0=abc"),
             format!("v1={V1},t={TS}"),
-            format!("t={TS}, v1={V1}"),
         ] {
             assert_eq!(verifies(&value, &key(), BODY.as_bytes()), Ok(()), "{value}");
         }
@@ -153,6 +158,32 @@ mod tests {
         assert_eq!(
             verifies("garbage", &key(), BODY.as_bytes()),
             Err(Rejection::BadTimestamp)
+        );
+    }
+
+    /// What Stripe's Node library refuses is refused here, so the gate never
+    /// forwards a header an origin verifying again would reject: upper-case
+    /// hex, an entry with a space before its name, a `t` with a leading zero
+    /// (which Ruby's `Integer` reads as octal).
+    #[test]
+    fn parsed_as_strictly_as_stripes_own_library() {
+        let body = BODY.as_bytes();
+        for (value, why) in [
+            (
+                format!("t={TS},v1={}", V1.to_ascii_uppercase()),
+                Rejection::BadSignature,
+            ),
+            (format!("t={TS}, v1={V1}"), Rejection::BadSignature),
+            (format!("t=0{TS},v1={V1}"), Rejection::BadTimestamp),
+            (format!("v1={V1}, t={TS}"), Rejection::BadTimestamp),
+            (format!(" t={TS},v1={V1}"), Rejection::BadTimestamp),
+        ] {
+            assert_eq!(verifies(&value, &key(), body), Err(why), "{value}");
+        }
+        // A valid entry beside a padded one still verifies.
+        assert_eq!(
+            verifies(&format!("t={TS}, v1=ab,v1={V1}"), &key(), body),
+            Ok(())
         );
     }
 }

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
+import { signFor } from '../../scripts/senders.mjs';
 import {
   ORIGIN_KEY,
   SENDER_KEY,
@@ -210,6 +212,25 @@ describe('what is verified, deduped and forwarded is one string', () => {
       body: [{ data: body }],
     });
     assert.equal(answer.status, 200, answer.text);
+  });
+});
+
+describe('what reaches the origin is only what was verified', () => {
+  const rig = useGate({});
+
+  test('svix-* headers verified: the origin receives no attacker webhook-id, webhook-timestamp or webhook-signature beside them', async () => {
+    const body = quoEvent();
+    const id = newId();
+    const svix = await signFor('standard-webhooks', { secret: SENDER_KEY, body, id, svix: true });
+    const planted = { 'webhook-id': 'msg_planted_by_attacker', 'webhook-timestamp': '1', 'webhook-signature': 'v1,cGxhbnRlZA==' };
+    const answer = await send(rig.gate.url, { headers: { 'content-type': 'application/json', ...svix, ...planted }, body });
+    assert.equal(answer.status, 200, answer.text);
+    const got = rig.origin.received.filter((entry) => entry.headers['svix-id'] === id);
+    assert.equal(got.length, 1);
+    for (const name of Object.keys(planted)) assert.equal(got[0].headers[name], undefined, `${name} reached the origin`);
+    assert.equal(got[0].headers['svix-signature'], svix['svix-signature']);
+    // What the origin holds verifies as it came from the sender.
+    assert.deepEqual(new SvixWebhook(SENDER_KEY).verify(got[0].body.toString(), got[0].headers), JSON.parse(body));
   });
 });
 

@@ -3,9 +3,22 @@
 // it, re-signed, with its own retries; what never gets through waits as a
 // dead letter that one admin call delivers.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { ORIGIN_KEY, eventually, quoEvent, send, signed, sleep, startGate, useGate } from './harness.mjs';
+import { sampleEvent, signFor } from '../../scripts/senders.mjs';
+import {
+  ORIGIN_KEY,
+  SCHEME_SECRETS,
+  eventually,
+  quoEvent,
+  secretBinding,
+  send,
+  signed,
+  sleep,
+  startGate,
+  startOrigin,
+  useGate,
+} from './harness.mjs';
 
 const TOKEN = 'admin-token-for-the-queue-tests-01';
 
@@ -122,6 +135,46 @@ describe('exactly once after recovery: deliveries counted at the origin', () => 
     assert.ok(got.body.equals(Buffer.from(body)));
     new Webhook(ORIGIN_KEY).verify(got.body.toString(), got.headers);
   });
+});
+
+describe('queue mode on routes of senders that sign only the body', () => {
+  const schemes = ['shopify', 'github'];
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    const routes = {};
+    const secrets = {};
+    for (const scheme of schemes) {
+      routes[`/${scheme}`] = { scheme, secret: secretBinding(scheme), origin: origin.url, delivery: 'queue', origin_secret: 'ORIGIN_SECRET' };
+      secrets[secretBinding(scheme)] = SCHEME_SECRETS[scheme];
+    }
+    gate = await startGate({ ...secrets, ROUTES: routes, ORIGIN_SECRET: ORIGIN_KEY, QUEUE_RETRY_BASE_SECONDS: '1', WEBHOOK_SECRET: undefined }, { queues: true });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  for (const [scheme, header, names] of [
+    ['shopify', 'x-shopify-topic', ['orders/create', 'orders/paid']],
+    ['github', 'x-github-event', ['push', 'create']],
+  ]) {
+    test(`${scheme}: one body under two ${header} values is queued twice and delivered twice, once each; a retry is a duplicate`, async () => {
+      const event = sampleEvent(scheme);
+      const signature = await signFor(scheme, { secret: SCHEME_SECRETS[scheme], body: event.body });
+      const post = (name) => send(gate.url, { path: `/${scheme}`, headers: { ...event.headers, ...signature, [header]: name }, body: event.body });
+      for (const name of names) assert.deepEqual((await post(name)).json, { status: 'queued' }, name);
+      assert.deepEqual((await post(names[1])).json, { status: 'duplicate' });
+      const arrived = () => origin.received.filter((r) => r.body.equals(Buffer.from(event.body)));
+      await eventually(() => arrived().length >= 2, 10_000, 'both events delivered');
+      await sleep(1_500); // a stray second forward would arrive by now
+      const got = arrived();
+      assert.deepEqual(got.map((r) => r.headers[header]).sort(), [...names].sort());
+      assert.notEqual(got[0].headers['webhook-id'], got[1].headers['webhook-id'], 'two events, two ids');
+      for (const entry of got) new Webhook(ORIGIN_KEY).verify(entry.body.toString(), entry.headers);
+    });
+  }
 });
 
 describe('an origin that never recovers', () => {

@@ -3,7 +3,9 @@
 // where npm has them (svix, standardwebhooks, stripe, @octokit/webhooks-methods).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { verify as githubVerify } from '@octokit/webhooks-methods';
 import { Webhook } from 'standardwebhooks';
+import Stripe from 'stripe';
 import { SCHEMES, sampleEvent, signFor, slackUrlVerification } from '../../scripts/senders.mjs';
 import { ORIGIN_KEY, ROTATED_KEY, SCHEME_SECRETS as SECRETS, secretBinding as binding, send, startGate, startOrigin } from './harness.mjs';
 
@@ -27,6 +29,7 @@ describe('six senders, one gate', () => {
       bindings[binding(scheme)] = SECRETS[scheme];
     }
     routes['/hooks/resigned-github'] = { scheme: 'github', secret: binding('github'), origin: origins.github.url, origin_secret: 'ORIGIN_SECRET' };
+    routes['/hooks/resigned-stripe'] = { scheme: 'stripe', secret: binding('stripe'), origin: origins.stripe.url, origin_secret: 'ORIGIN_SECRET' };
     // As wrangler passes a [vars.ROUTES] table: an object.
     gate = await startGate({ ...bindings, ROUTES: routes, WEBHOOK_SECRET: undefined });
   });
@@ -98,6 +101,49 @@ describe('six senders, one gate', () => {
     });
   }
 
+  test("a signature spelled otherwise than its sender writes it is refused, as the sender's own library refuses it", async () => {
+    const before = SCHEMES.map((s) => origins[s].received.length);
+    const refused = async (scheme, event, headers, reason) => {
+      const answer = await send(gate.url, { path: pathOf(scheme), headers: { ...event.headers, ...headers }, body: event.body });
+      assert.equal(answer.status, 401, `${scheme} ${JSON.stringify(headers)}: ${answer.text}`);
+      assert.equal(answer.json.reason, reason, `${scheme} ${JSON.stringify(headers)}`);
+    };
+    const upper = (hex) => hex.replace(/[a-f]/g, (c) => c.toUpperCase());
+
+    const github = sampleEvent('github');
+    const githubHeader = (await signFor('github', { secret: SECRETS.github, body: github.body }))['x-hub-signature-256'];
+    const githubUpper = `sha256=${upper(githubHeader.slice(7))}`;
+    assert.equal(await githubVerify(SECRETS.github, github.body, githubUpper), false, 'octokit refuses upper-case hex');
+    await refused('github', github, { 'x-hub-signature-256': githubUpper }, 'bad-signature');
+
+    const stripeEvent = sampleEvent('stripe');
+    const stripeHeader = (await signFor('stripe', { secret: SECRETS.stripe, body: stripeEvent.body }))['stripe-signature'];
+    const [, t, v1] = stripeHeader.match(/^t=(\d+),v1=([0-9a-f]{64})$/);
+    const library = new Stripe('sk_test_hookgate_local_only');
+    for (const header of [`t=${t},v1=${upper(v1)}`, `t=${t}, v1=${v1}`]) {
+      assert.throws(() => library.webhooks.constructEvent(stripeEvent.body, header, SECRETS.stripe), /No signatures found/, header);
+      await refused('stripe', stripeEvent, { 'stripe-signature': header }, 'bad-signature');
+    }
+    // Stripe's Node library reads t=0… as the same number; Ruby's Integer reads it as octal.
+    await refused('stripe', stripeEvent, { 'stripe-signature': `t=0${t},v1=${v1}` }, 'bad-timestamp');
+
+    const slack = sampleEvent('slack');
+    const slackHeaders = await signFor('slack', { secret: SECRETS.slack, body: slack.body });
+    await refused('slack', slack, { ...slackHeaders, 'x-slack-signature': `v0=${upper(slackHeaders['x-slack-signature'].slice(3))}` }, 'bad-signature');
+    await refused('slack', slack, { ...slackHeaders, 'x-slack-request-timestamp': `0${slackHeaders['x-slack-request-timestamp']}` }, 'bad-timestamp');
+
+    const shopify = sampleEvent('shopify');
+    const shopifyHeader = (await signFor('shopify', { secret: SECRETS.shopify, body: shopify.body }))['x-shopify-hmac-sha256'];
+    assert.ok(shopifyHeader.endsWith('='), 'Shopify writes padded base64');
+    await refused('shopify', shopify, { 'x-shopify-hmac-sha256': shopifyHeader.replace(/=+$/, '') }, 'bad-signature');
+
+    const sw = sampleEvent('standard-webhooks');
+    const swHeaders = await signFor('standard-webhooks', { secret: SECRETS['standard-webhooks'], body: sw.body });
+    await refused('standard-webhooks', sw, { ...swHeaders, 'webhook-timestamp': `0${swHeaders['webhook-timestamp']}` }, 'bad-timestamp');
+
+    assert.deepEqual(SCHEMES.map((s) => origins[s].received.length), before, 'nothing forwarded');
+  });
+
   for (const scheme of ['standard-webhooks', 'quo-legacy', 'stripe', 'slack']) {
     test(`${scheme}: a timestamp six minutes old is stale, one six minutes ahead is in the future`, async () => {
       const old = await deliver(scheme, { timestamp: new Date(Date.now() - 360_000) });
@@ -119,6 +165,26 @@ describe('six senders, one gate', () => {
     assert.equal(origins.stripe.received.filter((r) => r.body.toString().includes(id)).length, 1);
   });
 
+  test('stripe: an event id holding a dot still keys its retries: two retries with a new t each, forwarded once, with a valid webhook-id', async () => {
+    const sample = sampleEvent('stripe');
+    const id = `evt_${Date.now()}.retry`;
+    const event = { ...sample, body: JSON.stringify({ ...JSON.parse(sample.body), id }, null, 2) };
+    const path = '/hooks/resigned-stripe';
+    const first = await deliver('stripe', { path, event, timestamp: new Date(Date.now() - 60_000) });
+    const second = await deliver('stripe', { path, event, timestamp: new Date(Date.now() - 30_000) });
+    const third = await deliver('stripe', { path, event });
+    assert.equal(new Set([first, second, third].map((d) => d.headers['stripe-signature'])).size, 3, 'each retry signed anew');
+    assert.deepEqual(
+      [first, second, third].map((d) => d.answer.json),
+      [{ status: 'delivered' }, { status: 'duplicate' }, { status: 'duplicate' }],
+    );
+    const got = origins.stripe.received.filter((r) => r.body.toString().includes(id));
+    assert.equal(got.length, 1);
+    assert.match(got[0].headers['webhook-id'], /^id_[0-9a-f]{32}$/);
+    assert.deepEqual(new Webhook(ORIGIN_KEY).verify(got[0].body.toString(), got[0].headers), JSON.parse(event.body));
+    assert.equal(got[0].headers['stripe-signature'], first.headers['stripe-signature']);
+  });
+
   test('github: a captured delivery replayed with a new x-github-delivery is not forwarded again', async () => {
     const event = sampleEvent('github');
     const first = await deliver('github', { event });
@@ -128,6 +194,23 @@ describe('six senders, one gate', () => {
     assert.deepEqual(again.answer.json, { status: 'duplicate' });
     assert.equal(origins.github.received.filter((r) => r.body.equals(Buffer.from(event.body))).length, 1);
   });
+
+  for (const [scheme, header, names, signature] of [
+    ['shopify', 'x-shopify-topic', ['orders/create', 'orders/paid'], 'x-shopify-hmac-sha256'],
+    ['github', 'x-github-event', ['push', 'create'], 'x-hub-signature-256'],
+  ]) {
+    test(`${scheme}: one body under two ${header} values (${names.join(', ')}) is two events, both delivered; a retry of each is a duplicate`, async () => {
+      const event = sampleEvent(scheme);
+      const under = (name) => ({ ...event, headers: { ...event.headers, [header]: name } });
+      const first = await deliver(scheme, { event: under(names[0]) });
+      const second = await deliver(scheme, { event: under(names[1]) });
+      assert.equal(first.headers[signature], second.headers[signature], 'one body, one signature');
+      assert.deepEqual([first.answer.json, second.answer.json], [{ status: 'delivered' }, { status: 'delivered' }]);
+      for (const name of names) assert.deepEqual((await deliver(scheme, { event: under(name) })).answer.json, { status: 'duplicate' }, name);
+      const got = origins[scheme].received.filter((r) => r.body.equals(Buffer.from(event.body)));
+      assert.deepEqual(got.map((r) => r.headers[header]), names);
+    });
+  }
 
   test('a delivery sent to another route\'s path is refused', async () => {
     const before = SCHEMES.map((s) => origins[s].received.length);
