@@ -19,8 +19,9 @@
 use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
-    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Place, Rule,
-    StoreKind, FIELDS, MAX_BODY, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
+    check_origin_url, check_path, dedupe_number, near_miss, parse_number, ConfigError, Number,
+    Place, Rule, StoreKind, FIELDS, MAX_BODY, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE,
+    TOLERANCE,
 };
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -166,13 +167,24 @@ fn route(
         .iter()
         .find(|(name, _)| !FIELDS.contains(&name.as_str()))
     {
-        let shown: String = name.chars().take(40).collect();
-        return Err(fail("field", Rule::UnknownField(shown)));
+        let rule = match near_miss(name) {
+            Some(meant) => Rule::MisspelledField {
+                given: name.clone(),
+                meant,
+            },
+            None => Rule::UnknownField,
+        };
+        return Err(fail("field", rule));
+    }
+    if let Some(twice) = FIELDS
+        .iter()
+        .find(|name| fields.iter().filter(|(field, _)| field == *name).count() > 1)
+    {
+        return Err(fail(*twice, Rule::DuplicateField));
     }
     let field = |name: &str| {
         fields
             .iter()
-            .rev()
             .find(|(field, _)| field == name)
             .map(|(_, value)| value)
     };
@@ -478,6 +490,71 @@ mod tests {
                 "{routes}: {rule:?}"
             );
         }
+    }
+
+    /// Found by the second hostile review: an unknown field's first 40
+    /// characters were printed, and a secret pasted as a field name showed
+    /// in the log. Only a near miss of a real field is shown now.
+    #[test]
+    fn an_unknown_field_is_named_only_when_it_is_a_near_miss() {
+        let with_field = |name: &str| {
+            format!(
+                r#"{{"/a": {{"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", {}: 1}}}}"#,
+                crate::json::string(name)
+            )
+        };
+        for pasted in [GITHUB_SECRET, VECTOR_KEY, ROTATED_KEY, "hunter2hunter2"] {
+            let error = read(&with_field(pasted)).expect_err("unknown");
+            assert_eq!(error.rule, Rule::UnknownField, "{pasted}");
+            let text = error.to_string();
+            assert!(text.contains("field field is invalid"), "{text}");
+            for shown in [pasted, &pasted[..pasted.len().min(6)]] {
+                assert!(!text.contains(shown), "{text}");
+            }
+        }
+        for (typo, meant) in [
+            ("orgin", "origin"),
+            ("sheme", "scheme"),
+            ("Origin-Secret", "origin_secret"),
+            ("TOLERANCE_SECONDS", "tolerance_seconds"),
+            ("max_body_byte", "max_body_bytes"),
+            ("deliveyr", "delivery"),
+            // Two edits from a field is a near miss, whatever it was meant as.
+            ("s3cr3t", "secret"),
+        ] {
+            let error = read(&with_field(typo)).expect_err("misspelled");
+            assert_eq!(
+                error.rule,
+                Rule::MisspelledField {
+                    given: typo.to_owned(),
+                    meant
+                },
+                "{typo}"
+            );
+            let text = error.to_string();
+            assert!(
+                text.contains(&format!("\"{typo}\" (did you mean {meant}?)")),
+                "{text}"
+            );
+        }
+    }
+
+    /// Found by the second hostile review: a field given twice in JSON kept
+    /// the last, so `"scheme":"stripe", … "scheme":"github"` was a GitHub
+    /// route without a word.
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let (path, field, rule) = failure(
+            r#"{"/a": {"scheme": "stripe", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "scheme": "github"}}"#,
+        );
+        assert_eq!(
+            (path.as_str(), field, rule),
+            ("/a", "scheme", Rule::DuplicateField)
+        );
+        let (_, field, _) = failure(
+            r#"{"/a": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "tolerance_seconds": 60, "tolerance_seconds": 60}}"#,
+        );
+        assert_eq!(field, "tolerance_seconds", "even with the same value twice");
     }
 
     #[test]

@@ -82,8 +82,17 @@ pub enum Rule {
     RouteNotTable,
     /// Two routes on one path.
     DuplicatePath,
-    /// A field that routes do not have (a typo would otherwise be ignored).
-    UnknownField(String),
+    /// A field that routes do not have (a typo would otherwise be ignored),
+    /// and nothing like one: its name is not shown, since it may be anything
+    /// pasted into the config (a key among them).
+    UnknownField,
+    /// A field that routes do not have, but a near miss of one they do
+    /// ([`near_miss`]): the name given is shown beside the one meant, as it
+    /// can differ from a public field name by two characters at most.
+    MisspelledField { given: String, meant: &'static str },
+    /// A field given twice in one route: JSON keeps the last, so the first
+    /// (`"scheme":"stripe", … "scheme":"github"`) would be dropped unseen.
+    DuplicateField,
     /// A field of the wrong type (the text says which).
     Type(&'static str),
     /// `scheme` names no scheme hookgate knows.
@@ -184,11 +193,20 @@ impl std::fmt::Display for Rule {
             Rule::NoRoutes => f.write_str("it holds no route"),
             Rule::RouteNotTable => f.write_str("a route must be a table of fields"),
             Rule::DuplicatePath => f.write_str("two routes have this path"),
-            Rule::UnknownField(name) => write!(
+            Rule::UnknownField => write!(
                 f,
-                "unknown field {}; routes take {}",
-                crate::json::string(name),
+                "a route has a field hookgate does not know (its name is not shown: it is \
+                 nothing like a field, and may be a pasted secret); routes take {}",
                 FIELDS.join(", ")
+            ),
+            Rule::MisspelledField { given, meant } => write!(
+                f,
+                "unknown field {} (did you mean {meant}?); routes take {}",
+                crate::json::string(given),
+                FIELDS.join(", ")
+            ),
+            Rule::DuplicateField => f.write_str(
+                "the route gives this field twice; JSON would keep only the last, so give it once",
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {
@@ -398,6 +416,53 @@ pub fn parse_number(text: &str, number: &Number) -> Option<u64> {
         .parse::<u64>()
         .ok()
         .filter(|n| (number.min..=number.max).contains(n))
+}
+
+/// The field of [`FIELDS`] that `name` is a near miss of, if any: the same
+/// letters ignoring case and `-` for `_`, or at most two edits away
+/// (insertions, deletions, substitutions), for a name of field characters
+/// no longer than the longest field and two. Anything else is not shown in
+/// an error at all: a name nothing like a field may be a secret pasted into
+/// the wrong place, and its first characters are already most of it.
+pub fn near_miss(name: &str) -> Option<&'static str> {
+    let longest = FIELDS.iter().map(|f| f.len()).max().unwrap_or(0);
+    let fieldlike = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if name.is_empty() || name.len() > longest + 2 || !name.bytes().all(fieldlike) {
+        return None;
+    }
+    let folded: Vec<u8> = name
+        .bytes()
+        .map(|b| {
+            if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    FIELDS
+        .iter()
+        .map(|field| (edit_distance(&folded, field.as_bytes()), *field))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, field)| field)
+}
+
+/// Levenshtein distance of two short byte strings (one row at a time).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(x != y));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The fields a route may have, so a typo is an error rather than ignored.
