@@ -104,6 +104,20 @@ pub enum Rule {
     Unbound(Option<String>),
     /// `ADMIN_TOKEN` is too short to keep the admin API closed.
     WeakToken,
+    /// `ADMIN_TOKEN` holds a character outside printable ASCII (a control
+    /// or non-ASCII character): a browser sends a header's bytes, not its
+    /// UTF-8, and refuses some controls outright, so no request could ever
+    /// carry the token and the admin API would stay shut without a word.
+    TokenCharacters,
+    /// A single-route setting (`WEBHOOK_SECRET`, `ORIGIN_URL`,
+    /// `ORIGIN_SECRET`, `WEBHOOK_PATH`, `DELIVERY`) is set beside `ROUTES`,
+    /// which describes every route itself: it would be ignored (an
+    /// `ORIGIN_SECRET` meant to lock the origin, forwards without a
+    /// signature). The text says what to use instead.
+    OnlyWithoutRoutes(&'static str),
+    /// `ROUTES` holds only whitespace: neither routes nor unset (empty is
+    /// unset, like every setting), most likely a table that lost its text.
+    BlankRoutes,
     /// Not `direct` or `queue`.
     DeliveryMode,
     /// Queue mode without an origin secret: a queued event is forwarded
@@ -130,8 +144,10 @@ pub enum PathRule {
     /// Does not start with `/`.
     NotAbsolute,
     /// Holds a character a request path never carries as written (space,
-    /// `?`, `#`, `"`, `<`, `>`, `` ` ``, `{`, `}`, `\`, a control or
-    /// non-ASCII character): the runtime encodes or splits it.
+    /// `?`, `#`, `"`, `<`, `>`, `^`, `` ` ``, `{`, `}`, `\`, a control or
+    /// non-ASCII character): the runtime encodes or splits it. These are
+    /// exactly the printable ASCII characters workerd's URL parser changes in
+    /// a path (`hostile.test.mjs` checks every other one reaches its route).
     Unmatchable,
     /// Holds a `.` or `..` segment, which the runtime resolves away.
     DotSegment,
@@ -170,7 +186,7 @@ impl std::fmt::Display for Rule {
             Rule::Url(UrlRule::Fragment) => f.write_str("it holds a #fragment, which is never sent"),
             Rule::Path(PathRule::NotAbsolute) => f.write_str("it must start with /"),
             Rule::Path(PathRule::Unmatchable) => f.write_str(
-                "no request path can equal it: it holds a space, ?, #, \", <, >, `, {, }, \\, \
+                "no request path can equal it: it holds a space, ?, #, \", <, >, ^, `, {, }, \\, \
                  a control or a non-ASCII character",
             ),
             Rule::Path(PathRule::DotSegment) => f.write_str(
@@ -232,6 +248,19 @@ impl std::fmt::Display for Rule {
                 "queue mode forwards events later, when the sender's timestamp is stale, so the route \
                  needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)",
             ),
+            Rule::TokenCharacters => f.write_str(
+                "it holds a control or non-ASCII character, which a browser cannot send in a \
+                 header; use printable ASCII only (for example: openssl rand -hex 32)",
+            ),
+            Rule::OnlyWithoutRoutes(instead) => write!(
+                f,
+                "it describes the one route of a gate without ROUTES, and ROUTES is set, so it \
+                 would be ignored; {instead}"
+            ),
+            Rule::BlankRoutes => f.write_str(
+                "it holds only spaces; give it routes, or remove it (or leave it empty) to use \
+                 the single-route settings",
+            ),
             Rule::WeakToken => write!(
                 f,
                 "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
@@ -279,7 +308,7 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
         !(0x21..0x7f).contains(&b)
             || matches!(
                 b,
-                b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'\\'
+                b'"' | b'#' | b'<' | b'>' | b'?' | b'^' | b'`' | b'{' | b'}' | b'\\'
             )
     };
     if path.bytes().any(unmatchable) {
@@ -328,6 +357,34 @@ pub fn check_origin_url(text: &str) -> Result<(), UrlRule> {
     }
     Ok(())
 }
+
+/// The settings that describe the one route of a gate without `ROUTES`,
+/// each with what to use instead once `ROUTES` is set. Beside `ROUTES` each
+/// is a settings error ([`Rule::OnlyWithoutRoutes`]) rather than ignored;
+/// the two secrets are allowed when a route names them as its secret.
+pub const SINGLE_ROUTE: &[(&str, &str)] = &[
+    (
+        "WEBHOOK_SECRET",
+        "with ROUTES each route names its secrets (secret = \"NAME\"): remove it, or name it in a route",
+    ),
+    (
+        "ORIGIN_URL",
+        "with ROUTES each route has its own origin (origin = \"https://…\"): remove it",
+    ),
+    (
+        "ORIGIN_SECRET",
+        "with ROUTES a route re-signs its forwards only with origin_secret = \"ORIGIN_SECRET\": \
+         name it in every route that should, or remove it",
+    ),
+    (
+        "WEBHOOK_PATH",
+        "with ROUTES each route's path is its name in ROUTES: remove it",
+    ),
+    (
+        "DELIVERY",
+        "with ROUTES each route chooses its own (delivery = \"queue\"): remove it",
+    ),
+];
 
 /// The settings' defaults and ranges, shared by the plain settings and the
 /// route fields that override them.

@@ -178,8 +178,8 @@ export default function () {
 
 /**
  * Starts the gate in workerd with these settings (strings, as wrangler
- * passes vars; WEBHOOK_SECRET is SENDER_KEY unless given, and a setting
- * given as undefined is left unbound). `logs` holds what the Worker printed.
+ * passes vars; without ROUTES, WEBHOOK_SECRET is SENDER_KEY unless given; a
+ * setting given as undefined is left unbound). `logs` holds what the Worker printed.
  * Options:
  * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
  *   makes those operations throw; `put` may name a value prefix ('done') to
@@ -220,9 +220,12 @@ export async function startGate(
     scriptPath: `${ROOT}build/index.js`,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2026-04-20',
-    // A setting given as undefined is left unbound.
+    // A setting given as undefined is left unbound. The single route's
+    // secret is the default only without ROUTES (beside ROUTES it is refused).
     bindings: Object.fromEntries(
-      Object.entries({ WEBHOOK_SECRET: SENDER_KEY, ...settings }).filter(([, value]) => value !== undefined),
+      Object.entries({ ...(settings.ROUTES === undefined ? { WEBHOOK_SECRET: SENDER_KEY } : {}), ...settings }).filter(
+        ([, value]) => value !== undefined,
+      ),
     ),
   };
   const workers = [gate];
@@ -475,15 +478,16 @@ async function isolateMemory(mf, url) {
 
 /**
  * For a describe block: a fresh origin and a gate in front of it, started
- * before its tests and closed after them. The gate's ORIGIN_URL is the
- * origin's unless `settings` says otherwise. Read `rig.origin` and
+ * before its tests and closed after them. Without ROUTES, the gate's
+ * ORIGIN_URL is the origin's unless `settings` says otherwise. Read `rig.origin` and
  * `rig.gate` inside tests.
  */
 export function useGate(settings = {}, options = {}) {
   const rig = {};
   before(async () => {
     rig.origin = await startOrigin();
-    rig.gate = await startGate({ ORIGIN_URL: rig.origin.url, ...settings }, options);
+    const single = settings.ROUTES === undefined ? { ORIGIN_URL: rig.origin.url } : {};
+    rig.gate = await startGate({ ...single, ...settings }, options);
   });
   after(async () => {
     await rig.gate?.close();
