@@ -180,7 +180,7 @@ fn route(
         .iter()
         .find(|name| fields.iter().filter(|(field, _)| field == *name).count() > 1)
     {
-        return Err(fail(*twice, Rule::DuplicateField));
+        return Err(fail(twice, Rule::DuplicateField));
     }
     let field = |name: &str| {
         fields
