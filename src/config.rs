@@ -21,6 +21,10 @@ use crate::setting::{
 };
 use std::cell::RefCell;
 
+/// `STATS_FLUSH_SECONDS` when unset (also used to count requests refused
+/// because the settings could not be read at all).
+pub const DEFAULT_STATS_FLUSH_SECONDS: u64 = 60;
+
 /// Every setting hookgate reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -115,7 +119,7 @@ impl Config {
         let observe = Observe {
             admin_token,
             log_retention_days: number(&LOG_RETENTION, 7)?,
-            stats_flush_seconds: number(&STATS_FLUSH, 60)?,
+            stats_flush_seconds: number(&STATS_FLUSH, DEFAULT_STATS_FLUSH_SECONDS)?,
         };
 
         let queue_defaults = QueuePolicy {

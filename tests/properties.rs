@@ -332,8 +332,8 @@ proptest! {
         let _ = query::pairs(&text);
     }
 
-    /// The admin API parses whatever a client sends; it runs before the token
-    /// is checked, so anyone can reach it.
+    /// The admin API parses whatever a client with the token sends, and
+    /// without it answers nothing but the dashboard's files and 401.
     #[test]
     fn admin_requests_parse_without_panicking(
         method in prop::sample::select(&["GET", "HEAD", "POST", "PUT", "get", ""][..]),
@@ -355,8 +355,19 @@ proptest! {
             tail.clone(),
         ] {
             let _ = admin::parse(method, &path, &query, now);
+            let token = "0123456789abcdef";
+            let decided = admin::request(method, &path, &query, now, authorization.as_deref(), token);
+            if !admin::authorized(authorization.as_deref(), token) {
+                prop_assert!(
+                    matches!(
+                        decided,
+                        Ok(admin::AdminRequest::Dashboard | admin::AdminRequest::Asset(_))
+                            | Err(admin::AdminError::Unauthorized)
+                    ),
+                    "{method} {path}: {decided:?}"
+                );
+            }
         }
-        let _ = admin::authorized(authorization.as_deref(), "0123456789abcdef");
     }
 
     #[test]

@@ -334,6 +334,15 @@ export async function startGate(
       const stub = namespace.get(namespace.idFromName('delivery-log'));
       return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
     },
+    /**
+     * The counts the delivery log holds since `sinceMs`, read from the
+     * object itself (as the admin API's stats, without needing the API).
+     */
+    async logStats(sinceMs = 0) {
+      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
+      const stub = namespace.get(namespace.idFromName('delivery-log'));
+      return (await stub.fetch('https://delivery-log/stats', { method: 'POST', body: `since=${sinceMs}` })).json();
+    },
     /** Runs the cron trigger as if scheduled at `time` (a Date). */
     async scheduled(time) {
       const worker = await mf.getWorker('gate');

@@ -252,6 +252,9 @@ describe('settings that could never work are refused, naming the setting and the
         const text = gate.logs.join('\n');
         assert.match(text, message);
         assert.ok(!text.includes('s3cret') && !text.includes(ORIGIN_KEY.slice(6)) && !text.includes(SENDER_KEY.slice(6)), text);
+        // Counted too, though the settings name no route: under (none).
+        await sleep(100);
+        assert.deepEqual((await gate.logStats()).routes, { '(none)': { misconfigured: 1 } });
       } finally {
         await gate.close();
       }

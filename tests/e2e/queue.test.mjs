@@ -276,6 +276,8 @@ describe('queue mode settings', () => {
       const body = quoEvent();
       assert.equal((await send(gate.url, { headers: signed(body), body })).status, 500);
       assert.match(gate.logs.join('\n'), /binding DELIVERY_QUEUE is missing/);
+      await sleep(100);
+      assert.deepEqual((await gate.logStats()).routes, { '/': { misconfigured: 1 } }, 'counted under its route');
     } finally {
       await gate.close();
     }
