@@ -1043,20 +1043,27 @@ fn log_command() -> impl Strategy<Value = LogCommand> {
             opt_text(),
             any::<Option<i64>>(),
             1..=MAX_PAGE,
-            proptest::option::of(cursor())
+            proptest::option::of(cursor()),
+            prop::collection::vec(any::<String>(), 0..3)
         )
-            .prop_map(
-                |(route, outcome, since_ms, limit, cursor)| LogCommand::List {
+            .prop_map(|(route, outcome, since_ms, limit, cursor, routes)| {
+                LogCommand::List {
                     filter: Filter {
                         route,
                         outcome,
-                        since_ms
+                        since_ms,
                     },
                     limit,
                     cursor,
+                    routes,
                 }
-            ),
-        (any::<String>(), any::<String>()).prop_map(|(route, key)| LogCommand::Get { route, key }),
+            }),
+        (
+            any::<String>(),
+            any::<String>(),
+            prop::collection::vec(any::<String>(), 0..3)
+        )
+            .prop_map(|(route, key, routes)| LogCommand::Get { route, key, routes }),
         any::<i64>().prop_map(|since_ms| LogCommand::Stats { since_ms }),
         any::<i64>().prop_map(|before_ms| LogCommand::Purge { before_ms }),
         Just(LogCommand::Meta),
@@ -1097,13 +1104,15 @@ proptest! {
     /// What the admin API answers with is JSON whatever the records hold.
     #[test]
     fn rendered_records_are_json(records in prop::collection::vec(record(), 0..3), next in proptest::option::of(cursor())) {
-        let page = render::page(&records, next);
+        let routes: Vec<String> = records.iter().take(1).map(|r| r.route.clone()).collect();
+        let page = render::page(&records, next, &routes);
         let value: serde_json::Value = serde_json::from_str(&page).expect("valid JSON");
         let listed = value["deliveries"].as_array().expect("a list");
         prop_assert_eq!(listed.len(), records.len());
         for (shown, record) in listed.iter().zip(&records) {
             prop_assert_eq!(shown["key"].as_str(), Some(record.key.as_str()));
             prop_assert_eq!(shown["route"].as_str(), Some(record.route.as_str()));
+            prop_assert_eq!(shown["route_gone"].as_bool(), Some(!routes.contains(&record.route)));
         }
     }
 

@@ -11,6 +11,7 @@
 //! about the API shows before the token. Every refusal has a reason the
 //! stats count it under ([`AdminError::counted_as`]).
 
+use crate::config::Config;
 use crate::log::counts::NO_ROUTE;
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
@@ -80,6 +81,10 @@ pub enum AdminError {
     UnknownDelivery,
     /// The record holds no dead letter to retry.
     NotADeadLetter,
+    /// No route has the record's path any more (the settings changed since
+    /// the event was accepted): a retry could only die again, so it is
+    /// refused and the dead letter is kept for when the route is back.
+    RouteGone,
     /// The delivery queue refused the retried event; the letter is kept.
     QueueUnavailable,
     /// The delivery log could not be reached.
@@ -96,6 +101,7 @@ impl AdminError {
             AdminError::BadQuery(_) => "bad-query",
             AdminError::UnknownDelivery => "unknown-delivery",
             AdminError::NotADeadLetter => "not-a-dead-letter",
+            AdminError::RouteGone => "route-gone",
             AdminError::QueueUnavailable => "queue-unavailable",
             AdminError::LogUnavailable => "log-unavailable",
         }
@@ -127,6 +133,10 @@ impl AdminError {
             AdminError::NotADeadLetter => (
                 409,
                 "That delivery holds no dead letter: it was delivered, is still being retried, or was retried already.",
+            ),
+            AdminError::RouteGone => (
+                409,
+                "No route has this path any more (the settings changed since the event was accepted), so a retry could only fail again; the dead letter is kept: restore the route to retry it.",
             ),
             AdminError::QueueUnavailable => (
                 503,
@@ -161,6 +171,25 @@ pub fn authorized(authorization: Option<&str>, token: &str) -> bool {
     let given = Sha256::digest(given.trim().as_bytes());
     let expected = Sha256::digest(token.as_bytes());
     given.ct_eq(&expected).into()
+}
+
+/// The paths of the routes configured now, for the records the log shows
+/// (a record of any other route is shown as gone).
+pub fn route_paths(config: &Config) -> Vec<String> {
+    config
+        .routes
+        .iter()
+        .map(|route| route.path.clone())
+        .collect()
+}
+
+/// Whether a dead letter of `route` can be retried: only while a route has
+/// that path (the consumer would otherwise keep it as dead at once).
+pub fn retryable(config: &Config, route: &str) -> Result<(), AdminError> {
+    match config.route_for(route) {
+        Some(_) => Ok(()),
+        None => Err(AdminError::RouteGone),
+    }
 }
 
 /// Decides an admin request once `ADMIN_TOKEN` (`token`) is set: the
@@ -610,6 +639,7 @@ mod tests {
             AdminError::BadQuery("x"),
             AdminError::UnknownDelivery,
             AdminError::NotADeadLetter,
+            AdminError::RouteGone,
             AdminError::QueueUnavailable,
             AdminError::LogUnavailable,
         ] {
@@ -618,6 +648,32 @@ mod tests {
             assert_eq!(body["reason"], error.reason());
         }
         assert_eq!(AdminError::Disabled.counted_as(), (NO_ROUTE, "not-found"));
+    }
+
+    /// Found by the second hostile review: a dead letter whose route was
+    /// removed since was queued again (202), only to die again at once.
+    #[test]
+    fn a_dead_letter_of_a_route_that_is_gone_is_not_retried() {
+        let config = Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(crate::testing::VECTOR_KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://x/".to_owned()),
+            "WEBHOOK_PATH" => Some("/quo".to_owned()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(retryable(&config, "/quo"), Ok(()));
+        assert_eq!(retryable(&config, "/removed"), Err(AdminError::RouteGone));
+        let answer = AdminError::RouteGone.answer();
+        assert_eq!(
+            (answer.status, answer.content_type),
+            (409, "application/problem+json")
+        );
+        assert!(
+            answer.body.contains("\"reason\":\"route-gone\""),
+            "{}",
+            answer.body
+        );
+        assert_eq!(route_paths(&config), ["/quo"]);
     }
 
     #[test]

@@ -55,9 +55,15 @@ pub async fn answer(
             filter,
             limit,
             cursor,
+            routes: admin::route_paths(&prepared.config),
         },
-        AdminRequest::Get { route, key } => LogCommand::Get { route, key },
+        AdminRequest::Get { route, key } => LogCommand::Get {
+            route,
+            key,
+            routes: admin::route_paths(&prepared.config),
+        },
         AdminRequest::Retry { route, key } => {
+            admin::retryable(&prepared.config, &route)?;
             let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
             let queue = EdgeQueue(bindings.delivery_queue.clone());
             retry_dead_letter(&queue, log, route, key, now).await?;

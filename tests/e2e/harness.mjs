@@ -260,9 +260,13 @@ export async function startGate(
   }
   if (queues) {
     gate.queueConsumers = QUEUE_CONSUMERS;
-    // A producer on the dead-letter queue, for tests that put a message
-    // there as the runtime would after the queue's own retries ran out.
-    gate.queueProducers = { TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' } };
+    // Producers on both queues, for tests that put a message there as the
+    // runtime would after the queue's own retries ran out, or as a gate
+    // with other settings accepted it earlier.
+    gate.queueProducers = {
+      TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' },
+      TEST_DELIVERIES: { queueName: 'hookgate-deliveries' },
+    };
     if (switchableQueue) {
       gate.wrappedBindings = { ...gate.wrappedBindings, DELIVERY_QUEUE: 'switchable-queue' };
       workers.push({
@@ -362,6 +366,14 @@ export async function startGate(
     /** With `queues`: puts a message on the dead-letter queue directly. */
     async sendDeadLetter(message) {
       const producer = await mf.getQueueProducer('TEST_DEAD_LETTERS', 'gate');
+      await producer.send(message, { contentType: 'v8' });
+    },
+    /**
+     * With `queues`: puts a message on the delivery queue directly, as a
+     * gate (perhaps with other routes) would have queued it.
+     */
+    async sendQueued(message) {
+      const producer = await mf.getQueueProducer('TEST_DELIVERIES', 'gate');
       await producer.send(message, { contentType: 'v8' });
     },
     /** Rows stored in every replay shard (Durable Object mode), expired or not. */
