@@ -13,8 +13,9 @@
 //!
 //! A route names its secrets (bindings set with `wrangler secret put`); keys
 //! never sit in `ROUTES`, which is a plain var anyone with read access to the
-//! config sees. The JSON is walked without building a tree, so a path given
-//! twice is caught instead of the second silently replacing the first.
+//! config sees. The JSON is walked without building a tree, so a path or a
+//! route's field given twice is caught instead of the second silently
+//! replacing the first.
 
 use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::schemes::{standard_webhooks, Scheme};
