@@ -93,8 +93,9 @@ pub async fn answer(
 /// API's prefix, or under no route when the API does not exist.
 pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
     let (route, reason) = error.counted_as();
+    let flush_seconds = prepared.config.observe.stats_flush_seconds;
     Sinks::of(&prepared.bindings())
-        .count_refusal(&prepared.config, now, route, reason)
+        .count_refusal(flush_seconds, now, route, reason)
         .await;
 }
 

@@ -14,7 +14,8 @@ use super::edge::{
 use super::io::respond;
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
-use super::settings::{prepare, Bindings, Prepared};
+use super::settings::{prepare, Bindings};
+use crate::config::DEFAULT_STATS_FLUSH_SECONDS;
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
 use crate::log::counts::NO_ROUTE;
@@ -23,7 +24,6 @@ use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::local::LocalGuard;
 use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
-use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -40,27 +40,22 @@ fn answer_with(settle: &Function, answer: &Answer) {
     let _ = settle.call1(&JsValue::UNDEFINED, &respond(answer));
 }
 
-/// Answers that the settings are wrong, then counts it (under `route`, the
-/// request's route when the settings were read, or no route): the only work
-/// left to wait for.
+/// Answers that the settings are wrong, then counts it under `route` (the
+/// request's route when the settings were read, or no route), writing every
+/// `flush_seconds`: the only work left to wait for.
 fn misconfigured(
     settle: &Function,
     sinks: Sinks,
-    config: Option<Rc<Prepared>>,
+    flush_seconds: u64,
     route: String,
     now: i64,
 ) -> Option<Promise> {
     answer_with(settle, &Outcome::Misconfigured.answer(None));
     let reason = Outcome::Misconfigured.reason();
     Some(promise(async move {
-        match config {
-            Some(prepared) => {
-                sinks
-                    .count_refusal(&prepared.config, now, &route, reason)
-                    .await
-            }
-            None => sinks.count_unconfigured(now, &route, reason).await,
-        }
+        sinks
+            .count_refusal(flush_seconds, now, &route, reason)
+            .await;
         Ok(JsValue::UNDEFINED)
     }))
 }
@@ -82,8 +77,11 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         Ok(prepared) => prepared,
         Err(error) => {
             console_error(&format!("hookgate: misconfigured: {error}"));
+            // Counted all the same, with the default interval (the
+            // settings that would say otherwise did not parse).
             let sinks = Sinks::of(&Bindings::of(&env));
-            return misconfigured(&settle, sinks, None, NO_ROUTE.to_owned(), started);
+            let flush = DEFAULT_STATS_FLUSH_SECONDS;
+            return misconfigured(&settle, sinks, flush, NO_ROUTE.to_owned(), started);
         }
     };
     let mut incoming = WorkerIncoming::new(request, &prepared.header_names);
@@ -103,20 +101,19 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     }
     let bindings = prepared.bindings();
     let sinks = Sinks::of(&bindings);
-    // The route a refusal for a missing binding is counted under.
-    let route = |prepared: &Prepared| {
+    // A missing binding is counted under the request's route.
+    let flush = prepared.config.observe.stats_flush_seconds;
+    let route = || {
         let found = prepared.config.route_for(path);
         found
             .map_or(NO_ROUTE, |(_, route)| route.path.as_str())
             .to_owned()
     };
     let Some(store) = replay_store(&bindings, &prepared.config) else {
-        let route = route(&prepared);
-        return misconfigured(&settle, sinks, Some(prepared), route, started);
+        return misconfigured(&settle, sinks, flush, route(), started);
     };
     let Some(queue) = delivery_queue(&bindings, &prepared.config) else {
-        let route = route(&prepared);
-        return misconfigured(&settle, sinks, Some(prepared), route, started);
+        return misconfigured(&settle, sinks, flush, route(), started);
     };
     let work = promise(async move {
         let config = &prepared.config;

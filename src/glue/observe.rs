@@ -8,7 +8,7 @@ use super::delivery_log::LogClient;
 use super::edge::{log_object, write_point};
 use super::runtime::console_error;
 use super::settings::Bindings;
-use crate::config::{Config, DEFAULT_STATS_FLUSH_SECONDS};
+use crate::config::Config;
 use crate::gate::Handled;
 use crate::log::command::LogCommand;
 use crate::log::counts::{Count, CountBuffer};
@@ -119,18 +119,11 @@ impl Sinks {
     /// Counts a request refused before the gate handled it (an admin
     /// request, a settings error), writing the batch when one is due, as
     /// the gate's own counts are: a flood of them costs one write per
-    /// interval, and a quiet gate's first one shows at once.
-    pub async fn count_refusal(&self, config: &Config, now: i64, route: &str, reason: &str) {
+    /// interval (`flush_seconds`, `STATS_FLUSH_SECONDS`), and a quiet
+    /// gate's first one shows at once.
+    pub async fn count_refusal(&self, flush_seconds: u64, now: i64, route: &str, reason: &str) {
         if let Some(log) = &self.log {
-            self.count(log, config, now, route, reason).await;
-        }
-    }
-
-    /// [`Self::count_refusal`] when the settings could not be read, so their
-    /// `STATS_FLUSH_SECONDS` is unknown: with the default interval.
-    pub async fn count_unconfigured(&self, now: i64, route: &str, reason: &str) {
-        if let Some(log) = &self.log {
-            count_every(log, DEFAULT_STATS_FLUSH_SECONDS, now, route, reason).await;
+            count_every(log, flush_seconds, now, route, reason).await;
         }
     }
 }
