@@ -8,7 +8,8 @@
 //!
 //! Without `ROUTES` the plain settings describe one Standard Webhooks route,
 //! exactly as before routes existed; with `ROUTES` (see [`crate::routes`])
-//! they are the defaults of every route's limits.
+//! they are the defaults of every route's limits, and the settings of that
+//! one route ([`SINGLE_ROUTE`]) are refused rather than ignored.
 
 use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::routes;
@@ -16,8 +17,13 @@ use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
     check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Rule,
     StoreKind, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT,
-    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, STATS_FLUSH, TOLERANCE,
+    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE, STATS_FLUSH, TOLERANCE,
 };
+use std::cell::RefCell;
+
+/// `STATS_FLUSH_SECONDS` when unset (also used to count requests refused
+/// because the settings could not be read at all).
+pub const DEFAULT_STATS_FLUSH_SECONDS: u64 = 60;
 
 /// Every setting hookgate reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +108,11 @@ impl Config {
             None => None,
             Some(text) => {
                 let text = text.trim();
+                // A space is the weak token's rule; anything else outside
+                // printable ASCII is one no browser can send.
+                if text.chars().any(|c| !c.is_ascii_graphic() && c != ' ') {
+                    return Err(ConfigError::setting("ADMIN_TOKEN", Rule::TokenCharacters));
+                }
                 if text.chars().count() < MIN_ADMIN_TOKEN_CHARS
                     || text.contains(char::is_whitespace)
                 {
@@ -113,7 +124,7 @@ impl Config {
         let observe = Observe {
             admin_token,
             log_retention_days: number(&LOG_RETENTION, 7)?,
-            stats_flush_seconds: number(&STATS_FLUSH, 60)?,
+            stats_flush_seconds: number(&STATS_FLUSH, DEFAULT_STATS_FLUSH_SECONDS)?,
         };
 
         let failure_cool_down_seconds = number(&FAILURE_COOL_DOWN, 10)?;
@@ -124,8 +135,28 @@ impl Config {
             )? as u32,
             retry_base_seconds: number(&QUEUE_RETRY_BASE, QueuePolicy::DEFAULT.retry_base_seconds)?,
         };
+        if get("ROUTES").is_some_and(|text| !text.is_empty() && text.trim().is_empty()) {
+            return Err(ConfigError::setting("ROUTES", Rule::BlankRoutes));
+        }
         if let Some(text) = present("ROUTES") {
-            let routes = routes::parse(&text, &defaults, &queue_defaults, store, &present)?;
+            // The secrets routes name, so the two single-route secrets are
+            // allowed beside ROUTES when a route uses them.
+            let named = RefCell::new(Vec::new());
+            let secret = |name: &str| {
+                named.borrow_mut().push(name.to_owned());
+                present(name)
+            };
+            let routes = routes::parse(&text, &defaults, &queue_defaults, store, &secret)?;
+            let named = named.into_inner();
+            for (setting, instead) in SINGLE_ROUTE {
+                let used = setting.ends_with("_SECRET") && named.iter().any(|n| n == setting);
+                if present(setting).is_some() && !used {
+                    return Err(ConfigError::setting(
+                        setting,
+                        Rule::OnlyWithoutRoutes(instead),
+                    ));
+                }
+            }
             return Ok(Self {
                 routes,
                 store,
@@ -439,6 +470,8 @@ mod tests {
             ("/héllo", PathRule::Unmatchable),
             ("/a\\b", PathRule::Unmatchable),
             ("/a{b}", PathRule::Unmatchable),
+            // workerd percent-encodes ^ in a path (Node 20's parser does not).
+            ("/p1^x", PathRule::Unmatchable),
             ("/a/../b", PathRule::DotSegment),
             ("/a/./b", PathRule::DotSegment),
             ("/a/..", PathRule::DotSegment),
@@ -456,6 +489,7 @@ mod tests {
             "/_hookgates",
             "/~user/%20x",
             "//double",
+            "/p1|x!$&'()*+,;=:@[]",
         ] {
             assert_eq!(check_path(good), Ok(()), "{good:?}");
         }
@@ -499,6 +533,125 @@ mod tests {
             err(with(&[("LOG_RETENTION_DAYS", "0")])).rule,
             Rule::Number(_)
         ));
+    }
+
+    /// Found by the second hostile review: a token with a character no
+    /// browser sends as typed was accepted, and the admin API could never
+    /// be opened.
+    #[test]
+    fn an_admin_token_a_browser_cannot_send_is_refused() {
+        let tokens = [
+            "ädmin-token-0123456789",
+            "admin-token-0123456789\u{0}",
+            "admin-token\t0123456789",
+            "admin-token-01234567\u{7f}89",
+            "admin-token-0123456789\u{a0}x",
+        ];
+        // Failures name the case by number: a token is not printed.
+        for (case, bad) in tokens.into_iter().enumerate() {
+            let error = err(with(&[("ADMIN_TOKEN", bad)]));
+            assert_eq!(
+                error,
+                ConfigError::setting("ADMIN_TOKEN", Rule::TokenCharacters),
+                "token {case}"
+            );
+            assert!(!error.to_string().contains("0123456789"), "{error}");
+        }
+        let printable: String = (0x21u8..0x7f).map(char::from).collect();
+        let config = Config::from_settings(|name| match name {
+            "ADMIN_TOKEN" => Some(printable.clone()),
+            "WEBHOOK_SECRET" => Some(KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://x/".to_owned()),
+            _ => None,
+        });
+        assert!(config.is_ok(), "every printable ASCII character");
+    }
+
+    fn with_routes(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = vec![
+            (
+                "ROUTES",
+                r#"{"/a": {"scheme": "standard-webhooks", "secret": "A_SECRET", "origin": "http://x/"}}"#,
+            ),
+            ("A_SECRET", KEY),
+        ];
+        pairs.extend_from_slice(extra);
+        read(&pairs)
+    }
+
+    /// Found by the second hostile review: beside ROUTES these were ignored
+    /// without a word, even invalid ones, and an ORIGIN_SECRET set to lock
+    /// the origin left its forwards unsigned.
+    #[test]
+    fn single_route_settings_beside_routes_are_refused() {
+        assert!(with_routes(&[]).is_ok());
+        for (name, value) in [
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "http://127.0.0.1:8788/"),
+            ("ORIGIN_SECRET", KEY),
+            ("WEBHOOK_PATH", "/webhooks"),
+            ("DELIVERY", "direct"),
+            ("DELIVERY", "bogus"),
+        ] {
+            let error = err(with_routes(&[(name, value)]));
+            assert!(
+                matches!(&error, ConfigError { place: Place::Setting(n), rule: Rule::OnlyWithoutRoutes(_) } if *n == name),
+                "{name}={value}: {error:?}"
+            );
+            let text = error.to_string();
+            assert!(text.contains("ROUTES is set"), "{text}");
+            assert!(!text.contains(value), "{text}");
+        }
+        let message = err(with_routes(&[("ORIGIN_SECRET", KEY)])).to_string();
+        assert!(
+            message.contains("origin_secret = \"ORIGIN_SECRET\""),
+            "{message}"
+        );
+        // Blank ones are unset, as everywhere (wrangler.toml's placeholders).
+        assert!(with_routes(&[("ORIGIN_URL", ""), ("WEBHOOK_PATH", "  ")]).is_ok());
+        // A secret a route names is used, not ignored.
+        let named = read(&[
+            (
+                "ROUTES",
+                r#"{"/a": {"scheme": "standard-webhooks", "secret": "WEBHOOK_SECRET", "origin": "http://x/",
+                          "origin_secret": "ORIGIN_SECRET"}}"#,
+            ),
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_SECRET", KEY),
+        ]);
+        assert!(named.expect("valid").routes[0].origin_key.is_some());
+        // Whatever names it (here as the sender's key); the others stay
+        // refused.
+        let (name, rule) = match err(read(&[
+            (
+                "ROUTES",
+                r#"{"/a": {"scheme": "standard-webhooks", "secret": "ORIGIN_SECRET", "origin": "http://x/"}}"#,
+            ),
+            ("ORIGIN_SECRET", KEY),
+            ("DELIVERY", "queue"),
+        ])) {
+            ConfigError {
+                place: Place::Setting(name),
+                rule,
+            } => (name, rule),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name, "DELIVERY");
+        assert!(matches!(rule, Rule::OnlyWithoutRoutes(_)));
+    }
+
+    /// Found by the second hostile review: ROUTES of only spaces counted as
+    /// unset, and the single-route settings applied instead.
+    #[test]
+    fn routes_of_only_spaces_are_refused() {
+        for blank in [" ", "\n\t  "] {
+            assert_eq!(
+                err(with(&[("ROUTES", blank)])),
+                ConfigError::setting("ROUTES", Rule::BlankRoutes),
+                "{blank:?}"
+            );
+        }
+        assert!(with(&[("ROUTES", "")]).is_ok(), "empty is unset");
     }
 
     #[test]

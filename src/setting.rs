@@ -82,8 +82,17 @@ pub enum Rule {
     RouteNotTable,
     /// Two routes on one path.
     DuplicatePath,
-    /// A field that routes do not have (a typo would otherwise be ignored).
-    UnknownField(String),
+    /// A field that routes do not have (a typo would otherwise be ignored),
+    /// and nothing like one: its name is not shown, since it may be anything
+    /// pasted into the config (a key among them).
+    UnknownField,
+    /// A field that routes do not have, but a near miss of one they do
+    /// ([`near_miss`]): the name given is shown beside the one meant, as it
+    /// can differ from a public field name by two characters at most.
+    MisspelledField { given: String, meant: &'static str },
+    /// A field given twice in one route: JSON keeps the last, so the first
+    /// (`"scheme":"stripe", … "scheme":"github"`) would be dropped unseen.
+    DuplicateField,
     /// A field of the wrong type (the text says which).
     Type(&'static str),
     /// `scheme` names no scheme hookgate knows.
@@ -95,6 +104,20 @@ pub enum Rule {
     Unbound(Option<String>),
     /// `ADMIN_TOKEN` is too short to keep the admin API closed.
     WeakToken,
+    /// `ADMIN_TOKEN` holds a character outside printable ASCII (a control
+    /// or non-ASCII character): a browser sends a header's bytes, not its
+    /// UTF-8, and refuses some controls outright, so no request could ever
+    /// carry the token and the admin API would stay shut without a word.
+    TokenCharacters,
+    /// A single-route setting (`WEBHOOK_SECRET`, `ORIGIN_URL`,
+    /// `ORIGIN_SECRET`, `WEBHOOK_PATH`, `DELIVERY`) is set beside `ROUTES`,
+    /// which describes every route itself: it would be ignored (an
+    /// `ORIGIN_SECRET` meant to lock the origin, forwards without a
+    /// signature). The text says what to use instead.
+    OnlyWithoutRoutes(&'static str),
+    /// `ROUTES` holds only whitespace: neither routes nor unset (empty is
+    /// unset, like every setting), most likely a table that lost its text.
+    BlankRoutes,
     /// Not `direct` or `queue`.
     DeliveryMode,
     /// Queue mode without an origin secret: a queued event is forwarded
@@ -121,8 +144,10 @@ pub enum PathRule {
     /// Does not start with `/`.
     NotAbsolute,
     /// Holds a character a request path never carries as written (space,
-    /// `?`, `#`, `"`, `<`, `>`, `` ` ``, `{`, `}`, `\`, a control or
-    /// non-ASCII character): the runtime encodes or splits it.
+    /// `?`, `#`, `"`, `<`, `>`, `^`, `` ` ``, `{`, `}`, `\`, a control or
+    /// non-ASCII character): the runtime encodes or splits it. These are
+    /// exactly the printable ASCII characters workerd's URL parser changes in
+    /// a path (`hostile.test.mjs` checks every other one reaches its route).
     Unmatchable,
     /// Holds a `.` or `..` segment, which the runtime resolves away.
     DotSegment,
@@ -161,7 +186,7 @@ impl std::fmt::Display for Rule {
             Rule::Url(UrlRule::Fragment) => f.write_str("it holds a #fragment, which is never sent"),
             Rule::Path(PathRule::NotAbsolute) => f.write_str("it must start with /"),
             Rule::Path(PathRule::Unmatchable) => f.write_str(
-                "no request path can equal it: it holds a space, ?, #, \", <, >, `, {, }, \\, \
+                "no request path can equal it: it holds a space, ?, #, \", <, >, ^, `, {, }, \\, \
                  a control or a non-ASCII character",
             ),
             Rule::Path(PathRule::DotSegment) => f.write_str(
@@ -184,11 +209,20 @@ impl std::fmt::Display for Rule {
             Rule::NoRoutes => f.write_str("it holds no route"),
             Rule::RouteNotTable => f.write_str("a route must be a table of fields"),
             Rule::DuplicatePath => f.write_str("two routes have this path"),
-            Rule::UnknownField(name) => write!(
+            Rule::UnknownField => write!(
                 f,
-                "unknown field {}; routes take {}",
-                crate::json::string(name),
+                "a route has a field hookgate does not know (its name is not shown: it is \
+                 nothing like a field, and may be a pasted secret); routes take {}",
                 FIELDS.join(", ")
+            ),
+            Rule::MisspelledField { given, meant } => write!(
+                f,
+                "unknown field {} (did you mean {meant}?); routes take {}",
+                crate::json::string(given),
+                FIELDS.join(", ")
+            ),
+            Rule::DuplicateField => f.write_str(
+                "the route gives this field twice; JSON would keep only the last, so give it once",
             ),
             Rule::Type(expected) => write!(f, "expected {expected}"),
             Rule::UnknownScheme => {
@@ -213,6 +247,19 @@ impl std::fmt::Display for Rule {
             Rule::QueueNeedsOriginSecret => f.write_str(
                 "queue mode forwards events later, when the sender's timestamp is stale, so the route \
                  needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)",
+            ),
+            Rule::TokenCharacters => f.write_str(
+                "it holds a control or non-ASCII character, which a browser cannot send in a \
+                 header; use printable ASCII only (for example: openssl rand -hex 32)",
+            ),
+            Rule::OnlyWithoutRoutes(instead) => write!(
+                f,
+                "it describes the one route of a gate without ROUTES, and ROUTES is set, so it \
+                 would be ignored; {instead}"
+            ),
+            Rule::BlankRoutes => f.write_str(
+                "it holds only spaces; give it routes, or remove it (or leave it empty) to use \
+                 the single-route settings",
             ),
             Rule::WeakToken => write!(
                 f,
@@ -261,7 +308,7 @@ pub fn check_path(path: &str) -> Result<(), PathRule> {
         !(0x21..0x7f).contains(&b)
             || matches!(
                 b,
-                b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'\\'
+                b'"' | b'#' | b'<' | b'>' | b'?' | b'^' | b'`' | b'{' | b'}' | b'\\'
             )
     };
     if path.bytes().any(unmatchable) {
@@ -310,6 +357,34 @@ pub fn check_origin_url(text: &str) -> Result<(), UrlRule> {
     }
     Ok(())
 }
+
+/// The settings that describe the one route of a gate without `ROUTES`,
+/// each with what to use instead once `ROUTES` is set. Beside `ROUTES` each
+/// is a settings error ([`Rule::OnlyWithoutRoutes`]) rather than ignored;
+/// the two secrets are allowed when a route names them as its secret.
+pub const SINGLE_ROUTE: &[(&str, &str)] = &[
+    (
+        "WEBHOOK_SECRET",
+        "with ROUTES each route names its secrets (secret = \"NAME\"): remove it, or name it in a route",
+    ),
+    (
+        "ORIGIN_URL",
+        "with ROUTES each route has its own origin (origin = \"https://…\"): remove it",
+    ),
+    (
+        "ORIGIN_SECRET",
+        "with ROUTES a route re-signs its forwards only with origin_secret = \"ORIGIN_SECRET\": \
+         name it in every route that should, or remove it",
+    ),
+    (
+        "WEBHOOK_PATH",
+        "with ROUTES each route's path is its name in ROUTES: remove it",
+    ),
+    (
+        "DELIVERY",
+        "with ROUTES each route chooses its own (delivery = \"queue\"): remove it",
+    ),
+];
 
 /// The settings' defaults and ranges, shared by the plain settings and the
 /// route fields that override them.
@@ -405,6 +480,53 @@ pub fn parse_number(text: &str, number: &Number) -> Option<u64> {
         .parse::<u64>()
         .ok()
         .filter(|n| (number.min..=number.max).contains(n))
+}
+
+/// The field of [`FIELDS`] that `name` is a near miss of, if any: the same
+/// letters ignoring case and `-` for `_`, or at most two edits away
+/// (insertions, deletions, substitutions), for a name of field characters
+/// no longer than the longest field and two. Anything else is not shown in
+/// an error at all: a name nothing like a field may be a secret pasted into
+/// the wrong place, and its first characters are already most of it.
+pub fn near_miss(name: &str) -> Option<&'static str> {
+    let longest = FIELDS.iter().map(|f| f.len()).max().unwrap_or(0);
+    let fieldlike = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if name.is_empty() || name.len() > longest + 2 || !name.bytes().all(fieldlike) {
+        return None;
+    }
+    let folded: Vec<u8> = name
+        .bytes()
+        .map(|b| {
+            if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    FIELDS
+        .iter()
+        .map(|field| (edit_distance(&folded, field.as_bytes()), *field))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, field)| field)
+}
+
+/// Levenshtein distance of two short byte strings (one row at a time).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(x != y));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The fields a route may have, so a typo is an error rather than ignored.

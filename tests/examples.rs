@@ -26,11 +26,34 @@ fn dev_vars(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// wrangler.toml's `[vars]`, as text (what wrangler dev passes beside
+/// `.dev.vars`, which overrides them).
+fn toml_vars() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/wrangler.toml"))
+        .expect("wrangler.toml");
+    let table: toml::Table = text.parse().expect("wrangler.toml parses");
+    table["vars"]
+        .as_table()
+        .expect("[vars]")
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                other => serde_json::to_string(other).expect("JSON"),
+            };
+            (name.clone(), text)
+        })
+        .collect()
+}
+
 #[test]
 fn the_local_settings_are_valid_with_and_without_routes() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.dev.vars.example"))
         .expect(".dev.vars.example");
-    let vars = dev_vars(&text);
+    // As wrangler dev reads them: wrangler.toml's [vars], then .dev.vars
+    // over them; beside ROUTES neither may set a single-route setting.
+    let mut vars = toml_vars();
+    vars.extend(dev_vars(&text));
     let config =
         Config::from_settings(|name| vars.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     let schemes: Vec<_> = config.routes.iter().map(|r| r.scheme.name()).collect();
@@ -41,8 +64,20 @@ fn the_local_settings_are_valid_with_and_without_routes() {
     );
     assert!(config.routes.iter().all(|r| r.origin_key.is_some()));
 
+    // The single route the file describes in comments, uncommented.
     let mut plain = vars.clone();
     plain.remove("ROUTES");
+    let single: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .filter(|line| {
+            ["WEBHOOK_SECRET=", "ORIGIN_URL=", "WEBHOOK_PATH="]
+                .iter()
+                .any(|name| line.starts_with(name))
+        })
+        .collect();
+    assert_eq!(single.len(), 3, "the commented single route: {single:?}");
+    plain.extend(dev_vars(&single.join("\n")));
     let config =
         Config::from_settings(|name| plain.get(name).cloned()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.routes.len(), 1);

@@ -20,6 +20,7 @@ fn secrets() -> &'static [(&'static str, String)] {
     SECRETS.get_or_init(|| {
         let mut secrets: Vec<(&str, String)> = include_str!("../../.dev.vars.example")
             .lines()
+            .filter(|line| !line.starts_with('#'))
             .filter_map(|line| line.split_once('='))
             .filter(|(name, _)| name.ends_with("_SECRET") && *name != "WEBHOOK_SECRET")
             .map(|(name, value)| (name, value.to_owned()))

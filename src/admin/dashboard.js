@@ -89,7 +89,7 @@ function row(delivery) {
     'tr',
     { 'data-key': delivery.key, 'data-route': delivery.route },
     h('td', {}, when(delivery.last_seen)),
-    h('td', {}, delivery.route),
+    h('td', {}, delivery.route, delivery.route_gone ? h('span', { class: 'gone' }, ' (gone)') : ''),
     h('td', { class: 'cut', title: delivery.event_type ?? '' }, delivery.event_type ?? ''),
     h('td', { class: 'cut key', title: delivery.key }, delivery.key),
     h('td', {}, outcomeBadge(delivery.outcome)),
@@ -127,7 +127,7 @@ async function showDetail(route, key, tr) {
   if (mine !== detailing) return;
   const fields = [
     ['key', delivery.key],
-    ['route', delivery.route],
+    ['route', delivery.route_gone ? `${delivery.route} (gone: no route has this path now)` : delivery.route],
     ['scheme', delivery.scheme],
     ['event type', delivery.event_type ?? '—'],
     ['outcome', outcomeBadge(delivery.outcome)],
@@ -137,11 +137,17 @@ async function showDetail(route, key, tr) {
     ['first seen', when(delivery.first_seen)],
     ['last seen', when(delivery.last_seen)],
   ];
-  if (delivery.dead_letter) fields.push(['dead letter', 'kept; queue it again once the origin is back']);
+  // A dead letter of a route removed since cannot be retried (the API
+  // refuses, 409 route-gone) until a route has its path again.
+  if (delivery.dead_letter && delivery.route_gone) {
+    fields.push(['dead letter', 'kept; its route is gone, so it can be retried only once a route has this path again']);
+  } else if (delivery.dead_letter) {
+    fields.push(['dead letter', 'kept; queue it again once the origin is back']);
+  }
   const list = h('dl');
   for (const [name, value] of fields) list.append(h('dt', {}, name), h('dd', {}, value));
   $('detail').replaceChildren(h('h2', {}, 'Delivery'), list);
-  if (delivery.dead_letter) {
+  if (delivery.dead_letter && !delivery.route_gone) {
     const button = h('button', { type: 'button', id: 'retry' }, 'Retry delivery');
     button.addEventListener('click', () => retry(delivery, button));
     $('detail').append(button);

@@ -2,11 +2,17 @@
 //! and what each refusal answers. The Worker glue asks the delivery log and
 //! serves the dashboard's files; every decision is here.
 //!
-//! The whole prefix is 404 unless the `ADMIN_TOKEN` secret is set. The
-//! dashboard's files hold no data and are served to anyone once it is set;
-//! every data request needs `Authorization: Bearer <token>`, compared in
-//! constant time.
+//! The whole prefix is 404 unless the `ADMIN_TOKEN` secret is set. Once it
+//! is, the token comes first ([`request`]): a `GET` of the dashboard's page
+//! or one of its two files is served to anyone (they hold no data, and a
+//! browser opening the page cannot send a bearer token); every other
+//! request needs `Authorization: Bearer <token>`, compared in constant time,
+//! and without it is 401 whatever its path, method or query, so nothing
+//! about the API shows before the token. Every refusal has a reason the
+//! stats count it under ([`AdminError::counted_as`]).
 
+use crate::config::Config;
+use crate::log::counts::NO_ROUTE;
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
 use crate::query::{decode, pairs, value_of};
@@ -58,14 +64,6 @@ pub enum Asset {
     Style,
 }
 
-impl AdminRequest {
-    /// Whether answering needs the token (everything but the dashboard's
-    /// files, which hold no data).
-    pub fn needs_token(&self) -> bool {
-        !matches!(self, AdminRequest::Dashboard | AdminRequest::Asset(_))
-    }
-}
-
 /// Why an admin request was not answered with data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminError {
@@ -83,6 +81,10 @@ pub enum AdminError {
     UnknownDelivery,
     /// The record holds no dead letter to retry.
     NotADeadLetter,
+    /// No route has the record's path any more (the settings changed since
+    /// the event was accepted): a retry could only die again, so it is
+    /// refused and the dead letter is kept for when the route is back.
+    RouteGone,
     /// The delivery queue refused the retried event; the letter is kept.
     QueueUnavailable,
     /// The delivery log could not be reached.
@@ -90,43 +92,61 @@ pub enum AdminError {
 }
 
 impl AdminError {
+    /// The stable reason code, in the answer and in the stats.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AdminError::Disabled | AdminError::NotFound => "not-found",
+            AdminError::MethodNotAllowed => "method-not-allowed",
+            AdminError::Unauthorized => "unauthorized",
+            AdminError::BadQuery(_) => "bad-query",
+            AdminError::UnknownDelivery => "unknown-delivery",
+            AdminError::NotADeadLetter => "not-a-dead-letter",
+            AdminError::RouteGone => "route-gone",
+            AdminError::QueueUnavailable => "queue-unavailable",
+            AdminError::LogUnavailable => "log-unavailable",
+        }
+    }
+
+    /// The route and reason the stats count this refusal under: the admin
+    /// API's prefix, or, when the API does not exist, no route at all, like
+    /// any other path no route has.
+    pub fn counted_as(self) -> (&'static str, &'static str) {
+        match self {
+            AdminError::Disabled => (NO_ROUTE, self.reason()),
+            _ => (ADMIN_PREFIX, self.reason()),
+        }
+    }
+
     /// The answer, as problem+json. Nothing the request sent is echoed.
     pub fn answer(self) -> Answer {
-        let (status, reason, detail) = match self {
+        let (status, detail) = match self {
             AdminError::Disabled | AdminError::NotFound => {
-                (404, "not-found", "No webhook endpoint at this path.")
+                (404, "No webhook endpoint at this path.")
             }
-            AdminError::MethodNotAllowed => {
-                (405, "method-not-allowed", "The admin API is read with GET.")
-            }
+            AdminError::MethodNotAllowed => (405, "The admin API is read with GET."),
             AdminError::Unauthorized => (
                 401,
-                "unauthorized",
                 "The admin API needs Authorization: Bearer with the ADMIN_TOKEN secret.",
             ),
-            AdminError::BadQuery(detail) => (400, "bad-query", detail),
-            AdminError::UnknownDelivery => (
-                404,
-                "unknown-delivery",
-                "No delivery with that key on that route.",
-            ),
+            AdminError::BadQuery(detail) => (400, detail),
+            AdminError::UnknownDelivery => (404, "No delivery with that key on that route."),
             AdminError::NotADeadLetter => (
                 409,
-                "not-a-dead-letter",
                 "That delivery holds no dead letter: it was delivered, is still being retried, or was retried already.",
+            ),
+            AdminError::RouteGone => (
+                409,
+                "No route has this path any more (the settings changed since the event was accepted), so a retry could only fail again; the dead letter is kept: restore the route to retry it.",
             ),
             AdminError::QueueUnavailable => (
                 503,
-                "queue-unavailable",
                 "The delivery queue is unavailable; the dead letter is kept. Retry later.",
             ),
-            AdminError::LogUnavailable => (
-                503,
-                "log-unavailable",
-                "The delivery log could not be read; retry later.",
-            ),
+            AdminError::LogUnavailable => {
+                (503, "The delivery log could not be read; retry later.")
+            }
         };
-        let mut answer = problem(status, reason, detail);
+        let mut answer = problem(status, self.reason(), detail);
         match self {
             AdminError::Unauthorized => answer
                 .headers
@@ -153,8 +173,63 @@ pub fn authorized(authorization: Option<&str>, token: &str) -> bool {
     given.ct_eq(&expected).into()
 }
 
-/// Parses an admin request. `path` starts with [`ADMIN_PREFIX`]; `query` is
-/// without its `?`; `now_ms` resolves relative `since` values.
+/// The paths of the routes configured now, for the records the log shows
+/// (a record of any other route is shown as gone).
+pub fn route_paths(config: &Config) -> Vec<String> {
+    config
+        .routes
+        .iter()
+        .map(|route| route.path.clone())
+        .collect()
+}
+
+/// Whether a dead letter of `route` can be retried: only while a route has
+/// that path (the consumer would otherwise keep it as dead at once).
+pub fn retryable(config: &Config, route: &str) -> Result<(), AdminError> {
+    match config.route_for(route) {
+        Some(_) => Ok(()),
+        None => Err(AdminError::RouteGone),
+    }
+}
+
+/// Decides an admin request once `ADMIN_TOKEN` (`token`) is set: the
+/// dashboard's files for anyone, then the token, and only then the path,
+/// method and query ([`parse`]). Before the token nothing is parsed, so no
+/// answer but 401 tells anyone without it what the API would take.
+pub fn request(
+    method: &str,
+    path: &str,
+    query: &str,
+    now_ms: i64,
+    authorization: Option<&str>,
+    token: &str,
+) -> Result<AdminRequest, AdminError> {
+    if let Some(file) = public_file(method, path) {
+        return Ok(file);
+    }
+    if !authorized(authorization, token) {
+        return Err(AdminError::Unauthorized);
+    }
+    parse(method, path, query, now_ms)
+}
+
+/// A `GET` (or `HEAD`) of the dashboard's page, script or style: what a
+/// browser loads before anyone has typed the token. They hold no data.
+fn public_file(method: &str, path: &str) -> Option<AdminRequest> {
+    if method != "GET" && method != "HEAD" {
+        return None;
+    }
+    match path.strip_prefix(ADMIN_PREFIX)? {
+        "" | "/" => Some(AdminRequest::Dashboard),
+        "/dashboard.js" => Some(AdminRequest::Asset(Asset::Script)),
+        "/dashboard.css" => Some(AdminRequest::Asset(Asset::Style)),
+        _ => None,
+    }
+}
+
+/// Parses an admin request that carried the token. `path` starts with
+/// [`ADMIN_PREFIX`]; `query` is without its `?`; `now_ms` resolves relative
+/// `since` values.
 pub fn parse(
     method: &str,
     path: &str,
@@ -267,7 +342,7 @@ pub fn parse_since(text: &str, now_ms: i64) -> Option<i64> {
     }
     // The unit is read as a byte before the text is split: splitting at
     // `len - 1` would panic inside a last character of several bytes
-    // (`since=1%C3%A9`), and the query is parsed before the token is checked.
+    // (`since=1%C3%A9`).
     let unit_ms = match text.as_bytes().last()? {
         b's' => 1_000,
         b'm' => 60_000,
@@ -332,8 +407,6 @@ mod tests {
             parse("POST", "/_hookgate/stats", "", NOW),
             Err(AdminError::MethodNotAllowed)
         );
-        assert!(!AdminRequest::Dashboard.needs_token());
-        assert!(AdminRequest::Stats { since_ms: 0 }.needs_token());
     }
 
     #[test]
@@ -444,9 +517,9 @@ mod tests {
     }
 
     /// Found by tests/properties.rs: a `since` ending in a character of
-    /// several bytes panicked (a string split inside that character), and
-    /// anyone could send one, since the query is parsed before the token is
-    /// checked.
+    /// several bytes panicked (a string split inside that character); the
+    /// query was then parsed before the token was checked, so anyone could
+    /// send one.
     #[test]
     fn since_ending_in_a_multibyte_character_is_a_bad_query() {
         for bad in ["é", "1é", "15mé", "1\u{1F980}", "7d\u{0300}"] {
@@ -459,6 +532,151 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    const TOKEN: &str = "s3cret-token-0123456789";
+
+    /// Found by the second hostile review: without a token the API still
+    /// answered 400 with guidance, 405 or 404 by what was asked, showing
+    /// what it would take. Now only the dashboard's files come before it.
+    #[test]
+    fn the_token_comes_before_everything_but_the_dashboards_files() {
+        let asked = [
+            (
+                "GET",
+                "/_hookgate/deliveries",
+                "limit=0",
+                AdminError::BadQuery(""),
+            ),
+            (
+                "GET",
+                "/_hookgate/deliveries/x",
+                "",
+                AdminError::BadQuery(""),
+            ),
+            (
+                "GET",
+                "/_hookgate/deliveries/x/retry",
+                "route=/",
+                AdminError::MethodNotAllowed,
+            ),
+            ("POST", "/_hookgate/stats", "", AdminError::MethodNotAllowed),
+            (
+                "GET",
+                "/_hookgate/stats",
+                "since=soon",
+                AdminError::BadQuery(""),
+            ),
+            ("GET", "/_hookgate/nope", "", AdminError::NotFound),
+            ("POST", "/_hookgate/", "", AdminError::MethodNotAllowed),
+            (
+                "DELETE",
+                "/_hookgate/dashboard.js",
+                "",
+                AdminError::MethodNotAllowed,
+            ),
+        ];
+        for (method, path, query, with_token) in asked {
+            // No header, a near miss, the token without "Bearer " (the
+            // message names which, never the text).
+            let refused = [None, Some("Bearer s3cret-token-012345678"), Some(TOKEN)];
+            for (which, authorization) in refused.into_iter().enumerate() {
+                assert_eq!(
+                    request(method, path, query, NOW, authorization, TOKEN),
+                    Err(AdminError::Unauthorized),
+                    "{method} {path}?{query} with authorization {which}"
+                );
+            }
+            let answered = request(
+                method,
+                path,
+                query,
+                NOW,
+                Some("Bearer s3cret-token-0123456789"),
+                TOKEN,
+            );
+            assert_eq!(
+                answered.map_err(AdminError::reason),
+                Err(with_token.reason()),
+                "{method} {path}?{query}"
+            );
+        }
+        for (method, path, file) in [
+            ("GET", "/_hookgate", AdminRequest::Dashboard),
+            ("GET", "/_hookgate/", AdminRequest::Dashboard),
+            ("HEAD", "/_hookgate/", AdminRequest::Dashboard),
+            (
+                "GET",
+                "/_hookgate/dashboard.js",
+                AdminRequest::Asset(Asset::Script),
+            ),
+            (
+                "GET",
+                "/_hookgate/dashboard.css",
+                AdminRequest::Asset(Asset::Style),
+            ),
+        ] {
+            assert_eq!(request(method, path, "x=1", NOW, None, TOKEN), Ok(file));
+        }
+        assert_eq!(
+            request(
+                "GET",
+                "/_hookgate/stats",
+                "",
+                NOW,
+                Some("Bearer s3cret-token-0123456789"),
+                TOKEN
+            ),
+            Ok(AdminRequest::Stats {
+                since_ms: NOW - DAY_MS
+            })
+        );
+    }
+
+    #[test]
+    fn every_refusal_is_counted_under_the_admin_api_or_no_route() {
+        for error in [
+            AdminError::NotFound,
+            AdminError::MethodNotAllowed,
+            AdminError::Unauthorized,
+            AdminError::BadQuery("x"),
+            AdminError::UnknownDelivery,
+            AdminError::NotADeadLetter,
+            AdminError::RouteGone,
+            AdminError::QueueUnavailable,
+            AdminError::LogUnavailable,
+        ] {
+            assert_eq!(error.counted_as(), (ADMIN_PREFIX, error.reason()));
+            let body: serde_json::Value = serde_json::from_str(&error.answer().body).expect("JSON");
+            assert_eq!(body["reason"], error.reason());
+        }
+        assert_eq!(AdminError::Disabled.counted_as(), (NO_ROUTE, "not-found"));
+    }
+
+    /// Found by the second hostile review: a dead letter whose route was
+    /// removed since was queued again (202), only to die again at once.
+    #[test]
+    fn a_dead_letter_of_a_route_that_is_gone_is_not_retried() {
+        let config = Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(crate::testing::VECTOR_KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://x/".to_owned()),
+            "WEBHOOK_PATH" => Some("/quo".to_owned()),
+            _ => None,
+        })
+        .expect("valid");
+        assert_eq!(retryable(&config, "/quo"), Ok(()));
+        assert_eq!(retryable(&config, "/removed"), Err(AdminError::RouteGone));
+        let answer = AdminError::RouteGone.answer();
+        assert_eq!(
+            (answer.status, answer.content_type),
+            (409, "application/problem+json")
+        );
+        assert!(
+            answer.body.contains("\"reason\":\"route-gone\""),
+            "{}",
+            answer.body
+        );
+        assert_eq!(route_paths(&config), ["/quo"]);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The admin API's glue: the whole prefix is 404 unless `ADMIN_TOKEN` is
-//! set; the dashboard's files go to anyone then; data only with the token,
-//! from the delivery log. Every decision is in [`crate::admin`].
+//! set; the dashboard's files go to anyone then; everything else only with
+//! the token, from the delivery log; every refusal is counted. Every
+//! decision is in [`crate::admin`].
 
 use super::delivery_log::LogClient;
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
-use super::observe::{count_only, flush_counts, Sinks};
+use super::observe::{flush_counts, Sinks};
 use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
@@ -12,33 +13,39 @@ use crate::gate::Incoming;
 use crate::log::command::{decode_letter, LogCommand};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
-use crate::setting::ADMIN_PREFIX;
 use js_sys::Uint8Array;
 
-/// Answers one request under `/_hookgate`.
-pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) -> Answer {
+/// Answers one request under `/_hookgate`: the answer, or the refusal,
+/// which the caller answers and then counts ([`count_refusal`]).
+pub async fn answer(
+    incoming: &WorkerIncoming,
+    prepared: &Prepared,
+    now: i64,
+) -> Result<Answer, AdminError> {
     let Some(token) = &prepared.config.observe.admin_token else {
-        return AdminError::Disabled.answer();
+        return Err(AdminError::Disabled);
     };
     let query = query_of(&incoming.request);
-    let request = match admin::parse(incoming.method(), incoming.path(), &query, now) {
-        Ok(request) => request,
-        Err(error) => return error.answer(),
-    };
     let authorization = incoming.header("authorization");
-    if request.needs_token() && !admin::authorized(authorization.as_deref(), token.as_str()) {
-        count_only(now, ADMIN_PREFIX, "unauthorized");
-        return AdminError::Unauthorized.answer();
-    }
+    let request = admin::request(
+        incoming.method(),
+        incoming.path(),
+        &query,
+        now,
+        authorization.as_deref(),
+        token.as_str(),
+    )?;
     let bindings = prepared.bindings();
     let log = Sinks::of(&bindings).log;
     let command = match request {
-        AdminRequest::Dashboard => return page(admin::DASHBOARD_HTML, "text/html; charset=utf-8"),
+        AdminRequest::Dashboard => {
+            return Ok(page(admin::DASHBOARD_HTML, "text/html; charset=utf-8"))
+        }
         AdminRequest::Asset(Asset::Script) => {
-            return page(admin::DASHBOARD_JS, "text/javascript; charset=utf-8")
+            return Ok(page(admin::DASHBOARD_JS, "text/javascript; charset=utf-8"))
         }
         AdminRequest::Asset(Asset::Style) => {
-            return page(admin::DASHBOARD_CSS, "text/css; charset=utf-8")
+            return Ok(page(admin::DASHBOARD_CSS, "text/css; charset=utf-8"))
         }
         AdminRequest::List {
             filter,
@@ -48,17 +55,19 @@ pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) ->
             filter,
             limit,
             cursor,
+            routes: admin::route_paths(&prepared.config),
         },
-        AdminRequest::Get { route, key } => LogCommand::Get { route, key },
+        AdminRequest::Get { route, key } => LogCommand::Get {
+            route,
+            key,
+            routes: admin::route_paths(&prepared.config),
+        },
         AdminRequest::Retry { route, key } => {
-            let Some(log) = &log else {
-                return AdminError::LogUnavailable.answer();
-            };
+            admin::retryable(&prepared.config, &route)?;
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
             let queue = EdgeQueue(bindings.delivery_queue.clone());
-            return match retry_dead_letter(&queue, log, route, key, now).await {
-                Ok(()) => Outcome::Queued.answer(None),
-                Err(error) => error.answer(),
-            };
+            retry_dead_letter(&queue, log, route, key, now).await?;
+            return Ok(Outcome::Queued.answer(None));
         }
         AdminRequest::Stats { since_ms } => {
             if let Some(log) = &log {
@@ -67,19 +76,27 @@ pub async fn answer(incoming: &WorkerIncoming, prepared: &Prepared, now: i64) ->
             LogCommand::Stats { since_ms }
         }
     };
-    let Some(log) = log else {
-        return AdminError::LogUnavailable.answer();
-    };
+    let log = log.ok_or(AdminError::LogUnavailable)?;
     match log.send(&command).await {
-        Ok((200, body)) => Answer {
+        Ok((200, body)) => Ok(Answer {
             status: 200,
             content_type: "application/json",
             body,
             headers: vec![("x-content-type-options", "nosniff".to_owned())],
-        },
-        Ok((404, _)) => AdminError::UnknownDelivery.answer(),
-        _ => AdminError::LogUnavailable.answer(),
+        }),
+        Ok((404, _)) => Err(AdminError::UnknownDelivery),
+        _ => Err(AdminError::LogUnavailable),
     }
+}
+
+/// Counts a refusal in the stats, after it was answered: under the admin
+/// API's prefix, or under no route when the API does not exist.
+pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
+    let (route, reason) = error.counted_as();
+    let flush_seconds = prepared.config.observe.stats_flush_seconds;
+    Sinks::of(&prepared.bindings())
+        .count_refusal(flush_seconds, now, route, reason)
+        .await;
 }
 
 /// Queues a dead letter again: takes it from the log, sends it to the

@@ -107,9 +107,16 @@ async fn consume_one(
         return;
     };
     let attempt = message.attempts().map_or(1, |n| n.max(1.0) as u32);
-    let scheme = config
-        .route_for(&queued.route)
-        .map_or("", |(_, route)| route.scheme.name());
+    let found = config.route_for(&queued.route);
+    let scheme = found.map_or("", |(_, route)| route.scheme.name());
+    if found.is_none() {
+        // Kept as a dead letter below; the admin API shows its route as gone
+        // and refuses a retry until a route has that path again.
+        console_error(&format!(
+            "hookgate: a queued event's route {} is gone (the settings changed since it was accepted); it is kept as a dead letter",
+            crate::setting::shown_path(&queued.route)
+        ));
+    }
     let kept = Letter {
         content_type: queued.content_type.clone(),
         headers: queued.headers.clone(),

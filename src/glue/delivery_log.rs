@@ -161,12 +161,13 @@ fn handle(
             filter,
             limit,
             cursor,
+            routes,
         } => {
             let (records, next) = table.list(&filter, limit, cursor)?;
-            json(render::page(&records, next))
+            json(render::page(&records, next, &routes))
         }
-        LogCommand::Get { route, key } => match table.get(&route, &key)? {
-            Some((record, _)) => json(render::record(&record)),
+        LogCommand::Get { route, key, routes } => match table.get(&route, &key)? {
+            Some((record, _)) => json(render::record(&record, &routes)),
             None => error("unknown delivery", 404),
         },
         LogCommand::Stats { since_ms } => {

@@ -15,9 +15,11 @@ use super::edge::{
 use super::io::respond;
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
-use super::settings::prepare;
+use super::settings::{prepare, Bindings};
+use crate::config::DEFAULT_STATS_FLUSH_SECONDS;
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
+use crate::log::counts::NO_ROUTE;
 use crate::observe::{encode_line, Value};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::cooldown::CoolDowns;
@@ -40,10 +42,24 @@ fn answer_with(settle: &Function, answer: &Answer) {
     let _ = settle.call1(&JsValue::UNDEFINED, &respond(answer));
 }
 
-/// Answers that the settings are wrong; there is no work to wait for.
-fn misconfigured(settle: &Function) -> Option<Promise> {
+/// Answers that the settings are wrong, then counts it under `route` (the
+/// request's route when the settings were read, or no route), writing every
+/// `flush_seconds`: the only work left to wait for.
+fn misconfigured(
+    settle: &Function,
+    sinks: Sinks,
+    flush_seconds: u64,
+    route: String,
+    now: i64,
+) -> Option<Promise> {
     answer_with(settle, &Outcome::Misconfigured.answer(None));
-    None
+    let reason = Outcome::Misconfigured.reason();
+    Some(promise(async move {
+        sinks
+            .count_refusal(flush_seconds, now, &route, reason)
+            .await;
+        Ok(JsValue::UNDEFINED)
+    }))
 }
 
 /// Every request. Returns the request's work, which the entry runs under
@@ -63,26 +79,44 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         Ok(prepared) => prepared,
         Err(error) => {
             console_error(&format!("hookgate: misconfigured: {error}"));
-            return misconfigured(&settle);
+            // Counted all the same, with the default interval (the
+            // settings that would say otherwise did not parse).
+            let sinks = Sinks::of(&Bindings::of(&env));
+            let flush = DEFAULT_STATS_FLUSH_SECONDS;
+            return misconfigured(&settle, sinks, flush, NO_ROUTE.to_owned(), started);
         }
     };
     let mut incoming = WorkerIncoming::new(request, &prepared.header_names);
     let path = incoming.path();
     if is_admin_path(path) {
         let work = promise(async move {
-            answer_with(&settle, &admin::answer(&incoming, &prepared, started).await);
+            match admin::answer(&incoming, &prepared, started).await {
+                Ok(answer) => answer_with(&settle, &answer),
+                Err(refused) => {
+                    answer_with(&settle, &refused.answer());
+                    admin::count_refusal(&prepared, refused, started).await;
+                }
+            }
             Ok(JsValue::UNDEFINED)
         });
         return Some(work);
     }
     let bindings = prepared.bindings();
+    let sinks = Sinks::of(&bindings);
+    // A missing binding is counted under the request's route.
+    let flush = prepared.config.observe.stats_flush_seconds;
+    let route = || {
+        let found = prepared.config.route_for(path);
+        found
+            .map_or(NO_ROUTE, |(_, route)| route.path.as_str())
+            .to_owned()
+    };
     let Some(store) = replay_store(&bindings, &prepared.config) else {
-        return misconfigured(&settle);
+        return misconfigured(&settle, sinks, flush, route(), started);
     };
     let Some(queue) = delivery_queue(&bindings, &prepared.config) else {
-        return misconfigured(&settle);
+        return misconfigured(&settle, sinks, flush, route(), started);
     };
-    let sinks = Sinks::of(&bindings);
     let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);

@@ -113,21 +113,34 @@ impl Sinks {
     }
 
     async fn count(&self, log: &LogClient, config: &Config, now: i64, route: &str, reason: &str) {
-        let interval = i64::try_from(config.observe.stats_flush_seconds).unwrap_or(60) * 1000;
-        let batch = COUNTS.with(|counts| {
-            let mut counts = counts.borrow_mut();
-            counts.add(now, route, reason);
-            counts.take_due(now, interval)
-        });
-        if let Some(batch) = batch {
-            write_counts(log, batch).await;
+        count_every(log, config.observe.stats_flush_seconds, now, route, reason).await;
+    }
+
+    /// Counts a request refused before the gate handled it (an admin
+    /// request, a settings error), writing the batch when one is due, as
+    /// the gate's own counts are: a flood of them costs one write per
+    /// interval (`flush_seconds`, `STATS_FLUSH_SECONDS`), and a quiet
+    /// gate's first one shows at once.
+    pub async fn count_refusal(&self, flush_seconds: u64, now: i64, route: &str, reason: &str) {
+        if let Some(log) = &self.log {
+            count_every(log, flush_seconds, now, route, reason).await;
         }
     }
 }
 
-/// Counts one request without writing (a refused admin request).
-pub fn count_only(now: i64, route: &str, reason: &str) {
-    COUNTS.with(|counts| counts.borrow_mut().add(now, route, reason));
+/// Counts one request; writes the isolate's pending counts when due.
+async fn count_every(log: &LogClient, flush_seconds: u64, now: i64, route: &str, reason: &str) {
+    let interval = i64::try_from(flush_seconds)
+        .unwrap_or(60)
+        .saturating_mul(1000);
+    let batch = COUNTS.with(|counts| {
+        let mut counts = counts.borrow_mut();
+        counts.add(now, route, reason);
+        counts.take_due(now, interval)
+    });
+    if let Some(batch) = batch {
+        write_counts(log, batch).await;
+    }
 }
 
 /// Writes this isolate's pending counts now (before a stats request, so

@@ -27,7 +27,9 @@ pub struct Bindings {
 }
 
 impl Bindings {
-    fn of(env: &JsValue) -> Self {
+    /// Looks the bindings up (also when the settings do not parse, so a
+    /// settings error can still be counted in the delivery log).
+    pub fn of(env: &JsValue) -> Self {
         Self {
             replay_kv: binding(env, "REPLAY_KV"),
             replay_do: binding(env, "REPLAY_DO"),

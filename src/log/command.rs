@@ -26,14 +26,21 @@ pub enum LogCommand {
     },
     /// Add a batch of counts.
     Counts(Vec<Count>),
-    /// A page of records, newest first.
+    /// A page of records, newest first. `routes` are the paths of the
+    /// routes configured now (the log object does not read the settings),
+    /// so a record whose route is gone can say so.
     List {
         filter: Filter,
         limit: u32,
         cursor: Option<Cursor>,
+        routes: Vec<String>,
     },
-    /// One record.
-    Get { route: String, key: String },
+    /// One record; `routes` as for [`LogCommand::List`].
+    Get {
+        route: String,
+        key: String,
+        routes: Vec<String>,
+    },
     /// Counts per route and reason since a time (Unix ms).
     Stats { since_ms: i64 },
     /// Delete records last seen, and counts, before a time (Unix ms).
@@ -104,6 +111,21 @@ fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
     })
 }
 
+/// The routes configured now, one `live` field each.
+fn push_live(out: &mut String, routes: &[String]) {
+    for route in routes {
+        field(out, "live", route);
+    }
+}
+
+fn live(fields: &[(String, String)]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(name, _)| name == "live")
+        .map(|(_, route)| route.clone())
+        .collect()
+}
+
 fn field(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push('&');
@@ -151,6 +173,7 @@ impl LogCommand {
                 filter,
                 limit,
                 cursor,
+                routes,
             } => {
                 if let Some(route) = &filter.route {
                     field(&mut body, "route", route);
@@ -165,11 +188,13 @@ impl LogCommand {
                 if let Some(cursor) = cursor {
                     field(&mut body, "cursor", &cursor.encode());
                 }
+                push_live(&mut body, routes);
                 "/list"
             }
-            LogCommand::Get { route, key } => {
+            LogCommand::Get { route, key, routes } => {
                 field(&mut body, "route", route);
                 field(&mut body, "key", key);
+                push_live(&mut body, routes);
                 "/get"
             }
             LogCommand::Stats { since_ms } => {
@@ -244,10 +269,12 @@ impl LogCommand {
                     Some(cursor) => Some(Cursor::decode(&cursor)?),
                     None => None,
                 },
+                routes: live(&fields),
             },
             "/get" => LogCommand::Get {
                 route: one("route")?,
                 key: one("key")?,
+                routes: live(&fields),
             },
             "/stats" => LogCommand::Stats {
                 since_ms: number("since")?,
@@ -350,15 +377,18 @@ mod tests {
                 last_seen: 9,
                 row: 3,
             }),
+            routes: vec!["/a".into(), "/b & c".into()],
         });
         round_trip(LogCommand::List {
             filter: Filter::default(),
             limit: 50,
             cursor: None,
+            routes: Vec::new(),
         });
         round_trip(LogCommand::Get {
             route: "/a".into(),
             key: "sig_00".into(),
+            routes: vec!["/a".into()],
         });
         round_trip(LogCommand::Stats { since_ms: 0 });
         round_trip(LogCommand::Purge { before_ms: 123 });

@@ -6,8 +6,11 @@
 use super::{Cursor, DeliveryRecord};
 use crate::json::push_str;
 
-/// One record as a JSON object.
-pub fn push_record(out: &mut String, record: &DeliveryRecord) {
+/// One record as a JSON object. `routes` are the paths configured now: a
+/// record of any other route says `"route_gone":true` (the settings changed
+/// since; its dead letter, if any, cannot be retried until the route is
+/// back).
+pub fn push_record(out: &mut String, record: &DeliveryRecord, routes: &[String]) {
     out.push_str("{\"key\":");
     push_str(out, &record.key);
     out.push_str(",\"route\":");
@@ -29,28 +32,29 @@ pub fn push_record(out: &mut String, record: &DeliveryRecord) {
         Some(status) => out.push_str(&status.to_string()),
         None => out.push_str("null"),
     }
+    let gone = !routes.contains(&record.route);
     out.push_str(&format!(
-        ",\"duration_ms\":{},\"dead_letter\":{}}}",
+        ",\"duration_ms\":{},\"dead_letter\":{},\"route_gone\":{gone}}}",
         record.duration_ms, record.dead_letter
     ));
 }
 
 /// One record.
-pub fn record(record: &DeliveryRecord) -> String {
+pub fn record(record: &DeliveryRecord, routes: &[String]) -> String {
     let mut out = String::with_capacity(256);
-    push_record(&mut out, record);
+    push_record(&mut out, record, routes);
     out
 }
 
 /// A page of records and the cursor of the next page, if there is one.
-pub fn page(records: &[DeliveryRecord], next: Option<Cursor>) -> String {
+pub fn page(records: &[DeliveryRecord], next: Option<Cursor>, routes: &[String]) -> String {
     let mut out = String::with_capacity(64 + records.len() * 256);
     out.push_str("{\"deliveries\":[");
     for (i, record) in records.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_record(&mut out, record);
+        push_record(&mut out, record, routes);
     }
     out.push_str("],\"cursor\":");
     match next {
@@ -128,6 +132,7 @@ mod tests {
                 last_seen: 5,
                 row: 6,
             }),
+            &["/quo".to_owned()],
         );
         assert!(!text.contains('<'), "{text}");
         let value: Value = serde_json::from_str(&text).expect("JSON");
@@ -137,14 +142,27 @@ mod tests {
         assert_eq!(first["origin_status"], 204);
         assert_eq!(first["event_type"], "message.received");
         assert_eq!(value["cursor"], "5.6");
-        let empty: Value = serde_json::from_str(&page(&[], None)).expect("JSON");
+        assert_eq!(first["route_gone"], false);
+        let empty: Value = serde_json::from_str(&page(&[], None, &[])).expect("JSON");
         assert_eq!(empty["cursor"], Value::Null);
         let mut bare = sample();
         bare.event_type = None;
         bare.origin_status = None;
-        let value: Value = serde_json::from_str(&record(&bare)).expect("JSON");
+        let value: Value = serde_json::from_str(&record(&bare, &[])).expect("JSON");
         assert_eq!(value["event_type"], Value::Null);
         assert_eq!(value["origin_status"], Value::Null);
+    }
+
+    /// Found by the second hostile review: a dead letter of a route removed
+    /// since looked like any other, with a retry that could only fail.
+    #[test]
+    fn a_record_whose_route_is_gone_says_so() {
+        let routes = ["/github".to_owned(), "/quo-legacy".to_owned()];
+        let value: Value = serde_json::from_str(&record(&sample(), &routes)).expect("JSON");
+        assert_eq!(value["route_gone"], true, "/quo is not /quo-legacy");
+        let routes = ["/quo".to_owned()];
+        let value: Value = serde_json::from_str(&record(&sample(), &routes)).expect("JSON");
+        assert_eq!(value["route_gone"], false);
     }
 
     #[test]

@@ -502,4 +502,32 @@ describe('a dead letter in the dashboard', () => {
     await waitForRows(page, 1, { outcome: 'delivered' });
     assert.deepEqual(watch.errors, []);
   });
+
+  test('a dead letter whose route is gone says so, with no retry button', async () => {
+    const gone = 'msg_of_a_removed_route';
+    await gate.sendQueued({
+      v: 1,
+      route: '/removed',
+      key: gone,
+      contentType: 'application/json',
+      eventType: 'message.received',
+      headers: [['webhook-id', gone]],
+      body: new Uint8Array(Buffer.from(quoEvent())),
+    });
+    await poll(async () => (await admin(gate, `/deliveries/${gone}?route=%2Fremoved`)).json?.dead_letter, 10_000);
+    const { page, watch } = await watchedPage(chromium.browser);
+    await page.goto(`${gate.url}_hookgate/`, { waitUntil: 'load' });
+    await page.type('#token', TOKEN);
+    await page.click('#sign-in button[type=submit]');
+    await waitForRows(page, 2);
+    const route = await page.$eval(`#deliveries tbody tr[data-key="${gone}"]`, (tr) => tr.cells[1].textContent);
+    assert.equal(route, '/removed (gone)');
+    await page.click(`#deliveries tbody tr[data-key="${gone}"]`);
+    await page.waitForFunction(() => !document.getElementById('detail').hidden, WAIT);
+    const detail = await page.$eval('#detail', (detail) => detail.textContent);
+    assert.match(detail, /\/removed \(gone: no route has this path now\)/);
+    assert.match(detail, /its route is gone/);
+    assert.equal(await page.$('#retry'), null, 'no retry button');
+    assert.deepEqual(watch.errors, []);
+  });
 });

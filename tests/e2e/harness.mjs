@@ -178,8 +178,8 @@ export default function () {
 
 /**
  * Starts the gate in workerd with these settings (strings, as wrangler
- * passes vars; WEBHOOK_SECRET is SENDER_KEY unless given, and a setting
- * given as undefined is left unbound). `logs` holds what the Worker printed.
+ * passes vars; without ROUTES, WEBHOOK_SECRET is SENDER_KEY unless given; a
+ * setting given as undefined is left unbound). `logs` holds what the Worker printed.
  * Options:
  * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
  *   makes those operations throw; `put` may name a value prefix ('done') to
@@ -222,9 +222,12 @@ export async function startGate(
     scriptPath: `${ROOT}build/index.js`,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2026-04-20',
-    // A setting given as undefined is left unbound.
+    // A setting given as undefined is left unbound. The single route's
+    // secret is the default only without ROUTES (beside ROUTES it is refused).
     bindings: Object.fromEntries(
-      Object.entries({ WEBHOOK_SECRET: SENDER_KEY, ...settings }).filter(([, value]) => value !== undefined),
+      Object.entries({ ...(settings.ROUTES === undefined ? { WEBHOOK_SECRET: SENDER_KEY } : {}), ...settings }).filter(
+        ([, value]) => value !== undefined,
+      ),
     ),
   };
   const workers = [gate];
@@ -260,9 +263,13 @@ export async function startGate(
   }
   if (queues) {
     gate.queueConsumers = QUEUE_CONSUMERS;
-    // A producer on the dead-letter queue, for tests that put a message
-    // there as the runtime would after the queue's own retries ran out.
-    gate.queueProducers = { TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' } };
+    // Producers on both queues, for tests that put a message there as the
+    // runtime would after the queue's own retries ran out, or as a gate
+    // with other settings accepted it earlier.
+    gate.queueProducers = {
+      TEST_DEAD_LETTERS: { queueName: 'hookgate-dead-letters' },
+      TEST_DELIVERIES: { queueName: 'hookgate-deliveries' },
+    };
     if (switchableQueue) {
       gate.wrappedBindings = { ...gate.wrappedBindings, DELIVERY_QUEUE: 'switchable-queue' };
       workers.push({
@@ -334,6 +341,15 @@ export async function startGate(
       const stub = namespace.get(namespace.idFromName('delivery-log'));
       return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
     },
+    /**
+     * The counts the delivery log holds since `sinceMs`, read from the
+     * object itself (as the admin API's stats, without needing the API).
+     */
+    async logStats(sinceMs = 0) {
+      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
+      const stub = namespace.get(namespace.idFromName('delivery-log'));
+      return (await stub.fetch('https://delivery-log/stats', { method: 'POST', body: `since=${sinceMs}` })).json();
+    },
     /** Runs the cron trigger as if scheduled at `time` (a Date). */
     async scheduled(time) {
       const worker = await mf.getWorker('gate');
@@ -355,6 +371,14 @@ export async function startGate(
     /** With `queues`: puts a message on the dead-letter queue directly. */
     async sendDeadLetter(message) {
       const producer = await mf.getQueueProducer('TEST_DEAD_LETTERS', 'gate');
+      await producer.send(message, { contentType: 'v8' });
+    },
+    /**
+     * With `queues`: puts a message on the delivery queue directly, as a
+     * gate (perhaps with other routes) would have queued it.
+     */
+    async sendQueued(message) {
+      const producer = await mf.getQueueProducer('TEST_DELIVERIES', 'gate');
       await producer.send(message, { contentType: 'v8' });
     },
     /** Rows stored in every replay shard (Durable Object mode), expired or not. */
@@ -480,15 +504,16 @@ async function isolateMemory(mf, url) {
 
 /**
  * For a describe block: a fresh origin and a gate in front of it, started
- * before its tests and closed after them. The gate's ORIGIN_URL is the
- * origin's unless `settings` says otherwise. Read `rig.origin` and
+ * before its tests and closed after them. Without ROUTES, the gate's
+ * ORIGIN_URL is the origin's unless `settings` says otherwise. Read `rig.origin` and
  * `rig.gate` inside tests.
  */
 export function useGate(settings = {}, options = {}) {
   const rig = {};
   before(async () => {
     rig.origin = await startOrigin();
-    rig.gate = await startGate({ ORIGIN_URL: rig.origin.url, ...settings }, options);
+    const single = settings.ROUTES === undefined ? { ORIGIN_URL: rig.origin.url } : {};
+    rig.gate = await startGate({ ...single, ...settings }, options);
   });
   after(async () => {
     await rig.gate?.close();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { describe, test } from 'node:test';
+import { Miniflare } from 'miniflare';
 import { Webhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { signFor } from '../../scripts/senders.mjs';
@@ -242,6 +243,25 @@ describe('settings that could never work are refused, naming the setting and the
     ['WEBHOOK_SECRET', { ORIGIN_URL: 'http://127.0.0.1:9/', WEBHOOK_SECRET: 'whsec_QQ==' }, /setting WEBHOOK_SECRET is invalid: a key decodes to fewer than 16 bytes/],
     ['ORIGIN_SECRET', { ORIGIN_URL: 'http://127.0.0.1:9/', ORIGIN_SECRET: `${ORIGIN_KEY} ${SENDER_KEY}` }, /setting ORIGIN_SECRET is invalid: it holds several keys separated by spaces, but takes exactly one/],
   ];
+  // Found by the second hostile review: each of these was ignored without a
+  // word (or, for ^, made a route no request could reach).
+  const route = { scheme: 'github', secret: 'S', origin: 'http://127.0.0.1:9/' };
+  const withRoutes = (extra, routes = { '/a': route }) => ({ ROUTES: routes, S: 'hunter2-s3cret-value', ...extra });
+  cases.push(
+    ['ORIGIN_SECRET beside ROUTES', withRoutes({ ORIGIN_SECRET: ORIGIN_KEY }), /setting ORIGIN_SECRET is invalid: it describes the one route of a gate without ROUTES, and ROUTES is set, so it would be ignored; with ROUTES a route re-signs its forwards only with origin_secret = "ORIGIN_SECRET"/],
+    ['DELIVERY beside ROUTES', withRoutes({ DELIVERY: 'bogus' }), /setting DELIVERY is invalid: it describes the one route of a gate without ROUTES/],
+    ['WEBHOOK_SECRET beside ROUTES', withRoutes({ WEBHOOK_SECRET: SENDER_KEY }), /setting WEBHOOK_SECRET is invalid: it describes the one route/],
+    ['WEBHOOK_PATH beside ROUTES', withRoutes({ WEBHOOK_PATH: '/hooks' }), /setting WEBHOOK_PATH is invalid: it describes the one route/],
+    ['ORIGIN_URL beside ROUTES', withRoutes({ ORIGIN_URL: 'http://127.0.0.1:9/' }), /setting ORIGIN_URL is invalid: it describes the one route/],
+    [
+      'a route field given twice',
+      withRoutes({}, '{"/a": {"scheme": "stripe", "secret": "S", "origin": "http://127.0.0.1:9/", "scheme": "github"}}'),
+      /setting ROUTES, route "\/a", field scheme is invalid: the route gives this field twice/,
+    ],
+    ['a path workerd percent-encodes', withRoutes({}, { '/p1^x': route }), /route "\/p1\^x", field path is invalid: no request path can equal it/],
+    ['ROUTES of only spaces', { ROUTES: '   ', ORIGIN_URL: 'http://127.0.0.1:9/' }, /setting ROUTES is invalid: it holds only spaces/],
+    ['ADMIN_TOKEN', { ORIGIN_URL: 'http://127.0.0.1:9/', ADMIN_TOKEN: 'ädmin-s3cret-token-0001' }, /setting ADMIN_TOKEN is invalid: it holds a control or non-ASCII character/],
+  );
   for (const [setting, settings, message] of cases) {
     test(`${setting}: ${message.source.slice(0, 60)}…`, async () => {
       const gate = await startGate(settings);
@@ -252,10 +272,55 @@ describe('settings that could never work are refused, naming the setting and the
         assert.equal(answer.json.reason, 'misconfigured');
         const text = gate.logs.join('\n');
         assert.match(text, message);
-        assert.ok(!text.includes('s3cret') && !text.includes(ORIGIN_KEY.slice(6)), text);
+        assert.ok(!text.includes('s3cret') && !text.includes(ORIGIN_KEY.slice(6)) && !text.includes(SENDER_KEY.slice(6)), text);
+        // Counted too, though the settings name no route: under (none).
+        await sleep(100);
+        assert.deepEqual((await gate.logStats()).routes, { '(none)': { misconfigured: 1 } });
       } finally {
         await gate.close();
       }
     });
   }
+});
+
+/** Every printable ASCII character, and those workerd's URL parser changes in a path (src/setting.rs check_path refuses them). */
+const PRINTABLE = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
+const REWRITTEN = [' ', '"', '#', '<', '>', '?', '\\', '^', '`', '{', '}'];
+
+describe('a route path is refused exactly when the runtime would rewrite it', () => {
+  test('in workerd, new URL changes a path at exactly the characters the settings refuse', async () => {
+    const mf = new Miniflare({
+      modules: true,
+      compatibilityDate: '2026-04-20',
+      script: `export default { fetch() {
+        const changed = [];
+        for (let b = 0x20; b < 0x7f; b++) {
+          const c = String.fromCharCode(b);
+          if (new URL('http://h/p1' + c + 'x').pathname !== '/p1' + c + 'x') changed.push(c);
+        }
+        return Response.json(changed);
+      } }`,
+    });
+    try {
+      const changed = await (await mf.dispatchFetch('http://h/')).json();
+      assert.deepEqual(changed, REWRITTEN);
+    } finally {
+      await mf.dispose();
+    }
+  });
+
+  test('a route on every other character is accepted, and a request reaches it as written', async () => {
+    const kept = PRINTABLE.filter((c) => !REWRITTEN.includes(c));
+    const routes = Object.fromEntries(kept.map((c) => [`/p1${c}x`, { scheme: 'github', secret: 'S', origin: 'http://127.0.0.1:9/' }]));
+    const gate = await startGate({ ROUTES: routes, S: 'github secret of the path test' });
+    try {
+      for (const c of kept) {
+        const answer = await rawRequest(gate.url, { path: `/p1${c}x`, headers: [['content-length', '2']], body: [{ data: '{}' }] });
+        assert.equal(answer.status, 401, `${JSON.stringify(c)}: ${answer.text}`);
+        assert.equal(answer.json.reason, 'missing-header', `${JSON.stringify(c)} reached its route`);
+      }
+    } finally {
+      await gate.close();
+    }
+  });
 });

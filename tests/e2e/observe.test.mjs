@@ -28,12 +28,13 @@ function admin(gate, path, { token = TOKEN } = {}) {
 
 describe('without ADMIN_TOKEN nothing under /_hookgate/ exists', () => {
   let gate;
+  const paths = ['', '/', '/deliveries', '/stats', '/dashboard.js', '/deliveries/x?route=/', '/nope'];
   before(async () => {
-    gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/' });
+    gate = await startGate({ ORIGIN_URL: 'http://127.0.0.1:9/', STATS_FLUSH_SECONDS: '1' });
   });
   after(() => gate?.close());
 
-  for (const path of ['', '/', '/deliveries', '/stats', '/dashboard.js', '/deliveries/x?route=/', '/nope']) {
+  for (const path of paths) {
     test(`GET /_hookgate${path} is 404, with or without a token`, async () => {
       for (const token of [null, TOKEN]) {
         const answer = await admin(gate, path, { token });
@@ -42,6 +43,66 @@ describe('without ADMIN_TOKEN nothing under /_hookgate/ exists', () => {
       }
     });
   }
+
+  // Found by the second hostile review: these 404s went uncounted.
+  test('each is counted like any path no route has: (none), not-found', async () => {
+    await sleep(1_100); // past STATS_FLUSH_SECONDS: the next count writes the batch
+    assert.equal((await admin(gate, '/nope', { token: null })).status, 404);
+    await sleep(200);
+    const { routes } = await gate.logStats();
+    assert.deepEqual(routes, { '(none)': { 'not-found': paths.length * 2 + 1 } });
+  });
+});
+
+describe('the admin API checks the token before anything else, and counts every refusal', () => {
+  const rig = useGate({ ADMIN_TOKEN: TOKEN });
+  // Each answered, with the token, by what the request holds; without it
+  // (or with another) only 401.
+  const asked = [
+    ['GET', '/deliveries?limit=0', 400, 'bad-query'],
+    ['GET', '/deliveries?since=%zz', 400, 'bad-query'],
+    ['GET', '/deliveries/x', 400, 'bad-query'],
+    ['GET', '/deliveries/x/retry?route=/', 405, 'method-not-allowed'],
+    ['POST', '/stats', 405, 'method-not-allowed'],
+    ['POST', '/', 405, 'method-not-allowed'],
+    ['GET', '/nope', 404, 'not-found'],
+    ['GET', '/deliveries/x?route=/', 404, 'unknown-delivery'],
+    ['POST', '/deliveries/x/retry?route=/', 404, 'unknown-delivery'],
+  ];
+  const call = (method, path, token) =>
+    send(rig.gate.url, { method, path: `/_hookgate${path}`, headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+
+  // Found by the second hostile review: without a token these answered
+  // 400 with guidance, 405 and 404, telling anyone what the API takes.
+  test('without the token, or with another, every request but the dashboard files is 401', async () => {
+    for (const token of [null, 'admin-token-for-the-e2e-tests-0002']) {
+      for (const [method, path] of asked) {
+        const answer = await call(method, path, token);
+        assert.equal(answer.status, 401, `${method} ${path} (${token}): ${answer.text}`);
+        assert.equal(answer.json.reason, 'unauthorized');
+        assert.equal(answer.headers.get('www-authenticate'), 'Bearer realm="hookgate"');
+      }
+    }
+    for (const path of ['', '/', '/dashboard.js', '/dashboard.css']) {
+      assert.equal((await call('GET', path, null)).status, 200, `GET ${path}: the page a browser opens first`);
+    }
+  });
+
+  test('with it, each is answered by what it asked', async () => {
+    for (const [method, path, status, reason] of asked) {
+      const answer = await call(method, path, TOKEN);
+      assert.equal(answer.status, status, `${method} ${path}: ${answer.text}`);
+      assert.equal(answer.json.reason, reason, `${method} ${path}`);
+    }
+  });
+
+  test('every refusal is counted in the stats, by reason', async () => {
+    await sleep(100);
+    const { json } = await call('GET', '/stats?since=1h', TOKEN);
+    const expected = { unauthorized: asked.length * 2 };
+    for (const [, , , reason] of asked) expected[reason] = (expected[reason] ?? 0) + 1;
+    assert.deepEqual(json.routes['/_hookgate'], expected);
+  });
 });
 
 describe('a gate with ADMIN_TOKEN on two routes', () => {

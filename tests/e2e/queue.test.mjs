@@ -247,6 +247,50 @@ describe('an origin that never recovers', () => {
   });
 });
 
+describe('a queued event whose route was removed since', () => {
+  const rig = useQueueGate();
+
+  // Found by the second hostile review: it became a dead letter with an
+  // empty scheme, shown like any other, and a retry answered 202 though the
+  // event could only die again.
+  test('is kept as a dead letter shown as route gone, and a retry is refused 409 route-gone', async () => {
+    const { origin, gate } = rig;
+    const key = 'msg_of_a_removed_route';
+    // As a gate whose settings still had /removed queued it.
+    await gate.sendQueued({
+      v: 1,
+      route: '/removed',
+      key,
+      contentType: 'application/json',
+      eventType: 'message.received',
+      headers: [['webhook-id', key]],
+      body: new Uint8Array(Buffer.from(quoEvent())),
+    });
+    const path = `/deliveries/${key}?route=%2Fremoved`;
+    await eventually(async () => (await admin(gate, path)).json?.dead_letter === true, 10_000, 'kept as a dead letter');
+    const record = (await admin(gate, path)).json;
+    assert.deepEqual({ outcome: record.outcome, route_gone: record.route_gone }, { outcome: 'dead', route_gone: true });
+    const listed = (await admin(gate, '/deliveries?outcome=dead')).json.deliveries.find((d) => d.key === key);
+    assert.equal(listed.route_gone, true, 'in the listing too');
+
+    const retried = await admin(gate, `/deliveries/${key}/retry?route=%2Fremoved`, { method: 'POST' });
+    assert.equal(retried.status, 409, retried.text);
+    assert.equal(retried.json.reason, 'route-gone');
+    assert.equal(retried.headers.get('content-type'), 'application/problem+json');
+    assert.equal((await admin(gate, path)).json.dead_letter, true, 'the letter is kept for when the route is back');
+    assert.equal(origin.received.length, 0, 'nothing forwarded');
+    assert.match(gate.logs.join('\n'), /a queued event's route "\/removed" is gone/);
+
+    // A delivery on the route that exists is not shown as gone.
+    const body = quoEvent();
+    const headers = signed(body);
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    await eventually(() => origin.receivedFor(headers['webhook-id']).length === 1, 10_000, 'delivered');
+    const live = (await admin(gate, `/deliveries/${headers['webhook-id']}?route=%2F`)).json;
+    assert.equal(live.route_gone, false);
+  });
+});
+
 describe('a dead letter, then a copy of its event while the store is down', () => {
   const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '2' }, { switchableKv: true });
 
@@ -331,6 +375,8 @@ describe('queue mode settings', () => {
       const body = quoEvent();
       assert.equal((await send(gate.url, { headers: signed(body), body })).status, 500);
       assert.match(gate.logs.join('\n'), /binding DELIVERY_QUEUE is missing/);
+      await sleep(100);
+      assert.deepEqual((await gate.logStats()).routes, { '/': { misconfigured: 1 } }, 'counted under its route');
     } finally {
       await gate.close();
     }

@@ -284,6 +284,11 @@ describe('a bad route', () => {
     ['a secret that is not bound', { '/a': { scheme: 'github', secret: 'NOT_BOUND', origin: 'http://127.0.0.1:9/' } }, /route "\/a", field secret is invalid: it names the secret NOT_BOUND, which is not set/],
     ['a bad origin URL', { '/a': { scheme: 'github', secret: 'S', origin: 'https://admin:s3cret-pw@127.0.0.1/' } }, /route "\/a", field origin is invalid: it holds credentials/],
     ['a path under /_hookgate/', { '/_hookgate/x': { scheme: 'github', secret: 'S', origin: 'http://127.0.0.1:9/' } }, /route "\/_hookgate\/x", field path is invalid/],
+    [
+      'a secret pasted as a field name',
+      { '/a': { scheme: 'github', secret: 'S', origin: 'http://127.0.0.1:9/', 'hunter2-pasted-where-a-field-goes': 1 } },
+      /route "\/a", field field is invalid: a route has a field hookgate does not know \(its name is not shown/,
+    ],
   ];
   for (const [name, routes, message] of cases) {
     test(`${name}: 500 misconfigured, a log line naming route and field, never a value`, async () => {
