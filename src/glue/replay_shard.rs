@@ -8,10 +8,10 @@ use super::runtime::{
     SqlStorageValue,
 };
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
-use crate::replay::ledger::{Ledger, LedgerTable, Mark};
+use crate::replay::ledger::{bucket_table, newest_first, Ledger, LedgerTable, Mark};
 use crate::replay::StoreError;
 use js_sys::Promise;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -35,6 +35,8 @@ pub struct ReplayShard(Rc<Shard>);
 struct Shard {
     storage: ObjectStorage,
     sql: SqlStorage,
+    /// The ledger's tables, newest first.
+    tables: Rc<RefCell<Vec<String>>>,
     /// When the alarm is set for, as far as this instance knows; `None` means
     /// ask storage (after an eviction) or no alarm.
     alarm_at: Cell<Option<i64>>,
@@ -46,18 +48,16 @@ impl ReplayShard {
     pub fn new(state: DurableObjectState, _env: JsValue) -> ReplayShard {
         let storage = state.storage();
         let sql = storage.sql_storage();
-        let created = sql
-            .written(
-                "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, mark TEXT NOT NULL, expires_at INTEGER NOT NULL)",
-                &[],
-            )
-            .and_then(|_| sql.written("CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at)", &[]));
-        if created.is_err() {
-            super::runtime::console_error("hookgate: the replay shard could not create its table");
-        }
+        // The tables that exist (none on a new shard: the first mark makes
+        // its day's table).
+        let tables = stored_tables(&sql).unwrap_or_else(|_| {
+            super::runtime::console_error("hookgate: the replay shard could not list its tables");
+            Vec::new()
+        });
         ReplayShard(Rc::new(Shard {
             storage,
             sql,
+            tables: Rc::new(RefCell::new(tables)),
             alarm_at: Cell::new(None),
         }))
     }
@@ -73,7 +73,7 @@ impl ReplayShard {
     pub fn alarm(&self) -> Promise {
         let shard = self.0.clone();
         promise(async move {
-            let ledger = Ledger::new(SqlTable(shard.sql.clone()));
+            let ledger = Ledger::new(shard.table());
             let now = now_ms();
             shard.alarm_at.set(None);
             if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
@@ -85,13 +85,20 @@ impl ReplayShard {
 }
 
 impl Shard {
+    fn table(&self) -> SqlTable {
+        SqlTable {
+            sql: self.sql.clone(),
+            tables: self.tables.clone(),
+        }
+    }
+
     async fn fetch(&self, url: &str) -> Result<JsValue, StoreError> {
         // The runtime already split off the path; only the query is left.
         let (path, query) = crate::query::path_and_query(url);
         let Some(request) = ShardRequest::parse(path, query) else {
             return Ok(plain(400, "unknown shard request".to_owned()));
         };
-        let ledger = Ledger::new(SqlTable(self.sql.clone()));
+        let ledger = Ledger::new(self.table());
         let now = now_ms();
         let reply = match request {
             ShardRequest::Claim {
@@ -166,9 +173,16 @@ fn store_error(_: StoreError) -> JsValue {
     js_sys::Error::new("replay storage failed").into()
 }
 
-/// The ledger's table in the object's SQLite storage. Each call runs one
-/// statement synchronously; the cursor is drained so writes complete.
-struct SqlTable(SqlStorage);
+/// The ledger's tables in the object's SQLite storage: one per day of first
+/// write ([`crate::replay::ledger::BUCKET_MS`]), newest first. Each call runs
+/// statements synchronously; a key lives in at most one table, since a mark
+/// is written anew only where none is found.
+struct SqlTable {
+    sql: SqlStorage,
+    /// The tables that exist, newest first; kept by the shard instance and
+    /// updated as tables are made and dropped.
+    tables: Rc<RefCell<Vec<String>>>,
+}
 
 impl SqlTable {
     fn rows_of(
@@ -176,68 +190,146 @@ impl SqlTable {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<Vec<SqlStorageValue>>, StoreError> {
-        self.0
+        self.sql
             .rows(query, &bindings)
             .map_err(|_| StoreError::Unavailable)
     }
+
+    fn written(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<u64, StoreError> {
+        self.sql
+            .written(query, &bindings)
+            .map_err(|_| StoreError::Unavailable)
+    }
+
+    fn tables(&self) -> Vec<String> {
+        self.tables.borrow().clone()
+    }
+
+    /// One whole number from a one-row query, `None` for SQL's NULL.
+    fn number(&self, query: &str) -> Result<Option<i64>, StoreError> {
+        let rows = self.rows_of(query, vec![])?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.first())
+            .and_then(SqlStorageValue::as_i64))
+    }
+}
+
+/// The ledger's tables as storage lists them, newest first.
+fn stored_tables(sql: &SqlStorage) -> Result<Vec<String>, StoreError> {
+    let rows = sql
+        .rows("SELECT name FROM sqlite_master WHERE type = 'table'", &[])
+        .map_err(|_| StoreError::Unavailable)?;
+    let names = rows
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(SqlStorageValue::String(name)) => Some(name),
+            _ => None,
+        })
+        .collect();
+    Ok(newest_first(names))
 }
 
 impl LedgerTable for SqlTable {
     fn get(&self, key: &str) -> Result<Option<(Mark, i64)>, StoreError> {
-        let rows = self.rows_of(
-            "SELECT mark, expires_at FROM replay WHERE key = ?",
-            vec![key.into()],
-        )?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        match (row.first(), row.get(1).and_then(SqlStorageValue::as_i64)) {
-            (Some(SqlStorageValue::String(mark)), Some(expires)) => {
-                // An unknown mark is treated as held, as in KV: fail closed.
-                Ok(Some((Mark::parse(mark).unwrap_or(Mark::InFlight), expires)))
-            }
-            _ => Err(StoreError::Unavailable),
+        for table in self.tables() {
+            let rows = self.rows_of(
+                &format!("SELECT mark, expires_at FROM {table} WHERE key = ?"),
+                vec![key.into()],
+            )?;
+            let Some(row) = rows.first() else {
+                continue;
+            };
+            return match (row.first(), row.get(1).and_then(SqlStorageValue::as_i64)) {
+                (Some(SqlStorageValue::String(mark)), Some(expires)) => {
+                    // An unknown mark is treated as held, as in KV: fail closed.
+                    Ok(Some((Mark::parse(mark).unwrap_or(Mark::InFlight), expires)))
+                }
+                _ => Err(StoreError::Unavailable),
+            };
         }
+        Ok(None)
     }
 
     fn set(&self, key: &str, mark: Mark, expires_at_ms: i64) -> Result<(), StoreError> {
-        self.rows_of(
-            "INSERT INTO replay (key, mark, expires_at) VALUES (?, ?, ?) \
-             ON CONFLICT(key) DO UPDATE SET mark = excluded.mark, expires_at = excluded.expires_at",
+        for table in self.tables() {
+            let written = self.written(
+                &format!("UPDATE {table} SET mark = ?, expires_at = ? WHERE key = ?"),
+                vec![mark.as_str().into(), expires_at_ms.into(), key.into()],
+            )?;
+            if written > 0 {
+                return Ok(());
+            }
+        }
+        let table = bucket_table(now_ms());
+        if !self.tables.borrow().contains(&table) {
+            self.written(
+                &format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, mark TEXT NOT NULL, \
+                     expires_at INTEGER NOT NULL) WITHOUT ROWID"
+                ),
+                vec![],
+            )?;
+            self.tables.borrow_mut().insert(0, table.clone());
+        }
+        self.written(
+            &format!("INSERT INTO {table} (key, mark, expires_at) VALUES (?, ?, ?)"),
             vec![key.into(), mark.as_str().into(), expires_at_ms.into()],
         )
         .map(drop)
     }
 
     fn remove_if(&self, key: &str, mark: Mark) -> Result<(), StoreError> {
-        self.rows_of(
-            "DELETE FROM replay WHERE key = ? AND mark = ?",
-            vec![key.into(), mark.as_str().into()],
-        )
-        .map(drop)
+        for table in self.tables() {
+            let written = self.written(
+                &format!("DELETE FROM {table} WHERE key = ? AND mark = ?"),
+                vec![key.into(), mark.as_str().into()],
+            )?;
+            if written > 0 {
+                break;
+            }
+        }
+        Ok(())
     }
 
+    /// Drops each table whose every mark has expired: a `DROP TABLE` writes
+    /// no row, where deleting the rows would write one each.
     fn purge(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.0
-            .written("DELETE FROM replay WHERE expires_at <= ?", &[now_ms.into()])
-            .map_err(|_| StoreError::Unavailable)
+        let mut freed = 0;
+        for table in self.tables() {
+            let last = self.number(&format!("SELECT MAX(expires_at) FROM {table}"))?;
+            if last.is_some_and(|last| last > now_ms) {
+                continue;
+            }
+            freed += self
+                .number(&format!("SELECT COUNT(*) FROM {table}"))?
+                .unwrap_or(0) as u64;
+            self.written(&format!("DROP TABLE IF EXISTS {table}"), vec![])?;
+            self.tables.borrow_mut().retain(|name| *name != table);
+        }
+        Ok(freed)
     }
 
+    /// When the next table can be dropped: the earliest of the tables' last
+    /// expiries.
     fn next_expiry(&self) -> Result<Option<i64>, StoreError> {
-        let rows = self.rows_of("SELECT MIN(expires_at) FROM replay", vec![])?;
-        Ok(rows
-            .first()
-            .and_then(|row| row.first())
-            .and_then(SqlStorageValue::as_i64))
+        let mut next: Option<i64> = None;
+        for table in self.tables() {
+            if let Some(last) = self.number(&format!("SELECT MAX(expires_at) FROM {table}"))? {
+                next = Some(next.map_or(last, |n| n.min(last)));
+            }
+        }
+        Ok(next)
     }
 
     fn rows(&self) -> Result<u64, StoreError> {
-        let rows = self.rows_of("SELECT COUNT(*) FROM replay", vec![])?;
-        rows.first()
-            .and_then(|row| row.first())
-            .and_then(SqlStorageValue::as_i64)
-            .map(|n| n as u64)
-            .ok_or(StoreError::Unavailable)
+        let mut rows = 0;
+        for table in self.tables() {
+            rows += self
+                .number(&format!("SELECT COUNT(*) FROM {table}"))?
+                .unwrap_or(0) as u64;
+        }
+        Ok(rows)
     }
 }
 

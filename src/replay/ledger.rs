@@ -34,14 +34,54 @@ impl Mark {
     }
 }
 
+/// Marks are kept in one SQLite table per day of their first write, each
+/// `WITHOUT ROWID` with the key as its only index: a claim is one row
+/// written, a done mark one more, and a day's table is dropped whole once its
+/// last mark has expired. Cloudflare bills every row written, an index entry
+/// included, and a `DROP TABLE` writes none; deleting expired marks one by
+/// one through an expiry index cost three rows per mark more.
+pub const BUCKET_MS: i64 = 86_400_000;
+
+/// The name of the table that takes marks first written at `now_ms`.
+pub fn bucket_table(now_ms: i64) -> String {
+    format!("replay_d{}", now_ms.div_euclid(BUCKET_MS))
+}
+
+/// Whether a table holds marks: a day's table, or `replay`, the one table of
+/// earlier versions (read and dropped like the others, never written anew).
+pub fn is_bucket_table(name: &str) -> bool {
+    name == LEGACY_TABLE
+        || name
+            .strip_prefix("replay_d")
+            .is_some_and(|day| !day.is_empty() && day.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The table earlier versions kept every mark in.
+pub const LEGACY_TABLE: &str = "replay";
+
+/// The ledger's tables, newest first (so a lookup finds a fresh mark soon):
+/// day tables by their day, the legacy table last.
+pub fn newest_first(mut names: Vec<String>) -> Vec<String> {
+    names.retain(|name| is_bucket_table(name));
+    let day = |name: &String| {
+        name.strip_prefix("replay_d")
+            .and_then(|d| d.parse::<i64>().ok())
+            .unwrap_or(i64::MIN)
+    };
+    names.sort_by_key(|name| std::cmp::Reverse(day(name)));
+    names
+}
+
 /// One table: key, mark, expiry (Unix milliseconds).
 pub trait LedgerTable {
     fn get(&self, key: &str) -> Result<Option<(Mark, i64)>, StoreError>;
     fn set(&self, key: &str, mark: Mark, expires_at_ms: i64) -> Result<(), StoreError>;
     fn remove_if(&self, key: &str, mark: Mark) -> Result<(), StoreError>;
-    /// Deletes every row expired at `now_ms`; returns how many.
+    /// Frees the storage of rows expired at `now_ms`; returns how many. A
+    /// table may free them in whole buckets ([`BUCKET_MS`]), keeping expired
+    /// rows (which count as absent) until their bucket's last one expires.
     fn purge(&self, now_ms: i64) -> Result<u64, StoreError>;
-    /// The earliest expiry still stored.
+    /// When [`LedgerTable::purge`] will next free something.
     fn next_expiry(&self) -> Result<Option<i64>, StoreError>;
     /// Rows stored, expired or not: what the storage really holds.
     fn rows(&self) -> Result<u64, StoreError>;
@@ -239,5 +279,37 @@ pub(crate) mod tests {
         assert_eq!(ledger.table().rows(), Ok(1));
         assert_eq!(ledger.sweep(5_000, 100), Ok(None));
         assert_eq!(ledger.table().rows(), Ok(0));
+    }
+
+    #[test]
+    fn marks_go_to_the_table_of_their_day_and_lookups_start_at_the_newest() {
+        assert_eq!(bucket_table(0), "replay_d0");
+        assert_eq!(bucket_table(BUCKET_MS * 20_424 + 5), "replay_d20424");
+        assert_eq!(bucket_table(BUCKET_MS * 20_425 - 1), "replay_d20424");
+        for name in ["replay", "replay_d1", "replay_d20424"] {
+            assert!(is_bucket_table(name), "{name}");
+        }
+        for name in [
+            "replay_d",
+            "replay_dx",
+            "replay_expiry",
+            "_cf_KV",
+            "deliveries",
+        ] {
+            assert!(!is_bucket_table(name), "{name}");
+        }
+        let names = [
+            "replay",
+            "replay_d9",
+            "_cf_METADATA",
+            "replay_d10",
+            "replay_d2",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(
+            newest_first(names),
+            ["replay_d10", "replay_d9", "replay_d2", "replay"]
+        );
     }
 }
