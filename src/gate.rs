@@ -341,7 +341,14 @@ async fn deliver<B, S, M, O, Q, C, D>(
             let now = clock.now_ms().div_euclid(1000);
             let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
             let until = now.saturating_add(ttl).max(keep_until);
-            if store.mark_done(&text, now, until).await.is_err() {
+            // A queued event is the consumer's to mark done, under its own
+            // key; the sender's side only hands it off.
+            let settled = if handled.outcome == Outcome::Queued {
+                store.hand_off(&text, now, until).await
+            } else {
+                store.mark_done(&text, now, until).await
+            };
+            if settled.is_err() {
                 handled.incidents.push(Incident::MarkDoneFailed);
             }
             cool_down.delivered(&text);

@@ -365,6 +365,13 @@ impl ReplayStore for EdgeStore {
         }
     }
 
+    async fn hand_off(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        match self {
+            EdgeStore::Kv(store) => store.hand_off(key, now, until).await,
+            EdgeStore::Durable(store) => store.hand_off(key, now, until).await,
+        }
+    }
+
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         match self {
             EdgeStore::Kv(store) => store.release(key).await,

@@ -100,6 +100,12 @@ impl<S: ReplayStore> ReplayStore for LocalGuard<'_, S> {
         result
     }
 
+    async fn hand_off(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        let result = self.inner.hand_off(key, now, until).await;
+        self.held.drop_key(key);
+        result
+    }
+
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         let result = self.inner.release(key).await;
         self.held.drop_key(key);

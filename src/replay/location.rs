@@ -37,6 +37,8 @@ pub fn claim_key(text: &str) -> String {
 }
 
 const HELD: &str = "in-flight";
+/// A queued event's mark: its copies are duplicates.
+const QUEUED: &str = "queued";
 
 impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
     async fn claim(
@@ -47,8 +49,10 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         keep_until: i64,
     ) -> Result<Claim, StoreError> {
         let key = claim_key(text);
-        if self.cache.get(&key).await.as_deref() == Some(HELD) {
-            return Ok(Claim::InFlight);
+        match self.cache.get(&key).await.as_deref() {
+            Some(HELD) => return Ok(Claim::InFlight),
+            Some(QUEUED) => return Ok(Claim::AlreadyDone),
+            _ => {}
         }
         let claim = self
             .inner
@@ -64,6 +68,16 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         let result = self.inner.mark_done(text, now, until).await;
         self.cache.delete(&claim_key(text)).await;
         result
+    }
+
+    /// No KV write for a queued event: the consumer's `done` mark of its
+    /// forward is the one write. The location's cache answers copies here
+    /// as duplicates; one that misses it (another location, an evicted
+    /// entry) is queued again, and the consumer finds the forward done.
+    async fn hand_off(&self, text: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        let ttl = u64::try_from(until.saturating_sub(now)).unwrap_or(0).max(1);
+        self.cache.put(&claim_key(text), QUEUED, ttl).await;
+        Ok(())
     }
 
     async fn release(&self, text: &str) -> Result<(), StoreError> {
@@ -136,5 +150,24 @@ mod tests {
         let writes = calls.iter().filter(|c| !c.starts_with("get ")).count();
         let reads = calls.len() - writes;
         assert_eq!((reads, writes), (2, 1), "{calls:?}");
+    }
+
+    #[test]
+    fn a_queued_event_costs_no_kv_write_and_its_copies_are_duplicates() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.hand_off("k", 101, 1_000)).expect("queued");
+        assert_eq!(cache.ttl_of(&claim_key("k")), Some(899));
+        assert_eq!(
+            block_on(store.claim("k", 102, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
+        let calls = kv.calls.borrow();
+        assert!(
+            calls.iter().all(|c| c.starts_with("get ")),
+            "no KV write: {calls:?}"
+        );
     }
 }

@@ -71,6 +71,15 @@ pub trait ReplayStore {
     ) -> Result<Claim, StoreError>;
     /// Records the key as delivered, remembered until `until`.
     async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError>;
+    /// The event is in the delivery queue: copies are duplicates until
+    /// `until`. The queue consumer marks its forward done under a key of its
+    /// own, so a store may keep this mark somewhere cheaper than a `done`
+    /// (the KV store keeps it in the location's cache: a copy that misses it
+    /// is queued again, and the consumer forwards the event once all the
+    /// same). By default it is a `done` mark.
+    async fn hand_off(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        self.mark_done(key, now, until).await
+    }
     /// Gives up a claim so a retry can deliver the key.
     async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
@@ -89,6 +98,10 @@ impl<S: ReplayStore + ?Sized> ReplayStore for &S {
 
     async fn mark_done(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
         (**self).mark_done(key, now, until).await
+    }
+
+    async fn hand_off(&self, key: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        (**self).hand_off(key, now, until).await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {

@@ -358,6 +358,18 @@ export async function startGate(
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
     logs,
+    /**
+     * Forgets what the location's cache holds for a replay text (a key, or
+     * `route key` with ROUTES): its claim or queued mark and its cool-down,
+     * as a copy arriving at another location would find it.
+     */
+    async forgetCached(text) {
+      const caches = await mf.getCaches();
+      const hash = createHash('sha256').update(text).digest('hex');
+      for (const name of [`claim/v1/${hash}`, `cool/v1/${hash}`]) {
+        await caches.default.delete(`https://hookgate.cache.invalid/${name}`);
+      }
+    },
     /** With `switchableKv`: the KV calls the gate made so far, by kind. */
     kvCalls: () => ({ ...kvCalls }),
     /** With `switchableKv`: the store fails by these rules (see startGate). */
