@@ -2,10 +2,10 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::io::{call_object, plain};
+use super::io::{call_object, plain, with_rows, ALARM_ROWS_HEADER, ROWS_HEADER, START_ROWS_HEADER};
 use super::runtime::{
-    promise, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage,
-    SqlStorageValue,
+    promise, rows_during, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlFailed,
+    SqlRows, SqlStorage, SqlStorageValue,
 };
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
 use crate::replay::ledger::{Ledger, LedgerTable, Mark};
@@ -38,6 +38,10 @@ struct Shard {
     /// When the alarm is set for, as far as this instance knows; `None` means
     /// ask storage (after an eviction) or no alarm.
     alarm_at: Cell<Option<i64>>,
+    /// The rows this instance's start-up used, and the alarms it ran with
+    /// the rows they used: reported on `/rows` ([`ALARM_ROWS_HEADER`]).
+    start_rows: SqlRows,
+    alarms: Cell<(u64, SqlRows)>,
 }
 
 #[wasm_bindgen]
@@ -46,12 +50,7 @@ impl ReplayShard {
     pub fn new(state: DurableObjectState, _env: JsValue) -> ReplayShard {
         let storage = state.storage();
         let sql = storage.sql_storage();
-        let created = sql
-            .written(
-                "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, mark TEXT NOT NULL, expires_at INTEGER NOT NULL)",
-                &[],
-            )
-            .and_then(|_| sql.written("CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at)", &[]));
+        let (created, start_rows) = rows_during(|| create_table(&sql));
         if created.is_err() {
             super::runtime::console_error("hookgate: the replay shard could not create its table");
         }
@@ -59,6 +58,8 @@ impl ReplayShard {
             storage,
             sql,
             alarm_at: Cell::new(None),
+            start_rows,
+            alarms: Cell::new((0, SqlRows::default())),
         }))
     }
 
@@ -76,7 +77,10 @@ impl ReplayShard {
             let ledger = Ledger::new(SqlTable(shard.sql.clone()));
             let now = now_ms();
             shard.alarm_at.set(None);
-            if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
+            let (swept, rows) = rows_during(|| ledger.sweep(now, SWEEP_GAP_MS));
+            let (alarms, before) = shard.alarms.get();
+            shard.alarms.set((alarms + 1, before.plus(rows)));
+            if let Some(next) = swept.map_err(store_error)? {
                 shard.set_alarm(next, now).await;
             }
             Ok(plain(200, "swept".to_owned()))
@@ -91,9 +95,27 @@ impl Shard {
         let Some(request) = ShardRequest::parse(path, query) else {
             return Ok(plain(400, "unknown shard request".to_owned()));
         };
-        let ledger = Ledger::new(SqlTable(self.sql.clone()));
+        let rows_asked = request == ShardRequest::Rows;
         let now = now_ms();
-        let reply = match request {
+        let (answered, rows) = rows_during(|| self.answer(request, now));
+        let (reply, arm_for) = answered?;
+        if let Some(expires_at) = arm_for {
+            self.arm(expires_at, now).await;
+        }
+        let mut answer = with_rows(plain(200, reply), ROWS_HEADER, rows, None);
+        if rows_asked {
+            let (alarms, alarm_rows) = self.alarms.get();
+            answer = with_rows(answer, START_ROWS_HEADER, self.start_rows, None);
+            answer = with_rows(answer, ALARM_ROWS_HEADER, alarm_rows, Some(alarms));
+        }
+        Ok(answer)
+    }
+
+    /// The ledger's answer to `request`, and the expiry a clean-up alarm
+    /// must then run by, if any. Synchronous: only SQL, no waiting.
+    fn answer(&self, request: ShardRequest, now: i64) -> Result<(String, Option<i64>), StoreError> {
+        let ledger = Ledger::new(SqlTable(self.sql.clone()));
+        Ok(match request {
             ShardRequest::Claim {
                 key,
                 ttl_seconds,
@@ -104,21 +126,19 @@ impl Shard {
                 // mark at once, and one left behind is already ignored once
                 // expired; the next sweep deletes it.
                 let claim = ledger.claim(&key, now, ttl_ms, unix_seconds_to_ms(keep_until))?;
-                claim_reply(claim).to_owned()
+                (claim_reply(claim).to_owned(), None)
             }
             ShardRequest::Done { key, until } => {
                 let until_ms = unix_seconds_to_ms(until);
                 ledger.mark_done(&key, until_ms)?;
-                self.arm(until_ms, now).await;
-                "ok".to_owned()
+                ("ok".to_owned(), Some(until_ms))
             }
             ShardRequest::Release { key } => {
                 ledger.release(&key)?;
-                "ok".to_owned()
+                ("ok".to_owned(), None)
             }
-            ShardRequest::Rows => ledger.table().rows()?.to_string(),
-        };
-        Ok(plain(200, reply))
+            ShardRequest::Rows => (ledger.table().rows()?.to_string(), None),
+        })
     }
 
     /// Makes sure a clean-up alarm will run by `expires_at`.
@@ -150,6 +170,18 @@ impl Shard {
         // On failure rows still expire logically; the next write tries again.
         self.alarm_at.set(set.then_some(at));
     }
+}
+
+/// The ledger's table, made if it is missing.
+fn create_table(sql: &SqlStorage) -> Result<u64, SqlFailed> {
+    sql.written(
+        "CREATE TABLE IF NOT EXISTS replay (key TEXT PRIMARY KEY, mark TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+        &[],
+    )?;
+    sql.written(
+        "CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at)",
+        &[],
+    )
 }
 
 fn seconds_to_ms(seconds: u64) -> i64 {
