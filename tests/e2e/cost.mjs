@@ -172,6 +172,39 @@ export async function measureMode(mode, { mix = MIX, width = 4, settleMs = 60_00
   }
 }
 
+/**
+ * What the replay shards' clean-up costs, which a run of the mix is too
+ * short to see (a key is kept DEDUPE_TTL_SECONDS, three days by default):
+ * `keys` deliveries in durable-object mode with a two-second memory, then
+ * a wait until the alarms have deleted every key. The alarms run, and the
+ * rows they wrote and read, as the shards report them.
+ */
+export async function measureSweep({ keys = 8, waitMs = 15_000 } = {}) {
+  const origin = await startOrigin();
+  const gate = await startGate(
+    { ORIGIN_URL: origin.url, REPLAY_STORE: 'durable-object', TOLERANCE_SECONDS: '1', DEDUPE_TTL_SECONDS: '2' },
+    { meter: true },
+  );
+  try {
+    const statuses = [];
+    for (let i = 0; i < keys; i += 1) {
+      const body = quoEvent();
+      statuses.push((await send(gate.url, { headers: signed(body), body })).status);
+    }
+    const storedBefore = await gate.shardRows();
+    let stored = storedBefore;
+    for (let waited = 0; waited < waitMs && stored > 0; waited += 500) {
+      await sleep(500);
+      stored = await gate.shardRows();
+    }
+    const { REPLAY_DO: shards } = (await gate.meter()).objects;
+    return { keys, statuses, storedBefore, storedAfter: stored, ...shards.alarms, requestsWritten: shards.rowsWritten };
+  } finally {
+    await gate.close();
+    await origin.close();
+  }
+}
+
 /** The measures of one run, per unique delivery. */
 export function perDelivery(run) {
   const { metered, mix } = run;

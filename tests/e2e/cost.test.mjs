@@ -6,8 +6,7 @@
 // budget still shows what it measured.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BUDGETS, MEASURES, MIX, budgetText, costTable, measureMode, perDelivery, runSummary, within } from './cost.mjs';
-import { newId, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { BUDGETS, MEASURES, MIX, budgetText, costTable, fixed, measureMode, measureSweep, perDelivery, runSummary, within } from './cost.mjs';
 
 describe('what a delivery costs', () => {
   const runs = {};
@@ -53,35 +52,16 @@ describe('what a delivery costs', () => {
 });
 
 describe('the meter sees what the replay shards’ alarms write', () => {
-  // A two-second memory (as in durable.test.mjs) so the clean-up alarm runs
-  // within the test.
   test('expired keys are swept by an alarm, and its rows are counted', async () => {
-    const origin = await startOrigin();
-    const gate = await startGate(
-      { ORIGIN_URL: origin.url, REPLAY_STORE: 'durable-object', TOLERANCE_SECONDS: '1', DEDUPE_TTL_SECONDS: '2' },
-      { meter: true },
+    const sweep = await measureSweep();
+    console.log(
+      `sweep: ${sweep.alarms} alarms wrote ${sweep.written} rows and read ${sweep.read} for ${sweep.keys} keys ` +
+        `(${fixed(sweep.written / sweep.keys)} rows written per key swept); the requests wrote ${sweep.requestsWritten}`,
     );
-    try {
-      const keys = 8;
-      for (let i = 0; i < keys; i += 1) {
-        const body = quoEvent();
-        assert.equal((await send(gate.url, { headers: signed(body, { id: newId() }), body })).status, 200);
-      }
-      assert.equal(await gate.shardRows(), keys);
-      let rows = keys;
-      for (let waited = 0; waited < 15_000 && rows > 0; waited += 500) {
-        await sleep(500);
-        rows = await gate.shardRows();
-      }
-      assert.equal(rows, 0, 'the alarms swept every key');
-      const { REPLAY_DO: shards } = (await gate.meter()).objects;
-      console.log(`sweep: ${shards.alarms.alarms} alarms wrote ${shards.alarms.written} rows and read ${shards.alarms.read} for ${keys} keys ` +
-        `(${(shards.alarms.written / keys).toFixed(2)} rows written per key swept); the requests wrote ${shards.rowsWritten}`);
-      assert.ok(shards.alarms.alarms >= 1, 'an alarm ran');
-      assert.ok(shards.alarms.written >= keys, 'a row written for each key deleted');
-    } finally {
-      await gate.close();
-      await origin.close();
-    }
+    assert.deepEqual(sweep.statuses, Array(sweep.keys).fill(200));
+    assert.equal(sweep.storedBefore, sweep.keys);
+    assert.equal(sweep.storedAfter, 0, 'the alarms swept every key');
+    assert.ok(sweep.alarms >= 1, 'an alarm ran');
+    assert.ok(sweep.written >= sweep.keys, 'a row written for each key deleted');
   });
 });
