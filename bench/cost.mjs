@@ -90,7 +90,7 @@ export async function costReport({ mix = MIX, log = () => {} } = {}) {
   const swept = sweep.written / sweep.keys;
   lines.push(
     `- the replay shards' clean-up, later (a key is kept DEDUPE_TTL_SECONDS, 3 days by default): ${sweep.alarms} alarms ` +
-      `wrote ${sweep.written} rows and read ${sweep.read} to delete ${sweep.keys} keys: rows written per key ${fixed(swept)}. ` +
+      `wrote ${sweep.written} rows to delete ${sweep.keys} keys: rows written per key ${fixed(swept)}. ` +
       'durable-object mode keeps one key per unique delivery, so it writes that much more per delivery three days on; ' +
       `its alarms are requests too, about one per shard a minute at most (${SHARD_ALARMS_A_DAY.toLocaleString('en-US')} a day for 16 shards), whatever the volume`,
   );

@@ -6,7 +6,9 @@
 //
 // Not priced here: Workers requests on the paid plan and CPU time (the
 // rates below give only the free plan's daily requests), storage (GB-month),
-// and the paid plan's monthly minimum and included usage.
+// the paid plan's monthly minimum and included usage, and SQLite rows read
+// (5,000,000 a day free, $0.001 per million; the meter does not count them:
+// at a few per delivery they are never the limit that binds).
 
 export const PRICES_AS_OF = '2026-12';
 
@@ -29,7 +31,6 @@ export const PRICES = {
   kvWrites: { label: 'KV writes (put, delete, list)', freePerDay: 1_000, paidPerMillion: 5.0, measures: ['kvWrites', 'kvLists'], source: 'kv' },
   objectRequests: { label: 'Durable Object requests', freePerDay: 100_000, paidPerMillion: 0.15, measures: ['objectRequests'], source: 'durableObjects' },
   rowsWritten: { label: 'SQLite rows written', freePerDay: 100_000, paidPerMillion: 1.0, measures: ['rowsWritten'], source: 'durableObjects' },
-  rowsRead: { label: 'SQLite rows read', freePerDay: 5_000_000, paidPerMillion: 0.001, measures: ['rowsRead'], source: 'durableObjects' },
   // Three operations per message (write, read, delete), each per 64 KB.
   queueOps: { label: 'Queues operations', freePerDay: 10_000, paidPerMillion: 0.4, measures: ['queueOps'], source: 'queues' },
 };

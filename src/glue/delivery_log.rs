@@ -9,9 +9,9 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use super::io::{call_object, plain, respond, with_rows, ROWS_HEADER, START_ROWS_HEADER};
+use super::io::{call_object, plain, respond, with_count, ROWS_WRITTEN, START_ROWS_WRITTEN};
 use super::runtime::{
-    promise, rows_during, wait_for, DurableObjectState, ObjectRequest, SqlRows, SqlStorage,
+    promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest, SqlStorage,
     SqlStorageValue,
 };
 use crate::log::command::{encode_letter, LogCommand};
@@ -40,8 +40,8 @@ pub struct DeliveryLog {
     /// Write commands handled since this instance started (for tests and
     /// operators: `/meta`).
     writes: Rc<Cell<u64>>,
-    /// The rows this instance's start-up used (on `/meta`'s answer).
-    start_rows: SqlRows,
+    /// The rows this instance's start-up wrote (on `/meta`'s answer).
+    start_rows: u64,
 }
 
 #[wasm_bindgen]
@@ -49,7 +49,7 @@ impl DeliveryLog {
     #[wasm_bindgen(constructor)]
     pub fn new(state: DurableObjectState, _env: JsValue) -> DeliveryLog {
         let sql = state.storage().sql_storage();
-        let ((), start_rows) = rows_during(|| create_tables(&sql));
+        let ((), start_rows) = rows_written_during(|| create_tables(&sql));
         Self {
             sql,
             writes: Rc::new(Cell::new(0)),
@@ -67,10 +67,11 @@ impl DeliveryLog {
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);
             let body = body.as_string().unwrap_or_default();
-            let (answer, rows) = rows_during(|| handle(&table, &writes, start_rows, path, &body));
+            let (answer, rows) =
+                rows_written_during(|| handle(&table, &writes, start_rows, path, &body));
             let answer = answer
                 .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed"))?;
-            Ok(with_rows(answer, ROWS_HEADER, rows, None))
+            Ok(with_count(answer, ROWS_WRITTEN, rows))
         })
     }
 }
@@ -117,7 +118,7 @@ fn json(body: String) -> JsValue {
 fn handle(
     table: &Table,
     writes: &Cell<u64>,
-    start_rows: SqlRows,
+    start_rows: u64,
     path: &str,
     body: &str,
 ) -> Result<JsValue, StorageFailed> {
@@ -197,7 +198,7 @@ fn handle(
                 writes.get(),
                 rows.unwrap_or(0)
             ));
-            with_rows(meta, START_ROWS_HEADER, start_rows, None)
+            with_count(meta, START_ROWS_WRITTEN, start_rows)
         }
     })
 }

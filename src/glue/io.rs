@@ -8,7 +8,7 @@
 //! isolate's settings ([`super::settings`]) all use it and none of them
 //! owns it.
 
-use super::runtime::{wait_for, SqlRows};
+use super::runtime::wait_for;
 use crate::outcome::Answer;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -22,14 +22,8 @@ extern "C" {
     #[wasm_bindgen(js_name = respond)]
     fn respond_js(status: u16, content_type: &str, body: &str, extra: &str) -> JsValue;
 
-    #[wasm_bindgen(js_name = setRowsHeader)]
-    fn set_rows_header(
-        response: &JsValue,
-        name: &str,
-        written: f64,
-        read: f64,
-        alarms: Option<f64>,
-    );
+    #[wasm_bindgen(js_name = setCount)]
+    fn set_count(response: &JsValue, name: &str, count: f64);
 
     #[wasm_bindgen(js_name = callObject)]
     fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
@@ -77,33 +71,28 @@ pub fn plain(status: u16, body: String) -> JsValue {
     })
 }
 
-/// Why the objects say what SQLite rows they used: Cloudflare bills a
-/// Durable Object's SQLite storage by rows written (and read), so the test
-/// meter (`meter` in tests/e2e/harness.mjs) counts them instead of
-/// estimating. Internal headers on the objects' answers, `written=…,
-/// read=…`: the Worker reads only an object's status and body, so no sender
-/// or admin ever sees them.
+/// Why the objects say what SQLite rows they wrote: Cloudflare bills a
+/// Durable Object's SQLite storage by rows written, so the test meter
+/// (`meter` in tests/e2e/harness.mjs) counts them instead of estimating.
+/// Internal headers on the objects' answers, each a whole number: the
+/// Worker reads only an object's status and body, so no sender or admin
+/// ever sees them.
 ///
-/// On every answer: the rows its request wrote and read.
-pub const ROWS_HEADER: &str = "x-hookgate-rows";
+/// On every answer: the rows its request wrote.
+pub const ROWS_WRITTEN: &str = "x-hookgate-rows-written";
 /// On the objects' test paths (`/rows`, `/meta`): the rows the instance's
-/// start-up wrote and read (a new object's tables; none once they exist).
-pub const START_ROWS_HEADER: &str = "x-hookgate-start-rows";
-/// On a replay shard's `/rows`: the alarms this instance ran, and the rows
-/// they wrote and read (`alarms=…, written=…, read=…`).
-pub const ALARM_ROWS_HEADER: &str = "x-hookgate-alarm-rows";
+/// start-up wrote (a new object's tables; none once they exist).
+pub const START_ROWS_WRITTEN: &str = "x-hookgate-start-rows-written";
+/// On a replay shard's `/rows`: the alarms this instance ran (each billed
+/// as a request)...
+pub const ALARMS: &str = "x-hookgate-alarms";
+/// ...and the rows they wrote.
+pub const ALARM_ROWS_WRITTEN: &str = "x-hookgate-alarm-rows-written";
 
-/// `response` (an object's answer, made by [`respond`]) with a header of
-/// rows, and of the alarms that used them if given.
-pub fn with_rows(response: JsValue, name: &str, rows: SqlRows, alarms: Option<u64>) -> JsValue {
-    let alarms = alarms.map(|n| n as f64);
-    set_rows_header(
-        &response,
-        name,
-        rows.written as f64,
-        rows.read as f64,
-        alarms,
-    );
+/// `response` (an object's answer, made by [`respond`]) with a header
+/// holding `count`.
+pub fn with_count(response: JsValue, name: &str, count: u64) -> JsValue {
+    set_count(&response, name, count as f64);
     response
 }
 

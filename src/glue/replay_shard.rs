@@ -2,10 +2,12 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::io::{call_object, plain, with_rows, ALARM_ROWS_HEADER, ROWS_HEADER, START_ROWS_HEADER};
+use super::io::{
+    call_object, plain, with_count, ALARMS, ALARM_ROWS_WRITTEN, ROWS_WRITTEN, START_ROWS_WRITTEN,
+};
 use super::runtime::{
-    promise, rows_during, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlFailed,
-    SqlRows, SqlStorage, SqlStorageValue,
+    promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest, ObjectStorage,
+    SqlFailed, SqlStorage, SqlStorageValue,
 };
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
 use crate::replay::ledger::{Ledger, LedgerTable, Mark};
@@ -38,10 +40,10 @@ struct Shard {
     /// When the alarm is set for, as far as this instance knows; `None` means
     /// ask storage (after an eviction) or no alarm.
     alarm_at: Cell<Option<i64>>,
-    /// The rows this instance's start-up used, and the alarms it ran with
-    /// the rows they used: reported on `/rows` ([`ALARM_ROWS_HEADER`]).
-    start_rows: SqlRows,
-    alarms: Cell<(u64, SqlRows)>,
+    /// The rows this instance's start-up wrote, and the alarms it ran with
+    /// the rows they wrote: reported on `/rows` ([`ALARM_ROWS_WRITTEN`]).
+    start_rows: u64,
+    alarms: Cell<(u64, u64)>,
 }
 
 #[wasm_bindgen]
@@ -50,7 +52,7 @@ impl ReplayShard {
     pub fn new(state: DurableObjectState, _env: JsValue) -> ReplayShard {
         let storage = state.storage();
         let sql = storage.sql_storage();
-        let (created, start_rows) = rows_during(|| create_table(&sql));
+        let (created, start_rows) = rows_written_during(|| create_table(&sql));
         if created.is_err() {
             super::runtime::console_error("hookgate: the replay shard could not create its table");
         }
@@ -59,7 +61,7 @@ impl ReplayShard {
             sql,
             alarm_at: Cell::new(None),
             start_rows,
-            alarms: Cell::new((0, SqlRows::default())),
+            alarms: Cell::new((0, 0)),
         }))
     }
 
@@ -77,9 +79,9 @@ impl ReplayShard {
             let ledger = Ledger::new(SqlTable(shard.sql.clone()));
             let now = now_ms();
             shard.alarm_at.set(None);
-            let (swept, rows) = rows_during(|| ledger.sweep(now, SWEEP_GAP_MS));
+            let (swept, rows) = rows_written_during(|| ledger.sweep(now, SWEEP_GAP_MS));
             let (alarms, before) = shard.alarms.get();
-            shard.alarms.set((alarms + 1, before.plus(rows)));
+            shard.alarms.set((alarms + 1, before + rows));
             if let Some(next) = swept.map_err(store_error)? {
                 shard.set_alarm(next, now).await;
             }
@@ -97,16 +99,17 @@ impl Shard {
         };
         let rows_asked = request == ShardRequest::Rows;
         let now = now_ms();
-        let (answered, rows) = rows_during(|| self.answer(request, now));
+        let (answered, rows) = rows_written_during(|| self.answer(request, now));
         let (reply, arm_for) = answered?;
         if let Some(expires_at) = arm_for {
             self.arm(expires_at, now).await;
         }
-        let mut answer = with_rows(plain(200, reply), ROWS_HEADER, rows, None);
+        let mut answer = with_count(plain(200, reply), ROWS_WRITTEN, rows);
         if rows_asked {
             let (alarms, alarm_rows) = self.alarms.get();
-            answer = with_rows(answer, START_ROWS_HEADER, self.start_rows, None);
-            answer = with_rows(answer, ALARM_ROWS_HEADER, alarm_rows, Some(alarms));
+            answer = with_count(answer, START_ROWS_WRITTEN, self.start_rows);
+            answer = with_count(answer, ALARMS, alarms);
+            answer = with_count(answer, ALARM_ROWS_WRITTEN, alarm_rows);
         }
         Ok(answer)
     }

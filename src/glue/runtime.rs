@@ -243,9 +243,6 @@ extern "C" {
 
     #[wasm_bindgen(method, getter, js_name = rowsWritten)]
     fn rows_written(this: &SqlCursor) -> f64;
-
-    #[wasm_bindgen(method, getter, js_name = rowsRead)]
-    fn rows_read(this: &SqlCursor) -> f64;
 }
 
 impl ObjectStorage {
@@ -319,52 +316,29 @@ impl SqlStorageValue {
 /// A statement failed.
 pub struct SqlFailed;
 
-/// SQLite rows written and read, as the runtime counts them on each cursor:
-/// what Cloudflare bills a Durable Object's SQLite storage by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SqlRows {
-    pub written: u64,
-    pub read: u64,
-}
-
-impl SqlRows {
-    pub fn plus(self, other: SqlRows) -> SqlRows {
-        SqlRows {
-            written: self.written.saturating_add(other.written),
-            read: self.read.saturating_add(other.read),
-        }
-    }
-}
-
 thread_local! {
-    /// The rows every statement run in this isolate wrote and read, summed;
-    /// [`rows_during`] takes the difference.
-    static SQL_ROWS: Cell<SqlRows> = const { Cell::new(SqlRows { written: 0, read: 0 }) };
+    /// The rows every statement run in this isolate wrote, summed (as the
+    /// runtime counts them on each cursor: what Cloudflare bills a Durable
+    /// Object's SQLite storage by); [`rows_written_during`] takes the
+    /// difference.
+    static ROWS_WRITTEN: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `work`, which must not wait on anything (a Durable Object's SQL
 /// calls are synchronous), and returns what it returned with the rows its
-/// statements wrote and read. Nothing else runs in the isolate meanwhile,
-/// so the rows are its own even beside other objects' requests.
-pub fn rows_during<T>(work: impl FnOnce() -> T) -> (T, SqlRows) {
-    let before = SQL_ROWS.get();
+/// statements wrote. Nothing else runs in the isolate meanwhile, so the
+/// rows are its own even beside other objects' requests.
+pub fn rows_written_during<T>(work: impl FnOnce() -> T) -> (T, u64) {
+    let before = ROWS_WRITTEN.get();
     let value = work();
-    let after = SQL_ROWS.get();
-    let rows = SqlRows {
-        written: after.written.saturating_sub(before.written),
-        read: after.read.saturating_sub(before.read),
-    };
-    (value, rows)
+    (value, ROWS_WRITTEN.get().wrapping_sub(before))
 }
 
-/// Adds a drained cursor's rows to the isolate's sum.
-fn count_rows(cursor: &SqlCursor) -> SqlRows {
-    let rows = SqlRows {
-        written: cursor.rows_written() as u64,
-        read: cursor.rows_read() as u64,
-    };
-    SQL_ROWS.set(SQL_ROWS.get().plus(rows));
-    rows
+/// The rows a drained cursor wrote, added to the isolate's sum.
+fn count_written(cursor: &SqlCursor) -> u64 {
+    let written = cursor.rows_written() as u64;
+    ROWS_WRITTEN.set(ROWS_WRITTEN.get().wrapping_add(written));
+    written
 }
 
 impl SqlStorage {
@@ -381,7 +355,7 @@ impl SqlStorage {
     ) -> Result<Vec<Vec<SqlStorageValue>>, SqlFailed> {
         let cursor = self.run(query, bindings)?;
         let rows = Array::from(&cursor.raw());
-        count_rows(&cursor);
+        count_written(&cursor);
         Ok(rows
             .iter()
             .map(|row| {
@@ -397,7 +371,7 @@ impl SqlStorage {
     pub fn written(&self, query: &str, bindings: &[SqlStorageValue]) -> Result<u64, SqlFailed> {
         let cursor = self.run(query, bindings)?;
         drop(Array::from(&cursor.raw()));
-        Ok(count_rows(&cursor).written)
+        Ok(count_written(&cursor))
     }
 }
 

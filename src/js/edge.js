@@ -40,11 +40,10 @@ export function respond(status, contentType, body, extra) {
   return new Response(body, { status, headers });
 }
 
-/** Sets a header of SQLite rows (and alarms, unless undefined) on an
- * answer `respond` made: a Durable Object's (see src/glue/io.rs). */
-export function setRowsHeader(response, name, written, read, alarms) {
-  const value = `written=${written}, read=${read}`;
-  response.headers.set(name, alarms === undefined ? value : `alarms=${alarms}, ${value}`);
+/** Sets a header holding a number on an answer `respond` made (a Durable
+ * Object's, see src/glue/io.rs). */
+export function setCount(response, name, count) {
+  response.headers.set(name, String(count));
 }
 
 /** Adds headers given as `name SEP value (SEP name SEP value)*` (or '') to

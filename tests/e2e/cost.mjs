@@ -55,7 +55,6 @@ export const MEASURES = {
   objectRequests: 'Durable Object requests in all (alarms included)',
   busiestObject: 'requests to the busiest single object',
   rowsWritten: 'SQLite rows written (requests and alarms)',
-  rowsRead: 'SQLite rows read (requests and alarms)',
   queueOps: 'Queues operations (write, read, delete per 64 KB)',
 };
 
@@ -177,7 +176,7 @@ export async function measureMode(mode, { mix = MIX, width = 4, settleMs = 60_00
  * short to see (a key is kept DEDUPE_TTL_SECONDS, three days by default):
  * `keys` deliveries in durable-object mode with a two-second memory, then
  * a wait until the alarms have deleted every key. The alarms run, and the
- * rows they wrote and read, as the shards report them.
+ * rows they wrote, as the shards report them.
  */
 export async function measureSweep({ keys = 8, waitMs = 15_000 } = {}) {
   const origin = await startOrigin();
@@ -198,7 +197,7 @@ export async function measureSweep({ keys = 8, waitMs = 15_000 } = {}) {
       stored = await gate.shardRows();
     }
     const { REPLAY_DO: shards } = (await gate.meter()).objects;
-    return { keys, statuses, storedBefore, storedAfter: stored, ...shards.alarms, requestsWritten: shards.rowsWritten };
+    return { keys, statuses, storedBefore, storedAfter: stored, alarms: shards.alarms, written: shards.alarmRowsWritten, requestsWritten: shards.rowsWritten };
   } finally {
     await gate.close();
     await origin.close();
@@ -220,10 +219,9 @@ export function perDelivery(run) {
     kvLists: metered.kv.list,
     replayRequests: metered.objects.REPLAY_DO?.requests ?? 0,
     logRequests: metered.objects.DELIVERY_LOG?.requests ?? 0,
-    objectRequests: sum((ns) => ns.requests + ns.alarms.alarms),
+    objectRequests: sum((ns) => ns.requests + ns.alarms),
     busiestObject: busiest,
-    rowsWritten: sum((ns) => ns.rowsWritten + ns.alarms.written),
-    rowsRead: sum((ns) => ns.rowsRead + ns.alarms.read),
+    rowsWritten: sum((ns) => ns.rowsWritten + ns.alarmRowsWritten),
     queueOps: queue.writes + queue.reads + queue.deletes,
   };
   return {
@@ -231,7 +229,7 @@ export function perDelivery(run) {
     per: Object.fromEntries(Object.entries(totals).map(([name, total]) => [name, total / unique])),
     // Rows a new object's first start wrote (its tables): once per object
     // ever, not per delivery, so outside the measures.
-    startRows: sum((ns) => ns.start.written),
+    startRows: sum((ns) => ns.startRowsWritten),
     unreported: sum((ns) => ns.unreported),
   };
 }
@@ -269,7 +267,7 @@ export function runSummary(run) {
     `${MODES[run.mode].label}: ${run.mix.unique} unique, ${run.mix.duplicates} retries, ${run.mix.forgeries} forgeries in ${run.seconds.toFixed(1)} s${run.settled ? '' : ' (NOT settled)'}`,
     `answers ${answers}; origin got ${run.atOrigin.events} events in ${run.atOrigin.forwards} forwards`,
     `totals: KV ${run.metered.kv.get} get, ${run.metered.kv.put} put, ${run.metered.kv.delete} delete; ` +
-      `objects ${Object.entries(run.metered.objects).map(([ns, c]) => `${ns} ${c.requests} requests over ${Object.keys(c.byObject).length} object(s), ${c.rowsWritten} rows written, ${c.alarms.alarms} alarms`).join('; ') || 'none'}; ` +
+      `objects ${Object.entries(run.metered.objects).map(([ns, c]) => `${ns} ${c.requests} requests over ${Object.keys(c.byObject).length} object(s), ${c.rowsWritten} rows written, ${c.alarms} alarms`).join('; ') || 'none'}; ` +
       `rows written ${totals.rowsWritten}; queue ${queue.messages} messages, ${queue.writes} writes, ${queue.reads} reads, ${queue.deletes} deletes, ${queue.retries} retries`,
     `outside the measures: ${startRows} rows written by new objects' first start (their tables)` +
       (unreported ? `; ${unreported} object requests without a rows header (failed calls)` : ''),

@@ -55,7 +55,7 @@ describe('the meter sees what the replay shards’ alarms write', () => {
   test('expired keys are swept by an alarm, and its rows are counted', async () => {
     const sweep = await measureSweep();
     console.log(
-      `sweep: ${sweep.alarms} alarms wrote ${sweep.written} rows and read ${sweep.read} for ${sweep.keys} keys ` +
+      `sweep: ${sweep.alarms} alarms wrote ${sweep.written} rows for ${sweep.keys} keys ` +
         `(${fixed(sweep.written / sweep.keys)} rows written per key swept); the requests wrote ${sweep.requestsWritten}`,
     );
     assert.deepEqual(sweep.statuses, Array(sweep.keys).fill(200));

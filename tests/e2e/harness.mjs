@@ -196,7 +196,7 @@ export default function (env) {
 /**
  * The Durable Object namespace bound as `namespace`: every stub.fetch is
  * one request to the object of that name, counted with the SQLite rows the
- * object says its request wrote and read (the x-hookgate-rows header of its
+ * object says its request wrote (the x-hookgate-rows-written header of its
  * answer, src/glue/io.rs). A call that throws is counted without rows.
  */
 const meteredObjects = (namespace) => `
@@ -204,13 +204,13 @@ export default function (env) {
   const names = new Map();
   const stubOf = (name, stub) => ({
     async fetch(input, init) {
-      let rows = '';
+      let written = '';
       try {
         const response = await stub.fetch(input, init);
-        rows = response.headers.get('x-hookgate-rows') ?? '';
+        written = response.headers.get('x-hookgate-rows-written') ?? '';
         return response;
       } finally {
-        await env.METER.fetch('http://meter/do/${namespace}/' + encodeURIComponent(name) + '?' + new URLSearchParams({ rows }));
+        await env.METER.fetch('http://meter/do/${namespace}/' + encodeURIComponent(name) + '?' + new URLSearchParams({ written }));
       }
     },
   });
@@ -524,15 +524,8 @@ export async function startGate(
   };
 }
 
-/** `written=3, read=1` (and such), an object's rows header, as numbers. */
-function rowsOf(header) {
-  const fields = {};
-  for (const part of (header ?? '').split(',')) {
-    const [name, value] = part.trim().split('=');
-    if (name && value !== undefined) fields[name] = Number(value);
-  }
-  return fields;
-}
+/** An object's count header as a number: 0 when missing (the log has no alarms). */
+const countOf = (header) => Number(header ?? 0);
 
 /**
  * What the meter's wrapped bindings report (see METERED_KV), counted here.
@@ -555,13 +548,12 @@ function newMeter() {
         kv[rest[0]] += 1;
       } else if (kind === 'do') {
         const [namespace, name] = rest.map(decodeURIComponent);
-        const ns = (objects[namespace] ??= { requests: 0, rowsWritten: 0, rowsRead: 0, unreported: 0, byObject: {} });
+        const ns = (objects[namespace] ??= { requests: 0, rowsWritten: 0, unreported: 0, byObject: {} });
         ns.requests += 1;
         ns.byObject[name] = (ns.byObject[name] ?? 0) + 1;
-        const rows = rowsOf(url.searchParams.get('rows'));
-        if (rows.written === undefined) ns.unreported += 1;
-        ns.rowsWritten += rows.written ?? 0;
-        ns.rowsRead += rows.read ?? 0;
+        const written = url.searchParams.get('written');
+        if (!/^\d+$/.test(written)) ns.unreported += 1;
+        else ns.rowsWritten += Number(written);
       } else if (kind === 'queue') {
         sent.push(...JSON.parse(await request.text()));
       }
@@ -570,8 +562,9 @@ function newMeter() {
     async snapshot({ objectsOf, logs }) {
       const copy = structuredClone(objects);
       for (const [namespace, counted] of Object.entries(copy)) {
-        counted.start = { written: 0, read: 0 };
-        counted.alarms = { alarms: 0, written: 0, read: 0 };
+        counted.startRowsWritten = 0;
+        counted.alarms = 0;
+        counted.alarmRowsWritten = 0;
         const stubs = await objectsOf(namespace);
         for (const name of Object.keys(counted.byObject)) {
           // The objects' test paths: a shard's /rows, the log's /meta.
@@ -581,11 +574,9 @@ function newMeter() {
               ? await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })
               : await stub.fetch('https://replay-shard/rows');
           await answer.arrayBuffer();
-          const start = rowsOf(answer.headers.get('x-hookgate-start-rows'));
-          const alarms = rowsOf(answer.headers.get('x-hookgate-alarm-rows'));
-          counted.start.written += start.written ?? 0;
-          counted.start.read += start.read ?? 0;
-          for (const field of ['alarms', 'written', 'read']) counted.alarms[field] += alarms[field] ?? 0;
+          counted.startRowsWritten += countOf(answer.headers.get('x-hookgate-start-rows-written'));
+          counted.alarms += countOf(answer.headers.get('x-hookgate-alarms'));
+          counted.alarmRowsWritten += countOf(answer.headers.get('x-hookgate-alarm-rows-written'));
         }
       }
       const chunksOf = (bytes) => Math.max(1, Math.ceil(bytes / QUEUE_CHUNK_BYTES));
