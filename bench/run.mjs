@@ -18,12 +18,17 @@
 //   --queue-delays 0,2000 (the default) then compares direct and queue mode
 //   from the sender's side, 1 KB deliveries, with an origin that answers at
 //   once and one that takes 2 s; --queue-delays '' skips it.
+//   --cost measures what a delivery costs instead (bench/cost.mjs): every
+//   billable operation per delivery in each mode, counted by the e2e
+//   harness's meter, priced, with each mode's free-plan ceiling; no wrk.
+//   --cost-mix unique,duplicates,forgeries sets its mix (default 200,50,100).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
+import { parseMix, printCostReport } from './cost.mjs';
 
 const CLK_TCK = 100; // Linux USER_HZ, the unit of utime/stime in /proc/PID/stat
 
@@ -40,6 +45,8 @@ const { values: options } = parseArgs({
     variant: { type: 'string', multiple: true, default: [] },
     kv: { type: 'string', default: 'local' },
     'queue-delays': { type: 'string', default: '0,2000' },
+    cost: { type: 'boolean', default: false },
+    'cost-mix': { type: 'string' },
   },
 });
 const DURATION = Number(options.duration);
@@ -263,6 +270,11 @@ const kib = (bytes) => (bytes >= 1048576 ? `${bytes / 1048576} MB` : `${bytes / 
 
 async function main() {
   const started = Date.now();
+  if (options.cost) {
+    build();
+    await printCostReport({ mix: parseMix(options['cost-mix']) });
+    return;
+  }
   ensureWrk();
   build();
   writeFileSync(`${OUT}deliveries.lua`, LUA);

@@ -9,9 +9,10 @@
 //! hundreds of writes a second; the log is written after each answer, so a
 //! busier gate would see records lag, never answers.
 
-use super::io::{call_object, plain, respond};
+use super::io::{call_object, plain, respond, with_count, ROWS_WRITTEN, START_ROWS_WRITTEN};
 use super::runtime::{
-    promise, wait_for, DurableObjectState, ObjectRequest, SqlStorage, SqlStorageValue,
+    promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest, SqlStorage,
+    SqlStorageValue,
 };
 use crate::log::command::{encode_letter, LogCommand};
 use crate::log::counts::Count;
@@ -39,6 +40,8 @@ pub struct DeliveryLog {
     /// Write commands handled since this instance started (for tests and
     /// operators: `/meta`).
     writes: Rc<Cell<u64>>,
+    /// The rows this instance's start-up wrote (on `/meta`'s answer).
+    start_rows: u64,
 }
 
 #[wasm_bindgen]
@@ -46,27 +49,11 @@ impl DeliveryLog {
     #[wasm_bindgen(constructor)]
     pub fn new(state: DurableObjectState, _env: JsValue) -> DeliveryLog {
         let sql = state.storage().sql_storage();
-        let created = [
-            "CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, \
-             event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, \
-             outcome TEXT NOT NULL, origin_status INTEGER, duration_ms INTEGER NOT NULL, PRIMARY KEY (route, key))",
-            "CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries (last_seen)",
-            "CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
-             count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))",
-        ]
-        .iter()
-        .try_for_each(|statement| sql.written(statement, &[]).map(drop));
-        if created.is_err() {
-            super::runtime::console_error("hookgate: the delivery log could not create its tables");
-        }
-        // Dead letters (queue mode): added to tables made before they
-        // existed; "duplicate column" on later starts is expected.
-        for column in ["letter_meta TEXT", "letter_body BLOB"] {
-            let _ = sql.written(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), &[]);
-        }
+        let ((), start_rows) = rows_written_during(|| create_tables(&sql));
         Self {
             sql,
             writes: Rc::new(Cell::new(0)),
+            start_rows,
         }
     }
 
@@ -74,14 +61,40 @@ impl DeliveryLog {
     pub fn fetch(&self, request: ObjectRequest) -> Promise {
         let table = Table(self.sql.clone());
         let writes = self.writes.clone();
+        let start_rows = self.start_rows;
         promise(async move {
             let body = wait_for(request.text()).await?;
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);
             let body = body.as_string().unwrap_or_default();
-            handle(&table, &writes, path, &body)
-                .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed").into())
+            let (answer, rows) =
+                rows_written_during(|| handle(&table, &writes, start_rows, path, &body));
+            let answer = answer
+                .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed"))?;
+            Ok(with_count(answer, ROWS_WRITTEN, rows))
         })
+    }
+}
+
+/// The log's tables, made if they are missing.
+fn create_tables(sql: &SqlStorage) {
+    let created = [
+        "CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, \
+         event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, \
+         outcome TEXT NOT NULL, origin_status INTEGER, duration_ms INTEGER NOT NULL, PRIMARY KEY (route, key))",
+        "CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries (last_seen)",
+        "CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
+         count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))",
+    ]
+    .iter()
+    .try_for_each(|statement| sql.written(statement, &[]).map(drop));
+    if created.is_err() {
+        super::runtime::console_error("hookgate: the delivery log could not create its tables");
+    }
+    // Dead letters (queue mode): added to tables made before they
+    // existed; "duplicate column" on later starts is expected.
+    for column in ["letter_meta TEXT", "letter_body BLOB"] {
+        let _ = sql.written(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), &[]);
     }
 }
 
@@ -105,6 +118,7 @@ fn json(body: String) -> JsValue {
 fn handle(
     table: &Table,
     writes: &Cell<u64>,
+    start_rows: u64,
     path: &str,
     body: &str,
 ) -> Result<JsValue, StorageFailed> {
@@ -180,11 +194,12 @@ fn handle(
         }
         LogCommand::Meta => {
             let rows = table.scalar("SELECT COUNT(*) FROM deliveries", vec![])?;
-            json(format!(
+            let meta = json(format!(
                 "{{\"writes\":{},\"deliveries\":{}}}",
                 writes.get(),
                 rows.unwrap_or(0)
-            ))
+            ));
+            with_count(meta, START_ROWS_WRITTEN, start_rows)
         }
     })
 }

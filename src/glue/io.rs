@@ -22,6 +22,9 @@ extern "C" {
     #[wasm_bindgen(js_name = respond)]
     fn respond_js(status: u16, content_type: &str, body: &str, extra: &str) -> JsValue;
 
+    #[wasm_bindgen(js_name = setCount)]
+    fn set_count(response: &JsValue, name: &str, count: f64);
+
     #[wasm_bindgen(js_name = callObject)]
     fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
 
@@ -66,6 +69,31 @@ pub fn plain(status: u16, body: String) -> JsValue {
         body,
         headers: Vec::new(),
     })
+}
+
+/// Why the objects say what SQLite rows they wrote: Cloudflare bills a
+/// Durable Object's SQLite storage by rows written, so the test meter
+/// (`meter` in tests/e2e/harness.mjs) counts them instead of estimating.
+/// Internal headers on the objects' answers, each a whole number: the
+/// Worker reads only an object's status and body, so no sender or admin
+/// ever sees them.
+///
+/// On every answer: the rows its request wrote.
+pub const ROWS_WRITTEN: &str = "x-hookgate-rows-written";
+/// On the objects' test paths (`/rows`, `/meta`): the rows the instance's
+/// start-up wrote (a new object's tables; none once they exist).
+pub const START_ROWS_WRITTEN: &str = "x-hookgate-start-rows-written";
+/// On a replay shard's `/rows`: the alarms this instance ran (each billed
+/// as a request)...
+pub const ALARMS: &str = "x-hookgate-alarms";
+/// ...and the rows they wrote.
+pub const ALARM_ROWS_WRITTEN: &str = "x-hookgate-alarm-rows-written";
+
+/// `response` (an object's answer, made by [`respond`]) with a header
+/// holding `count`.
+pub fn with_count(response: JsValue, name: &str, count: u64) -> JsValue {
+    set_count(&response, name, count as f64);
+    response
 }
 
 /// Calls a Durable Object by name (a POST of `body`, or a GET without

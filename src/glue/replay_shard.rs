@@ -2,10 +2,12 @@
 //! the ledger's decisions live in [`crate::replay::ledger`], the request
 //! encoding and sharding in [`crate::replay::durable`].
 
-use super::io::{call_object, plain};
+use super::io::{
+    call_object, plain, with_count, ALARMS, ALARM_ROWS_WRITTEN, ROWS_WRITTEN, START_ROWS_WRITTEN,
+};
 use super::runtime::{
-    promise, wait_for, DurableObjectState, ObjectRequest, ObjectStorage, SqlStorage,
-    SqlStorageValue,
+    promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest, ObjectStorage,
+    SqlStorage, SqlStorageValue,
 };
 use crate::replay::durable::{claim_reply, shard_name, ShardClient, ShardRequest};
 use crate::replay::ledger::{bucket_table, newest_first, Ledger, LedgerTable, Mark};
@@ -40,6 +42,10 @@ struct Shard {
     /// When the alarm is set for, as far as this instance knows; `None` means
     /// ask storage (after an eviction) or no alarm.
     alarm_at: Cell<Option<i64>>,
+    /// The rows this instance's start-up wrote, and the alarms it ran with
+    /// the rows they wrote: reported on `/rows` ([`ALARM_ROWS_WRITTEN`]).
+    start_rows: u64,
+    alarms: Cell<(u64, u64)>,
 }
 
 #[wasm_bindgen]
@@ -50,7 +56,8 @@ impl ReplayShard {
         let sql = storage.sql_storage();
         // The tables that exist (none on a new shard: the first mark makes
         // its day's table).
-        let tables = stored_tables(&sql).unwrap_or_else(|_| {
+        let (tables, start_rows) = rows_written_during(|| stored_tables(&sql));
+        let tables = tables.unwrap_or_else(|_| {
             super::runtime::console_error("hookgate: the replay shard could not list its tables");
             Vec::new()
         });
@@ -59,6 +66,8 @@ impl ReplayShard {
             sql,
             tables: Rc::new(RefCell::new(tables)),
             alarm_at: Cell::new(None),
+            start_rows,
+            alarms: Cell::new((0, 0)),
         }))
     }
 
@@ -76,7 +85,10 @@ impl ReplayShard {
             let ledger = Ledger::new(shard.table());
             let now = now_ms();
             shard.alarm_at.set(None);
-            if let Some(next) = ledger.sweep(now, SWEEP_GAP_MS).map_err(store_error)? {
+            let (swept, rows) = rows_written_during(|| ledger.sweep(now, SWEEP_GAP_MS));
+            let (alarms, before) = shard.alarms.get();
+            shard.alarms.set((alarms + 1, before + rows));
+            if let Some(next) = swept.map_err(store_error)? {
                 shard.set_alarm(next, now).await;
             }
             Ok(plain(200, "swept".to_owned()))
@@ -98,9 +110,28 @@ impl Shard {
         let Some(request) = ShardRequest::parse(path, query) else {
             return Ok(plain(400, "unknown shard request".to_owned()));
         };
-        let ledger = Ledger::new(self.table());
+        let rows_asked = request == ShardRequest::Rows;
         let now = now_ms();
-        let reply = match request {
+        let (answered, rows) = rows_written_during(|| self.answer(request, now));
+        let (reply, arm_for) = answered?;
+        if let Some(expires_at) = arm_for {
+            self.arm(expires_at, now).await;
+        }
+        let mut answer = with_count(plain(200, reply), ROWS_WRITTEN, rows);
+        if rows_asked {
+            let (alarms, alarm_rows) = self.alarms.get();
+            answer = with_count(answer, START_ROWS_WRITTEN, self.start_rows);
+            answer = with_count(answer, ALARMS, alarms);
+            answer = with_count(answer, ALARM_ROWS_WRITTEN, alarm_rows);
+        }
+        Ok(answer)
+    }
+
+    /// The ledger's answer to `request`, and the expiry a clean-up alarm
+    /// must then run by, if any. Synchronous: only SQL, no waiting.
+    fn answer(&self, request: ShardRequest, now: i64) -> Result<(String, Option<i64>), StoreError> {
+        let ledger = Ledger::new(self.table());
+        Ok(match request {
             ShardRequest::Claim {
                 key,
                 ttl_seconds,
@@ -111,21 +142,19 @@ impl Shard {
                 // mark at once, and one left behind is already ignored once
                 // expired; the next sweep deletes it.
                 let claim = ledger.claim(&key, now, ttl_ms, unix_seconds_to_ms(keep_until))?;
-                claim_reply(claim).to_owned()
+                (claim_reply(claim).to_owned(), None)
             }
             ShardRequest::Done { key, until } => {
                 let until_ms = unix_seconds_to_ms(until);
                 ledger.mark_done(&key, until_ms)?;
-                self.arm(until_ms, now).await;
-                "ok".to_owned()
+                ("ok".to_owned(), Some(until_ms))
             }
             ShardRequest::Release { key } => {
                 ledger.release(&key)?;
-                "ok".to_owned()
+                ("ok".to_owned(), None)
             }
-            ShardRequest::Rows => ledger.table().rows()?.to_string(),
-        };
-        Ok(plain(200, reply))
+            ShardRequest::Rows => (ledger.table().rows()?.to_string(), None),
+        })
     }
 
     /// Makes sure a clean-up alarm will run by `expires_at`.

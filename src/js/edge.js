@@ -40,6 +40,12 @@ export function respond(status, contentType, body, extra) {
   return new Response(body, { status, headers });
 }
 
+/** Sets a header holding a number on an answer `respond` made (a Durable
+ * Object's, see src/glue/io.rs). */
+export function setCount(response, name, count) {
+  response.headers.set(name, String(count));
+}
+
 /** Adds headers given as `name SEP value (SEP name SEP value)*` (or '') to
  * `into`. */
 function headersOf(text, into = {}) {

@@ -169,6 +169,98 @@ export default function (env) {
   };
 }`;
 
+/**
+ * The meter (option `meter`): a wrapped binding in front of each billable
+ * binding, telling the harness (service METER, a function in this process)
+ * of every operation as it is passed on, so what the gate does is counted
+ * where the runtime would bill it, never estimated. It cannot see what the
+ * runtime does by itself: a message it moves to the dead-letter queue, its
+ * own retries, an object's alarm storage (getAlarm, setAlarm); nor the
+ * Cache API (free) and Analytics Engine; nor counts an isolate still holds
+ * (written to the log once a minute).
+ *
+ * KV: each call by kind (get, getWithMetadata, put, delete, list).
+ */
+const METERED_KV = `
+export default function (env) {
+  const count = (kind) => env.METER.fetch('http://meter/kv/' + kind);
+  return {
+    async get(key, options) { await count('get'); return env.INNER.get(key, options); },
+    async getWithMetadata(key, options) { await count('getWithMetadata'); return env.INNER.getWithMetadata(key, options); },
+    async put(key, value, options) { await count('put'); return env.INNER.put(key, value, options); },
+    async delete(key) { await count('delete'); return env.INNER.delete(key); },
+    async list(options) { await count('list'); return env.INNER.list(options); },
+  };
+}`;
+
+/**
+ * The Durable Object namespace bound as `namespace`: every stub.fetch is
+ * one request to the object of that name, counted with the SQLite rows the
+ * object says its request wrote (the x-hookgate-rows-written header of its
+ * answer, src/glue/io.rs). A call that throws is counted without rows.
+ */
+const meteredObjects = (namespace) => `
+export default function (env) {
+  const names = new Map();
+  const stubOf = (name, stub) => ({
+    async fetch(input, init) {
+      let written = '';
+      try {
+        const response = await stub.fetch(input, init);
+        written = response.headers.get('x-hookgate-rows-written') ?? '';
+        return response;
+      } finally {
+        await env.METER.fetch('http://meter/do/${namespace}/' + encodeURIComponent(name) + '?' + new URLSearchParams({ written }));
+      }
+    },
+  });
+  return {
+    idFromName(name) {
+      const id = env.INNER.idFromName(name);
+      names.set(id.toString(), name);
+      return id;
+    },
+    idFromString: (text) => env.INNER.idFromString(text),
+    newUniqueId: (options) => env.INNER.newUniqueId(options),
+    get(id, options) {
+      const name = names.get(id.toString()) ?? id.toString();
+      return stubOf(name, env.INNER.get(id, options));
+    },
+  };
+}`;
+
+/**
+ * A Queues producer: each message sent, with the key hookgate gave it and
+ * its size (the bytes of its strings and byte arrays, a little under the
+ * structured clone's: Queues bills per 64 KB, and hookgate's messages are
+ * a body and a few short fields).
+ */
+const METERED_QUEUE = `
+const encoder = new TextEncoder();
+function sizeOf(value) {
+  if (value === null || value === undefined) return 1;
+  if (typeof value === 'string') return encoder.encode(value).length;
+  if (typeof value === 'number' || typeof value === 'boolean') return 8;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value.byteLength;
+  let size = 0;
+  for (const [name, field] of Object.entries(value)) size += (Array.isArray(value) ? 0 : sizeOf(name)) + sizeOf(field);
+  return size;
+}
+export default function (env) {
+  const count = (messages) =>
+    env.METER.fetch('http://meter/queue', {
+      method: 'POST',
+      body: JSON.stringify(messages.map((body) => ({ key: typeof body?.key === 'string' ? body.key : null, bytes: sizeOf(body) }))),
+    });
+  return {
+    async send(body, options) { await count([body]); return env.INNER.send(body, options); },
+    async sendBatch(messages, options) { await count(messages.map((m) => m.body)); return env.INNER.sendBatch(messages, options); },
+  };
+}`;
+
+/** Queues bill each message's write, read and delete per 64 KB. */
+export const QUEUE_CHUNK_BYTES = 64 * 1024;
+
 /** A DELIVERY_LOG binding that is down: every call throws. */
 const BROKEN_LOG = `
 export default function () {
@@ -195,6 +287,9 @@ export default function () {
  * - `switchableQueue`: with `queues`, DELIVERY_QUEUE refuses sends while
  *   `failQueue(true)`.
  * - `inspect`: workerd's inspector on a free port, for `isolateMemory()`.
+ * - `meter`: every billable binding the gate has (REPLAY_KV, REPLAY_DO,
+ *   DELIVERY_LOG, DELIVERY_QUEUE) counts what it is asked: `meter()`.
+ *   Not with the other bindings' switches.
  */
 export async function startGate(
   settings,
@@ -208,8 +303,12 @@ export async function startGate(
     queues = false,
     switchableQueue = false,
     inspect = false,
+    meter = false,
   } = {},
 ) {
+  if (meter && (switchableKv || brokenLog || switchableQueue)) {
+    throw new Error('startGate: the meter wraps the bindings the switches would');
+  }
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
   // The switches of `failKv` and `failQueue`, and the KV calls counted.
@@ -302,6 +401,41 @@ export async function startGate(
       },
     });
   }
+  const metered = newMeter();
+  if (meter) {
+    const meterService = { async METER(request) { return metered.record(request); } };
+    gate.wrappedBindings = { ...gate.wrappedBindings, REPLAY_KV: 'metered-kv' };
+    delete gate.kvNamespaces;
+    workers.push({ name: 'metered-kv', modules: true, script: METERED_KV, kvNamespaces: { INNER: 'replay' }, serviceBindings: meterService });
+    for (const [name, object] of Object.entries(gate.durableObjects)) {
+      const wrapper = `metered-${name.toLowerCase().replaceAll('_', '-')}`;
+      gate.wrappedBindings[name] = wrapper;
+      // The same class, bound again without the meter: the harness's own
+      // calls (shardRows, logMeta, the meter's reading) are not the gate's.
+      gate.durableObjects[`UNMETERED_${name}`] = object;
+      delete gate.durableObjects[name];
+      workers.push({
+        name: wrapper,
+        modules: true,
+        script: meteredObjects(name),
+        durableObjects: { INNER: { ...object, scriptName: 'gate' } },
+        serviceBindings: meterService,
+      });
+    }
+    if (queues) {
+      gate.wrappedBindings.DELIVERY_QUEUE = 'metered-queue';
+      delete gate.queueProducers.DELIVERY_QUEUE;
+      workers.push({
+        name: 'metered-queue',
+        modules: true,
+        script: METERED_QUEUE,
+        queueProducers: { INNER: { queueName: 'hookgate-deliveries' } },
+        serviceBindings: meterService,
+      });
+    }
+  }
+  /** The namespace the harness itself calls an object class through. */
+  const objectsOf = (name) => mf.getDurableObjectNamespace(meter ? `UNMETERED_${name}` : name, 'gate');
   if (twin) {
     // A second isolate of the same Worker over the same stores, as another
     // machine or location would be: what one isolate holds, it does not see.
@@ -337,7 +471,7 @@ export async function startGate(
     metricPoints: () => points,
     /** The delivery log object's own account: writes handled, records held. */
     async logMeta() {
-      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
+      const namespace = await objectsOf('DELIVERY_LOG');
       const stub = namespace.get(namespace.idFromName('delivery-log'));
       return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
     },
@@ -395,7 +529,7 @@ export async function startGate(
     },
     /** Rows stored in every replay shard (Durable Object mode), expired or not. */
     async shardRows() {
-      const namespace = await mf.getDurableObjectNamespace('REPLAY_DO', 'gate');
+      const namespace = await objectsOf('REPLAY_DO');
       let total = 0;
       for (let shard = 0; shard < 16; shard += 1) {
         const stub = namespace.get(namespace.idFromName(`replay-shard-${shard}`));
@@ -411,9 +545,91 @@ export async function startGate(
      * Miniflare's own services (KV, queues, storage) that share the process.
      */
     isolateMemory: () => isolateMemory(mf, url),
+    /**
+     * With `meter`: what the gate asked of its billable bindings so far
+     * (see newMeter), with what each object it called says its start-up and
+     * alarms used.
+     */
+    meter: () => metered.snapshot({ objectsOf, logs }),
     /** The namespace behind REPLAY_KV, to look at what the gate stored. */
-    kv: () => mf.getKVNamespace(switchableKv ? 'INNER' : 'REPLAY_KV', switchableKv ? 'switchable-kv' : 'gate'),
+    kv: () => {
+      const wrapper = switchableKv ? 'switchable-kv' : meter ? 'metered-kv' : null;
+      return wrapper ? mf.getKVNamespace('INNER', wrapper) : mf.getKVNamespace('REPLAY_KV', 'gate');
+    },
     close: () => mf.dispose(),
+  };
+}
+
+/** An object's count header as a number: 0 when missing (the log has no alarms). */
+const countOf = (header) => Number(header ?? 0);
+
+/**
+ * What the meter's wrapped bindings report (see METERED_KV), counted here.
+ * `snapshot()` adds what each object the gate called says of its own
+ * start-up and alarms (an alarm is billed as a request), and the queue
+ * consumer's attempts: each message handed to the consumer is one read and
+ * makes one structured log line (`hookgate: 'queue'`, src/observe.rs),
+ * whose reason says whether it was then acknowledged (delivered, duplicate,
+ * dead: kept in the log), a delete, or retried, to be read again.
+ */
+function newMeter() {
+  const kv = { get: 0, getWithMetadata: 0, put: 0, delete: 0, list: 0 };
+  const objects = {};
+  const sent = [];
+  return {
+    async record(request) {
+      const url = new URL(request.url);
+      const [, kind, ...rest] = url.pathname.split('/');
+      if (kind === 'kv') {
+        kv[rest[0]] += 1;
+      } else if (kind === 'do') {
+        const [namespace, name] = rest.map(decodeURIComponent);
+        const ns = (objects[namespace] ??= { requests: 0, rowsWritten: 0, unreported: 0, byObject: {} });
+        ns.requests += 1;
+        ns.byObject[name] = (ns.byObject[name] ?? 0) + 1;
+        const written = url.searchParams.get('written');
+        if (!/^\d+$/.test(written)) ns.unreported += 1;
+        else ns.rowsWritten += Number(written);
+      } else if (kind === 'queue') {
+        sent.push(...JSON.parse(await request.text()));
+      }
+      return new Response('ok');
+    },
+    async snapshot({ objectsOf, logs }) {
+      const copy = structuredClone(objects);
+      for (const [namespace, counted] of Object.entries(copy)) {
+        counted.startRowsWritten = 0;
+        counted.alarms = 0;
+        counted.alarmRowsWritten = 0;
+        const stubs = await objectsOf(namespace);
+        for (const name of Object.keys(counted.byObject)) {
+          // The objects' test paths: a shard's /rows, the log's /meta.
+          const stub = stubs.get(stubs.idFromName(name));
+          const answer =
+            namespace === 'DELIVERY_LOG'
+              ? await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })
+              : await stub.fetch('https://replay-shard/rows');
+          await answer.arrayBuffer();
+          counted.startRowsWritten += countOf(answer.headers.get('x-hookgate-start-rows-written'));
+          counted.alarms += countOf(answer.headers.get('x-hookgate-alarms'));
+          counted.alarmRowsWritten += countOf(answer.headers.get('x-hookgate-alarm-rows-written'));
+        }
+      }
+      const chunksOf = (bytes) => Math.max(1, Math.ceil(bytes / QUEUE_CHUNK_BYTES));
+      const chunksByKey = new Map(sent.map((message) => [message.key, chunksOf(message.bytes)]));
+      const queue = { messages: sent.length, writes: 0, reads: 0, deletes: 0, retries: 0, attempts: {} };
+      for (const message of sent) queue.writes += chunksOf(message.bytes);
+      // Each attempt's line, however the runtime broke it over lines.
+      const attempts = logs.join('\n').matchAll(/hookgate: 'queue',[^}]*?reason: '([^']*)',[^}]*?key: '([^']*)'/g);
+      for (const [, reason, key] of attempts) {
+        const chunks = chunksByKey.get(key) ?? 1;
+        queue.attempts[reason] = (queue.attempts[reason] ?? 0) + 1;
+        queue.reads += chunks;
+        if (['delivered', 'duplicate', 'dead'].includes(reason)) queue.deletes += chunks;
+        else queue.retries += 1;
+      }
+      return { kv: { ...kv }, objects: copy, queue };
+    },
   };
 }
 
