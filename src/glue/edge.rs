@@ -318,7 +318,9 @@ impl LocationCache for WorkerCache {
 pub enum EdgeStore {
     /// KV for `done` marks; in-flight claims in the location's cache.
     Kv(LocationGuard<KvReplayStore<WorkerKv>, WorkerCache>),
-    Durable(DurableReplayStore<DurableShards>),
+    /// The shards decide; the location's cache answers the duplicates of a
+    /// delivered event and holds queued ones, sparing a shard request each.
+    Durable(LocationGuard<DurableReplayStore<DurableShards>, WorkerCache>),
 }
 
 /// The replay store, or `None` (a settings error, logged) when its binding
@@ -339,7 +341,8 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
                 return None;
             };
             let shards = DurableShards(namespace.clone());
-            Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
+            let store = DurableReplayStore::new(shards);
+            Some(EdgeStore::Durable(LocationGuard::new(store, WorkerCache)))
         }
     }
 }

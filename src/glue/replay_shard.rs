@@ -56,8 +56,14 @@ impl ReplayShard {
         let sql = storage.sql_storage();
         // The tables that exist (none on a new shard: the first mark makes
         // its day's table).
-        let (tables, start_rows) = rows_written_during(|| stored_tables(&sql));
-        let tables = tables.unwrap_or_else(|_| {
+        // The tables that exist, and today's made now rather than by the
+        // first mark (a day's table is made once per shard and day).
+        let (tables, start_rows) = rows_written_during(|| {
+            let today = bucket_table(now_ms());
+            sql.written(&create_bucket(&today), &[]).ok()?;
+            stored_tables(&sql).ok()
+        });
+        let tables = tables.unwrap_or_else(|| {
             super::runtime::console_error("hookgate: the replay shard could not list its tables");
             Vec::new()
         });
@@ -244,6 +250,15 @@ impl SqlTable {
     }
 }
 
+/// The statement that makes a day's table: keyed by the replay key alone,
+/// so a mark written is one row written.
+fn create_bucket(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, mark TEXT NOT NULL, \
+         expires_at INTEGER NOT NULL) WITHOUT ROWID"
+    )
+}
+
 /// The ledger's tables as storage lists them, newest first.
 fn stored_tables(sql: &SqlStorage) -> Result<Vec<String>, StoreError> {
     let rows = sql
@@ -292,13 +307,7 @@ impl LedgerTable for SqlTable {
         }
         let table = bucket_table(now_ms());
         if !self.tables.borrow().contains(&table) {
-            self.written(
-                &format!(
-                    "CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, mark TEXT NOT NULL, \
-                     expires_at INTEGER NOT NULL) WITHOUT ROWID"
-                ),
-                vec![],
-            )?;
+            self.written(&create_bucket(&table), vec![])?;
             self.tables.borrow_mut().insert(0, table.clone());
         }
         self.written(

@@ -1,6 +1,7 @@
 //! Copies of one delivery that reach different isolates of one location at
-//! the same moment are held back here, in the location's cache, before KV is
-//! asked.
+//! the same moment are held back here, in the location's cache, before the
+//! store is asked; and the duplicates that follow a delivery are answered
+//! here from a copy of its `done` mark.
 //!
 //! KV bills every write (1,000 a day on the free plan), so the KV store
 //! writes only what must outlive a forward: the `done` mark. The claim that
@@ -9,7 +10,10 @@
 //! isolates of a location, and gone by itself when the claim would have
 //! lapsed. Copies at two locations at once can still both forward, as they
 //! could when the claim was a KV write (KV takes up to a minute to show a
-//! write elsewhere); the Durable Object store closes that race.
+//! write elsewhere); the Durable Object store closes that race, and in front
+//! of it this guard only saves requests: what decides is still the shard's
+//! atomic claim, and a cached `done` is only ever a copy of one the origin's
+//! 2xx made.
 
 use super::{Claim, LocationCache, ReplayStore, StoreError};
 use crate::keys::push_hex;
@@ -39,6 +43,12 @@ pub fn claim_key(text: &str) -> String {
 const HELD: &str = "in-flight";
 /// A queued event's mark: its copies are duplicates.
 const QUEUED: &str = "queued";
+/// A delivered event's mark: `done:<until, Unix seconds>`.
+const DONE_PREFIX: &str = "done:";
+
+fn done_until(value: &str) -> Option<i64> {
+    value.strip_prefix(DONE_PREFIX)?.parse().ok()
+}
 
 impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
     async fn claim(
@@ -52,6 +62,12 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         match self.cache.get(&key).await.as_deref() {
             Some(HELD) => return Ok(Claim::InFlight),
             Some(QUEUED) => return Ok(Claim::AlreadyDone),
+            // A duplicate whose own window ends within the mark's life is
+            // answered here; one that could outlive it goes to the store,
+            // which keeps the mark longer.
+            Some(value) if done_until(value).is_some_and(|until| until >= keep_until) => {
+                return Ok(Claim::AlreadyDone)
+            }
             _ => {}
         }
         let claim = self
@@ -64,9 +80,19 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         Ok(claim)
     }
 
+    /// The store's mark, and a copy of it in the location's cache, so the
+    /// duplicates that follow a delivery (a sender's retry, a replay) are
+    /// answered without asking the store. Cached even when the store refused
+    /// the write: the origin has the event either way.
     async fn mark_done(&self, text: &str, now: i64, until: i64) -> Result<(), StoreError> {
         let result = self.inner.mark_done(text, now, until).await;
-        self.cache.delete(&claim_key(text)).await;
+        let ttl = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+        if ttl > 0 {
+            let value = format!("{DONE_PREFIX}{until}");
+            self.cache.put(&claim_key(text), &value, ttl).await;
+        } else {
+            self.cache.delete(&claim_key(text)).await;
+        }
         result
     }
 
@@ -105,10 +131,20 @@ mod tests {
         assert_eq!(block_on(there.claim("k", 100, 40, 0)), Ok(Claim::InFlight));
         assert_eq!(kv.calls.borrow().len(), calls, "KV was not asked");
         block_on(here.mark_done("k", 101, 1_000)).expect("done");
-        assert_eq!(cache.ttl_of(&claim_key("k")), None, "the claim is gone");
+        assert_eq!(
+            cache.ttl_of(&claim_key("k")),
+            Some(899),
+            "the claim became the done mark"
+        );
+        let calls = kv.calls.borrow().len();
         assert_eq!(
             block_on(there.claim("k", 102, 40, 0)),
             Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(
+            kv.calls.borrow().len(),
+            calls,
+            "a duplicate: KV was not asked"
         );
     }
 
@@ -149,7 +185,11 @@ mod tests {
         let calls = kv.calls.borrow();
         let writes = calls.iter().filter(|c| !c.starts_with("get ")).count();
         let reads = calls.len() - writes;
-        assert_eq!((reads, writes), (2, 1), "{calls:?}");
+        assert_eq!(
+            (reads, writes),
+            (1, 1),
+            "the duplicate asked nothing: {calls:?}"
+        );
     }
 
     #[test]
@@ -168,6 +208,44 @@ mod tests {
         assert!(
             calls.iter().all(|c| c.starts_with("get ")),
             "no KV write: {calls:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_that_could_outlive_the_cached_mark_asks_the_store() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.mark_done("k", 100, 1_000)).expect("done");
+        let calls = kv.calls.borrow().len();
+        assert_eq!(
+            block_on(store.claim("k", 900, 40, 1_000)),
+            Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(kv.calls.borrow().len(), calls, "within the mark's life");
+        assert_eq!(
+            block_on(store.claim("k", 950, 40, 1_301)),
+            Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(
+            kv.value_of(&crate::replay::kv::key_for("k")).as_deref(),
+            Some("done:1301"),
+            "the store kept the mark longer"
+        );
+    }
+
+    #[test]
+    fn a_done_mark_the_store_refused_is_still_cached() {
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &cache);
+        kv.fail_puts(true);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        assert!(block_on(store.mark_done("k", 100, 1_000)).is_err());
+        assert_eq!(
+            block_on(store.claim("k", 101, 40, 0)),
+            Ok(Claim::AlreadyDone)
         );
     }
 }
