@@ -59,7 +59,8 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         keep_until: i64,
     ) -> Result<Claim, StoreError> {
         let key = claim_key(text);
-        match self.cache.get(&key).await.as_deref() {
+        let cached = self.cache.get(&key).await;
+        match cached.as_deref() {
             Some(HELD) => return Ok(Claim::InFlight),
             Some(QUEUED) => return Ok(Claim::AlreadyDone),
             // A duplicate whose own window ends within the mark's life is
@@ -70,14 +71,18 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
             }
             _ => {}
         }
-        let claim = self
-            .inner
-            .claim(text, now, claim_seconds, keep_until)
-            .await?;
-        if claim == Claim::Claimed {
-            self.cache.put(&key, HELD, claim_seconds).await;
+        let delivered = cached.as_deref().is_some_and(|v| done_until(v).is_some());
+        if delivered {
+            return self.inner.claim(text, now, claim_seconds, keep_until).await;
         }
-        Ok(claim)
+        // Held before the store is asked, so a copy in another isolate that
+        // arrives while this one waits for the store finds the hold.
+        self.cache.put(&key, HELD, claim_seconds).await;
+        let claim = self.inner.claim(text, now, claim_seconds, keep_until).await;
+        if claim != Ok(Claim::Claimed) {
+            self.cache.delete(&key).await;
+        }
+        claim
     }
 
     /// The store's mark, and a copy of it in the location's cache, so the
