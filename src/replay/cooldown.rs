@@ -16,8 +16,7 @@
 //! costs one more forward attempt, never an event.
 
 use super::LocationCache;
-use crate::keys::push_hex;
-use sha2::{Digest, Sha256};
+use crate::keys::hashed_name;
 use std::cell::RefCell;
 
 /// The longest cool-down, however many failures in a row.
@@ -80,11 +79,7 @@ fn seconds_for(failures: u32, first_seconds: u64) -> u64 {
 /// The cache entry's name for a replay text: a fixed-length hash, so any key
 /// fits in a URL and none can address another entry.
 pub fn cache_key(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut key = String::with_capacity(8 + 64);
-    key.push_str("cool/v1/");
-    push_hex(&mut key, &digest);
-    key
+    hashed_name("cool/v1/", text)
 }
 
 /// The cool-downs this isolate knows of, by replay text. A short list, like

@@ -16,8 +16,7 @@
 //! 2xx made.
 
 use super::{Claim, LocationCache, ReplayStore, StoreError};
-use crate::keys::push_hex;
-use sha2::{Digest, Sha256};
+use crate::keys::hashed_name;
 
 /// A [`ReplayStore`] that keeps its in-flight claims in the location's cache.
 pub struct LocationGuard<S, C> {
@@ -33,11 +32,7 @@ impl<S: ReplayStore, C: LocationCache> LocationGuard<S, C> {
 
 /// The cache entry of a claim: a fixed-length hash of the replay text.
 pub fn claim_key(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut key = String::with_capacity(12 + 64);
-    key.push_str("claim/v1/");
-    push_hex(&mut key, &digest);
-    key
+    hashed_name("claim/v1/", text)
 }
 
 const HELD: &str = "in-flight";
