@@ -133,6 +133,15 @@ pub enum Binding {
     DeliveryQueue,
 }
 
+/// The delivery queue of queue mode, as wrangler.toml's queue-mode block
+/// names it (`DELIVERY_QUEUE` produces to it, the Worker consumes it).
+pub const DELIVERY_QUEUE: &str = "hookgate-deliveries";
+
+/// The queue the runtime moves a message to once the delivery queue's own
+/// `max_retries` ran out. The Worker consumes it too, and tells its batches
+/// from the delivery queue's by this name.
+pub const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
+
 impl Binding {
     /// The binding's name in `env`.
     pub fn name(self) -> &'static str {
