@@ -17,7 +17,7 @@
 
 use hookgate::config::{Binding, Config, Need, Settings, DEAD_LETTER_QUEUE, DELIVERY_QUEUE};
 use hookgate::routes::name_is_shown;
-use hookgate::setting::ConfigError;
+use hookgate::setting::{shown_path, ConfigError};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -213,6 +213,9 @@ pub struct Findings {
     pub unread_hidden: usize,
     /// Whether a route queues its events.
     pub queues: bool,
+    /// Routes whose origin is still on `.invalid`, the shipped example's:
+    /// valid, but no delivery can reach it.
+    pub placeholder_origins: Vec<String>,
 }
 
 impl Findings {
@@ -374,7 +377,26 @@ pub fn check(inputs: &Inputs) -> Findings {
         unread,
         unread_hidden,
         queues: config.queues(),
+        placeholder_origins: config
+            .routes
+            .iter()
+            .filter(|route| on_invalid(&route.origin_url))
+            .map(|route| route.path.clone())
+            .collect(),
     }
+}
+
+/// Whether an origin URL's host is under `.invalid`, which never resolves
+/// (RFC 6761): the example route's placeholder.
+fn on_invalid(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
 }
 
 /// What a secret that can be left unset turns on.
@@ -423,7 +445,8 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
     out.push('\n');
     if problems == 0 {
         out.push_str("✓ Settings: valid.\n");
-    } else {
+    }
+    if problems > 0 {
         let _ = writeln!(
             out,
             "✗ Settings: {problems} {}; the gate would answer every request 500 misconfigured:",
@@ -446,6 +469,14 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
         }
     }
 
+    for path in &findings.placeholder_origins {
+        let _ = writeln!(
+            out,
+            "  · route {}: its origin is still the example's on .invalid, which never resolves, so \
+             every delivery would get 502 origin-failed; put your backend's URL there",
+            shown_path(path)
+        );
+    }
     out.push('\n');
     let _ = writeln!(
         out,
@@ -895,6 +926,34 @@ mod tests {
                 _ => None,
             });
             assert!(config.is_ok(), "{}: {config:?}", scheme.name());
+        }
+    }
+
+    #[test]
+    fn the_examples_placeholder_origin_is_pointed_out() {
+        let local = [
+            ("QUO_WEBHOOK_SECRET", VECTOR_KEY),
+            ("ORIGIN_SECRET", VECTOR_KEY),
+        ];
+        let example = QUO.replace("api.example.com", "your-backend.invalid");
+        let inputs = inputs(&[("ROUTES", &example)], &local);
+        let findings = check(&inputs);
+        assert!(findings.ready(), "valid, if useless");
+        assert_eq!(findings.placeholder_origins, ["/quo"]);
+        assert!(render(&inputs, &findings)
+            .contains("route \"/quo\": its origin is still the example's"));
+        assert!(check(&self::inputs(&[("ROUTES", QUO)], &local))
+            .placeholder_origins
+            .is_empty());
+        for url in [
+            "http://x.invalid:8080/",
+            "https://INVALID./a",
+            "https://a.b.invalid?x",
+        ] {
+            assert!(on_invalid(url), "{url}");
+        }
+        for url in ["https://invalid.example.com/", "https://x.invalidate.io/"] {
+            assert!(!on_invalid(url), "{url}");
         }
     }
 
