@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from './dev-vars.mjs';
+import { ROOT, readDevVars } from './dev-vars.mjs';
 
 const usage = 'usage: npm run check [-- --env NAME] [--config PATH] [--dev] [--secrets-put]';
 
@@ -95,6 +95,11 @@ const candidates = [...(env === undefined ? [] : [`.dev.vars.${env}`]), '.dev.va
 const found = candidates.find((name) => existsSync(join(dirname(config.configPath), name)));
 const localFile = found ?? (Object.keys(local).length > 0 ? '.env' : '.dev.vars');
 
+// Secrets still holding .dev.vars.example's local test keys (`npm run
+// setup` copies the example): by name only, the values stay here.
+const example = readDevVars(join(ROOT, '.dev.vars.example'));
+const exampleValues = Object.keys(local).filter((name) => example[name] !== undefined && example[name] === local[name]);
+
 const queues = config.queues ?? {};
 const queueNames = [
   ...(queues.producers ?? []).map((producer) => producer.queue),
@@ -108,6 +113,7 @@ const input = {
   local,
   local_file: localFile,
   local_exists: found !== undefined || Object.keys(local).length > 0,
+  example_values: exampleValues,
   view: options.dev ? 'dev' : 'deploy',
   secrets_put: options['secrets-put'],
   kv: (config.kv_namespaces ?? []).map((namespace) => ({ binding: namespace.binding, id: Boolean(namespace.id) })),

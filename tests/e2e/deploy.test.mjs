@@ -150,6 +150,19 @@ describe('npm run check on a fresh copy of wrangler.toml', () => {
     assert.match(output, /Ready\. Put the secrets above .*\n {2}npx wrangler deploy\n/);
   });
 
+  test('after npm run setup copied .dev.vars.example: its test keys and its ROUTES pointed out', () => {
+    const copied = tempDir();
+    writeFileSync(join(copied, 'wrangler.toml'), TOML);
+    writeFileSync(join(copied, '.dev.vars'), readFileSync(`${ROOT}.dev.vars.example`, 'utf8'));
+    const { status, output } = check(join(copied, 'wrangler.toml'));
+    assert.equal(status, 0, output);
+    for (const name of routeSecrets(join(copied, 'wrangler.toml'))) {
+      assert.match(output, new RegExp(`✓ ${name} +required; in \\.dev\\.vars, as \\.dev\\.vars\\.example has it: a local test key`), output);
+    }
+    assert.match(output, /\.dev\.vars also sets ROUTES: only `npm run dev` reads it there/);
+    assert.match(output, /route "\/quo": its origin is still the example's on \.invalid/);
+  });
+
   test('--env: an environment wrangler.toml does not have is an error, not the top level', () => {
     const { status, output } = check(join(dir, 'wrangler.toml'), '--env', 'staging');
     assert.equal(status, 1);

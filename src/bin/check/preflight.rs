@@ -53,6 +53,9 @@ pub struct Inputs {
     /// Its name, and whether it exists.
     pub local_file: String,
     pub local_exists: bool,
+    /// Names whose local value is `.dev.vars.example`'s: a local test key,
+    /// not the sender's (`npm run setup` copies the example).
+    pub example_values: Vec<String>,
     pub view: View,
     /// `--secrets-put`: a required secret the local file lacks is taken as
     /// put already, not as an error.
@@ -162,6 +165,7 @@ impl Inputs {
             local: texts("local")?,
             local_file: text("local_file")?,
             local_exists: flag("local_exists")?,
+            example_values: list("example_values")?,
             view,
             secrets_put: flag("secrets_put")?,
             declared: Declared {
@@ -492,6 +496,12 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
     for secret in &findings.secrets {
         let required = secret.need == Need::Required;
         let (mark, state) = match secret.found {
+            Found::Local if inputs.example_values.contains(&secret.name) => (
+                "✓",
+                format!(
+                    "in {file}, as .dev.vars.example has it: a local test key, put the real one"
+                ),
+            ),
             Found::Local => ("✓", format!("in {file}")),
             Found::Vars => (
                 "!",
@@ -645,6 +655,7 @@ mod tests {
             local: map(local),
             local_file: ".dev.vars".to_owned(),
             local_exists: !local.is_empty(),
+            example_values: Vec::new(),
             view: View::Deploy,
             secrets_put: false,
             declared: Declared {
@@ -727,6 +738,27 @@ mod tests {
         for value in [VECTOR_KEY, origin_key, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
             assert!(!report.contains(value), "a value in the report");
         }
+    }
+
+    #[test]
+    fn a_local_test_key_from_the_example_is_pointed_out() {
+        let local = [
+            ("QUO_WEBHOOK_SECRET", VECTOR_KEY),
+            ("ORIGIN_SECRET", VECTOR_KEY),
+        ];
+        let mut copied = inputs(&[("ROUTES", QUO)], &local);
+        copied.example_values = vec!["ORIGIN_SECRET".to_owned()];
+        let report = render(&copied, &check(&copied));
+        assert!(
+            report.contains(
+                "ORIGIN_SECRET       required; in .dev.vars, as .dev.vars.example has it"
+            ),
+            "{report}"
+        );
+        assert!(
+            !report.contains("QUO_WEBHOOK_SECRET  required; in .dev.vars, as"),
+            "{report}"
+        );
     }
 
     #[test]
@@ -981,7 +1013,7 @@ mod tests {
     #[test]
     fn the_input_is_read_as_check_mjs_sends_it() {
         let json = r#"{"config_file": "wrangler.toml", "env": null, "vars": {"ROUTES": "{}"},
-            "local": {"A": "b"}, "local_file": ".dev.vars", "local_exists": true, "view": "dev",
+            "local": {"A": "b"}, "local_file": ".dev.vars", "local_exists": true, "example_values": [], "view": "dev",
             "secrets_put": false, "kv": [{"binding": "REPLAY_KV", "id": false}],
             "durable_objects": ["REPLAY_DO"], "queue_producers": [], "queues": ["q"]}"#;
         let inputs = Inputs::from_json(json).expect("valid");
