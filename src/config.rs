@@ -83,7 +83,7 @@ impl Config {
 
 /// Where settings are read from. The Worker reads vars and secrets alike
 /// from its `env` ([`Config::from_settings`]); `npm run check`
-/// ([`crate::preflight`]) reads vars from wrangler.toml and secrets from
+/// (src/bin/check) reads vars from wrangler.toml and secrets from
 /// `.dev.vars`, and needs to know which secrets the settings use and whether
 /// they can do without them, to list what to `wrangler secret put`.
 pub trait Settings {

@@ -132,7 +132,7 @@ describe('npm run check on a fresh copy of wrangler.toml', () => {
       assert.match(output, new RegExp(`✗ ${name} +required; not in \\.dev\\.vars\\n +npx wrangler secret put ${name}\\n`), output);
       assert.match(output, new RegExp(`it names the secret ${name}, which is not set`), output);
     }
-    assert.match(output, /no id in wrangler\.toml: the first `npx wrangler deploy` creates it/);
+    assert.match(output, /REPLAY_KV \(KV namespace\): no id in wrangler\.toml: the first deploy creates it/);
     assert.match(output, /✓ no queue: no route uses queue mode/);
     assert.match(output, /Not ready/);
   });

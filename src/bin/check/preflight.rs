@@ -563,7 +563,7 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
         let how = if *with_id {
             "the namespace wrangler.toml names by id"
         } else {
-            "no id in wrangler.toml: the first `npx wrangler deploy` creates it and writes its id back"
+            "no id in wrangler.toml: the first deploy creates it and writes its id back"
         };
         let _ = writeln!(out, "  ✓ {binding} (KV namespace): {how}");
     }
@@ -614,8 +614,9 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
         let _ = writeln!(
             out,
             "Not ready: {problems} {} above. A secret: put it in {file} too, where it is checked as the gate \
-             checks it (or, put already, run npm run check -- --secrets-put). Then run npm run check again.",
-            if problems == 1 { "problem" } else { "problems" }
+             checks it (or, put already, run npm run check --{env} --secrets-put). Then run npm run check{again} again.",
+            if problems == 1 { "problem" } else { "problems" },
+            again = if env.is_empty() { String::new() } else { format!(" --{env}") },
         );
     }
     out
@@ -1006,6 +1007,13 @@ mod tests {
         );
         assert!(
             report.contains("\n  npx wrangler deploy --env staging\n"),
+            "{report}"
+        );
+        staging.local.clear();
+        let report = render(&staging, &check(&staging));
+        assert!(
+            report.contains("run npm run check -- --env staging --secrets-put)")
+                && report.contains("Then run npm run check -- --env staging again."),
             "{report}"
         );
     }
