@@ -9,6 +9,7 @@ use super::edge::{
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
+use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
@@ -18,9 +19,6 @@ use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-
-/// The name of the queue whose messages are dead letters already.
-const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
 
 #[wasm_bindgen]
 extern "C" {

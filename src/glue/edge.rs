@@ -7,7 +7,7 @@ use super::io::{joined, split_pairs, SEP};
 use super::replay_shard::DurableShards;
 use super::runtime::{console_error, wait_for};
 use super::settings::{Bindings, Prepared};
-use crate::config::Config;
+use crate::config::{Binding, Config};
 use crate::gate::{BodyError, Incoming};
 use crate::keys::Tag;
 use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
@@ -17,7 +17,6 @@ use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
 use crate::replay::location::LocationGuard;
 use crate::replay::{Claim, LocationCache, ReplayStore, StoreError};
-use crate::route::Delivery;
 use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
@@ -329,7 +328,7 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = &bindings.replay_kv else {
-                console_error("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                missing(Binding::ReplayKv);
                 return None;
             };
             let kv = KvReplayStore::new(WorkerKv(kv.clone()));
@@ -337,7 +336,7 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {
-                console_error("hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])");
+                missing(Binding::ReplayDo);
                 return None;
             };
             let shards = DurableShards(namespace.clone());
@@ -383,18 +382,19 @@ impl ReplayStore for EdgeStore {
     }
 }
 
+/// Logs a binding the settings need and `env` lacks (a settings error).
+fn missing(binding: Binding) {
+    console_error(&format!("hookgate: misconfigured: {}", binding.missing()));
+}
+
 /// The producer, on its binding (absent when no route queues).
 pub struct EdgeQueue(pub Option<JsValue>);
 
 /// The delivery queue, when a route needs it; `None` (a settings error,
 /// logged) when a queue route has no binding.
 pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue> {
-    let needed = config
-        .routes
-        .iter()
-        .any(|route| matches!(route.delivery, Delivery::Queue(_)));
-    if needed && bindings.delivery_queue.is_none() {
-        console_error("hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])");
+    if config.queues() && bindings.delivery_queue.is_none() {
+        missing(Binding::DeliveryQueue);
         return None;
     }
     Some(EdgeQueue(bindings.delivery_queue.clone()))

@@ -634,8 +634,8 @@ function newMeter() {
 }
 
 /**
- * Queue mode's consumers as wrangler.toml sets them up, for the tests and
- * the bench alike. Every field is set explicitly: Miniflare's defaults differ
+ * Queue mode's consumers as wrangler.toml's queue-mode block sets them up
+ * (deploy.test.mjs holds them to it), for the tests and the bench alike. Every field is set explicitly: Miniflare's defaults differ
  * from production's. Retries are hookgate's own (QUEUE_MAX_ATTEMPTS); the
  * queue's max_retries is only the outer bound.
  */
