@@ -39,6 +39,12 @@ pub struct DeliveryLog {
     /// Write commands handled since this instance started (for tests and
     /// operators: `/meta`).
     writes: Rc<Cell<u64>>,
+    /// Commands of any kind handled since this instance started (`/meta`).
+    requests: Rc<Cell<u64>>,
+    /// SQLite rows written since this instance started, as the storage
+    /// reports them (`cursor.rowsWritten`, what Cloudflare bills; every
+    /// index row counts): `/meta`.
+    rows_written: Rc<Cell<u64>>,
 }
 
 #[wasm_bindgen]
@@ -67,19 +73,28 @@ impl DeliveryLog {
         Self {
             sql,
             writes: Rc::new(Cell::new(0)),
+            requests: Rc::new(Cell::new(0)),
+            rows_written: Rc::new(Cell::new(0)),
         }
     }
 
     /// One command from [`LogClient`]; rejected when the storage failed.
     pub fn fetch(&self, request: ObjectRequest) -> Promise {
-        let table = Table(self.sql.clone());
+        let table = Table {
+            sql: self.sql.clone(),
+            written: self.rows_written.clone(),
+        };
         let writes = self.writes.clone();
+        let requests = self.requests.clone();
         promise(async move {
             let body = wait_for(request.text()).await?;
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);
             let body = body.as_string().unwrap_or_default();
-            handle(&table, &writes, path, &body)
+            if path != "/meta" {
+                requests.set(requests.get() + 1);
+            }
+            handle(&table, &writes, &requests, path, &body)
                 .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed").into())
         })
     }
@@ -105,6 +120,7 @@ fn json(body: String) -> JsValue {
 fn handle(
     table: &Table,
     writes: &Cell<u64>,
+    requests: &Cell<u64>,
     path: &str,
     body: &str,
 ) -> Result<JsValue, StorageFailed> {
@@ -181,8 +197,10 @@ fn handle(
         LogCommand::Meta => {
             let rows = table.scalar("SELECT COUNT(*) FROM deliveries", vec![])?;
             json(format!(
-                "{{\"writes\":{},\"deliveries\":{}}}",
+                "{{\"writes\":{},\"requests\":{},\"rows_written\":{},\"deliveries\":{}}}",
                 writes.get(),
+                requests.get(),
+                table.written.get(),
                 rows.unwrap_or(0)
             ))
         }
@@ -195,7 +213,11 @@ struct StorageFailed;
 /// The log's tables. Each call runs synchronously: a Durable Object runs
 /// one event at a time and its SQLite calls do not yield, so the read and
 /// write of [`Table::record`] cannot interleave with another attempt.
-struct Table(SqlStorage);
+struct Table {
+    sql: SqlStorage,
+    /// Rows written so far (see [`DeliveryLog::rows_written`]).
+    written: Rc<Cell<u64>>,
+}
 
 fn text(value: Option<&SqlStorageValue>) -> Option<String> {
     match value {
@@ -218,7 +240,17 @@ impl Table {
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<Vec<SqlStorageValue>>, StorageFailed> {
-        self.0.rows(query, &bindings).map_err(|_| StorageFailed)
+        self.sql.rows(query, &bindings).map_err(|_| StorageFailed)
+    }
+
+    /// Runs a write; counts and returns the rows it wrote.
+    fn write(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<u64, StorageFailed> {
+        let rows = self
+            .sql
+            .written(query, &bindings)
+            .map_err(|_| StorageFailed)?;
+        self.written.set(self.written.get() + rows);
+        Ok(rows)
     }
 
     fn scalar(
@@ -265,7 +297,7 @@ impl Table {
             .get(&attempt.route, &attempt.key)?
             .map(|(record, _)| record);
         let record = DeliveryRecord::merge(existing, attempt);
-        self.rows(
+        self.write(
             &format!(
                 "INSERT INTO deliveries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (route, key) DO UPDATE SET event_type = excluded.event_type, \
@@ -299,7 +331,7 @@ impl Table {
                 ..letter.clone()
             },
         );
-        self.rows(
+        self.write(
             "UPDATE deliveries SET letter_meta = ?, letter_body = ? WHERE route = ? AND key = ?",
             vec![
                 meta.as_str().into(),
@@ -312,7 +344,7 @@ impl Table {
     }
 
     fn drop_letter(&self, route: &str, key: &str) -> Result<(), StorageFailed> {
-        self.rows(
+        self.write(
             "UPDATE deliveries SET letter_meta = NULL, letter_body = NULL WHERE route = ? AND key = ?",
             vec![route.into(), key.into()],
         )
@@ -343,7 +375,7 @@ impl Table {
 
     fn count(&self, counts: &[Count]) -> Result<(), StorageFailed> {
         for count in counts {
-            self.rows(
+            self.write(
                 "INSERT INTO counts (minute, route, reason, count) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (minute, route, reason) DO UPDATE SET count = count + excluded.count",
                 vec![
@@ -430,9 +462,7 @@ impl Table {
     }
 
     fn delete(&self, query: &str, before: i64) -> Result<u64, StorageFailed> {
-        self.0
-            .written(query, &[before.into()])
-            .map_err(|_| StorageFailed)
+        self.write(query, vec![before.into()])
     }
 }
 
