@@ -329,27 +329,54 @@ export async function startGate(
     },
   });
   const url = await mf.ready;
+  const logShard = async (shard, path, body = '') => {
+    const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
+    const stub = namespace.get(namespace.idFromName(shard === 0 ? 'delivery-log' : `delivery-log-${shard}`));
+    return stub.fetch(`https://delivery-log${path}`, { method: 'POST', body });
+  };
   const twinWorker = twin ? await mf.getWorker('gate-twin') : null;
   return {
     url: url.href,
     mf,
     /** With `metrics`: the Analytics Engine data points written. */
     metricPoints: () => points,
-    /** The delivery log object's own account: writes handled, records held. */
+    /**
+     * The delivery log's own account, summed over its shards, and each
+     * shard's in `shards`: requests handled (but these), write commands,
+     * SQLite rows written, parts of records and dead letters held.
+     */
     async logMeta() {
-      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
+      const shards = [];
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) shards.push(await (await logShard(shard, '/meta')).json());
+      const total = { shards };
+      for (const field of ['writes', 'requests', 'rows_written', 'deliveries', 'letters']) {
+        total[field] = shards.reduce((sum, meta) => sum + meta[field], 0);
+      }
+      return total;
     },
     /**
-     * The counts the delivery log holds since `sinceMs`, read from the
-     * object itself (as the admin API's stats, without needing the API).
+     * The counts the delivery log holds since `sinceMs`, read from its
+     * shards themselves and summed (as the admin API's stats, without
+     * needing the API): `{ routes: { route: { reason: count } } }`.
      */
     async logStats(sinceMs = 0) {
-      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/stats', { method: 'POST', body: `since=${sinceMs}` })).json();
+      const routes = {};
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) {
+        const rows = [...new URLSearchParams(await (await logShard(shard, '/stats', `since=${sinceMs}`)).text())];
+        for (let i = 0; i + 2 < rows.length; i += 3) {
+          const [[, route], [, reason], [, count]] = rows.slice(i, i + 3);
+          routes[route] ??= {};
+          routes[route][reason] = (routes[route][reason] ?? 0) + Number(count);
+        }
+      }
+      return { routes };
     },
+    /**
+     * POSTs `body` to `path` of one shard of the delivery log (0 to
+     * LOG_SHARDS - 1), as the gate does: for tests that put parts of a
+     * record in chosen shards.
+     */
+    logShard: (shard, path, body = '') => logShard(shard, path, body),
     /** Runs the cron trigger as if scheduled at `time` (a Date). */
     async scheduled(time) {
       const worker = await mf.getWorker('gate');
@@ -404,6 +431,9 @@ export async function startGate(
     close: () => mf.dispose(),
   };
 }
+
+/** How many shards the delivery log has (src/log/mod.rs, SHARDS). */
+export const LOG_SHARDS = 8;
 
 /**
  * Queue mode's consumers as wrangler.toml sets them up, for the tests and
