@@ -193,7 +193,7 @@ async fn consume_one(
             }
         }
     }
-    sinks.observe_forward(config, &seen).await;
+    sinks.observe_forward(&seen);
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -114,7 +114,7 @@ struct Counters {
     writes: Cell<u64>,
     /// Commands of any kind handled (but `/meta`).
     requests: Cell<u64>,
-    /// SQLite rows written, as the storage reports them
+    /// SQLite rows written by commands, as the storage reports them
     /// (`cursor.rowsWritten`: what Cloudflare bills; every index row
     /// counts).
     rows_written: Cell<u64>,
@@ -152,6 +152,10 @@ impl DeliveryLog {
                 console_error("hookgate: the delivery log could not read its hours")
             }
         }
+        // `/meta` counts what commands wrote: an instance the runtime
+        // starts again (an idle one is evicted) starts from nothing, as its
+        // counts of commands do.
+        table.counters.rows_written.set(0);
         Self {
             table: Rc::new(table),
         }

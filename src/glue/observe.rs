@@ -90,7 +90,7 @@ impl Sinks {
     /// Logs, measures, counts and records one queue consumer attempt. The
     /// record and count wait in the buffer for the end of the queue's
     /// batch ([`flush_queue_batch`]).
-    pub async fn observe_forward(&self, _config: &Config, seen: &Forwarded<'_>) {
+    pub fn observe_forward(&self, seen: &Forwarded<'_>) {
         log_object("log", &encode_line(&seen.log_fields()));
         if self.metrics.is_some() {
             let doubles = [
