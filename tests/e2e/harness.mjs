@@ -195,6 +195,8 @@ export default function () {
  * - `switchableQueue`: with `queues`, DELIVERY_QUEUE refuses sends while
  *   `failQueue(true)`.
  * - `inspect`: workerd's inspector on a free port, for `isolateMemory()`.
+ * - `persist`: a directory the Durable Objects' storage is kept in, across
+ *   gates (an upgrade: what an older build, or a stand-in, left there).
  */
 export async function startGate(
   settings,
@@ -208,6 +210,7 @@ export async function startGate(
     queues = false,
     switchableQueue = false,
     inspect = false,
+    persist,
   } = {},
 ) {
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
@@ -316,6 +319,7 @@ export async function startGate(
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     host: '127.0.0.1',
     port: 0,
     // With `inspect`: workerd's inspector on a free loopback port, for

@@ -247,6 +247,53 @@ describe('an origin that never recovers', () => {
   });
 });
 
+describe('the delivery log, from the consumer', () => {
+  const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '1' });
+
+  test('ten events forwarded: the records and counts of a batch of messages go in one request, not one each', async () => {
+    const { origin, gate } = rig;
+    const before = await gate.logMeta();
+    const ids = [];
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => {
+        const body = quoEvent();
+        const headers = signed(body);
+        ids.push(headers['webhook-id']);
+        return send(gate.url, { headers, body });
+      }),
+    );
+    assert.ok(answers.every((answer) => answer.status === 202));
+    await eventually(() => ids.every((id) => origin.receivedFor(id).length === 1), 15_000, 'all forwarded');
+    await sleep(1_500); // past the gate's flush interval
+    const writes = (await gate.logMeta()).writes - before.writes;
+    // The gate's 10 `queued` attempts in a batch or two, the consumer's
+    // 10 `delivered` ones in one per batch of messages (10 at most).
+    assert.ok(writes <= 6, `${writes} writes to the log for 10 queued events`);
+    const { json } = await admin(gate, '/deliveries?outcome=delivered');
+    assert.deepEqual(json.deliveries.map((d) => d.key).sort(), [...ids].sort());
+    assert.ok(json.deliveries.every((d) => d.attempts === 2), 'queued, then delivered');
+  });
+
+  test('a dead letter is in the log at once, not after a flush', async () => {
+    const { origin, gate } = rig;
+    let failed = 0;
+    origin.answer(() => {
+      failed = Date.now();
+      return { status: 500 };
+    });
+    const body = quoEvent('contact.updated');
+    const headers = signed(body);
+    const before = (await gate.logMeta()).letters;
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    // Read from the log's objects themselves (the admin API would first
+    // write what this isolate holds).
+    await eventually(async () => (await gate.logMeta()).letters === before + 1, 10_000, 'the letter kept');
+    assert.ok(Date.now() - failed < 1_000, `kept ${Date.now() - failed} ms after the last attempt failed`);
+    const record = (await admin(gate, `/deliveries/${headers['webhook-id']}?route=%2F`)).json;
+    assert.deepEqual([record.outcome, record.dead_letter], ['dead', true]);
+  });
+});
+
 describe('a queued event whose route was removed since', () => {
   const rig = useQueueGate();
 
