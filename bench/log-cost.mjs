@@ -5,7 +5,9 @@
 // isolate, in front of a healthy origin, in direct mode and in queue mode:
 // deliveries are sent at `--rate` per second (a steady load), or all at
 // once with `--burst`; then the gate is left to flush and the objects are
-// asked. The numbers include the counts every request adds to.
+// asked. The numbers include the counts every request adds to. The objects
+// count since their instance started: one the runtime evicts while idle
+// starts again from zero (the shard a run writes to is never idle).
 import { parseArgs } from 'node:util';
 import { ORIGIN_KEY, quoEvent, send, signed, sleep, startGate, startOrigin } from '../tests/e2e/harness.mjs';
 
