@@ -5,8 +5,9 @@
 //! The first count an isolate sees is written at once (so a quiet gate's
 //! rare rejection shows up without waiting); after that, pending counts go
 //! out with the first request once the interval has passed since the last
-//! write. Counts of an isolate that is evicted before that are lost: the
-//! stats are a close count, the records are exact.
+//! write (or with the batch of attempts written then). Counts of an
+//! isolate that is evicted before that are lost: the stats are a close
+//! count, as the records are across an eviction (see [`super::buffer`]).
 
 /// The route name rejections get when no route matched (the request's own
 /// path is not used: it is the sender's choice, and would let anyone create

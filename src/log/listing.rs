@@ -201,9 +201,9 @@ impl Listing {
         Some(frontier)
     }
 
-    /// Whether a part at `at` is settled.
-    fn is_settled(&self, at: Cursor) -> bool {
-        match self.frontier() {
+    /// Whether a part at `at` is settled, given the [`Self::frontier`].
+    fn settled(frontier: Option<Option<Cursor>>, at: Cursor) -> bool {
+        match frontier {
             None => false,
             Some(frontier) => frontier.is_none_or(|frontier| at >= frontier),
         }
@@ -219,9 +219,10 @@ impl Listing {
     /// The deliveries of settled parts not looked up yet.
     fn lookup_keys(&self) -> Vec<Key> {
         let mut keys: Vec<Key> = Vec::new();
+        let frontier = self.frontier();
         for stream in &self.streams {
             for (at, part) in stream.pending.iter().rev() {
-                if !self.is_settled(*at) {
+                if !Self::settled(frontier, *at) {
                     break;
                 }
                 let key = key_of(part);
@@ -248,7 +249,8 @@ impl Listing {
                     }
                 }
             }
-            let Some((shard, at)) = next.filter(|(_, at)| self.is_settled(*at)) else {
+            let frontier = self.frontier();
+            let Some((shard, at)) = next.filter(|(_, at)| Self::settled(frontier, *at)) else {
                 return;
             };
             let Some(parts) = self.streams[shard]
