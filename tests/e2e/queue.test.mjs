@@ -294,6 +294,39 @@ describe('the delivery log, from the consumer', () => {
   });
 });
 
+describe('a message dead-lettered twice, in two isolates', () => {
+  const rig = useQueueGate();
+
+  test('one retry queues it once and drops both kept copies', async () => {
+    const { origin, gate } = rig;
+    const key = 'msg_dead_in_two_shards';
+    const body = quoEvent('contact.updated');
+    const now = Date.now();
+    // As two isolates would have kept it (the runtime delivers a message
+    // at least once): the same letter in shards 3 and 6.
+    const letter = (at) =>
+      `route=%2F&key=${key}&scheme=standard-webhooks&type=contact.updated&at=${at}&outcome=dead&status=500&ms=9` +
+      `&content_type=application%2Fjson&letter_type=contact.updated&h=webhook-id%3A${key}` +
+      `&body=${encodeURIComponent(Buffer.from(body).toString('base64'))}`;
+    for (const [shard, at] of [[3, now - 2_000], [6, now - 1_000]]) {
+      const answer = await gate.logShard(shard, '/dead-letter', letter(at));
+      assert.equal(answer.status, 200, await answer.text());
+    }
+    const path = `/deliveries/${key}?route=%2F`;
+    const record = (await admin(gate, path)).json;
+    assert.deepEqual([record.outcome, record.attempts, record.dead_letter], ['dead', 2, true]);
+    const retried = await admin(gate, `/deliveries/${key}/retry?route=%2F`, { method: 'POST' });
+    assert.equal(retried.status, 202, retried.text);
+    assert.equal((await gate.logMeta()).letters, 0, 'both copies dropped');
+    assert.equal((await admin(gate, `/deliveries/${key}/retry?route=%2F`, { method: 'POST' })).status, 409, 'nothing left to retry');
+    await eventually(() => origin.receivedFor(key).length === 1, 10_000, 'delivered');
+    await eventually(async () => (await admin(gate, path)).json.outcome === 'delivered', 10_000, 'recorded');
+    await sleep(1_500);
+    assert.equal(origin.receivedFor(key).length, 1, 'once');
+    assert.ok(origin.receivedFor(key)[0].body.equals(Buffer.from(body)));
+  });
+});
+
 describe('a queued event whose route was removed since', () => {
   const rig = useQueueGate();
 
