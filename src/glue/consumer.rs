@@ -6,7 +6,7 @@
 use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
 };
-use super::observe::Sinks;
+use super::observe::{flush_queue_batch, Sinks};
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
 use crate::config::DEAD_LETTER_QUEUE;
@@ -83,6 +83,11 @@ async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue
         })
         .collect();
     wait_for(Promise::all(&work)).await?;
+    // The log's records and counts of the whole batch, in one request.
+    let (prepared, sinks, _) = &*shared;
+    if let Some(log) = &sinks.log {
+        flush_queue_batch(log, prepared.config.observe.stats_flush_seconds).await;
+    }
     Ok(JsValue::UNDEFINED)
 }
 
@@ -186,7 +191,7 @@ async fn consume_one(
             }
         }
     }
-    sinks.observe_forward(config, &seen).await;
+    sinks.observe_forward(&seen);
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -133,6 +133,19 @@ export async function callObject(namespace, name, url, body) {
   }
 }
 
+/** Calls several Durable Objects of `namespace` at once: `calls` is a list
+ * of `[name, url, body]`; resolves to a list of what `callObject` resolves
+ * to, in the same order. */
+export function callObjects(namespace, calls) {
+  return Promise.all(calls.map(([name, url, body]) => callObject(namespace, name, url, body)));
+}
+
+/** Resolves after `ms` milliseconds (a batch of the delivery log waiting
+ * for the attempts that follow it). */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Splits `name SEP value (SEP name SEP value)*` into pairs. */
 function pairs(text) {
   const list = [];

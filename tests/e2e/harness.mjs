@@ -290,6 +290,8 @@ export default function () {
  * - `meter`: every billable binding the gate has (REPLAY_KV, REPLAY_DO,
  *   DELIVERY_LOG, DELIVERY_QUEUE) counts what it is asked: `meter()`.
  *   Not with the other bindings' switches.
+ * - `persist`: a directory the Durable Objects' storage is kept in, across
+ *   gates (an upgrade: what an older build, or a stand-in, left there).
  */
 export async function startGate(
   settings,
@@ -304,6 +306,7 @@ export async function startGate(
     switchableQueue = false,
     inspect = false,
     meter = false,
+    persist,
   } = {},
 ) {
   if (meter && (switchableKv || brokenLog || switchableQueue)) {
@@ -450,6 +453,7 @@ export async function startGate(
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     host: '127.0.0.1',
     port: 0,
     // With `inspect`: workerd's inspector on a free loopback port, for
@@ -463,27 +467,54 @@ export async function startGate(
     },
   });
   const url = await mf.ready;
+  const logShard = async (shard, path, body = '') => {
+    const namespace = await objectsOf('DELIVERY_LOG');
+    const stub = namespace.get(namespace.idFromName(shard === 0 ? 'delivery-log' : `delivery-log-${shard}`));
+    return stub.fetch(`https://delivery-log${path}`, { method: 'POST', body });
+  };
   const twinWorker = twin ? await mf.getWorker('gate-twin') : null;
   return {
     url: url.href,
     mf,
     /** With `metrics`: the Analytics Engine data points written. */
     metricPoints: () => points,
-    /** The delivery log object's own account: writes handled, records held. */
+    /**
+     * The delivery log's own account, summed over its shards, and each
+     * shard's in `shards`: requests handled (but these), write commands,
+     * SQLite rows written, parts of records and dead letters held.
+     */
     async logMeta() {
-      const namespace = await objectsOf('DELIVERY_LOG');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
+      const shards = [];
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) shards.push(await (await logShard(shard, '/meta')).json());
+      const total = { shards };
+      for (const field of ['writes', 'requests', 'rows_written', 'deliveries', 'letters']) {
+        total[field] = shards.reduce((sum, meta) => sum + meta[field], 0);
+      }
+      return total;
     },
     /**
-     * The counts the delivery log holds since `sinceMs`, read from the
-     * object itself (as the admin API's stats, without needing the API).
+     * The counts the delivery log holds since `sinceMs`, read from its
+     * shards themselves and summed (as the admin API's stats, without
+     * needing the API): `{ routes: { route: { reason: count } } }`.
      */
     async logStats(sinceMs = 0) {
-      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/stats', { method: 'POST', body: `since=${sinceMs}` })).json();
+      const routes = {};
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) {
+        const rows = [...new URLSearchParams(await (await logShard(shard, '/stats', `since=${sinceMs}`)).text())];
+        for (let i = 0; i + 2 < rows.length; i += 3) {
+          const [[, route], [, reason], [, count]] = rows.slice(i, i + 3);
+          routes[route] ??= {};
+          routes[route][reason] = (routes[route][reason] ?? 0) + Number(count);
+        }
+      }
+      return { routes };
     },
+    /**
+     * POSTs `body` to `path` of one shard of the delivery log (0 to
+     * LOG_SHARDS - 1), as the gate does: for tests that put parts of a
+     * record in chosen shards.
+     */
+    logShard: (shard, path, body = '') => logShard(shard, path, body),
     /** Runs the cron trigger as if scheduled at `time` (a Date). */
     async scheduled(time) {
       const worker = await mf.getWorker('gate');
@@ -562,6 +593,8 @@ export async function startGate(
 
 /** An object's count header as a number: 0 when missing (the log has no alarms). */
 const countOf = (header) => Number(header ?? 0);
+/** How many shards the delivery log has (src/log/mod.rs, SHARDS). */
+export const LOG_SHARDS = 8;
 
 /**
  * What the meter's wrapped bindings report (see METERED_KV), counted here.
