@@ -20,7 +20,7 @@ use crate::replay::{Claim, LocationCache, ReplayStore, StoreError};
 use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -265,6 +265,28 @@ impl Origin<EdgeBody> for FetchOrigin {
     }
 }
 
+thread_local! {
+    /// KV writes made and refused since the log last took them: counted
+    /// with the request's own count ([`take_kv_writes`]).
+    static KV_WRITES: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+}
+
+fn kv_wrote(ok: bool) {
+    KV_WRITES.with(|writes| {
+        let (made, refused) = writes.get();
+        writes.set(if ok {
+            (made.saturating_add(1), refused)
+        } else {
+            (made, refused.saturating_add(1))
+        });
+    });
+}
+
+/// The KV writes made and refused since the last call.
+pub fn take_kv_writes() -> (u32, u32) {
+    KV_WRITES.with(|writes| writes.replace((0, 0)))
+}
+
 /// Workers KV, called through `edge.js`.
 pub struct WorkerKv(JsValue);
 
@@ -281,17 +303,23 @@ impl KvBackend for WorkerKv {
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
         let stored = wait_for(kv_put(&self.0, key, value, ttl_seconds as f64)).await;
-        match stored.ok().and_then(|ok| ok.as_bool()) {
-            Some(true) => Ok(()),
-            _ => Err(StoreError::Unavailable),
+        let ok = stored.ok().and_then(|ok| ok.as_bool()) == Some(true);
+        kv_wrote(ok);
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable)
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let deleted = wait_for(kv_delete(&self.0, key)).await;
-        match deleted.ok().and_then(|ok| ok.as_bool()) {
-            Some(true) => Ok(()),
-            _ => Err(StoreError::Unavailable),
+        let ok = deleted.ok().and_then(|ok| ok.as_bool()) == Some(true);
+        kv_wrote(ok);
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable)
         }
     }
 }

@@ -9,7 +9,7 @@
 //! isolate's shard of the log, one request per batch.
 
 use super::delivery_log::{stored, LogClient};
-use super::edge::{log_object, write_point};
+use super::edge::{log_object, take_kv_writes, write_point};
 use super::io::sleep;
 use super::runtime::{console_error, wait_for};
 use super::settings::Bindings;
@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::gate::Handled;
 use crate::log::buffer::{Batch, Flush, LogBuffer};
 use crate::log::command::LogCommand;
+use crate::log::counts::{KV_ROUTE, KV_WRITE, KV_WRITE_REFUSED};
 use crate::observe::{encode_line, Forwarded, Observation};
 use js_sys::{Object, Promise};
 use std::cell::RefCell;
@@ -82,6 +83,7 @@ impl Sinks {
         let interval = interval_ms(config.observe.stats_flush_seconds);
         let reason = handled.outcome.reason();
         let flush = BUFFER.with_borrow_mut(|buffer| {
+            count_kv_writes(buffer, finished);
             buffer.observe(finished, seen.attempt(), seen.route(), reason, interval)
         });
         carry_out(log, flush, interval).await;
@@ -106,6 +108,7 @@ impl Sinks {
         // Dead letters were recorded with their letter already, at once.
         let attempt = seen.attempt().filter(|_| seen.reason != "dead");
         BUFFER.with_borrow_mut(|buffer| {
+            count_kv_writes(buffer, seen.finished_ms);
             buffer.add(seen.finished_ms, attempt, seen.route, seen.reason);
         });
     }
@@ -134,6 +137,16 @@ impl Sinks {
         let flush =
             BUFFER.with_borrow_mut(|buffer| buffer.observe(now, None, route, reason, interval));
         carry_out(log, flush, interval).await;
+    }
+}
+
+/// Counts the KV writes made since the last request, under [`KV_ROUTE`].
+fn count_kv_writes(buffer: &mut LogBuffer, now: i64) {
+    let (made, refused) = take_kv_writes();
+    for (reason, times) in [(KV_WRITE, made), (KV_WRITE_REFUSED, refused)] {
+        for _ in 0..times {
+            buffer.add(now, None, KV_ROUTE, reason);
+        }
     }
 }
 

@@ -14,6 +14,16 @@
 /// rows).
 pub const NO_ROUTE: &str = "(none)";
 
+/// The "route" KV writes are counted under (`KV_WRITE`, `KV_WRITE_REFUSED`):
+/// the writes the gate made are what the free plan limits (1,000 a day), so
+/// a team sees the wall before it hits it.
+pub const KV_ROUTE: &str = "(kv)";
+/// A KV write the gate made (a `done` mark, or one kept longer).
+pub const KV_WRITE: &str = "write";
+/// A KV write KV refused (its daily limit, say): the event was delivered all
+/// the same, and its mark is lost.
+pub const KV_WRITE_REFUSED: &str = "write-refused";
+
 /// How many counts (route, reason, minute) one isolate may hold before it
 /// writes regardless of the interval; bounds its memory.
 const MAX_PENDING: usize = 512;

@@ -379,3 +379,29 @@ describe('a captured delivery replayed while its origin fails', () => {
     assert.deepEqual(retried.json, { status: 'delivered' });
   });
 });
+
+// KV's free plan allows 1,000 writes a day. The gate counts the writes it
+// makes (and those KV refuses) so the stats and the dashboard show the wall
+// before it is hit; a refused write loses a done mark, never the event.
+describe('the KV writes a gate makes are counted', () => {
+  const TOKEN = 'kv-writes-admin-token-0123456789';
+  const rig = useGate({ ADMIN_TOKEN: TOKEN }, { switchableKv: true });
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
+  const stats = async () =>
+    (await send(rig.gate.url, { method: 'GET', path: '_hookgate/stats?since=1h', headers: { authorization: `Bearer ${TOKEN}` } })).json;
+
+  test('one write per delivered event, and each write KV refused, under (kv)', async () => {
+    const body = quoEvent();
+    for (let i = 0; i < 3; i += 1) assert.equal((await deliver(signed(body), body)).status, 200);
+    const refused = signed(body);
+    try {
+      rig.gate.failKv({ put: 'done' });
+      assert.deepEqual((await deliver(refused, body)).json, { status: 'delivered' });
+    } finally {
+      rig.gate.failKv({});
+    }
+    assert.equal(rig.origin.receivedFor(refused['webhook-id']).length, 1, 'the event was delivered all the same');
+    const counted = await stats();
+    assert.deepEqual(counted.routes['(kv)'], { write: 3, 'write-refused': 1 }, JSON.stringify(counted));
+  });
+});
