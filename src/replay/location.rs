@@ -35,6 +35,7 @@ pub fn claim_key(text: &str) -> String {
     hashed_name("claim/v1/", text)
 }
 
+/// An in-flight claim: copies wait (409) until it is settled or lapses.
 const HELD: &str = "in-flight";
 /// A queued event's mark: its copies are duplicates.
 const QUEUED: &str = "queued";
