@@ -199,17 +199,6 @@ impl<C: LocationCache> CoolDown for CoolDowns<'_, C> {
     }
 }
 
-/// No cool-downs at all: for callers that have no failures to pace.
-pub struct NoCoolDown;
-
-impl CoolDown for NoCoolDown {
-    async fn cooling_until(&self, _: &str, _: i64) -> Option<i64> {
-        None
-    }
-    async fn failed(&self, _: &str, _: i64) {}
-    fn delivered(&self, _: &str) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,8 +275,7 @@ export default function () {
  * Options:
  * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
  *   makes those operations throw; `put` may name a value prefix ('done') to
- *   fail only those writes. A read for SIMULATED_TRAP_ID traps. `kvCalls()`
- *   counts the calls made.
+ *   fail only those writes. A read for SIMULATED_TRAP_ID traps.
  * - `noDurable`: with REPLAY_STORE=durable-object, REPLAY_DO is left unbound.
  * - `twin`: a second isolate of the gate over the same stores, `twinFetch()`.
  * - `metrics`: METRICS records the data points written, `metricPoints()`.
@@ -314,9 +313,8 @@ export async function startGate(
   }
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
-  // The switches of `failKv` and `failQueue`, and the KV calls counted.
+  // The switches of `failKv` and `failQueue`.
   let kvRules = {};
-  const kvCalls = { get: 0, put: 0, delete: 0 };
   let queueDown = false;
   const gate = {
     name: 'gate',
@@ -343,7 +341,6 @@ export async function startGate(
       serviceBindings: {
         async CONTROL(request) {
           const [, operation, value] = new URL(request.url).pathname.split('/');
-          kvCalls[operation] = (kvCalls[operation] ?? 0) + 1;
           const rule = kvRules[operation];
           const fail = rule === true || (typeof rule === 'string' && decodeURIComponent(value).startsWith(rule));
           return new Response(fail ? 'fail' : 'ok');
@@ -535,8 +532,6 @@ export async function startGate(
         await caches.default.delete(`https://hookgate.cache.invalid/${name}`);
       }
     },
-    /** With `switchableKv`: the KV calls the gate made so far, by kind. */
-    kvCalls: () => ({ ...kvCalls }),
     /** With `switchableKv`: the store fails by these rules (see startGate). */
     failKv(rules) {
       kvRules = rules;

@@ -327,7 +327,7 @@ describe('a captured delivery replayed while its origin fails', () => {
   before(async () => {
     origin = await startOrigin();
     const routes = { '/gh': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origin.url } };
-    gate = await startGate({ ROUTES: routes, GITHUB_SECRET: secret, WEBHOOK_SECRET: undefined }, { switchableKv: true });
+    gate = await startGate({ ROUTES: routes, GITHUB_SECRET: secret, WEBHOOK_SECRET: undefined }, { meter: true });
   });
   after(async () => {
     await gate?.close();
@@ -338,7 +338,7 @@ describe('a captured delivery replayed while its origin fails', () => {
     origin.answer(() => ({ status: 500 }));
     const event = sampleEvent('github');
     const headers = { ...event.headers, ...(await signFor('github', { secret, body: event.body })) };
-    const before = gate.kvCalls();
+    const before = (await gate.meter()).kv;
     const statuses = [];
     const started = Date.now();
     // Ten waves of ten simultaneous copies, half a second apart.
@@ -350,7 +350,7 @@ describe('a captured delivery replayed while its origin fails', () => {
       await sleep(Math.max(0, started + (wave + 1) * 500 - Date.now()));
     }
     assert.ok(Date.now() - started <= 6_000, 'the copies were sent within about 5 seconds');
-    const after = gate.kvCalls();
+    const after = (await gate.meter()).kv;
     const writes = after.put - before.put + (after.delete - before.delete);
     const reached = origin.received.filter((r) => r.body.equals(Buffer.from(event.body))).length;
     assert.ok(reached >= 1 && reached <= 3, `origin requests: ${reached}`);
