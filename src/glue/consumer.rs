@@ -5,6 +5,7 @@
 
 use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
+    WorkerCache,
 };
 use super::observe::{flush_queue_batch, Sinks};
 use super::runtime::{console_error, promise, wait_for};
@@ -15,6 +16,7 @@ use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
+use crate::replay::location::LocationGuard;
 use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -140,7 +142,7 @@ async fn consume_one(
             retry(message, 60);
             return;
         };
-        let store = LocalGuard::new(store, &prepared.held);
+        let store = LocalGuard::new(LocationGuard::new(store, WorkerCache), &prepared.held);
         let mac = EdgeMac(prepared);
         queued::consume(
             config,

@@ -15,7 +15,6 @@ use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
-use crate::replay::location::LocationGuard;
 use crate::replay::{Claim, LocationCache, ReplayStore, StoreError};
 use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
@@ -63,11 +62,12 @@ extern "C" {
     #[wasm_bindgen(js_name = cacheGet)]
     fn cache_get(key: &str) -> Promise;
 
+    /// Started, not waited on: see `cacheWrite` in edge.js.
     #[wasm_bindgen(js_name = cachePut)]
-    fn cache_put(key: &str, value: &str, ttl_seconds: f64) -> Promise;
+    fn cache_put(key: &str, value: &str, ttl_seconds: f64);
 
     #[wasm_bindgen(js_name = cacheDelete)]
-    fn cache_delete(key: &str) -> Promise;
+    fn cache_delete(key: &str);
 
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
@@ -332,22 +332,24 @@ impl LocationCache for WorkerCache {
         wait_for(cache_get(key)).await.ok()?.as_string()
     }
 
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
-        let _ = wait_for(cache_put(key, value, ttl_seconds as f64)).await;
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        cache_put(key, value, ttl_seconds as f64);
     }
 
-    async fn delete(&self, key: &str) {
-        let _ = wait_for(cache_delete(key)).await;
+    fn delete(&self, key: &str) {
+        cache_delete(key);
     }
 }
 
-/// The replay store `REPLAY_STORE` names, on its binding.
+/// The replay store `REPLAY_STORE` names, on its binding. Each task puts
+/// the location's cache in front of it (`LocationGuard`), sharing that
+/// cache with its cool-downs.
 pub enum EdgeStore {
     /// KV for `done` marks; in-flight claims in the location's cache.
-    Kv(LocationGuard<KvReplayStore<WorkerKv>, WorkerCache>),
+    Kv(KvReplayStore<WorkerKv>),
     /// The shards decide; the location's cache answers the duplicates of a
     /// delivered event and holds queued ones, sparing a shard request each.
-    Durable(LocationGuard<DurableReplayStore<DurableShards>, WorkerCache>),
+    Durable(DurableReplayStore<DurableShards>),
 }
 
 /// The replay store, or `None` (a settings error, logged) when its binding
@@ -359,8 +361,7 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
                 missing(Binding::ReplayKv);
                 return None;
             };
-            let kv = KvReplayStore::new(WorkerKv(kv.clone()));
-            Some(EdgeStore::Kv(LocationGuard::new(kv, WorkerCache)))
+            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {
@@ -368,8 +369,7 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
                 return None;
             };
             let shards = DurableShards(namespace.clone());
-            let store = DurableReplayStore::new(shards);
-            Some(EdgeStore::Durable(LocationGuard::new(store, WorkerCache)))
+            Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
     }
 }

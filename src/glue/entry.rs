@@ -25,6 +25,7 @@ use crate::observe::{encode_line, Value};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::cooldown::CoolDowns;
 use crate::replay::local::LocalGuard;
+use crate::replay::location::{LocationGuard, RequestCache};
 use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -121,12 +122,11 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let store = LocalGuard::new(&store, &prepared.held);
-        let cool_down = CoolDowns::new(
-            &prepared.cooled,
-            WorkerCache,
-            config.failure_cool_down_seconds,
-        );
+        // One view of the location's cache for the store and the
+        // cool-downs: their checks read one entry, once.
+        let cache = RequestCache::new(WorkerCache);
+        let store = LocalGuard::new(LocationGuard::new(&store, &cache), &prepared.held);
+        let cool_down = CoolDowns::new(&prepared.cooled, &cache, config.failure_cool_down_seconds);
         let ports = Ports {
             store: &store,
             mac: &mac,

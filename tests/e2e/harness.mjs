@@ -522,15 +522,13 @@ export async function startGate(
     logs,
     /**
      * Forgets what the location's cache holds for a replay text (a key, or
-     * `route key` with ROUTES): its claim or queued mark and its cool-down,
-     * as a copy arriving at another location would find it.
+     * `route key` with ROUTES): its one entry, the claim, queued or done
+     * mark or cool-down, as a copy arriving at another location would find it.
      */
     async forgetCached(text) {
       const caches = await mf.getCaches();
       const hash = createHash('sha256').update(text).digest('hex');
-      for (const name of [`claim/v1/${hash}`, `cool/v1/${hash}`]) {
-        await caches.default.delete(`https://hookgate.cache.invalid/${name}`);
-      }
+      await caches.default.delete(`https://hookgate.cache.invalid/claim/v1/${hash}`);
     },
     /** With `switchableKv`: the store fails by these rules (see startGate). */
     failKv(rules) {

@@ -316,6 +316,52 @@ describe('simultaneous copies on plain local KV', () => {
   });
 });
 
+// The location's cache holds what KV no longer writes: the in-flight hold,
+// the copy of the `done` mark and the cool-down, one entry per key, written
+// without the delivery waiting on it. A second isolate of the location sees
+// each of them, and asks KV for none.
+describe("the location's cache, seen from another isolate", () => {
+  const rig = useGate({ FAILURE_COOL_DOWN_SECONDS: '5' }, { twin: true, meter: true });
+  const twin = (headers, body) =>
+    rig.gate.twinFetch(rig.gate.url, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, json: await r.json(), retryAfter: r.headers.get('retry-after') }));
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
+
+  test('a copy while the first is forwarded waits (409), one after it is a duplicate, and KV is asked once', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    rig.origin.answer(() => ({ status: 200, delayMs: 400 }));
+    const reads = (await rig.gate.meter()).kv.get;
+    const first = deliver(headers, body);
+    await sleep(150);
+    const during = await twin(headers, body);
+    assert.equal(during.status, 409, JSON.stringify(during.json));
+    assert.equal(during.json.reason, 'in-flight');
+    assert.deepEqual((await first).json, { status: 'delivered' });
+    rig.origin.answer(() => ({ status: 200 }));
+    await sleep(100); // the `done` copy is written after the answer
+    const later = await twin(headers, body);
+    assert.equal(later.status, 200);
+    assert.equal(later.json.status, 'duplicate');
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.equal((await rig.gate.meter()).kv.get - reads, 1, 'only the first copy read KV');
+  });
+
+  test("a failed forward's cool-down answers the other isolate's copy 503 with Retry-After", async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    rig.origin.answer(() => ({ status: 503 }));
+    const failed = await deliver(headers, body);
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(failed.status, 502);
+    await sleep(100);
+    const copy = await twin(headers, body);
+    assert.equal(copy.status, 503, JSON.stringify(copy.json));
+    assert.equal(copy.json.reason, 'cooling-down');
+    assert.ok(Number(copy.retryAfter) >= 1 && Number(copy.retryAfter) <= 5, copy.retryAfter);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+  });
+});
+
 // A captured delivery of a sender that signs no timestamp (GitHub) stays
 // valid for as long as its origin refuses it. After a failed forward its
 // copies wait out a cool-down, answered 503 with Retry-After before the store
