@@ -16,7 +16,7 @@ use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
-use crate::replay::location::LocationGuard;
+use crate::replay::location::{LocationGuard, RequestCache};
 use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -142,7 +142,8 @@ async fn consume_one(
             retry(message, 60);
             return;
         };
-        let store = LocalGuard::new(LocationGuard::new(store, WorkerCache), &prepared.held);
+        let cache = RequestCache::new(WorkerCache);
+        let store = LocalGuard::new(LocationGuard::new(store, &cache), &prepared.held);
         let mac = EdgeMac(prepared);
         queued::consume(
             config,
