@@ -418,6 +418,7 @@ impl Config {
                     origin_key,
                     limits: defaults,
                     scoped_keys: false,
+                    events: None,
                     delivery,
                 }]
             }

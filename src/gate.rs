@@ -245,6 +245,14 @@ where
         handled.challenge = verified.challenge;
         return handled;
     }
+    // Verified, but of a type the route does not forward: answered before
+    // the store is asked, so it costs no claim, no mark and no forward.
+    if let Some(events) = &route.events {
+        if !events.admits(verified.event_type.as_deref()) {
+            handled.outcome = Outcome::Filtered;
+            return handled;
+        }
+    }
     deliver(route, index, verified, ports, &mut handled).await;
     handled
 }
@@ -469,7 +477,9 @@ where
     let key_source = scheme.key_source();
     let wants_fields = matches!(key_source, KeySource::BodyField(_))
         || scheme == Scheme::Slack
-        || (scheme.event_header().is_none() && body.len() <= TYPE_SCAN_MAX_BYTES);
+        // A filtered route must know every event's type, whatever its size.
+        || (scheme.event_header().is_none()
+            && (body.len() <= TYPE_SCAN_MAX_BYTES || route.events.is_some()));
     let fields = if wants_fields {
         body_fields::read(&body.bytes()).unwrap_or_default()
     } else {

@@ -23,6 +23,9 @@ pub enum Outcome {
     /// A verified Slack `url_verification` handshake, answered with its
     /// challenge and not forwarded.
     Challenge,
+    /// Verified, but of an event type the route's `events` leaves out:
+    /// answered 200 so the sender stops, never stored or forwarded.
+    Filtered,
     /// Verified and safely in the delivery queue (queue mode); the consumer
     /// forwards it.
     Queued,
@@ -89,6 +92,7 @@ impl Outcome {
             Outcome::Delivered => "delivered",
             Outcome::AlreadyDelivered => "duplicate",
             Outcome::Challenge => "challenge",
+            Outcome::Filtered => "filtered",
             Outcome::Queued => "queued",
             Outcome::QueueUnavailable => "queue-unavailable",
             Outcome::InFlight => "in-flight",
@@ -114,7 +118,10 @@ impl Outcome {
 
     pub fn status(self) -> u16 {
         match self {
-            Outcome::Delivered | Outcome::AlreadyDelivered | Outcome::Challenge => 200,
+            Outcome::Delivered
+            | Outcome::AlreadyDelivered
+            | Outcome::Challenge
+            | Outcome::Filtered => 200,
             Outcome::Queued => 202,
             Outcome::BadId | Outcome::BadBody => 400,
             Outcome::MissingHeader
@@ -144,6 +151,7 @@ impl Outcome {
                 "This event was already delivered; it was not forwarded again."
             }
             Outcome::Challenge => "The handshake was verified.",
+            Outcome::Filtered => "The event was verified; this endpoint does not forward its type.",
             Outcome::Queued => "The event was verified and queued for delivery.",
             Outcome::QueueUnavailable => {
                 "The delivery queue is unavailable; nothing was queued. Retry later."
@@ -272,7 +280,8 @@ fn title(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 23] = [
+    const ALL: [Outcome; 24] = [
+        Outcome::Filtered,
         Outcome::Queued,
         Outcome::QueueUnavailable,
         Outcome::Delivered,

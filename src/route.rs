@@ -29,6 +29,8 @@ pub struct Route {
     pub scoped_keys: bool,
     /// How verified events reach the origin.
     pub delivery: Delivery,
+    /// The event types forwarded (`events`); `None` forwards every type.
+    pub events: Option<EventFilter>,
 }
 
 /// How a route's verified events reach its origin.
@@ -76,6 +78,37 @@ pub struct Limits {
     pub origin_timeout_ms: u64,
 }
 
+/// The event types a route forwards. The rest are answered 200 `filtered`:
+/// a sender that subscribes a whole endpoint to everything (as most do)
+/// then stops at the edge, before the store or the origin is asked, rather
+/// than costing a claim, a forward and a mark each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Each a type's exact name, a prefix ending in `.*`, or `*`; checked
+    /// by `crate::routes`.
+    pub patterns: Vec<String>,
+}
+
+impl EventFilter {
+    /// Whether an event of type `kind` is forwarded: `message.*` admits
+    /// `message.received` (not `message` itself), and an event that names
+    /// no type is admitted only by `*`.
+    pub fn admits(&self, kind: Option<&str>) -> bool {
+        self.patterns.iter().any(|pattern| {
+            if pattern == "*" {
+                return true;
+            }
+            let Some(kind) = kind else {
+                return false;
+            };
+            match pattern.strip_suffix('*') {
+                Some(prefix) => kind.len() > prefix.len() && kind.starts_with(prefix),
+                None => kind == pattern,
+            }
+        })
+    }
+}
+
 impl Route {
     /// The text the replay store keys on for a replay key of this route.
     /// Route paths hold no space (see [`crate::setting::check_path`]), so `path + " " + key`
@@ -86,5 +119,43 @@ impl Route {
         } else {
             key.to_owned()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventFilter;
+
+    fn filter(patterns: &[&str]) -> EventFilter {
+        EventFilter {
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_pattern_admits_its_name_or_what_lies_under_its_prefix() {
+        let events = filter(&["message.*", "call.completed"]);
+        for admitted in ["message.received", "message.delivered", "call.completed"] {
+            assert!(events.admits(Some(admitted)), "{admitted}");
+        }
+        for dropped in [
+            "message",
+            "message.",
+            "messages.received",
+            "call.completed.late",
+            "call.summary.completed",
+            "Call.completed",
+            "",
+        ] {
+            assert!(!events.admits(Some(dropped)), "{dropped}");
+        }
+        assert!(!events.admits(None), "an event that names no type");
+    }
+
+    #[test]
+    fn a_star_admits_everything_even_an_unnamed_event() {
+        let events = filter(&["call.completed", "*"]);
+        assert!(events.admits(Some("anything")));
+        assert!(events.admits(None));
     }
 }

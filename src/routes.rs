@@ -17,7 +17,7 @@
 //! route's field given twice is caught instead of the second silently
 //! replacing the first.
 
-use crate::route::{Delivery, Limits, QueuePolicy, Route};
+use crate::route::{Delivery, EventFilter, Limits, QueuePolicy, Route};
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
     check_origin_url, check_path, dedupe_number, near_miss, parse_number, ConfigError, Number,
@@ -302,6 +302,11 @@ fn route(
         Some(_) => return Err(fail("delivery", Rule::DeliveryMode)),
     };
 
+    let events = match field("events") {
+        None => None,
+        Some(value) => Some(event_filter(value).ok_or_else(|| fail("events", Rule::Type(EVENTS)))?),
+    };
+
     Ok(Route {
         path: path.to_owned(),
         scheme,
@@ -311,7 +316,44 @@ fn route(
         limits,
         scoped_keys: true,
         delivery,
+        events,
     })
+}
+
+/// What `events` must hold.
+const EVENTS: &str =
+    "an event type or a list of them, each a name, a name ending in .* or *, in printable ASCII without spaces";
+
+/// The longest event type pattern: the gate reads no longer type.
+const MAX_EVENT_PATTERN_BYTES: usize = 128;
+
+/// An `events` field's patterns, or `None` when one is not a pattern: an
+/// empty list would forward nothing, and a `*` inside a name (`message*`,
+/// `*.received`) does not do what it seems to.
+fn event_filter(value: &Raw) -> Option<EventFilter> {
+    let items = match value {
+        Raw::Text(_) => std::slice::from_ref(value),
+        Raw::List(items) if !items.is_empty() => items.as_slice(),
+        _ => return None,
+    };
+    let mut patterns = Vec::with_capacity(items.len());
+    for item in items {
+        let Raw::Text(pattern) = item else {
+            return None;
+        };
+        let name = match pattern.strip_suffix('*') {
+            Some("") => "",
+            Some(prefix) => prefix.strip_suffix('.')?,
+            None => pattern.as_str(),
+        };
+        let printable = name.bytes().all(|b| b.is_ascii_graphic() && b != b'*');
+        let whole = !name.is_empty() || pattern == "*";
+        if !printable || !whole || pattern.len() > MAX_EVENT_PATTERN_BYTES {
+            return None;
+        }
+        patterns.push(pattern.clone());
+    }
+    Some(EventFilter { patterns })
 }
 
 /// Reads a secret a route names. A name is letters, digits and `_`: anything
@@ -692,5 +734,51 @@ mod tests {
             "setting ROUTES, route \"/gh\", field secret is invalid: it names the secret NOT_BOUND, \
              which is not set (npx wrangler secret put NOT_BOUND; locally, .dev.vars)"
         );
+    }
+
+    #[test]
+    fn events_are_a_type_or_a_list_of_patterns() {
+        let with = |events: &str| {
+            format!(
+                r#"{{"/quo": {{"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET",
+                    "origin": "https://o.example/quo", "events": {events}}}}}"#
+            )
+        };
+        let config = read(&with(r#"["message.*", "call.completed", "*"]"#)).expect("valid");
+        let events = config.routes[0].events.as_ref().expect("events");
+        assert_eq!(events.patterns, ["message.*", "call.completed", "*"]);
+        let one = read(&with(r#""call.completed""#)).expect("valid");
+        assert_eq!(
+            one.routes[0].events.as_ref().map(|e| e.patterns.clone()),
+            Some(vec!["call.completed".to_owned()])
+        );
+        let without = read(
+            r#"{"/quo": {"scheme": "standard-webhooks", "secret": "QUO_WEBHOOK_SECRET",
+                "origin": "https://o.example/quo"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(without.routes[0].events, None, "every type forwarded");
+
+        let long = format!(r#""{}""#, "a".repeat(129));
+        for bad in [
+            "[]",
+            r#""""#,
+            r#"["message.*", 3]"#,
+            "7",
+            r#""message*""#,
+            r#""*.received""#,
+            r#""a.*.b""#,
+            r#"".*""#,
+            r#""**""#,
+            r#""call completed""#,
+            r#""caf\u00e9""#,
+            long.as_str(),
+        ] {
+            let (path, field, rule) = failure(&with(bad));
+            assert_eq!((path.as_str(), field), ("/quo", "events"), "{bad}");
+            assert!(matches!(rule, Rule::Type(_)), "{bad}: {rule:?}");
+        }
+        let error = read(&with("[]")).expect_err("invalid").to_string();
+        assert!(error.contains("field events"), "{error}");
     }
 }

@@ -557,4 +557,5 @@ pub const FIELDS: &[&str] = &[
     "delivery",
     "queue_max_attempts",
     "queue_retry_base_seconds",
+    "events",
 ];

@@ -1481,3 +1481,54 @@ fn without_a_cool_down_the_retry_goes_straight_through() {
         Outcome::Delivered
     );
 }
+
+#[test]
+fn a_filtered_route_forwards_only_its_event_types_and_stores_nothing_else() {
+    let rig = Rig::with(six_routes(r#", "events": ["message.*", "push"]"#));
+    let quo = |id: &str, body: &[u8]| {
+        let mut request = signed(id, NOW, body);
+        request.path = "/quo";
+        request
+    };
+    let dropped = rig.run(&mut quo("evt_call", br#"{"type":"call.completed"}"#));
+    assert_eq!(dropped.outcome, Outcome::Filtered);
+    assert_eq!(dropped.outcome.answer(None).status, 200);
+    assert_eq!(dropped.event_type.as_deref(), Some("call.completed"));
+    assert_eq!(rig.forwarded(), 0);
+    assert!(rig.kv.calls.borrow().is_empty(), "nothing stored or read");
+    // An event whose body names no type is not one of the listed types.
+    let untyped = rig.run(&mut quo("evt_none", br#"{"id":"EV1"}"#));
+    assert_eq!(untyped.outcome, Outcome::Filtered);
+
+    let taken = rig.run(&mut quo("evt_msg", br#"{"type":"message.received"}"#));
+    assert_eq!(taken.outcome, Outcome::Delivered);
+    assert_eq!(rig.forwarded(), 1);
+    // The sender's event header names a GitHub event's type.
+    let push = rig.run(&mut github_delivery(b"{}", "d1"));
+    assert_eq!(push.outcome, Outcome::Delivered);
+    assert_eq!(rig.forwarded(), 2);
+
+    // Verification comes first: a forgery of a filtered type is refused.
+    let mut forged = quo("evt_forged", br#"{"type":"call.completed"}"#);
+    forged.headers.insert(
+        "webhook-signature".to_owned(),
+        standard_webhooks::sign(&key(), "other", NOW, b"{}"),
+    );
+    assert_eq!(rig.run(&mut forged).outcome, Outcome::BadSignature);
+}
+
+#[test]
+fn a_filtered_route_reads_the_type_of_a_body_of_any_size() {
+    let rig = Rig::with(six_routes(r#", "events": "message.*""#));
+    let padding = "x".repeat(TYPE_SCAN_MAX_BYTES);
+    for (id, kind, outcome) in [
+        ("evt_big_msg", "message.received", Outcome::Delivered),
+        ("evt_big_call", "call.completed", Outcome::Filtered),
+    ] {
+        let body = format!(r#"{{"data":"{padding}","type":"{kind}"}}"#);
+        let mut request = signed(id, NOW, body.as_bytes());
+        request.path = "/quo";
+        assert_eq!(rig.run(&mut request).outcome, outcome, "{kind}");
+    }
+    assert_eq!(rig.forwarded(), 1);
+}

@@ -100,6 +100,7 @@ pub fn records(outcome: Outcome) -> bool {
         | Outcome::InFlight
         | Outcome::CoolingDown
         | Outcome::Challenge
+        | Outcome::Filtered
         | Outcome::NotFound
         | Outcome::MethodNotAllowed
         | Outcome::TooLarge
@@ -250,6 +251,7 @@ mod tests {
             Outcome::NotFound,
             Outcome::TooLarge,
             Outcome::Challenge,
+            Outcome::Filtered,
         ] {
             assert!(!records(counted), "{counted:?}");
         }

@@ -554,3 +554,56 @@ describe('retention: the scheduled clean-up', () => {
     assert.match(gate.logs.join('\n'), /hookgate: 'retention'[\s\S]*deleted: 1/);
   });
 });
+
+// A route's `events`: a verified event of another type is answered 200
+// `filtered` and counted, never forwarded, recorded or stored.
+describe('a route that forwards only some event types', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin();
+    const routes = {
+      '/quo': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: origin.url, events: ['message.*', 'call.completed'] },
+      '/github': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origin.url, events: 'push' },
+    };
+    gate = await startGate(
+      { ROUTES: routes, QUO_SECRET: SENDER_KEY, GITHUB_SECRET, ADMIN_TOKEN: TOKEN, WEBHOOK_SECRET: undefined, STATS_FLUSH_SECONDS: '1' },
+      { meter: true },
+    );
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+  });
+
+  test('listed types are delivered; any other is 200 filtered, never forwarded, recorded or stored', async () => {
+    const sent = {};
+    for (const type of ['message.received', 'call.completed', 'contact.updated', 'message']) {
+      const body = quoEvent(type);
+      const headers = signed(body);
+      sent[type] = headers['webhook-id'];
+      const answer = await send(gate.url, { path: '/quo', headers, body });
+      assert.equal(answer.status, 200, answer.text);
+      const expected = type === 'message.received' || type === 'call.completed' ? 'delivered' : 'filtered';
+      assert.deepEqual(answer.json, { status: expected }, type);
+    }
+    const github = sampleEvent('github');
+    const issues = { ...github.headers, 'x-github-event': 'issues' };
+    const signedIssues = { ...issues, ...(await signFor('github', { secret: GITHUB_SECRET, body: github.body })) };
+    assert.deepEqual((await send(gate.url, { path: '/github', headers: signedIssues, body: github.body })).json, { status: 'filtered' });
+
+    const forwarded = origin.received.map((entry) => entry.headers['webhook-id']);
+    assert.deepEqual(forwarded.sort(), [sent['message.received'], sent['call.completed']].sort());
+    const metered = await gate.meter();
+    assert.equal(metered.kv.put, 2, 'a done mark for each delivered event, none for the filtered');
+    let routes;
+    const counted = async () => {
+      routes = (await admin(gate, '/stats?since=1h')).json.routes;
+      return routes['/quo']?.filtered === 2 && routes['/github']?.filtered === 1;
+    };
+    await eventually(counted, 5_000, 'the filtered events counted');
+    assert.equal(routes['/quo'].delivered, 2, JSON.stringify(routes));
+    const listed = (await admin(gate, '/deliveries')).json.deliveries.map((d) => d.key);
+    assert.deepEqual(listed.sort(), [sent['message.received'], sent['call.completed']].sort());
+  });
+});
