@@ -68,7 +68,15 @@ pub fn newest_first(mut names: Vec<String>) -> Vec<String> {
             .and_then(|d| d.parse::<i64>().ok())
             .unwrap_or(i64::MIN)
     };
-    names.sort_by_key(|name| std::cmp::Reverse(day(name)));
+    // A stable insertion sort, newest day first: a few tables, and about
+    // 4 KB less wasm than `sort_by_key` (the module's only slice sort).
+    for i in 1..names.len() {
+        let mut j = i;
+        while j > 0 && day(&names[j - 1]) < day(&names[j]) {
+            names.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     names
 }
 
