@@ -54,10 +54,15 @@ minify=--minify
 # keeps it, for CPU profiles with named wasm frames (npm run profile). The
 # "producers" and "target_features" sections go too: only tools read them.
 # The features are the ones the module uses, so nothing newer than workerd
-# supports is emitted.
+# supports is emitted. A function with one caller is not inlined into it
+# (--one-caller-inline-max-function-size=0): the module is 3 % larger, but
+# 4 % smaller gzipped (the upload's measure: 122.74 -> 117.95 KiB), most
+# likely because gzip finds more repeats in functions that keep their own
+# bodies and locals than in callers that took them in.
 strip=--strip-debug
 [ -n "${HOOKGATE_KEEP_NAMES:-}" ] && strip=--debuginfo
 "$WASM_OPT_BIN" "$staging/index_bg.wasm" -o "$staging/index_bg.wasm" -O $strip \
+  --one-caller-inline-max-function-size=0 \
   --strip-producers --strip-target-features \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
