@@ -217,7 +217,7 @@ mod tests {
         let resigned = Resigned {
             id: "sig_1".into(),
             timestamp: 1,
-            tag: [0; 32],
+            tag: [0; 32].into(),
         };
         let forward = build_forward(&route, None, github, b"{}".to_vec(), Some(resigned));
         let names: Vec<_> = forward.headers.iter().map(|(n, _)| *n).collect();

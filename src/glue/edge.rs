@@ -238,7 +238,7 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
                 return Err(MacError::Unavailable);
             }
             digest.copy_to(&mut tag);
-            tags.push(tag);
+            tags.push(tag.into());
         }
         Ok(tags)
     }

@@ -9,7 +9,7 @@
 //! `dedupe_ttl_seconds`), or under another event name.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const HEADER: &str = "x-hub-signature-256";
 
@@ -36,6 +36,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let candidates = value
         .strip_prefix("sha256=")
         .and_then(tag_from_hex)
+        .map(Tag::from)
         .into_iter()
         .collect();
     Ok(Signed {

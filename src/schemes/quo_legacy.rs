@@ -60,7 +60,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
             Some(_) => {}
         }
         if let Some(tag) = tag_from_base64(signature) {
-            candidates.push(tag);
+            candidates.push(tag.into());
         }
     }
     let timestamp = timestamp.ok_or(Rejection::BadSignature)?;

@@ -8,7 +8,7 @@
 //! another topic.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{encode_base64, tag_from_base64, SigningKey};
+use crate::keys::{encode_base64, tag_from_base64, SigningKey, Tag};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";
 
@@ -37,6 +37,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let value = present(header, HEADER).ok_or(Rejection::MissingHeader)?;
     let candidates = tag_from_base64(&value)
         .filter(|tag| encode_base64(tag) == value)
+        .map(Tag::from)
         .into_iter()
         .collect();
     Ok(Signed {

@@ -8,7 +8,7 @@
 //! handshake, once verified, is answered by hookgate itself.
 
 use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -46,6 +46,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
         candidates: signature
             .strip_prefix("v0=")
             .and_then(tag_from_hex)
+            .map(Tag::from)
             .into_iter()
             .collect(),
         id: None,

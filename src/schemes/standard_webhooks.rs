@@ -88,7 +88,7 @@ pub fn v1_signatures(header: &str) -> impl Iterator<Item = Tag> + '_ {
         if version != "v1" {
             return None;
         }
-        tag_from_base64(encoded)
+        tag_from_base64(encoded).map(Tag::from)
     })
 }
 

@@ -8,7 +8,7 @@
 //! event `id`: a Stripe retry carries the same event with a new `t`.
 
 use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const HEADER: &str = "stripe-signature";
 
@@ -43,7 +43,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
         match name {
             "t" if timestamp.is_some() => return Err(Rejection::BadTimestamp),
             "t" => timestamp = Some(parse_digits(content)?),
-            "v1" => candidates.extend(tag_from_hex(content)),
+            "v1" => candidates.extend(tag_from_hex(content).map(Tag::from)),
             _ => {}
         }
     }
