@@ -208,6 +208,7 @@ impl Config {
             routes: vec![Route {
                 path,
                 scheme: Scheme::StandardWebhooks,
+                hmac: None,
                 keys,
                 origin_url,
                 origin_key,

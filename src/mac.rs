@@ -1,14 +1,16 @@
 //! Who computes the HMACs: a trait, so the Worker can hand large bodies to
 //! the runtime's native WebCrypto while the pure core and its tests use the
-//! `hmac`/`sha2` crates.
+//! `hmac`/`sha1`/`sha2` crates.
 //!
-//! Every scheme signs `prefix || body`; an implementation is free to hold
-//! the body wherever it is cheapest (wasm memory, a JS buffer). Keys are
-//! named by route and use, so the Worker can keep them imported into
-//! WebCrypto once per isolate.
+//! Every scheme signs `prefix || body || suffix` (the suffix is empty but on
+//! `hmac` routes whose template signs something after the body); an
+//! implementation is free to hold the body wherever it is cheapest (wasm
+//! memory, a JS buffer). Keys are named by route and use, and so is the hash
+//! ([`algorithm_of`]), so the Worker can keep them imported into WebCrypto
+//! once per isolate, each with its hash.
 
 use crate::config::Config;
-use crate::keys::{SigningKey, Tag};
+use crate::keys::{Algorithm, SigningKey, Tag};
 
 /// The HMAC could not be computed. Only a platform HMAC (WebCrypto) can
 /// fail; the software path never does.
@@ -27,18 +29,29 @@ pub enum KeyUse {
     Origin,
 }
 
-/// Computes HMAC-SHA256 tags over a body of type `B`.
+/// Computes HMAC tags over a body of type `B`.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait Mac<B> {
     /// One tag per key of route `route`'s `use_` keys, in their order, over
-    /// `prefix || body`.
+    /// `prefix || body || suffix`, with the hash [`algorithm_of`] names.
     async fn tags(
         &self,
         route: usize,
         use_: KeyUse,
         prefix: &[u8],
         body: &B,
+        suffix: &[u8],
     ) -> Result<Vec<Tag>, MacError>;
+}
+
+/// The hash of one route's keys of one use: the sender's (SHA-256 but on an
+/// `hmac` route that names another), and always SHA-256 for the origin's
+/// key, which signs hookgate's own Standard Webhooks signature.
+pub fn algorithm_of(config: &Config, route: usize, use_: KeyUse) -> Algorithm {
+    match (use_, config.routes.get(route)) {
+        (KeyUse::Sender, Some(route)) => route.sender().algorithm(),
+        _ => Algorithm::Sha256,
+    }
 }
 
 /// The keys of one route and use; empty when the route has none.
@@ -62,10 +75,18 @@ impl<'a> SoftwareMac<'a> {
         Self { config }
     }
 
-    pub fn tags_of(&self, route: usize, use_: KeyUse, prefix: &[u8], body: &[u8]) -> Vec<Tag> {
+    pub fn tags_of(
+        &self,
+        route: usize,
+        use_: KeyUse,
+        prefix: &[u8],
+        body: &[u8],
+        suffix: &[u8],
+    ) -> Vec<Tag> {
+        let algorithm = algorithm_of(self.config, route, use_);
         keys_of(self.config, route, use_)
             .iter()
-            .map(|key| key.tag(prefix, body))
+            .map(|key| key.mac(algorithm, prefix, body, suffix))
             .collect()
     }
 }
@@ -77,7 +98,8 @@ impl<B: AsRef<[u8]>> Mac<B> for SoftwareMac<'_> {
         use_: KeyUse,
         prefix: &[u8],
         body: &B,
+        suffix: &[u8],
     ) -> Result<Vec<Tag>, MacError> {
-        Ok(self.tags_of(route, use_, prefix, body.as_ref()))
+        Ok(self.tags_of(route, use_, prefix, body.as_ref(), suffix))
     }
 }

@@ -26,7 +26,7 @@ pub const FORWARDED: &[&str] = &[
     "x-github-hook-installation-target-type",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
+pub const KEY_SOURCE: KeySource<'static> = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str =
     "x-hub-signature-256 is required (the SHA-1 x-hub-signature alone is not accepted).";
@@ -42,6 +42,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: None,
         prefix: Vec::new(),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

@@ -14,7 +14,7 @@ pub const HEADER: &str = "openphone-signature";
 
 pub const FORWARDED: &[&str] = &[HEADER];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("id");
 
 pub const MISSING_HEADER: &str = "openphone-signature is required.";
 
@@ -68,6 +68,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Millis(millis)),
         prefix: prefix(millis),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

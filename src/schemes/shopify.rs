@@ -25,7 +25,7 @@ pub const FORWARDED: &[&str] = &[
     "x-shopify-triggered-at",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
+pub const KEY_SOURCE: KeySource<'static> = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str = "x-shopify-hmac-sha256 is required.";
 
@@ -43,6 +43,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: None,
         prefix: Vec::new(),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

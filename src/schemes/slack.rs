@@ -20,7 +20,7 @@ pub const FORWARDED: &[&str] = &[
     "x-slack-retry-reason",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("event_id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("event_id");
 
 pub const MISSING_HEADER: &str = "x-slack-signature and x-slack-request-timestamp are required.";
 
@@ -43,6 +43,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(timestamp)),
         prefix: prefix(timestamp),
+        suffix: Vec::new(),
         candidates: signature
             .strip_prefix("v0=")
             .and_then(tag_from_hex)

@@ -130,6 +130,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(seconds)),
         prefix: prefix(&id, seconds),
+        suffix: Vec::new(),
         candidates: v1_signatures(&signature).collect(),
         id: Some(id),
     })
@@ -140,13 +141,17 @@ pub fn format_v1(tag: &Tag) -> String {
     format!("v1,{}", crate::keys::encode_base64(tag))
 }
 
+/// The names of the headers [`headers_for`] writes.
+pub const RESIGNED: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+
 /// The three headers of a message signed with `tag`, for forwards hookgate
 /// re-signs.
 pub fn headers_for(id: &str, timestamp: i64, tag: &Tag) -> [(&'static str, String); 3] {
+    let [id_name, timestamp_name, signature_name] = RESIGNED;
     [
-        ("webhook-id", id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        ("webhook-signature", format_v1(tag)),
+        (id_name, id.to_owned()),
+        (timestamp_name, timestamp.to_string()),
+        (signature_name, format_v1(tag)),
     ]
 }
 

@@ -14,7 +14,7 @@ pub const HEADER: &str = "stripe-signature";
 
 pub const FORWARDED: &[&str] = &[HEADER];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("id");
 
 pub const MISSING_HEADER: &str = "stripe-signature is required.";
 
@@ -51,6 +51,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(timestamp)),
         prefix: prefix(timestamp),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })
