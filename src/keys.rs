@@ -235,14 +235,21 @@ impl SigningKey {
 
     /// HMAC-SHA256 over `prefix || body`, the named schemes' tag.
     pub fn tag(&self, prefix: &[u8], body: &[u8]) -> Tag {
-        self.mac(Algorithm::Sha256, prefix, body, b"")
+        self.sha256(prefix, body, b"")
+    }
+
+    /// HMAC-SHA256 over `prefix || body || suffix`. Apart from [`Self::mac`]
+    /// so that code which only ever needs SHA-256 (the Worker's software
+    /// path, see `glue/edge.rs`) links neither SHA-1 nor SHA-512.
+    pub fn sha256(&self, prefix: &[u8], body: &[u8], suffix: &[u8]) -> Tag {
+        hmac_of::<Hmac<Sha256>>(&self.bytes, &[prefix, body, suffix])
     }
 
     /// The HMAC of `algorithm` over `prefix || body || suffix`.
     pub fn mac(&self, algorithm: Algorithm, prefix: &[u8], body: &[u8], suffix: &[u8]) -> Tag {
         let parts = [prefix, body, suffix];
         match algorithm {
-            Algorithm::Sha256 => hmac_of::<Hmac<Sha256>>(&self.bytes, &parts),
+            Algorithm::Sha256 => self.sha256(prefix, body, suffix),
             Algorithm::Sha1 => hmac_of::<Hmac<Sha1>>(&self.bytes, &parts),
             Algorithm::Sha512 => hmac_of::<Hmac<Sha512>>(&self.bytes, &parts),
         }
@@ -397,11 +404,12 @@ pub fn tag_of_base64(text: &str, len: usize) -> Option<Tag> {
 
 /// A tag of exactly `len` bytes in URL-safe base64 without padding, exactly
 /// as Node's `digest('base64url')` writes it.
+/// (base64ct's decoder refuses any other spelling itself: padding, other
+/// trailing bits, the standard alphabet.)
 pub fn tag_of_base64url(text: &str, len: usize) -> Option<Tag> {
     use base64ct::Encoding;
     let bytes = base64ct::Base64UrlUnpadded::decode_vec(text).ok()?;
-    let canonical = base64ct::Base64UrlUnpadded::encode_string(&bytes) == text;
-    (bytes.len() == len && canonical).then(|| Tag::from_slice(&bytes))?
+    (bytes.len() == len).then(|| Tag::from_slice(&bytes))?
 }
 
 /// Decodes standard base64, padded or not, with no more `=` than the
@@ -599,9 +607,32 @@ mod tests {
         ] {
             assert_eq!(tag_of_base64(&bad, 20), None, "{why}");
         }
+        // The last of 27 characters carries 2 bits past the tag's 160:
+        // another value of them spells the same 20 bytes otherwise.
+        const URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut other_bits = url.clone().into_bytes();
+        let last = other_bits.len() - 1;
+        let value = URL
+            .iter()
+            .position(|&c| c == other_bits[last])
+            .expect("URL-safe");
+        other_bits[last] = URL[value ^ 1];
+        let other_bits = String::from_utf8(other_bits).expect("ASCII");
+        let lenient = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::URL_SAFE,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_allow_trailing_bits(true)
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+        );
+        assert_eq!(
+            lenient.decode(&other_bits).ok().as_deref(),
+            Some(&bytes[..]),
+            "a lenient reader takes it for the same tag"
+        );
         for (bad, why) in [
             (format!("{url}="), "padded"),
             (padded.clone(), "the standard alphabet"),
+            (other_bits, "other trailing bits"),
         ] {
             assert_eq!(tag_of_base64url(&bad, 20), None, "{why}");
         }

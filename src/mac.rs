@@ -89,6 +89,25 @@ impl<'a> SoftwareMac<'a> {
             .map(|key| key.mac(algorithm, prefix, body, suffix))
             .collect()
     }
+
+    /// [`Self::tags_of`] for a route and use whose hash is SHA-256, else
+    /// `None`: for callers that leave the other hashes to someone else (the
+    /// Worker, to WebCrypto), so they link only SHA-256.
+    pub fn sha256_tags_of(
+        &self,
+        route: usize,
+        use_: KeyUse,
+        prefix: &[u8],
+        body: &[u8],
+        suffix: &[u8],
+    ) -> Option<Vec<Tag>> {
+        (algorithm_of(self.config, route, use_) == Algorithm::Sha256).then(|| {
+            keys_of(self.config, route, use_)
+                .iter()
+                .map(|key| key.sha256(prefix, body, suffix))
+                .collect()
+        })
+    }
 }
 
 impl<B: AsRef<[u8]>> Mac<B> for SoftwareMac<'_> {
@@ -101,5 +120,39 @@ impl<B: AsRef<[u8]>> Mac<B> for SoftwareMac<'_> {
         suffix: &[u8],
     ) -> Result<Vec<Tag>, MacError> {
         Ok(self.tags_of(route, use_, prefix, body.as_ref(), suffix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The Worker hashes small bodies in wasm only where the route's hash is
+    /// SHA-256; the others are left to WebCrypto, and must never get a
+    /// SHA-256 tag by mistake.
+    #[test]
+    fn only_sha256_routes_are_hashed_by_the_sha256_path() {
+        let routes = r#"{
+            "/a": {"scheme": "hmac", "secret": "S", "origin": "http://o/", "signature_header": "x-sig"},
+            "/b": {"scheme": "hmac", "secret": "S", "origin": "http://o/", "signature_header": "x-sig", "algorithm": "sha1"},
+            "/c": {"scheme": "github", "secret": "S", "origin": "http://o/", "origin_secret": "O"}
+        }"#;
+        let settings = HashMap::from([
+            ("ROUTES", routes.to_owned()),
+            ("S", "a secret".to_owned()),
+            ("O", crate::testing::ORIGIN_KEY.to_owned()),
+        ]);
+        let config = Config::from_settings(|name| settings.get(name).cloned()).expect("valid");
+        let software = SoftwareMac::new(&config);
+        let all = |route, use_| software.tags_of(route, use_, b"p", b"body", b"s");
+        let sha256 = |route, use_| software.sha256_tags_of(route, use_, b"p", b"body", b"s");
+        assert_eq!(sha256(0, KeyUse::Sender), Some(all(0, KeyUse::Sender)));
+        assert_eq!(sha256(1, KeyUse::Sender), None);
+        assert_eq!(all(1, KeyUse::Sender)[0].len(), 20, "SHA-1");
+        assert_eq!(sha256(2, KeyUse::Sender), Some(all(2, KeyUse::Sender)));
+        assert_eq!(sha256(2, KeyUse::Origin), Some(all(2, KeyUse::Origin)));
+        assert_eq!(algorithm_of(&config, 1, KeyUse::Origin), Algorithm::Sha256);
+        assert_eq!(algorithm_of(&config, 9, KeyUse::Sender), Algorithm::Sha256);
     }
 }

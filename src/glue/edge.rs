@@ -30,6 +30,10 @@ use wasm_bindgen::{JsCast, JsValue};
 /// being copied into wasm memory. Below a few KB the hash is a few
 /// microseconds either way, and staying in wasm spares small deliveries
 /// WebCrypto's promise round-trips (see the benchmark page of the docs).
+/// Only SHA-256 is hashed in wasm: the SHA-1 and SHA-512 of a few `hmac`
+/// routes always go to WebCrypto, since linking them would add about 6 KiB
+/// to the gzipped upload (SHA-512's rounds are compiled for speed, with the
+/// rest of `sha2`).
 const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
@@ -227,7 +231,10 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
     ) -> Result<Vec<Tag>, MacError> {
         if body.len() <= SOFTWARE_MAC_MAX_BYTES {
             let software = SoftwareMac::new(&self.0.config);
-            return Ok(software.tags_of(route, use_, prefix, body.in_wasm(), suffix));
+            let tags = software.sha256_tags_of(route, use_, prefix, body.in_wasm(), suffix);
+            if let Some(tags) = tags {
+                return Ok(tags);
+            }
         }
         let keys = self.0.imported(route, use_).await?;
         // WebCrypto takes one buffer, so the short prefix and suffix and the
