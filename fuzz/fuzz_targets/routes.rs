@@ -5,9 +5,9 @@
 #![no_main]
 
 use hookgate::config::Config;
+use hookgate::keys::encode_base64;
 use hookgate::route::Delivery;
 use hookgate::setting::{check_origin_url, check_path};
-use hookgate::keys::encode_base64;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
