@@ -108,8 +108,12 @@ fn check_routes(routes: &serde_json::Value, origin: &str) {
         let scheme = route["scheme"].as_str().unwrap_or_default();
         let key_encoding = route["key_encoding"].as_str().unwrap_or("text");
         let key = match (scheme, key_encoding) {
-            ("standard-webhooks", _) | ("hmac", "whsec") => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            ("quo-legacy", _) | ("hmac", "base64") => "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=",
+            ("standard-webhooks", _) | ("hmac", "whsec") => {
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            }
+            ("quo-legacy", _) | ("hmac", "base64") => {
+                "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg="
+            }
             ("hmac", "hex") => "000102030405060708090a0b0c0d0e0f",
             _ => "a raw secret, as GitHub, Stripe, Slack and Shopify write them",
         };
