@@ -104,7 +104,7 @@ export async function startTarget(target, { originUrl, memoryKv = false, inspect
     kvNamespaces: memoryKv ? undefined : ['REPLAY_KV'],
     wrappedBindings: memoryKv ? { REPLAY_KV: 'memory-kv' } : undefined,
     durableObjects: target.durable ? { REPLAY_DO: { className: 'ReplayShard', useSQLite: true } } : undefined,
-    // Queue mode as wrangler.toml sets it up.
+    // Queue mode as wrangler.toml's queue-mode block sets it up.
     queueProducers: target.queue ? { DELIVERY_QUEUE: { queueName: 'hookgate-deliveries' } } : undefined,
     queueConsumers: target.queue ? QUEUE_CONSUMERS : undefined,
     bindings: {

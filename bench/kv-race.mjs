@@ -25,7 +25,12 @@ const stats = (list) => {
 
 const origin = await startOrigin();
 for (const [store, isolates] of [['kv', 1], ['kv', 2], ['durable-object', 1], ['durable-object', 2]]) {
-  const gate = await startGate({ ORIGIN_URL: origin.url, REPLAY_STORE: store }, { twin: isolates === 2 });
+  // No cool-down: the sender's retry right after a failed forward is part of
+  // the race measured here.
+  const gate = await startGate(
+    { ORIGIN_URL: origin.url, REPLAY_STORE: store, FAILURE_COOL_DOWN_SECONDS: '0' },
+    { twin: isolates === 2 },
+  );
   const deliver = (i, headers, body) =>
     i % isolates === 0
       ? send(gate.url, { headers, body })

@@ -17,3 +17,14 @@ export function readDevVars(path = `${ROOT}.dev.vars`) {
   }
   return vars;
 }
+
+/**
+ * The routes `npm run dev` serves, for its start line: .dev.vars's ROUTES;
+ * with `ROUTES=` (empty is unset), the single route's path; without the
+ * line, wrangler.toml's routes apply.
+ */
+export function describeRoutes(vars) {
+  if (vars.ROUTES) return Object.keys(JSON.parse(vars.ROUTES)).join(', ');
+  if (vars.ROUTES === '') return vars.WEBHOOK_PATH || '/';
+  return "wrangler.toml's [vars.ROUTES]";
+}

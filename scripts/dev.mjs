@@ -10,7 +10,7 @@
 // again when it exits unasked, and says why.
 import { spawn } from 'node:child_process';
 import { startDemoOrigin } from './demo-origin.mjs';
-import { ROOT, readDevVars } from './dev-vars.mjs';
+import { ROOT, describeRoutes, readDevVars } from './dev-vars.mjs';
 
 const RESTARTS_PER_MINUTE = 5;
 // The ports, and the settings file, can be moved (the end-to-end test of
@@ -66,7 +66,7 @@ function startWrangler() {
 }
 
 startWrangler();
-const routes = vars.ROUTES ? Object.keys(JSON.parse(vars.ROUTES)).join(', ') : vars.WEBHOOK_PATH || '/';
+const routes = describeRoutes(vars);
 console.log(`dev: hookgate will listen on http://127.0.0.1:${PORT}/ once built (routes: ${routes}); try \`npm run send-test-event -- --all\``);
 
 function stop() {

@@ -81,145 +81,350 @@ impl Config {
     }
 }
 
+/// Where settings are read from. The Worker reads vars and secrets alike
+/// from its `env` ([`Config::from_settings`]); `npm run check`
+/// (src/bin/check) reads vars from wrangler.toml and secrets from
+/// `.dev.vars`, and needs to know which secrets the settings use and whether
+/// they can do without them, to list what to `wrangler secret put`.
+pub trait Settings {
+    /// A var's text (a `[vars]` table as JSON), or `None` when it is not bound.
+    fn var(&self, name: &str) -> Option<String>;
+    /// A secret's text, or `None` when it is not bound; `need` says why the
+    /// settings read it.
+    fn secret(&self, name: &str, need: Need) -> Option<String>;
+}
+
+/// Why the settings read a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The settings are an error without it: a secret a route names,
+    /// `WEBHOOK_SECRET` without `ROUTES`, `ORIGIN_SECRET` for a queue.
+    Required,
+    /// It turns something on: `ADMIN_TOKEN`, `ORIGIN_SECRET` without `ROUTES`.
+    Optional,
+    /// Read only to refuse it: a single-route secret beside `ROUTES` that
+    /// no route names.
+    Refused,
+}
+
+/// One reader for vars and secrets: the Worker's `env`.
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Settings for Env<F> {
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+    fn secret(&self, name: &str, _: Need) -> Option<String> {
+        (self.0)(name)
+    }
+}
+
+/// A binding the settings need beside themselves. A request the Worker
+/// cannot serve without it is answered `misconfigured` (src/glue/edge.rs
+/// logs [`Binding::missing`]); `npm run check` looks for each in
+/// wrangler.toml before a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Workers KV, for `REPLAY_STORE = "kv"`.
+    ReplayKv,
+    /// The `ReplayShard` Durable Objects, for `REPLAY_STORE = "durable-object"`.
+    ReplayDo,
+    /// The delivery queue's producer, for a route with `delivery = "queue"`.
+    DeliveryQueue,
+}
+
+/// The delivery queue of queue mode, as wrangler.toml's queue-mode block
+/// names it (`DELIVERY_QUEUE` produces to it, the Worker consumes it).
+pub const DELIVERY_QUEUE: &str = "hookgate-deliveries";
+
+/// The queue the runtime moves a message to once the delivery queue's own
+/// `max_retries` ran out. The Worker consumes it too, and tells its batches
+/// from the delivery queue's by this name.
+pub const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
+
+impl Binding {
+    /// The binding's name in `env`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Binding::ReplayKv => "REPLAY_KV",
+            Binding::ReplayDo => "REPLAY_DO",
+            Binding::DeliveryQueue => "DELIVERY_QUEUE",
+        }
+    }
+
+    /// What the log says when it is missing: the binding, why it is
+    /// needed and where it is declared.
+    pub fn missing(self) -> &'static str {
+        match self {
+            Binding::ReplayKv => {
+                "binding REPLAY_KV is missing (declare it under [[kv_namespaces]])"
+            }
+            Binding::ReplayDo => {
+                "binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])"
+            }
+            Binding::DeliveryQueue => {
+                "binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])"
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Whether a route queues its events (and so needs the delivery queue).
+    pub fn queues(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|route| matches!(route.delivery, Delivery::Queue(_)))
+    }
+
+    /// The bindings these settings need: the replay store's, and the
+    /// delivery queue's when a route queues.
+    pub fn bindings(&self) -> Vec<Binding> {
+        let store = match self.store {
+            StoreKind::Kv => Binding::ReplayKv,
+            StoreKind::DurableObject => Binding::ReplayDo,
+        };
+        let mut needed = vec![store];
+        if self.queues() {
+            needed.push(Binding::DeliveryQueue);
+        }
+        needed
+    }
+}
+
 impl Config {
     /// Reads and checks every setting. `get` returns a setting's text (a
-    /// `[vars]` table as JSON), or `None` when it is not bound.
+    /// `[vars]` table as JSON), or `None` when it is not bound. The error is
+    /// the first of [`Config::read_all`]'s, the one the log names.
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let present = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let (config, errors) = Self::read_all(&Env(get));
+        match errors.into_iter().next() {
+            None => Ok(config),
+            Some(first) => Err(first),
+        }
+    }
 
-        let store = match present("REPLAY_STORE").as_deref().map(str::trim) {
+    /// Reads and checks every setting, and gives every error found, in the
+    /// order the settings are read: a setting that is not valid counts as
+    /// an error and takes its default, and a route with an error is left
+    /// out (after its first error), so the settings after it are checked
+    /// too and `npm run check` can list every problem at once. The config
+    /// holds what could be read; it is valid only when there is no error.
+    pub fn read_all(settings: &impl Settings) -> (Self, Vec<ConfigError>) {
+        let errors = RefCell::new(Vec::new());
+        let fail = |error: ConfigError| errors.borrow_mut().push(error);
+        let nonblank = |value: Option<String>| value.filter(|text| !text.trim().is_empty());
+        let var = |name: &str| nonblank(settings.var(name));
+        let secret = |name: &str, need: Need| nonblank(settings.secret(name, need));
+
+        let store = match var("REPLAY_STORE").as_deref().map(str::trim) {
             None | Some("kv") => StoreKind::Kv,
             Some("durable-object") => StoreKind::DurableObject,
-            Some(_) => return Err(ConfigError::setting("REPLAY_STORE", Rule::Store)),
-        };
-        let number = |spec: &Number, default: u64| match present(spec.setting) {
-            None => Ok(default),
-            Some(text) => parse_number(&text, spec)
-                .ok_or_else(|| ConfigError::setting(spec.setting, Rule::Number(spec.range))),
-        };
-        let defaults = Limits {
-            tolerance_seconds: number(&TOLERANCE, 300)?,
-            max_body_bytes: usize::try_from(number(&MAX_BODY, 1_048_576)?).unwrap_or(usize::MAX),
-            dedupe_ttl_seconds: number(&dedupe_number(store), 259_200)?,
-            origin_timeout_ms: number(&ORIGIN_TIMEOUT, 10_000)?,
-        };
-
-        let admin_token = match present("ADMIN_TOKEN") {
-            None => None,
-            Some(text) => {
-                let text = text.trim();
-                // A space is the weak token's rule; anything else outside
-                // printable ASCII is one no browser can send.
-                if text.chars().any(|c| !c.is_ascii_graphic() && c != ' ') {
-                    return Err(ConfigError::setting("ADMIN_TOKEN", Rule::TokenCharacters));
-                }
-                if text.chars().count() < MIN_ADMIN_TOKEN_CHARS
-                    || text.contains(char::is_whitespace)
-                {
-                    return Err(ConfigError::setting("ADMIN_TOKEN", Rule::WeakToken));
-                }
-                Some(AdminToken(text.to_owned()))
+            Some(_) => {
+                fail(ConfigError::setting("REPLAY_STORE", Rule::Store));
+                StoreKind::Kv
             }
         };
-        let observe = Observe {
-            admin_token,
-            log_retention_days: number(&LOG_RETENTION, 7)?,
-            stats_flush_seconds: number(&STATS_FLUSH, DEFAULT_STATS_FLUSH_SECONDS)?,
+        // `None` when the setting is not a number in its range (an error).
+        let number = |spec: &Number, default: u64| match var(spec.setting) {
+            None => Some(default),
+            Some(text) => {
+                let number = parse_number(&text, spec);
+                if number.is_none() {
+                    fail(ConfigError::setting(spec.setting, Rule::Number(spec.range)));
+                }
+                number
+            }
+        };
+        let number_or_default =
+            |spec: &Number, default: u64| number(spec, default).unwrap_or(default);
+        let tolerance = number(&TOLERANCE, 300);
+        let max_body = number_or_default(&MAX_BODY, 1_048_576);
+        let dedupe = number(&dedupe_number(store), 259_200);
+        let defaults = Limits {
+            tolerance_seconds: tolerance.unwrap_or(300),
+            max_body_bytes: usize::try_from(max_body).unwrap_or(usize::MAX),
+            dedupe_ttl_seconds: dedupe.unwrap_or(259_200),
+            origin_timeout_ms: number_or_default(&ORIGIN_TIMEOUT, 10_000),
         };
 
-        let failure_cool_down_seconds = number(&FAILURE_COOL_DOWN, 10)?;
+        let admin_token = secret("ADMIN_TOKEN", Need::Optional).and_then(|text| {
+            let text = text.trim();
+            // A space is the weak token's rule; anything else outside
+            // printable ASCII is one no browser can send.
+            if text.chars().any(|c| !c.is_ascii_graphic() && c != ' ') {
+                fail(ConfigError::setting("ADMIN_TOKEN", Rule::TokenCharacters));
+                None
+            } else if text.chars().count() < MIN_ADMIN_TOKEN_CHARS
+                || text.contains(char::is_whitespace)
+            {
+                fail(ConfigError::setting("ADMIN_TOKEN", Rule::WeakToken));
+                None
+            } else {
+                Some(AdminToken(text.to_owned()))
+            }
+        });
+        let observe = Observe {
+            admin_token,
+            log_retention_days: number_or_default(&LOG_RETENTION, 7),
+            stats_flush_seconds: number_or_default(&STATS_FLUSH, DEFAULT_STATS_FLUSH_SECONDS),
+        };
+
+        let failure_cool_down_seconds = number_or_default(&FAILURE_COOL_DOWN, 10);
         let queue_defaults = QueuePolicy {
-            max_attempts: number(
+            max_attempts: number_or_default(
                 &QUEUE_MAX_ATTEMPTS,
                 u64::from(QueuePolicy::DEFAULT.max_attempts),
-            )? as u32,
-            retry_base_seconds: number(&QUEUE_RETRY_BASE, QueuePolicy::DEFAULT.retry_base_seconds)?,
+            ) as u32,
+            retry_base_seconds: number_or_default(
+                &QUEUE_RETRY_BASE,
+                QueuePolicy::DEFAULT.retry_base_seconds,
+            ),
         };
-        if get("ROUTES").is_some_and(|text| !text.is_empty() && text.trim().is_empty()) {
-            return Err(ConfigError::setting("ROUTES", Rule::BlankRoutes));
+        let finish = |routes: Vec<Route>| {
+            let config = Self {
+                routes,
+                store,
+                observe,
+                failure_cool_down_seconds,
+            };
+            (config, errors.take())
+        };
+
+        let routes_text = settings.var("ROUTES");
+        if routes_text
+            .as_deref()
+            .is_some_and(|text| !text.is_empty() && text.trim().is_empty())
+        {
+            // Neither routes nor unset: no route to check, and the
+            // single-route settings would only add errors of a mode not meant.
+            fail(ConfigError::setting("ROUTES", Rule::BlankRoutes));
+            return finish(Vec::new());
         }
-        if let Some(text) = present("ROUTES") {
+        if let Some(text) = nonblank(routes_text) {
             // The secrets routes name, so the two single-route secrets are
             // allowed beside ROUTES when a route uses them.
             let named = RefCell::new(Vec::new());
-            let secret = |name: &str| {
+            let named_secret = |name: &str| {
                 named.borrow_mut().push(name.to_owned());
-                present(name)
+                secret(name, Need::Required)
             };
-            let routes = routes::parse(&text, &defaults, &queue_defaults, store, &secret)?;
+            let routes = routes::parse(
+                &text,
+                &defaults,
+                &queue_defaults,
+                store,
+                &named_secret,
+                &fail,
+            );
             let named = named.into_inner();
             for (setting, instead) in SINGLE_ROUTE {
-                let used = setting.ends_with("_SECRET") && named.iter().any(|n| n == setting);
-                if present(setting).is_some() && !used {
-                    return Err(ConfigError::setting(
+                let is_secret = setting.ends_with("_SECRET");
+                if is_secret && named.iter().any(|n| n == setting) {
+                    continue;
+                }
+                let set = if is_secret {
+                    secret(setting, Need::Refused)
+                } else {
+                    var(setting)
+                };
+                if set.is_some() {
+                    fail(ConfigError::setting(
                         setting,
                         Rule::OnlyWithoutRoutes(instead),
                     ));
                 }
             }
-            return Ok(Self {
-                routes,
-                store,
-                observe,
-                failure_cool_down_seconds,
-            });
+            return finish(routes);
         }
 
-        if defaults.dedupe_ttl_seconds < defaults.tolerance_seconds.saturating_mul(2) {
-            return Err(ConfigError::setting(
+        // Without ROUTES: one Standard Webhooks route from the plain settings.
+        let window_known = tolerance.is_some() && dedupe.is_some();
+        if window_known
+            && defaults.dedupe_ttl_seconds < defaults.tolerance_seconds.saturating_mul(2)
+        {
+            fail(ConfigError::setting(
                 "DEDUPE_TTL_SECONDS",
                 Rule::DedupeShorterThanWindow,
             ));
         }
-        let secret = present("WEBHOOK_SECRET")
-            .ok_or_else(|| ConfigError::setting("WEBHOOK_SECRET", Rule::Required))?;
-        let keys = standard_webhooks::parse_keys(&secret)
-            .map_err(|e| ConfigError::setting("WEBHOOK_SECRET", Rule::Key(e)))?;
-        let origin_url = present("ORIGIN_URL")
-            .ok_or_else(|| ConfigError::setting("ORIGIN_URL", Rule::Required))?;
-        let origin_url = origin_url.trim().to_owned();
-        check_origin_url(&origin_url)
-            .map_err(|e| ConfigError::setting("ORIGIN_URL", Rule::Url(e)))?;
-        let origin_key = match present("ORIGIN_SECRET") {
-            None => None,
-            Some(text) => Some(
-                standard_webhooks::parse_key(&text)
-                    .map_err(|e| ConfigError::setting("ORIGIN_SECRET", Rule::Key(e)))?,
-            ),
+        let keys = match secret("WEBHOOK_SECRET", Need::Required) {
+            None => {
+                fail(ConfigError::setting("WEBHOOK_SECRET", Rule::Required));
+                None
+            }
+            Some(text) => standard_webhooks::parse_keys(&text)
+                .map_err(|e| fail(ConfigError::setting("WEBHOOK_SECRET", Rule::Key(e))))
+                .ok(),
         };
-        let path = present("WEBHOOK_PATH").unwrap_or_else(|| "/".to_owned());
+        let origin_url = match var("ORIGIN_URL") {
+            None => {
+                fail(ConfigError::setting("ORIGIN_URL", Rule::Required));
+                None
+            }
+            Some(url) => {
+                let url = url.trim().to_owned();
+                check_origin_url(&url)
+                    .map_err(|e| fail(ConfigError::setting("ORIGIN_URL", Rule::Url(e))))
+                    .ok()
+                    .map(|()| url)
+            }
+        };
+        // Read before its check (which comes last, as it always has): queue
+        // mode cannot do without the origin secret.
+        let delivery_text = var("DELIVERY");
+        let queued = delivery_text.as_deref().map(str::trim) == Some("queue");
+        let origin_need = if queued {
+            Need::Required
+        } else {
+            Need::Optional
+        };
+        // `Err` when a secret is given but is not a key (already an error).
+        let origin_key = match secret("ORIGIN_SECRET", origin_need) {
+            None => Ok(None),
+            Some(text) => standard_webhooks::parse_key(&text)
+                .map(Some)
+                .map_err(|e| fail(ConfigError::setting("ORIGIN_SECRET", Rule::Key(e)))),
+        };
+        let path = var("WEBHOOK_PATH").unwrap_or_else(|| "/".to_owned());
         let path = path.trim().to_owned();
-        check_path(&path).map_err(|e| ConfigError::setting("WEBHOOK_PATH", Rule::Path(e)))?;
-        let delivery = match present("DELIVERY").as_deref().map(str::trim) {
-            None | Some("direct") => Delivery::Direct,
+        let path_ok = check_path(&path)
+            .map_err(|e| fail(ConfigError::setting("WEBHOOK_PATH", Rule::Path(e))))
+            .is_ok();
+        let delivery = match delivery_text.as_deref().map(str::trim) {
+            None | Some("direct") => Some(Delivery::Direct),
             Some("queue") => {
-                if origin_key.is_none() {
-                    return Err(ConfigError::setting(
+                if matches!(origin_key, Ok(None)) {
+                    fail(ConfigError::setting(
                         "DELIVERY",
                         Rule::QueueNeedsOriginSecret,
                     ));
                 }
-                Delivery::Queue(queue_defaults)
+                Some(Delivery::Queue(queue_defaults))
             }
-            Some(_) => return Err(ConfigError::setting("DELIVERY", Rule::DeliveryMode)),
+            Some(_) => {
+                fail(ConfigError::setting("DELIVERY", Rule::DeliveryMode));
+                None
+            }
         };
 
-        Ok(Self {
-            routes: vec![Route {
-                path,
-                scheme: Scheme::StandardWebhooks,
-                hmac: None,
-                keys,
-                origin_url,
-                origin_key,
-                limits: defaults,
-                scoped_keys: false,
-                delivery,
-            }],
-            store,
-            observe,
-            failure_cool_down_seconds,
-        })
+        let route = match (keys, origin_url, origin_key, delivery) {
+            (Some(keys), Some(origin_url), Ok(origin_key), Some(delivery)) if path_ok => {
+                vec![Route {
+                    path,
+                    scheme: Scheme::StandardWebhooks,
+                    hmac: None,
+                    keys,
+                    origin_url,
+                    origin_key,
+                    limits: defaults,
+                    scoped_keys: false,
+                    delivery,
+                }]
+            }
+            _ => Vec::new(),
+        };
+        finish(route)
     }
 }
 
@@ -697,5 +902,185 @@ mod tests {
         let message = err(read(&pairs)).to_string();
         assert!(message.contains("WEBHOOK_SECRET"));
         assert!(!message.contains("c2VjcmV0"), "{message}");
+    }
+
+    /// Settings from a map, recording every secret read and why.
+    struct Recorded {
+        map: HashMap<&'static str, &'static str>,
+        secrets: RefCell<Vec<(String, Need)>>,
+    }
+
+    impl Recorded {
+        fn new(pairs: &[(&'static str, &'static str)]) -> Self {
+            Self {
+                map: pairs.iter().copied().collect(),
+                secrets: RefCell::new(Vec::new()),
+            }
+        }
+        fn needs(&self) -> Vec<(String, Need)> {
+            self.secrets.borrow().clone()
+        }
+    }
+
+    impl Settings for Recorded {
+        fn var(&self, name: &str) -> Option<String> {
+            self.map.get(name).map(|v| v.to_string())
+        }
+        fn secret(&self, name: &str, need: Need) -> Option<String> {
+            self.secrets.borrow_mut().push((name.to_owned(), need));
+            self.map.get(name).map(|v| v.to_string())
+        }
+    }
+
+    #[test]
+    fn every_error_is_found_in_reading_order_and_the_first_is_the_logs() {
+        let pairs = [
+            ("TOLERANCE_SECONDS", "soon"),
+            ("ADMIN_TOKEN", "short"),
+            (
+                "ROUTES",
+                r#"{"/a": {"scheme": "standard-webhooks", "secret": "A_SECRET", "origin": "ftp://x/"},
+                    "/b": {"scheme": "github", "secret": "B_SECRET", "origin": "http://x/"},
+                    "/a": {"scheme": "github", "secret": "B_SECRET", "origin": "http://x/"},
+                    "/c": {"scheme": "github", "secret": "B_SECRET", "origin": "http://x/", "orign": 1}}"#,
+            ),
+            ("A_SECRET", KEY),
+            ("ORIGIN_URL", "http://x/"),
+        ];
+        let (config, errors) = Config::read_all(&Recorded::new(&pairs));
+        let at = |path: &str, field| Place::Route {
+            path: path.to_owned(),
+            field,
+        };
+        let found: Vec<(Place, &Rule)> =
+            errors.iter().map(|e| (e.place.clone(), &e.rule)).collect();
+        assert_eq!(found.len(), 7, "{errors:#?}");
+        assert_eq!(found[0].0, Place::Setting("TOLERANCE_SECONDS"));
+        assert_eq!(found[1].0, Place::Setting("ADMIN_TOKEN"));
+        assert_eq!(found[2], (at("/a", "origin"), &Rule::Url(UrlRule::NotHttp)));
+        assert_eq!(
+            found[3],
+            (
+                at("/b", "secret"),
+                &Rule::Unbound(Some("B_SECRET".to_owned()))
+            )
+        );
+        assert_eq!(found[4], (at("/a", "path"), &Rule::DuplicatePath));
+        assert_eq!(found[5].0, at("/c", "field"));
+        assert_eq!(found[6].0, Place::Setting("ORIGIN_URL"));
+        assert!(config.routes.is_empty(), "no route without an error");
+        // The Worker's error is the first of them.
+        let map: HashMap<_, _> = pairs.iter().copied().collect();
+        let first = Config::from_settings(|name| map.get(name).map(|v| v.to_string()));
+        assert_eq!(first.expect_err("invalid"), errors[0]);
+    }
+
+    #[test]
+    fn a_bad_setting_takes_its_default_and_adds_no_error_of_its_own() {
+        // A tolerance that is not a number is one error, not also a replay
+        // window too long for the dedupe time it would have had.
+        let (_, errors) = Config::read_all(&Recorded::new(&[
+            ("TOLERANCE_SECONDS", "lots"),
+            ("DEDUPE_TTL_SECONDS", "500"),
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "http://x/"),
+        ]));
+        assert_eq!(
+            errors,
+            [ConfigError::setting(
+                "TOLERANCE_SECONDS",
+                Rule::Number(TOLERANCE.range)
+            )]
+        );
+        // An origin secret that is not a key is that error, not also queue
+        // mode without an origin secret.
+        let (_, errors) = Config::read_all(&Recorded::new(&[
+            ("WEBHOOK_SECRET", KEY),
+            ("ORIGIN_URL", "http://x/"),
+            ("ORIGIN_SECRET", "whsec_QUJD"),
+            ("DELIVERY", "queue"),
+        ]));
+        assert_eq!(
+            errors,
+            [ConfigError::setting(
+                "ORIGIN_SECRET",
+                Rule::Key(KeyError::TooShort)
+            )]
+        );
+        // Every single-route error at once.
+        let (_, errors) = Config::read_all(&Recorded::new(&[
+            ("WEBHOOK_PATH", "hooks"),
+            ("DELIVERY", "queue"),
+        ]));
+        let names: Vec<_> = errors.iter().map(|e| e.place.clone()).collect();
+        assert_eq!(
+            names,
+            ["WEBHOOK_SECRET", "ORIGIN_URL", "WEBHOOK_PATH", "DELIVERY"].map(Place::Setting)
+        );
+    }
+
+    #[test]
+    fn the_settings_say_why_they_read_each_secret() {
+        let routes = Recorded::new(&[
+            (
+                "ROUTES",
+                r#"{"/a": {"scheme": "standard-webhooks", "secret": ["A_SECRET", "A_NEXT"], "origin": "http://x/",
+                           "origin_secret": "ORIGIN_SECRET"}}"#,
+            ),
+            ("A_SECRET", KEY),
+            ("A_NEXT", KEY),
+        ]);
+        let (_, errors) = Config::read_all(&routes);
+        assert_eq!(errors.len(), 1, "ORIGIN_SECRET is not set: {errors:?}");
+        let need = |name: &str| (name.to_owned(), Need::Required);
+        assert_eq!(
+            routes.needs(),
+            [
+                ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                need("A_SECRET"),
+                need("A_NEXT"),
+                need("ORIGIN_SECRET"),
+                // Beside ROUTES only to refuse it; ORIGIN_SECRET is named.
+                ("WEBHOOK_SECRET".to_owned(), Need::Refused),
+            ]
+        );
+        let single = Recorded::new(&[("ORIGIN_URL", "http://x/")]);
+        Config::read_all(&single);
+        assert_eq!(
+            single.needs(),
+            [
+                ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                need("WEBHOOK_SECRET"),
+                ("ORIGIN_SECRET".to_owned(), Need::Optional),
+            ]
+        );
+        let queued = Recorded::new(&[("ORIGIN_URL", "http://x/"), ("DELIVERY", " queue ")]);
+        Config::read_all(&queued);
+        assert_eq!(
+            queued.needs()[2],
+            need("ORIGIN_SECRET"),
+            "queue mode needs it"
+        );
+    }
+
+    #[test]
+    fn the_bindings_needed_follow_the_store_and_the_routes() {
+        let config = with(&[]).expect("valid");
+        assert_eq!(config.bindings(), [Binding::ReplayKv]);
+        assert!(!config.queues());
+        let strict = with(&[("REPLAY_STORE", "durable-object")]).expect("valid");
+        assert_eq!(strict.bindings(), [Binding::ReplayDo]);
+        let queued = with(&[("DELIVERY", "queue"), ("ORIGIN_SECRET", KEY)]).expect("valid");
+        assert_eq!(
+            queued.bindings(),
+            [Binding::ReplayKv, Binding::DeliveryQueue]
+        );
+        for binding in [Binding::ReplayKv, Binding::ReplayDo, Binding::DeliveryQueue] {
+            let message = binding.missing();
+            assert!(
+                message.starts_with(&format!("binding {} is missing (", binding.name())),
+                "{message}"
+            );
+        }
     }
 }

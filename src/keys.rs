@@ -333,6 +333,18 @@ pub fn id_fingerprint(id: &str) -> String {
 }
 
 /// Lowercase hex of `bytes`, appended to `text`.
+/// `prefix` followed by the hex SHA-256 of `text`: a fixed-length name for
+/// a store or cache entry, whatever the replay key (a sender's choice) holds,
+/// that can address no other entry.
+pub fn hashed_name(prefix: &str, text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let mut name = String::with_capacity(prefix.len() + 64);
+    name.push_str(prefix);
+    push_hex(&mut name, &digest);
+    name
+}
+
 pub fn push_hex(text: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {

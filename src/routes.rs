@@ -99,62 +99,81 @@ impl<'de> Visitor<'de> for RawVisitor {
 }
 
 /// Parses `ROUTES` and checks every route. `defaults` are the plain settings'
-/// limits; `secret` reads a named secret binding.
+/// limits; `secret` reads a named secret binding; `fail` takes each error.
+/// A route with an error is left out after its first one, and the routes
+/// after it are still checked, so every route's problem is found at once.
 pub fn parse(
     text: &str,
     defaults: &Limits,
     queue_defaults: &QueuePolicy,
     store: StoreKind,
     secret: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Route>, ConfigError> {
+    fail: &dyn Fn(ConfigError),
+) -> Vec<Route> {
     // From bytes, as body fields are read: one serde_json reader in the
     // module instead of two (the text is UTF-8 already, and its strings are
     // checked again, which costs nothing at this size).
-    let raw: Raw = serde_json::from_slice(text.as_bytes()).map_err(|error| {
-        ConfigError::setting(
-            "ROUTES",
-            Rule::RoutesNotJson {
-                line: error.line(),
-                column: error.column(),
-            },
-        )
-    })?;
+    let raw: Raw = match serde_json::from_slice(text.as_bytes()) {
+        Ok(raw) => raw,
+        Err(error) => {
+            fail(ConfigError::setting(
+                "ROUTES",
+                Rule::RoutesNotJson {
+                    line: error.line(),
+                    column: error.column(),
+                },
+            ));
+            return Vec::new();
+        }
+    };
     let Raw::Table(entries) = raw else {
-        return Err(ConfigError::setting(
+        fail(ConfigError::setting(
             "ROUTES",
             Rule::RoutesNotJson { line: 1, column: 1 },
         ));
+        return Vec::new();
     };
     if entries.is_empty() {
-        return Err(ConfigError::setting("ROUTES", Rule::NoRoutes));
+        fail(ConfigError::setting("ROUTES", Rule::NoRoutes));
     }
     let mut routes: Vec<Route> = Vec::with_capacity(entries.len());
-    for (path, fields) in entries {
-        let fail = |field: &'static str, rule: Rule| ConfigError {
+    // Every path given so far, a route with an error's too: a second route
+    // on a path is an error whatever the first one's fields are.
+    let mut paths: Vec<&str> = Vec::with_capacity(entries.len());
+    for (path, fields) in &entries {
+        let error = |field: &'static str, rule: Rule| ConfigError {
             place: Place::Route {
                 path: path.clone(),
                 field,
             },
             rule,
         };
-        check_path(&path).map_err(|e| fail("path", Rule::Path(e)))?;
-        if routes.iter().any(|route| route.path == path) {
-            return Err(fail("path", Rule::DuplicatePath));
+        let checked = check_path(path)
+            .map_err(|e| error("path", Rule::Path(e)))
+            .and_then(|()| {
+                if paths.contains(&path.as_str()) {
+                    return Err(error("path", Rule::DuplicatePath));
+                }
+                let Raw::Table(fields) = fields else {
+                    return Err(error("path", Rule::RouteNotTable));
+                };
+                route(
+                    path,
+                    fields,
+                    defaults,
+                    queue_defaults,
+                    store,
+                    secret,
+                    &error,
+                )
+            });
+        paths.push(path);
+        match checked {
+            Ok(route) => routes.push(route),
+            Err(e) => fail(e),
         }
-        let Raw::Table(fields) = fields else {
-            return Err(fail("path", Rule::RouteNotTable));
-        };
-        routes.push(route(
-            &path,
-            &fields,
-            defaults,
-            queue_defaults,
-            store,
-            secret,
-            &fail,
-        )?);
     }
-    Ok(routes)
+    routes
 }
 
 fn route(
@@ -499,12 +518,18 @@ fn bound(name: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, 
     if !is_name {
         return Err(Rule::NotABindingName);
     }
-    secret(name).ok_or_else(|| {
-        let shown = name
+    secret(name).ok_or_else(|| Rule::Unbound(name_is_shown(name).then(|| name.to_owned())))
+}
+
+/// Whether a secret's name may be shown, in an error or in `npm run
+/// check`'s list: only one that looks like a name (upper case, digits and
+/// `_`), since even a well-formed name might be a lower-case secret someone
+/// pasted where its name belongs.
+pub fn name_is_shown(name: &str) -> bool {
+    !name.is_empty()
+        && name
             .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        Rule::Unbound(shown.then(|| name.to_owned()))
-    })
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]

@@ -39,9 +39,17 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub struct FakeCache {
     entries: RefCell<HashMap<String, (String, u64)>>,
     failing: bool,
+    reads: std::cell::Cell<usize>,
 }
 
 impl FakeCache {
+    /// How many reads reached the cache.
+    pub fn reads(&self) -> usize {
+        self.reads.get()
+    }
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        self.entries.borrow().get(key).map(|(v, _)| v.clone())
+    }
     pub fn failing() -> Self {
         Self {
             failing: true,
@@ -55,19 +63,20 @@ impl FakeCache {
 
 impl LocationCache for &FakeCache {
     async fn get(&self, key: &str) -> Option<String> {
+        self.reads.set(self.reads.get() + 1);
         if self.failing {
             return None;
         }
         self.entries.borrow().get(key).map(|(v, _)| v.clone())
     }
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
         if !self.failing {
             self.entries
                 .borrow_mut()
                 .insert(key.to_owned(), (value.to_owned(), ttl_seconds));
         }
     }
-    async fn delete(&self, key: &str) {
+    fn delete(&self, key: &str) {
         if !self.failing {
             self.entries.borrow_mut().remove(key);
         }

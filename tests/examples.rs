@@ -64,9 +64,14 @@ fn the_local_settings_are_valid_with_and_without_routes() {
     );
     assert!(config.routes.iter().all(|r| r.origin_key.is_some()));
 
-    // The single route the file describes in comments, uncommented.
+    // The single route the file describes in comments, uncommented, with
+    // ROUTES emptied as it says (wrangler.toml's routes would apply without).
+    assert!(
+        text.contains("`ROUTES=`"),
+        "the file says how to unset ROUTES"
+    );
     let mut plain = vars.clone();
-    plain.remove("ROUTES");
+    plain.insert("ROUTES".to_owned(), String::new());
     let single: Vec<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("# "))

@@ -13,9 +13,11 @@ use hookgate::body_fields;
 use hookgate::config::Config;
 use hookgate::json;
 use hookgate::keys::{self, find_match, fingerprint, SigningKey, Tag, BASE64};
-use hookgate::log::command::LogCommand;
+use hookgate::log::buffer::Batch;
+use hookgate::log::command::{decode_parts, encode_parts, LogCommand, Scan, MAX_SCAN};
 use hookgate::log::counts::Count;
-use hookgate::log::{render, Attempt, Cursor, DeliveryRecord, Filter, Letter, MAX_PAGE};
+use hookgate::log::partial::Partial;
+use hookgate::log::{render, Attempt, Cursor, DeliveryRecord, Letter};
 use hookgate::query;
 use hookgate::queue::backoff;
 use hookgate::route::{Delivery, MAX_RETRY_DELAY_SECONDS};
@@ -391,7 +393,7 @@ proptest! {
 
     #[test]
     fn log_commands_decode_anything(path in prop::sample::select(&[
-        "/attempt", "/dead-letter", "/take-letter", "/requeued", "/counts", "/list", "/get",
+        "/batch", "/dead-letter", "/take-letter", "/requeued", "/drop-letter", "/scan", "/lookup",
         "/stats", "/purge", "/meta", "/other",
     ][..]), body in texty()) {
         let _ = LogCommand::decode(path, &body);
@@ -1033,56 +1035,85 @@ fn cursor() -> impl Strategy<Value = Cursor> {
         .prop_map(|(last_seen, row)| Cursor { last_seen, row })
 }
 
+fn count() -> impl Strategy<Value = Count> {
+    (any::<i64>(), any::<String>(), any::<String>(), any::<u64>()).prop_map(
+        |(minute, route, reason, count)| Count {
+            minute,
+            route,
+            reason,
+            count,
+        },
+    )
+}
+
 fn log_command() -> impl Strategy<Value = LogCommand> {
     prop_oneof![
-        attempt().prop_map(LogCommand::Attempt),
+        (
+            prop::collection::vec(attempt(), 0..4),
+            prop::collection::vec(count(), 0..4)
+        )
+            .prop_map(|(attempts, counts)| LogCommand::Batch(Batch { attempts, counts })),
         (attempt(), letter()).prop_map(|(a, l)| LogCommand::DeadLetter(a, l)),
         (any::<String>(), any::<String>())
             .prop_map(|(route, key)| LogCommand::TakeLetter { route, key }),
-        (any::<String>(), any::<String>(), any::<i64>())
-            .prop_map(|(route, key, at_ms)| LogCommand::Requeued { route, key, at_ms }),
-        prop::collection::vec(
-            (any::<i64>(), any::<String>(), any::<String>(), any::<u64>()).prop_map(
-                |(minute, route, reason, count)| Count {
-                    minute,
-                    route,
-                    reason,
-                    count
-                }
-            ),
-            0..4,
+        (
+            any::<String>(),
+            any::<String>(),
+            any::<String>(),
+            any::<i64>()
         )
-        .prop_map(LogCommand::Counts),
+            .prop_map(|(route, key, scheme, at_ms)| LogCommand::Requeued {
+                route,
+                key,
+                scheme,
+                at_ms
+            }),
+        (any::<String>(), any::<String>())
+            .prop_map(|(route, key)| LogCommand::DropLetter { route, key }),
         (
             opt_text(),
             opt_text(),
             any::<Option<i64>>(),
-            1..=MAX_PAGE,
-            proptest::option::of(cursor()),
-            prop::collection::vec(any::<String>(), 0..3)
+            any::<Option<(i64, i64)>>(),
+            1..=MAX_SCAN,
         )
-            .prop_map(|(route, outcome, since_ms, limit, cursor, routes)| {
-                LogCommand::List {
-                    filter: Filter {
-                        route,
-                        outcome,
-                        since_ms,
-                    },
+            .prop_map(|(route, outcome, since_ms, before, limit)| {
+                LogCommand::Scan(Scan {
+                    route,
+                    outcome,
+                    since_ms,
+                    before,
                     limit,
-                    cursor,
-                    routes,
-                }
+                })
             }),
-        (
-            any::<String>(),
-            any::<String>(),
-            prop::collection::vec(any::<String>(), 0..3)
-        )
-            .prop_map(|(route, key, routes)| LogCommand::Get { route, key, routes }),
+        prop::collection::vec((any::<String>(), any::<String>()), 0..4)
+            .prop_map(|keys| LogCommand::Lookup { keys }),
         any::<i64>().prop_map(|since_ms| LogCommand::Stats { since_ms }),
         any::<i64>().prop_map(|before_ms| LogCommand::Purge { before_ms }),
         Just(LogCommand::Meta),
     ]
+}
+
+/// Parts as a shard holds them: any texts, attempts folded in any order.
+fn part() -> impl Strategy<Value = Partial> {
+    (
+        prop::collection::vec(attempt(), 1..5),
+        any::<i64>(),
+        any::<bool>(),
+    )
+        .prop_map(|(attempts, tie, dead_letter)| {
+            let mut part = Partial::of(&attempts[0]);
+            for attempt in &attempts[1..] {
+                part.add(&Attempt {
+                    route: part.route.clone(),
+                    key: part.key.clone(),
+                    ..attempt.clone()
+                });
+            }
+            part.tie = tie;
+            part.dead_letter = dead_letter;
+            part
+        })
 }
 
 fn record() -> impl Strategy<Value = DeliveryRecord> {
@@ -1105,6 +1136,13 @@ proptest! {
         let (path, body) = command.encode();
         prop_assert!(body.is_ascii());
         prop_assert_eq!(LogCommand::decode(path, &body), Some(command));
+    }
+
+    #[test]
+    fn parts_round_trip(parts in prop::collection::vec(part(), 0..4)) {
+        let text = encode_parts(&parts);
+        prop_assert!(text.is_ascii());
+        prop_assert_eq!(decode_parts(&text), Some(parts));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Bodies the `DeliveryLog` object receives, through `LogCommand::decode`: the
+//! Bodies the `DeliveryLog` objects receive, through `LogCommand::decode`: the
 //! first byte picks the command's path, the rest is the form body. Nothing
 //! may panic, and whatever decodes encodes to text that decodes the same.
 #![no_main]
@@ -7,13 +7,13 @@ use hookgate::log::command::LogCommand;
 use libfuzzer_sys::fuzz_target;
 
 const PATHS: &[&str] = &[
-    "/attempt",
+    "/batch",
     "/dead-letter",
     "/take-letter",
     "/requeued",
-    "/counts",
-    "/list",
-    "/get",
+    "/drop-letter",
+    "/scan",
+    "/lookup",
     "/stats",
     "/purge",
     "/meta",

@@ -73,14 +73,39 @@ function addOption(select, value) {
   select.insertBefore(h('option', { value }, value), options.find((option) => option.value > value) ?? null);
 }
 
-/** A route worth filtering by: not the admin API's own counts, nor requests to no route. */
+/** A route worth filtering by: not the admin API's own counts, the KV writes, nor requests to no route. */
 function isRoute(route) {
-  return route !== '(none)' && route !== API && !route.startsWith(`${API}/`);
+  return route !== '(none)' && route !== KV && route !== API && !route.startsWith(`${API}/`);
+}
+
+// The "route" the gate counts its KV writes under (src/log/counts.rs), and
+// the free plan's daily limit on them, which resets at midnight UTC.
+const KV = '(kv)';
+const FREE_KV_WRITES = 1000;
+
+/** Today's KV writes (UTC) beside the free plan's limit: the wall, before it is hit. */
+function kvWrites(today) {
+  const counts = today.routes[KV] ?? {};
+  const made = counts.write ?? 0;
+  const refused = counts['write-refused'] ?? 0;
+  const near = made >= FREE_KV_WRITES * 0.8 || refused > 0;
+  return h(
+    'p',
+    { id: 'kv-writes', class: near ? 'warn' : '' },
+    `KV writes today (UTC): ${made} of the free plan's ${FREE_KV_WRITES} a day`,
+    refused > 0 ? `; ${refused} refused (events were still delivered; their done marks were lost)` : '',
+  );
 }
 
 async function loadCounts() {
-  const [hour, day] = await Promise.all([api('/stats?since=1h'), api('/stats?since=24h')]);
-  $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day));
+  const midnight = new Date();
+  midnight.setUTCHours(0, 0, 0, 0);
+  const [hour, day, today] = await Promise.all([
+    api('/stats?since=1h'),
+    api('/stats?since=24h'),
+    api(`/stats?since=${midnight.getTime()}`),
+  ]);
+  $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day), kvWrites(today));
   for (const route of Object.keys(day.routes)) if (isRoute(route)) addOption($('route'), route);
 }
 

@@ -1,22 +1,34 @@
 //! The admin API's glue: the whole prefix is 404 unless `ADMIN_TOKEN` is
 //! set; the dashboard's files go to anyone then; everything else only with
-//! the token, from the delivery log; every refusal is counted. Every
-//! decision is in [`crate::admin`].
+//! the token, from the delivery log's shards; every refusal is counted.
+//! Every decision is in [`crate::admin`] and [`crate::log`].
 
-use super::delivery_log::LogClient;
+use super::delivery_log::{to_every_shard, to_shard, Call, LogClient};
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
-use super::observe::{flush_counts, Sinks};
+use super::observe::{flush_all, Sinks};
 use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
-use crate::log::command::{decode_letter, LogCommand};
+use crate::log::command::{decode_parts, decode_taken, decode_tallies, LogCommand};
+use crate::log::listing::{record_of, Listing, Round};
+use crate::log::partial::Partial;
+use crate::log::{render, Letter, SHARDS};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
 
+/// A read of the log, in rounds of requests to its shards (one round for
+/// a record or the stats, several for a page of the listing).
+enum Read {
+    List(Listing),
+    Get { route: String, key: String },
+    Stats { since_ms: i64 },
+}
+
 /// Answers one request under `/_hookgate`: the answer, or the refusal,
-/// which the caller answers and then counts ([`count_refusal`]).
+/// which the caller answers and then counts ([`count_refusal`]). A read
+/// asks every shard of the log, after this isolate wrote what it holds.
 pub async fn answer(
     incoming: &WorkerIncoming,
     prepared: &Prepared,
@@ -37,7 +49,7 @@ pub async fn answer(
     )?;
     let bindings = prepared.bindings();
     let log = Sinks::of(&bindings).log;
-    let command = match request {
+    let read = match request {
         AdminRequest::Dashboard => {
             return Ok(page(admin::DASHBOARD_HTML, "text/html; charset=utf-8"))
         }
@@ -47,21 +59,6 @@ pub async fn answer(
         AdminRequest::Asset(Asset::Style) => {
             return Ok(page(admin::DASHBOARD_CSS, "text/css; charset=utf-8"))
         }
-        AdminRequest::List {
-            filter,
-            limit,
-            cursor,
-        } => LogCommand::List {
-            filter,
-            limit,
-            cursor,
-            routes: admin::route_paths(&prepared.config),
-        },
-        AdminRequest::Get { route, key } => LogCommand::Get {
-            route,
-            key,
-            routes: admin::route_paths(&prepared.config),
-        },
         AdminRequest::Retry { route, key } => {
             admin::retryable(&prepared.config, &route)?;
             let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
@@ -69,24 +66,99 @@ pub async fn answer(
             retry_dead_letter(&queue, log, route, key, now).await?;
             return Ok(Outcome::Queued.answer(None));
         }
-        AdminRequest::Stats { since_ms } => {
-            if let Some(log) = &log {
-                flush_counts(log, now).await;
+        AdminRequest::List {
+            filter,
+            limit,
+            cursor,
+        } => Read::List(Listing::new(filter, limit, cursor, SHARDS)),
+        AdminRequest::Get { route, key } => Read::Get { route, key },
+        AdminRequest::Stats { since_ms } => Read::Stats { since_ms },
+    };
+    let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+    flush_all(log).await;
+    let routes = admin::route_paths(&prepared.config);
+    let body = match read {
+        Read::List(mut listing) => {
+            loop {
+                match listing.next_round() {
+                    Round::Done => break,
+                    Round::Scans(scans) => {
+                        let shards: Vec<usize> = scans.iter().map(|(shard, _)| *shard).collect();
+                        let calls = scans
+                            .into_iter()
+                            .map(|(shard, scan)| to_shard(shard, &LogCommand::Scan(scan)))
+                            .collect();
+                        let parts = parts_of(shards, ask(log, calls).await?)?;
+                        listing.take_scans(parts);
+                    }
+                    Round::Lookup(keys) => {
+                        let lookup = LogCommand::Lookup { keys: keys.clone() };
+                        let parts = parts_of(
+                            (0..SHARDS).collect(),
+                            ask(log, to_every_shard(&lookup)).await?,
+                        )?;
+                        listing.take_lookup(&keys, parts);
+                    }
+                }
             }
-            LogCommand::Stats { since_ms }
+            let (records, next) = listing.page();
+            render::page(&records, next, &routes)
+        }
+        Read::Get { route, key } => {
+            let lookup = LogCommand::Lookup {
+                keys: vec![(route, key)],
+            };
+            let parts = parts_of(
+                (0..SHARDS).collect(),
+                ask(log, to_every_shard(&lookup)).await?,
+            )?;
+            let record = record_of(parts).ok_or(AdminError::UnknownDelivery)?;
+            render::record(&record, &routes)
+        }
+        Read::Stats { since_ms } => {
+            let answers = ask(log, to_every_shard(&LogCommand::Stats { since_ms })).await?;
+            let mut rows = Vec::new();
+            for text in &answers {
+                rows.extend(decode_tallies(text).ok_or(AdminError::LogUnavailable)?);
+            }
+            render::stats(since_ms, &rows)
         }
     };
-    let log = log.ok_or(AdminError::LogUnavailable)?;
-    match log.send(&command).await {
-        Ok((200, body)) => Ok(Answer {
-            status: 200,
-            content_type: "application/json",
-            body,
-            headers: vec![("x-content-type-options", "nosniff".to_owned())],
-        }),
-        Ok((404, _)) => Err(AdminError::UnknownDelivery),
-        _ => Err(AdminError::LogUnavailable),
+    Ok(Answer {
+        status: 200,
+        content_type: "application/json",
+        body,
+        headers: vec![("x-content-type-options", "nosniff".to_owned())],
+    })
+}
+
+/// Sends a round of reads, all at once: each answer's text, in order. Any
+/// shard that did not answer makes the whole read unavailable (a record
+/// could be missing a part).
+async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminError> {
+    let mut texts = Vec::with_capacity(calls.len());
+    for answer in log.send_each(calls).await {
+        match answer {
+            Ok((200, text)) => texts.push(text),
+            _ => return Err(AdminError::LogUnavailable),
+        }
     }
+    Ok(texts)
+}
+
+/// The parts each of `shards` answered.
+fn parts_of(
+    shards: Vec<usize>,
+    texts: Vec<String>,
+) -> Result<Vec<(usize, Vec<Partial>)>, AdminError> {
+    let mut parts = Vec::with_capacity(texts.len());
+    for (shard, text) in shards.into_iter().zip(texts) {
+        parts.push((
+            shard,
+            decode_parts(&text).ok_or(AdminError::LogUnavailable)?,
+        ));
+    }
+    Ok(parts)
 }
 
 /// Counts a refusal in the stats, after it was answered: under the admin
@@ -99,9 +171,11 @@ pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
         .await;
 }
 
-/// Queues a dead letter again: takes it from the log, sends it to the
-/// delivery queue, and only then marks the record `queued` (dropping the
-/// kept body). If the queue refuses, the letter stays for a later retry.
+/// Queues a dead letter again: takes it from the shard that keeps it (the
+/// newest, should two keep one), sends it to the delivery queue, and only
+/// then marks the record `queued` there (dropping the kept body, and any
+/// other shard's copy). If the queue refuses, the letter stays for a later
+/// retry.
 async fn retry_dead_letter(
     queue: &EdgeQueue,
     log: &LogClient,
@@ -109,19 +183,35 @@ async fn retry_dead_letter(
     key: String,
     now: i64,
 ) -> Result<(), AdminError> {
-    let letter = match log
-        .send(&LogCommand::TakeLetter {
-            route: route.clone(),
-            key: key.clone(),
-        })
+    let take = LogCommand::TakeLetter {
+        route: route.clone(),
+        key: key.clone(),
+    };
+    let mut kept: Vec<(usize, String, i64, Letter)> = Vec::new();
+    let mut known = false;
+    for (shard, answer) in log
+        .send_each(to_every_shard(&take))
         .await
+        .into_iter()
+        .enumerate()
     {
-        Ok((200, body)) => crate::query::pairs(&body)
-            .and_then(|fields| decode_letter(&fields))
-            .ok_or(AdminError::LogUnavailable)?,
-        Ok((404, _)) => return Err(AdminError::UnknownDelivery),
-        Ok((409, _)) => return Err(AdminError::NotADeadLetter),
-        _ => return Err(AdminError::LogUnavailable),
+        match answer {
+            Ok((200, body)) => {
+                let (scheme, at, letter) = decode_taken(&body).ok_or(AdminError::LogUnavailable)?;
+                kept.push((shard, scheme, at, letter));
+            }
+            Ok((409, _)) => known = true,
+            Ok((404, _)) => {}
+            _ => return Err(AdminError::LogUnavailable),
+        }
+    }
+    let newest = (0..kept.len()).max_by_key(|&i| (kept[i].2, kept[i].0));
+    let Some((holder, scheme, _, letter)) = newest.map(|i| kept.swap_remove(i)) else {
+        return Err(if known {
+            AdminError::NotADeadLetter
+        } else {
+            AdminError::UnknownDelivery
+        });
     };
     let message = Queued {
         route: route.clone(),
@@ -135,15 +225,21 @@ async fn retry_dead_letter(
         .send(&message)
         .await
         .map_err(|_| AdminError::QueueUnavailable)?;
-    if log
-        .write(&LogCommand::Requeued {
-            route,
-            key,
+    let mut marks = vec![to_shard(
+        holder,
+        &LogCommand::Requeued {
+            route: route.clone(),
+            key: key.clone(),
+            scheme,
             at_ms: now,
-        })
-        .await
-        .is_err()
-    {
+        },
+    )];
+    let drop = LogCommand::DropLetter { route, key };
+    for (shard, ..) in kept {
+        marks.push(to_shard(shard, &drop));
+    }
+    let marked = log.send_each(marks).await;
+    if marked.iter().any(|answer| !matches!(answer, Ok((200, _)))) {
         console_error("hookgate: a retried dead letter was queued, but its record still says dead");
     }
     Ok(())

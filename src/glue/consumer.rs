@@ -5,22 +5,22 @@
 
 use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
+    WorkerCache,
 };
-use super::observe::Sinks;
+use super::observe::{flush_queue_batch, Sinks};
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
+use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
+use crate::replay::location::{LocationGuard, RequestCache};
 use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-
-/// The name of the queue whose messages are dead letters already.
-const DEAD_LETTER_QUEUE: &str = "hookgate-dead-letters";
 
 #[wasm_bindgen]
 extern "C" {
@@ -85,6 +85,11 @@ async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue
         })
         .collect();
     wait_for(Promise::all(&work)).await?;
+    // The log's records and counts of the whole batch, in one request.
+    let (prepared, sinks, _) = &*shared;
+    if let Some(log) = &sinks.log {
+        flush_queue_batch(log, prepared.config.observe.stats_flush_seconds).await;
+    }
     Ok(JsValue::UNDEFINED)
 }
 
@@ -137,7 +142,8 @@ async fn consume_one(
             retry(message, 60);
             return;
         };
-        let store = LocalGuard::new(store, &prepared.held);
+        let cache = RequestCache::new(WorkerCache);
+        let store = LocalGuard::new(LocationGuard::new(store, &cache), &prepared.held);
         let mac = EdgeMac(prepared);
         queued::consume(
             config,
@@ -188,7 +194,7 @@ async fn consume_one(
             }
         }
     }
-    sinks.observe_forward(config, &seen).await;
+    sinks.observe_forward(&seen);
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -1,205 +1,294 @@
-//! The `DeliveryLog` Durable Object (SQLite) and the client the Worker uses
-//! to reach it. Glue only: what a record is, how attempts merge, how commands
-//! travel and what the admin API answers are decided in [`crate::log`].
+//! The `DeliveryLog` Durable Objects (SQLite), the log's shards, and the
+//! client the Worker uses to reach them. Glue only: what a record is, how
+//! its parts merge, how commands travel, how a listing walks the shards and
+//! what the admin API answers are decided in [`crate::log`].
 //!
-//! One object holds the whole log: listings newest-first across routes are
-//! one indexed query, and a Durable Object's SQLite storage is on the free
-//! plan and in `wrangler dev` and Miniflare with no set-up step (D1 would
-//! need a database id and migrations applied first). One object takes some
-//! hundreds of writes a second; the log is written after each answer, so a
-//! busier gate would see records lag, never answers.
+//! [`SHARDS`] objects, by name ([`shard_name`]); each isolate writes its
+//! batches to one, chosen at random when it starts, and every read asks
+//! them all. A Durable Object's SQLite storage is on the free plan and in
+//! `wrangler dev` and Miniflare with no set-up step (D1 would need a
+//! database id and migrations applied first).
+//!
+//! A shard keeps parts of records ([`crate::log::partial`]) in one table,
+//! `parts`, without a rowid and keyed by (hour, route, key): writing a
+//! part is one row written (Cloudflare bills rows written, and each index
+//! on a table is one more per write), a listing reads one hour's parts at
+//! a time in the key's own order, and a delivery's parts are found with
+//! one key lookup per hour the shard holds (`hours`, a row each). Dead
+//! letters are in `letters`, counts in `tallies`, both keyed by what they
+//! are looked up by, without a rowid either.
 
-use super::io::{call_object, plain, respond, with_count, ROWS_WRITTEN, START_ROWS_WRITTEN};
-use super::runtime::{
-    promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest, SqlStorage,
-    SqlStorageValue,
+use super::io::{
+    answer_of, call_object, call_object_promise, call_objects, plain, respond, with_count,
+    ROWS_WRITTEN, START_ROWS_WRITTEN,
 };
-use crate::log::command::{encode_letter, LogCommand};
+use super::runtime::{
+    console_error, promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest,
+    SqlStorage, SqlStorageValue,
+};
+use crate::log::command::{
+    encode_letter, encode_parts, encode_taken, encode_tallies, LogCommand, Scan,
+};
 use crate::log::counts::Count;
-use crate::log::render;
-use crate::log::{Attempt, Cursor, DeliveryRecord, Filter, Letter};
+use crate::log::partial::{bucket_of, parts_of, Candidates, Fact, Partial};
+use crate::log::{shard_name, Attempt, Letter, SHARDS};
 use crate::outcome::Answer;
 use js_sys::Promise;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-/// The name of the one object that holds the log.
-const LOG_OBJECT: &str = "delivery-log";
+/// A part as a query selects it, in the order [`Table::parse`] reads it,
+/// and whether the shard keeps a dead letter for its delivery (a macro, so
+/// that each query is one static text).
+macro_rules! selected {
+    () => {
+        "SELECT p.route, p.key, p.tie, p.scheme, p.event_type, p.first_seen, p.last_seen, \
+         p.attempts, p.last_outcome, p.last_status, p.last_ms, p.onward_at, p.onward_outcome, \
+         p.onward_status, p.onward_ms, p.delivered_at, p.delivered_status, p.delivered_ms, \
+         EXISTS (SELECT 1 FROM letters l WHERE l.route = p.route AND l.key = p.key)"
+    };
+}
 
-const COLUMNS: &str = "route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms";
+/// Writes a part (19 values, in the order [`Table::put`] binds them).
+const PUT: &str = "INSERT INTO parts (bucket, route, key, tie, scheme, event_type, first_seen, last_seen, \
+     attempts, last_outcome, last_status, last_ms, onward_at, onward_outcome, onward_status, onward_ms, \
+     delivered_at, delivered_status, delivered_ms) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (bucket, route, key) DO UPDATE SET scheme = excluded.scheme, \
+     event_type = excluded.event_type, first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+     attempts = excluded.attempts, last_outcome = excluded.last_outcome, last_status = excluded.last_status, \
+     last_ms = excluded.last_ms, onward_at = excluded.onward_at, onward_outcome = excluded.onward_outcome, \
+     onward_status = excluded.onward_status, onward_ms = excluded.onward_ms, \
+     delivered_at = excluded.delivered_at, delivered_status = excluded.delivered_status, \
+     delivered_ms = excluded.delivered_ms";
 
-/// What a listing selects: the columns, and whether a dead letter is kept.
-const SELECTED: &str = "rowid, route, key, scheme, event_type, first_seen, last_seen, attempts, outcome, origin_status, duration_ms, letter_body IS NOT NULL";
+/// What the tables are. `IF NOT EXISTS`: every instance runs them as it
+/// starts.
+const TABLES: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS parts (bucket INTEGER NOT NULL, route TEXT NOT NULL, key TEXT NOT NULL, \
+     tie INTEGER NOT NULL, scheme TEXT NOT NULL, event_type TEXT, first_seen INTEGER NOT NULL, \
+     last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, last_outcome TEXT NOT NULL, last_status INTEGER, \
+     last_ms INTEGER NOT NULL, onward_at INTEGER, onward_outcome TEXT, onward_status INTEGER, onward_ms INTEGER, \
+     delivered_at INTEGER, delivered_status INTEGER, delivered_ms INTEGER, \
+     PRIMARY KEY (bucket, route, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS hours (bucket INTEGER PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS letters (route TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, \
+     scheme TEXT NOT NULL, meta TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (route, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tallies (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
+     count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason)) WITHOUT ROWID",
+];
 
-/// The delivery log, in one Durable Object's SQLite storage.
+/// The log as one object kept it before it had shards (`deliveries` with
+/// its index on time, and `counts`), moved into the tables above by the
+/// first start of the object that held it (shard 0), then dropped. A record
+/// becomes one part: its outcome, status and duration as the last attempt's
+/// (and as the last onward or delivered one, when it was that), its row
+/// number as its tie-break. `OR IGNORE`: a start that stopped half way
+/// runs them again.
+const FROM_ONE_OBJECT: [&str; 5] = [
+    "INSERT OR IGNORE INTO parts (bucket, route, key, tie, scheme, event_type, first_seen, last_seen, attempts, \
+     last_outcome, last_status, last_ms, onward_at, onward_outcome, onward_status, onward_ms, \
+     delivered_at, delivered_status, delivered_ms) \
+     SELECT last_seen / 3600000, route, key, rowid, scheme, event_type, first_seen, last_seen, attempts, \
+     outcome, origin_status, duration_ms, \
+     CASE WHEN outcome IN ('queued', 'retrying', 'dead') THEN last_seen END, \
+     CASE WHEN outcome IN ('queued', 'retrying', 'dead') THEN outcome END, \
+     CASE WHEN outcome IN ('queued', 'retrying', 'dead') THEN origin_status END, \
+     CASE WHEN outcome IN ('queued', 'retrying', 'dead') THEN duration_ms END, \
+     CASE WHEN outcome = 'delivered' THEN last_seen END, \
+     CASE WHEN outcome = 'delivered' THEN origin_status END, \
+     CASE WHEN outcome = 'delivered' THEN duration_ms END \
+     FROM deliveries",
+    "INSERT OR IGNORE INTO hours (bucket) SELECT DISTINCT last_seen / 3600000 FROM deliveries",
+    "INSERT OR IGNORE INTO letters (route, key, at, scheme, meta, body) \
+     SELECT route, key, last_seen, scheme, letter_meta, letter_body FROM deliveries \
+     WHERE letter_meta IS NOT NULL AND letter_body IS NOT NULL",
+    "DROP TABLE deliveries",
+    "INSERT OR IGNORE INTO tallies (minute, route, reason, count) SELECT minute, route, reason, count FROM counts",
+];
+
+/// What one instance of a shard has done since it started (`/meta`, for
+/// tests and operators).
+#[derive(Default)]
+struct Counters {
+    /// Write commands handled.
+    writes: Cell<u64>,
+    /// Commands of any kind handled (but `/meta`).
+    requests: Cell<u64>,
+    /// SQLite rows written by commands, as the storage reports them
+    /// (`cursor.rowsWritten`: what Cloudflare bills; every index row
+    /// counts).
+    rows_written: Cell<u64>,
+}
+
+/// One shard of the delivery log, in one Durable Object's SQLite storage.
 #[wasm_bindgen]
 pub struct DeliveryLog {
-    sql: SqlStorage,
-    /// Write commands handled since this instance started (for tests and
-    /// operators: `/meta`).
-    writes: Rc<Cell<u64>>,
-    /// The rows this instance's start-up wrote (on `/meta`'s answer).
-    start_rows: u64,
+    table: Rc<Table>,
 }
 
 #[wasm_bindgen]
 impl DeliveryLog {
     #[wasm_bindgen(constructor)]
     pub fn new(state: DurableObjectState, _env: JsValue) -> DeliveryLog {
-        let sql = state.storage().sql_storage();
-        let ((), start_rows) = rows_written_during(|| create_tables(&sql));
+        let table = Table {
+            sql: state.storage().sql_storage(),
+            counters: Counters::default(),
+            hours: RefCell::new(Vec::new()),
+            start_rows: Cell::new(0),
+        };
+        let ((), start_rows) = rows_written_during(|| table.start());
+        table.start_rows.set(start_rows);
         Self {
-            sql,
-            writes: Rc::new(Cell::new(0)),
-            start_rows,
+            table: Rc::new(table),
         }
     }
 
     /// One command from [`LogClient`]; rejected when the storage failed.
+    /// Its answer carries the rows it wrote (for the cost meter, `ROWS_WRITTEN`).
     pub fn fetch(&self, request: ObjectRequest) -> Promise {
-        let table = Table(self.sql.clone());
-        let writes = self.writes.clone();
-        let start_rows = self.start_rows;
+        let table = self.table.clone();
         promise(async move {
             let body = wait_for(request.text()).await?;
             let url = request.url();
             let (path, _) = crate::query::path_and_query(&url);
             let body = body.as_string().unwrap_or_default();
-            let (answer, rows) =
-                rows_written_during(|| handle(&table, &writes, start_rows, path, &body));
-            let answer = answer
+            if path != "/meta" {
+                let requests = &table.counters.requests;
+                requests.set(requests.get() + 1);
+            }
+            let (answer, rows) = rows_written_during(|| handle(&table, path, &body));
+            let mut answer = answer
                 .map_err(|StorageFailed| js_sys::Error::new("delivery log storage failed"))?;
+            if path == "/meta" {
+                answer = with_count(answer, START_ROWS_WRITTEN, table.start_rows.get());
+            }
             Ok(with_count(answer, ROWS_WRITTEN, rows))
         })
     }
 }
 
-/// The log's tables, made if they are missing.
-fn create_tables(sql: &SqlStorage) {
-    let created = [
-        "CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, \
-         event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, \
-         outcome TEXT NOT NULL, origin_status INTEGER, duration_ms INTEGER NOT NULL, PRIMARY KEY (route, key))",
-        "CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries (last_seen)",
-        "CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
-         count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))",
-    ]
-    .iter()
-    .try_for_each(|statement| sql.written(statement, &[]).map(drop));
-    if created.is_err() {
-        super::runtime::console_error("hookgate: the delivery log could not create its tables");
-    }
-    // Dead letters (queue mode): added to tables made before they
-    // existed; "duplicate column" on later starts is expected.
-    for column in ["letter_meta TEXT", "letter_body BLOB"] {
-        let _ = sql.written(&format!("ALTER TABLE deliveries ADD COLUMN {column}"), &[]);
+impl Table {
+    /// The tables, the move of an earlier version's one-object log, and the
+    /// hours held: what a new instance does before its first command.
+    fn start(&self) {
+        let table = self;
+        if TABLES
+            .iter()
+            .try_for_each(|t| table.write(t, Vec::new()).map(drop))
+            .is_err()
+        {
+            console_error("hookgate: the delivery log could not create its tables");
+        }
+        table.move_in_one_object();
+        match table.rows("SELECT bucket FROM hours", Vec::new()) {
+            Ok(rows) => {
+                *table.hours.borrow_mut() =
+                    rows.iter().filter_map(|row| integer(row.first())).collect()
+            }
+            Err(StorageFailed) => {
+                console_error("hookgate: the delivery log could not read its hours")
+            }
+        }
+        // `/meta` counts what commands wrote: an instance the runtime
+        // starts again (an idle one is evicted) starts from nothing, as its
+        // counts of commands do.
+        table.counters.rows_written.set(0);
     }
 }
 
-fn ok(body: &str) -> JsValue {
-    plain(200, body.to_owned())
+fn ok() -> JsValue {
+    plain(200, "ok".to_owned())
 }
 
 fn error(body: &str, status: u16) -> JsValue {
     plain(status, body.to_owned())
 }
 
-fn json(body: String) -> JsValue {
-    respond(&Answer {
-        status: 200,
-        content_type: "application/json",
-        body,
-        headers: Vec::new(),
-    })
-}
-
-fn handle(
-    table: &Table,
-    writes: &Cell<u64>,
-    start_rows: u64,
-    path: &str,
-    body: &str,
-) -> Result<JsValue, StorageFailed> {
+fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFailed> {
     let Some(command) = LogCommand::decode(path, body) else {
         return Ok(error("unknown log command", 400));
     };
-    let wrote = || writes.set(writes.get() + 1);
+    let wrote = || {
+        let writes = &table.counters.writes;
+        writes.set(writes.get() + 1);
+    };
     Ok(match command {
-        LogCommand::Attempt(attempt) => {
+        LogCommand::Batch(batch) => {
             wrote();
-            table.record(&attempt)?;
-            ok("ok")
+            table.record(&batch.attempts)?;
+            table.count(&batch.counts)?;
+            ok()
         }
         LogCommand::DeadLetter(attempt, letter) => {
             wrote();
-            table.record(&attempt)?;
-            table.keep_letter(&attempt.route, &attempt.key, &letter)?;
-            ok("ok")
+            table.record(std::slice::from_ref(&attempt))?;
+            table.keep_letter(&attempt, &letter)?;
+            ok()
         }
         LogCommand::TakeLetter { route, key } => match table.letter(&route, &key)? {
-            None => error("unknown delivery", 404),
-            Some(None) => error("no dead letter", 409),
-            Some(Some(letter)) => {
-                let mut body = String::new();
-                encode_letter(&mut body, &letter);
-                plain(200, body)
-            }
+            Some((scheme, at_ms, letter)) => plain(200, encode_taken(&scheme, at_ms, &letter)),
+            None if table.parts_of(&route, &key)?.is_empty() => error("unknown delivery", 404),
+            None => error("no dead letter", 409),
         },
-        LogCommand::Requeued { route, key, at_ms } => {
+        LogCommand::Requeued {
+            route,
+            key,
+            scheme,
+            at_ms,
+        } => {
             wrote();
-            let Some((record, _)) = table.get(&route, &key)? else {
-                return Ok(error("unknown delivery", 404));
-            };
             let attempt = Attempt {
                 route,
                 key,
-                scheme: record.scheme,
+                scheme,
                 event_type: None,
                 at_ms,
                 outcome: "queued".to_owned(),
                 origin_status: None,
                 duration_ms: 0,
             };
-            table.record(&attempt)?;
+            table.record(std::slice::from_ref(&attempt))?;
             table.drop_letter(&attempt.route, &attempt.key)?;
-            ok("ok")
+            ok()
         }
-        LogCommand::Counts(counts) => {
+        LogCommand::DropLetter { route, key } => {
             wrote();
-            table.count(&counts)?;
-            ok("ok")
+            table.drop_letter(&route, &key)?;
+            ok()
         }
-        LogCommand::List {
-            filter,
-            limit,
-            cursor,
-            routes,
-        } => {
-            let (records, next) = table.list(&filter, limit, cursor)?;
-            json(render::page(&records, next, &routes))
+        LogCommand::Scan(scan) => plain(200, encode_parts(&table.scan(&scan)?)),
+        LogCommand::Lookup { keys } => {
+            let mut parts = Vec::new();
+            for (route, key) in &keys {
+                parts.extend(table.parts_of(route, key)?);
+            }
+            plain(200, encode_parts(&parts))
         }
-        LogCommand::Get { route, key, routes } => match table.get(&route, &key)? {
-            Some((record, _)) => json(render::record(&record, &routes)),
-            None => error("unknown delivery", 404),
-        },
-        LogCommand::Stats { since_ms } => {
-            let rows = table.stats(since_ms)?;
-            json(render::stats(since_ms, &rows))
-        }
+        LogCommand::Stats { since_ms } => plain(200, encode_tallies(&table.stats(since_ms)?)),
         LogCommand::Purge { before_ms } => {
             wrote();
             plain(200, table.purge(before_ms)?.to_string())
         }
         LogCommand::Meta => {
-            let rows = table.scalar("SELECT COUNT(*) FROM deliveries", vec![])?;
-            let meta = json(format!(
-                "{{\"writes\":{},\"deliveries\":{}}}",
-                writes.get(),
-                rows.unwrap_or(0)
-            ));
-            with_count(meta, START_ROWS_WRITTEN, start_rows)
+            let parts = table.scalar("SELECT COUNT(*) FROM parts", Vec::new())?;
+            let letters = table.scalar("SELECT COUNT(*) FROM letters", Vec::new())?;
+            let counters = &table.counters;
+            respond(&Answer {
+                status: 200,
+                content_type: "application/json",
+                body: format!(
+                    "{{\"writes\":{},\"requests\":{},\"rows_written\":{},\"deliveries\":{},\"letters\":{}}}",
+                    counters.writes.get(),
+                    counters.requests.get(),
+                    counters.rows_written.get(),
+                    parts.unwrap_or(0),
+                    letters.unwrap_or(0)
+                ),
+                headers: Vec::new(),
+            })
         }
     })
 }
@@ -207,10 +296,19 @@ fn handle(
 /// The storage failed.
 struct StorageFailed;
 
-/// The log's tables. Each call runs synchronously: a Durable Object runs
+/// A shard's tables. Each call runs synchronously: a Durable Object runs
 /// one event at a time and its SQLite calls do not yield, so the read and
-/// write of [`Table::record`] cannot interleave with another attempt.
-struct Table(SqlStorage);
+/// write of [`Table::record`] cannot interleave with another batch.
+struct Table {
+    sql: SqlStorage,
+    counters: Counters,
+    /// The hours the shard holds parts of (`hours`), kept in memory: a
+    /// batch adds a row there only for an hour that is new.
+    hours: RefCell<Vec<i64>>,
+    /// The rows this instance's start wrote (a new shard's tables, the move
+    /// of an old log): reported on `/meta`, apart from what commands cost.
+    start_rows: Cell<u64>,
+}
 
 fn text(value: Option<&SqlStorageValue>) -> Option<String> {
     match value {
@@ -227,13 +325,60 @@ fn optional_text(value: Option<&str>) -> SqlStorageValue {
     value.map_or(SqlStorageValue::Null, SqlStorageValue::from)
 }
 
+fn optional_number(value: Option<i64>) -> SqlStorageValue {
+    value.map_or(SqlStorageValue::Null, SqlStorageValue::from)
+}
+
+/// A fact's columns: time (unless it is the part's last seen), outcome
+/// (unless it is known), status, duration.
+fn fact_values(fact: Option<&Fact>, at: bool, outcome: bool) -> Vec<SqlStorageValue> {
+    let mut values = Vec::with_capacity(4);
+    if at {
+        values.push(optional_number(fact.map(|f| f.at_ms)));
+    }
+    if outcome {
+        values.push(optional_text(fact.map(|f| f.outcome.as_str())));
+    }
+    values.push(optional_number(
+        fact.and_then(|f| f.origin_status).map(i64::from),
+    ));
+    values.push(optional_number(fact.map(|f| i64::from(f.duration_ms))));
+    values
+}
+
+/// A fact from its columns from `at`: time, outcome (unless it is the
+/// known `outcome`), status, duration.
+fn fact_of(row: &[SqlStorageValue], at: usize, outcome: Option<&str>) -> Option<Fact> {
+    let (outcome, status) = match outcome {
+        Some(outcome) => (outcome.to_owned(), at + 1),
+        None => (text(row.get(at + 1))?, at + 2),
+    };
+    Some(Fact {
+        at_ms: integer(row.get(at))?,
+        outcome,
+        origin_status: integer(row.get(status)).and_then(|s| u16::try_from(s).ok()),
+        duration_ms: u32::try_from(integer(row.get(status + 1))?).ok()?,
+    })
+}
+
 impl Table {
     fn rows(
         &self,
         query: &str,
         bindings: Vec<SqlStorageValue>,
     ) -> Result<Vec<Vec<SqlStorageValue>>, StorageFailed> {
-        self.0.rows(query, &bindings).map_err(|_| StorageFailed)
+        self.sql.rows(query, &bindings).map_err(|_| StorageFailed)
+    }
+
+    /// Runs a write; counts and returns the rows it wrote.
+    fn write(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<u64, StorageFailed> {
+        let rows = self
+            .sql
+            .written(query, &bindings)
+            .map_err(|_| StorageFailed)?;
+        let written = &self.counters.rows_written;
+        written.set(written.get() + rows);
+        Ok(rows)
     }
 
     fn scalar(
@@ -247,65 +392,134 @@ impl Table {
             .and_then(|row| integer(row.first())))
     }
 
-    /// A record from a row of [`SELECTED`].
-    fn parse(row: &[SqlStorageValue]) -> Option<(DeliveryRecord, i64)> {
-        Some((
-            DeliveryRecord {
-                route: text(row.get(1))?,
-                key: text(row.get(2))?,
-                scheme: text(row.get(3))?,
-                event_type: text(row.get(4)),
-                first_seen: integer(row.get(5))?,
-                last_seen: integer(row.get(6))?,
-                attempts: u32::try_from(integer(row.get(7))?).ok()?,
+    /// Moves in the log one object kept before shards (only shard 0 has
+    /// it; see [`FROM_ONE_OBJECT`]).
+    fn move_in_one_object(&self) {
+        let Ok(tables) = self.rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('deliveries', 'counts')",
+            Vec::new(),
+        ) else {
+            return;
+        };
+        let has = |name: &str| {
+            tables
+                .iter()
+                .any(|row| text(row.first()).as_deref() == Some(name))
+        };
+        let mut moved = Ok(0);
+        if has("deliveries") {
+            // A table from before dead letters has no letter columns: that
+            // statement fails, and there is nothing to move.
+            moved = self
+                .write(FROM_ONE_OBJECT[0], Vec::new())
+                .and_then(|_| self.write(FROM_ONE_OBJECT[1], Vec::new()));
+            let _ = self.write(FROM_ONE_OBJECT[2], Vec::new());
+            if moved.is_ok() {
+                moved = self.write(FROM_ONE_OBJECT[3], Vec::new());
+            }
+        }
+        if has("counts") && moved.is_ok() {
+            moved = self
+                .write(FROM_ONE_OBJECT[4], Vec::new())
+                .and_then(|_| self.write("DROP TABLE counts", Vec::new()));
+        }
+        if moved.is_err() {
+            console_error("hookgate: the delivery log could not move in its records from before it had shards; it tries again at its next start");
+        }
+    }
+
+    /// A part from a row of [`selected!`].
+    fn parse(row: &[SqlStorageValue]) -> Option<Partial> {
+        let last_seen = integer(row.get(6))?;
+        Some(Partial {
+            route: text(row.first())?,
+            key: text(row.get(1))?,
+            tie: integer(row.get(2))?,
+            scheme: text(row.get(3))?,
+            event_type: text(row.get(4)),
+            first_seen: integer(row.get(5))?,
+            last_seen,
+            attempts: u32::try_from(integer(row.get(7))?).ok()?,
+            last: Fact {
+                at_ms: last_seen,
                 outcome: text(row.get(8))?,
                 origin_status: integer(row.get(9)).and_then(|s| u16::try_from(s).ok()),
                 duration_ms: u32::try_from(integer(row.get(10))?).ok()?,
-                dead_letter: integer(row.get(11)).is_some_and(|kept| kept != 0),
             },
-            integer(row.first())?,
-        ))
+            onward: fact_of(row, 11, None),
+            delivered: fact_of(row, 15, Some("delivered")),
+            dead_letter: integer(row.get(18)).is_some_and(|kept| kept != 0),
+        })
     }
 
-    fn get(&self, route: &str, key: &str) -> Result<Option<(DeliveryRecord, i64)>, StorageFailed> {
+    /// The part of a delivery in one hour, if the shard has one.
+    fn part(&self, bucket: i64, route: &str, key: &str) -> Result<Option<Partial>, StorageFailed> {
         let rows = self.rows(
-            &format!("SELECT {SELECTED} FROM deliveries WHERE route = ? AND key = ?"),
-            vec![route.into(), key.into()],
+            concat!(
+                selected!(),
+                " FROM parts p WHERE p.bucket = ? AND p.route = ? AND p.key = ?"
+            ),
+            vec![bucket.into(), route.into(), key.into()],
         )?;
         Ok(rows.first().and_then(|row| Self::parse(row)))
     }
 
-    fn record(&self, attempt: &Attempt) -> Result<(), StorageFailed> {
-        let existing = self
-            .get(&attempt.route, &attempt.key)?
-            .map(|(record, _)| record);
-        let record = DeliveryRecord::merge(existing, attempt);
-        self.rows(
-            &format!(
-                "INSERT INTO deliveries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (route, key) DO UPDATE SET event_type = excluded.event_type, \
-                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, attempts = excluded.attempts, \
-                 outcome = excluded.outcome, origin_status = excluded.origin_status, duration_ms = excluded.duration_ms"
+    /// Every part of a delivery the shard holds: one key lookup per hour.
+    fn parts_of(&self, route: &str, key: &str) -> Result<Vec<Partial>, StorageFailed> {
+        let rows = self.rows(
+            concat!(
+                selected!(),
+                " FROM hours b CROSS JOIN parts p ON p.bucket = b.bucket AND p.route = ? AND p.key = ?"
             ),
-            vec![
-                record.route.as_str().into(),
-                record.key.as_str().into(),
-                record.scheme.as_str().into(),
-                optional_text(record.event_type.as_deref()),
-                record.first_seen.into(),
-                record.last_seen.into(),
-                i64::from(record.attempts).into(),
-                record.outcome.as_str().into(),
-                record
-                    .origin_status
-                    .map_or(SqlStorageValue::Null, |s| i64::from(s).into()),
-                i64::from(record.duration_ms).into(),
-            ],
-        )
-        .map(drop)
+            vec![route.into(), key.into()],
+        )?;
+        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
     }
 
-    fn keep_letter(&self, route: &str, key: &str, letter: &Letter) -> Result<(), StorageFailed> {
+    /// Writes a part: one row.
+    fn put(&self, bucket: i64, part: &Partial) -> Result<(), StorageFailed> {
+        let mut values: Vec<SqlStorageValue> = vec![
+            bucket.into(),
+            part.route.as_str().into(),
+            part.key.as_str().into(),
+            part.tie.into(),
+            part.scheme.as_str().into(),
+            optional_text(part.event_type.as_deref()),
+            part.first_seen.into(),
+            part.last_seen.into(),
+            i64::from(part.attempts).into(),
+            part.last.outcome.as_str().into(),
+        ];
+        values.extend(fact_values(Some(&part.last), false, false));
+        values.extend(fact_values(part.onward.as_ref(), true, true));
+        values.extend(fact_values(part.delivered.as_ref(), true, false));
+        self.write(PUT, values).map(drop)
+    }
+
+    /// Folds a batch's attempts into the shard's parts: per delivery and
+    /// hour, one read and one row written.
+    fn record(&self, attempts: &[Attempt]) -> Result<(), StorageFailed> {
+        for (bucket, part) in parts_of(attempts) {
+            let merged = match self.part(bucket, &part.route, &part.key)? {
+                Some(mut held) => {
+                    held.absorb(part);
+                    held
+                }
+                None => part,
+            };
+            self.put(bucket, &merged)?;
+            if !self.hours.borrow().contains(&bucket) {
+                self.write(
+                    "INSERT OR IGNORE INTO hours (bucket) VALUES (?)",
+                    vec![bucket.into()],
+                )?;
+                self.hours.borrow_mut().push(bucket);
+            }
+        }
+        Ok(())
+    }
+
+    fn keep_letter(&self, attempt: &Attempt, letter: &Letter) -> Result<(), StorageFailed> {
         let mut meta = String::new();
         encode_letter(
             &mut meta,
@@ -314,38 +528,51 @@ impl Table {
                 ..letter.clone()
             },
         );
-        self.rows(
-            "UPDATE deliveries SET letter_meta = ?, letter_body = ? WHERE route = ? AND key = ?",
+        self.write(
+            "INSERT INTO letters (route, key, at, scheme, meta, body) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (route, key) DO UPDATE SET at = excluded.at, scheme = excluded.scheme, \
+             meta = excluded.meta, body = excluded.body",
             vec![
+                attempt.route.as_str().into(),
+                attempt.key.as_str().into(),
+                attempt.at_ms.into(),
+                attempt.scheme.as_str().into(),
                 meta.as_str().into(),
                 SqlStorageValue::Blob(letter.body.clone()),
-                route.into(),
-                key.into(),
             ],
         )
         .map(drop)
     }
 
     fn drop_letter(&self, route: &str, key: &str) -> Result<(), StorageFailed> {
-        self.rows(
-            "UPDATE deliveries SET letter_meta = NULL, letter_body = NULL WHERE route = ? AND key = ?",
+        self.write(
+            "DELETE FROM letters WHERE route = ? AND key = ?",
             vec![route.into(), key.into()],
         )
         .map(drop)
     }
 
-    /// `None` without a record; `Some(None)` for a record without a letter.
-    fn letter(&self, route: &str, key: &str) -> Result<Option<Option<Letter>>, StorageFailed> {
+    /// The shard's dead letter of a delivery: the scheme and time of the
+    /// attempt that left it, and the letter.
+    fn letter(
+        &self,
+        route: &str,
+        key: &str,
+    ) -> Result<Option<(String, i64, Letter)>, StorageFailed> {
         let rows = self.rows(
-            "SELECT letter_meta, letter_body FROM deliveries WHERE route = ? AND key = ?",
+            "SELECT scheme, at, meta, body FROM letters WHERE route = ? AND key = ?",
             vec![route.into(), key.into()],
         )?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let (Some(meta), Some(SqlStorageValue::Blob(body))) = (text(row.first()), row.get(1))
-        else {
-            return Ok(Some(None));
+        let (Some(scheme), Some(at), Some(meta), Some(SqlStorageValue::Blob(body))) = (
+            text(row.first()),
+            integer(row.get(1)),
+            text(row.get(2)),
+            row.get(3),
+        ) else {
+            return Ok(None);
         };
         let letter = crate::query::pairs(&meta)
             .and_then(|fields| crate::log::command::decode_letter(&fields))
@@ -353,13 +580,13 @@ impl Table {
                 body: body.clone(),
                 ..letter
             });
-        Ok(Some(letter))
+        Ok(letter.map(|letter| (scheme, at, letter)))
     }
 
     fn count(&self, counts: &[Count]) -> Result<(), StorageFailed> {
         for count in counts {
-            self.rows(
-                "INSERT INTO counts (minute, route, reason, count) VALUES (?, ?, ?, ?) \
+            self.write(
+                "INSERT INTO tallies (minute, route, reason, count) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (minute, route, reason) DO UPDATE SET count = count + excluded.count",
                 vec![
                     count.minute.into(),
@@ -372,55 +599,52 @@ impl Table {
         Ok(())
     }
 
-    fn list(
-        &self,
-        filter: &Filter,
-        limit: u32,
-        cursor: Option<Cursor>,
-    ) -> Result<(Vec<DeliveryRecord>, Option<Cursor>), StorageFailed> {
-        let mut query = format!("SELECT {SELECTED} FROM deliveries WHERE 1 = 1");
+    /// A listing's next parts from this shard (see [`Scan`]): newest hour
+    /// first, each hour's parts sorted by time and tie-break, so the walk
+    /// stops within the hour that fills the page.
+    fn scan(&self, scan: &Scan) -> Result<Vec<Partial>, StorageFailed> {
+        let mut query = String::from(concat!(selected!(), " FROM parts p WHERE 1 = 1"));
         let mut bindings: Vec<SqlStorageValue> = Vec::new();
-        if let Some(route) = &filter.route {
-            query.push_str(" AND route = ?");
-            bindings.push(route.as_str().into());
-        }
-        if let Some(outcome) = &filter.outcome {
-            query.push_str(" AND outcome = ?");
-            bindings.push(outcome.as_str().into());
-        }
-        if let Some(since) = filter.since_ms {
-            query.push_str(" AND last_seen >= ?");
-            bindings.push(since.into());
-        }
-        if let Some(cursor) = cursor {
-            query.push_str(" AND (last_seen < ? OR (last_seen = ? AND rowid < ?))");
+        if let Some((last_seen, tie)) = scan.before {
+            query.push_str(
+                " AND p.bucket <= ? AND (p.last_seen < ? OR (p.last_seen = ? AND p.tie < ?))",
+            );
             bindings.extend([
-                cursor.last_seen.into(),
-                cursor.last_seen.into(),
-                cursor.row.into(),
+                bucket_of(last_seen).into(),
+                last_seen.into(),
+                last_seen.into(),
+                tie.into(),
             ]);
         }
-        query.push_str(" ORDER BY last_seen DESC, rowid DESC LIMIT ?");
-        // One more than the page, to know whether there is a next one.
-        bindings.push(i64::from(limit + 1).into());
+        if let Some(since) = scan.since_ms {
+            query.push_str(" AND p.bucket >= ? AND p.last_seen >= ?");
+            bindings.extend([bucket_of(since).into(), since.into()]);
+        }
+        if let Some(route) = &scan.route {
+            query.push_str(" AND p.route = ?");
+            bindings.push(route.as_str().into());
+        }
+        // The outcome, as far as a part alone can tell (the listing checks
+        // the whole record again): the same rule as `Candidates::admits`.
+        match Candidates::of(scan.outcome.as_deref()) {
+            Candidates::Any => {}
+            Candidates::Dead => query.push_str(
+                " AND p.delivered_at IS NULL AND p.last_outcome NOT IN ('queued', 'retrying')",
+            ),
+            Candidates::Last(outcome) => {
+                query.push_str(" AND p.delivered_at IS NULL AND p.last_outcome = ?");
+                bindings.push(outcome.into());
+            }
+        }
+        query.push_str(" ORDER BY p.bucket DESC, p.last_seen DESC, p.tie DESC LIMIT ?");
+        bindings.push(i64::from(scan.limit).into());
         let rows = self.rows(&query, bindings)?;
-        let mut page: Vec<(DeliveryRecord, i64)> =
-            rows.iter().filter_map(|row| Self::parse(row)).collect();
-        let next = if page.len() > limit as usize {
-            page.truncate(limit as usize);
-            page.last().map(|(record, row)| Cursor {
-                last_seen: record.last_seen,
-                row: *row,
-            })
-        } else {
-            None
-        };
-        Ok((page.into_iter().map(|(record, _)| record).collect(), next))
+        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
     }
 
     fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
         let rows = self.rows(
-            "SELECT route, reason, SUM(count) FROM counts WHERE minute >= ? GROUP BY route, reason",
+            "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? GROUP BY route, reason",
             vec![since_ms.div_euclid(60_000).into()],
         )?;
         Ok(rows
@@ -435,43 +659,117 @@ impl Table {
             .collect())
     }
 
+    /// Deletes parts last seen before `before_ms` (whole hours by the key,
+    /// the hour it falls in by time), dead letters left before it, and
+    /// counts; how many parts went.
     fn purge(&self, before_ms: i64) -> Result<u64, StorageFailed> {
-        let deleted = self.delete("DELETE FROM deliveries WHERE last_seen < ?", before_ms)?;
-        self.delete(
-            "DELETE FROM counts WHERE minute < ?",
-            before_ms.div_euclid(60_000),
+        let hour = bucket_of(before_ms);
+        let deleted = self.write("DELETE FROM parts WHERE bucket < ?", vec![hour.into()])?
+            + self.write(
+                "DELETE FROM parts WHERE bucket = ? AND last_seen < ?",
+                vec![hour.into(), before_ms.into()],
+            )?;
+        self.write("DELETE FROM letters WHERE at < ?", vec![before_ms.into()])?;
+        self.write(
+            "DELETE FROM tallies WHERE minute < ?",
+            vec![before_ms.div_euclid(60_000).into()],
         )?;
+        self.write("DELETE FROM hours WHERE bucket < ?", vec![hour.into()])?;
+        self.hours.borrow_mut().retain(|kept| *kept >= hour);
         Ok(deleted)
     }
+}
 
-    fn delete(&self, query: &str, before: i64) -> Result<u64, StorageFailed> {
-        self.0
-            .written(query, &[before.into()])
-            .map_err(|_| StorageFailed)
-    }
+thread_local! {
+    /// The shard this isolate writes to, drawn once: a flush is one
+    /// request, and the isolates of a busy gate spread over the shards.
+    static SHARD: usize = ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1);
 }
 
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
 
-/// Sends commands to the delivery log, through its `DELIVERY_LOG` binding.
-pub struct LogClient(pub JsValue);
+/// Sends commands to the delivery log's shards, through the `DELIVERY_LOG`
+/// binding.
+pub struct LogClient {
+    namespace: JsValue,
+    /// The shard this isolate writes to.
+    shard: usize,
+}
+
+fn url(path: &str) -> String {
+    format!("https://delivery-log{path}")
+}
 
 impl LogClient {
-    /// Sends one command; the object's status and body.
-    pub async fn send(&self, command: &LogCommand) -> Result<(u16, String), LogUnavailable> {
+    pub fn new(namespace: JsValue) -> Self {
+        Self {
+            namespace,
+            shard: SHARD.with(|shard| *shard),
+        }
+    }
+
+    /// Sends one command to one shard; its status and body.
+    pub async fn send_to(
+        &self,
+        shard: usize,
+        command: &LogCommand,
+    ) -> Result<(u16, String), LogUnavailable> {
         let (path, body) = command.encode();
-        let url = format!("https://delivery-log{path}");
-        call_object(&self.0, LOG_OBJECT, &url, Some(&body))
+        call_object(&self.namespace, &shard_name(shard), &url(path), Some(&body))
             .await
             .ok_or(LogUnavailable)
     }
 
-    /// Sends a write; `Err` unless the object stored it.
+    /// Sends a write to this isolate's shard; `Err` unless it stored it.
     pub async fn write(&self, command: &LogCommand) -> Result<(), LogUnavailable> {
-        match self.send(command).await? {
+        match self.send_to(self.shard, command).await? {
             (200, _) => Ok(()),
             _ => Err(LogUnavailable),
         }
     }
+
+    /// The promise of a write to this isolate's shard (`path` and `body`
+    /// as [`LogCommand::encode`] makes them), for a caller that keeps it
+    /// while it is under way; [`stored`] reads what it resolved to.
+    pub fn write_promise(&self, path: &str, body: &str) -> Promise {
+        call_object_promise(&self.namespace, &shard_name(self.shard), &url(path), body)
+    }
+
+    /// Sends commands to shards, all at once ([`Call`]s, see
+    /// [`to_every_shard`]): each answer in order.
+    pub async fn send_each(&self, calls: Vec<Call>) -> Vec<Result<(u16, String), LogUnavailable>> {
+        let calls: Vec<(String, String, String)> = calls
+            .into_iter()
+            .map(|(shard, path, body)| (shard_name(shard), url(path), body))
+            .collect();
+        call_objects(&self.namespace, &calls)
+            .await
+            .into_iter()
+            .map(|answer| answer.ok_or(LogUnavailable))
+            .collect()
+    }
+}
+
+/// A command for a shard, encoded: the shard, the path and the body.
+pub type Call = (usize, &'static str, String);
+
+/// A command for one shard.
+pub fn to_shard(shard: usize, command: &LogCommand) -> Call {
+    let (path, body) = command.encode();
+    (shard, path, body)
+}
+
+/// One command for every shard (encoded once).
+pub fn to_every_shard(command: &LogCommand) -> Vec<Call> {
+    let (path, body) = command.encode();
+    (0..SHARDS)
+        .map(|shard| (shard, path, body.clone()))
+        .collect()
+}
+
+/// Whether a write's promise ([`LogClient::write_promise`]) resolved to
+/// "stored".
+pub fn stored(settled: Result<JsValue, JsValue>) -> bool {
+    matches!(settled.ok().and_then(answer_of), Some((200, _)))
 }

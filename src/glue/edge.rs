@@ -7,7 +7,7 @@ use super::io::{joined, split_pairs, SEP};
 use super::replay_shard::DurableShards;
 use super::runtime::{console_error, wait_for};
 use super::settings::{Bindings, Prepared};
-use crate::config::Config;
+use crate::config::{Binding, Config};
 use crate::gate::{BodyError, Incoming};
 use crate::keys::Tag;
 use crate::mac::{algorithm_of, KeyUse, Mac, MacError, SoftwareMac};
@@ -15,13 +15,11 @@ use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
 use crate::replay::kv::{KvBackend, KvReplayStore};
-use crate::replay::location::LocationGuard;
 use crate::replay::{Claim, LocationCache, ReplayStore, StoreError};
-use crate::route::Delivery;
 use crate::setting::StoreKind;
 use js_sys::{Array, Promise, Uint8Array};
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -71,11 +69,12 @@ extern "C" {
     #[wasm_bindgen(js_name = cacheGet)]
     fn cache_get(key: &str) -> Promise;
 
+    /// Started, not waited on: see `cacheWrite` in edge.js.
     #[wasm_bindgen(js_name = cachePut)]
-    fn cache_put(key: &str, value: &str, ttl_seconds: f64) -> Promise;
+    fn cache_put(key: &str, value: &str, ttl_seconds: f64);
 
     #[wasm_bindgen(js_name = cacheDelete)]
-    fn cache_delete(key: &str) -> Promise;
+    fn cache_delete(key: &str);
 
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
@@ -294,6 +293,28 @@ impl Origin<EdgeBody> for FetchOrigin {
     }
 }
 
+thread_local! {
+    /// KV writes made and refused since the log last took them: counted
+    /// with the request's own count ([`take_kv_writes`]).
+    static KV_WRITES: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+}
+
+fn kv_wrote(ok: bool) {
+    KV_WRITES.with(|writes| {
+        let (made, refused) = writes.get();
+        writes.set(if ok {
+            (made.saturating_add(1), refused)
+        } else {
+            (made, refused.saturating_add(1))
+        });
+    });
+}
+
+/// The KV writes made and refused since the last call.
+pub fn take_kv_writes() -> (u32, u32) {
+    KV_WRITES.with(|writes| writes.replace((0, 0)))
+}
+
 /// Workers KV, called through `edge.js`.
 pub struct WorkerKv(JsValue);
 
@@ -310,17 +331,23 @@ impl KvBackend for WorkerKv {
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
         let stored = wait_for(kv_put(&self.0, key, value, ttl_seconds as f64)).await;
-        match stored.ok().and_then(|ok| ok.as_bool()) {
-            Some(true) => Ok(()),
-            _ => Err(StoreError::Unavailable),
+        let ok = stored.ok().and_then(|ok| ok.as_bool()) == Some(true);
+        kv_wrote(ok);
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable)
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let deleted = wait_for(kv_delete(&self.0, key)).await;
-        match deleted.ok().and_then(|ok| ok.as_bool()) {
-            Some(true) => Ok(()),
-            _ => Err(StoreError::Unavailable),
+        let ok = deleted.ok().and_then(|ok| ok.as_bool()) == Some(true);
+        kv_wrote(ok);
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable)
         }
     }
 }
@@ -333,22 +360,24 @@ impl LocationCache for WorkerCache {
         wait_for(cache_get(key)).await.ok()?.as_string()
     }
 
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
-        let _ = wait_for(cache_put(key, value, ttl_seconds as f64)).await;
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        cache_put(key, value, ttl_seconds as f64);
     }
 
-    async fn delete(&self, key: &str) {
-        let _ = wait_for(cache_delete(key)).await;
+    fn delete(&self, key: &str) {
+        cache_delete(key);
     }
 }
 
-/// The replay store `REPLAY_STORE` names, on its binding.
+/// The replay store `REPLAY_STORE` names, on its binding. Each task puts
+/// the location's cache in front of it (`LocationGuard`), sharing that
+/// cache with its cool-downs.
 pub enum EdgeStore {
     /// KV for `done` marks; in-flight claims in the location's cache.
-    Kv(LocationGuard<KvReplayStore<WorkerKv>, WorkerCache>),
+    Kv(KvReplayStore<WorkerKv>),
     /// The shards decide; the location's cache answers the duplicates of a
     /// delivered event and holds queued ones, sparing a shard request each.
-    Durable(LocationGuard<DurableReplayStore<DurableShards>, WorkerCache>),
+    Durable(DurableReplayStore<DurableShards>),
 }
 
 /// The replay store, or `None` (a settings error, logged) when its binding
@@ -357,20 +386,18 @@ pub fn replay_store(bindings: &Bindings, config: &Config) -> Option<EdgeStore> {
     match config.store {
         StoreKind::Kv => {
             let Some(kv) = &bindings.replay_kv else {
-                console_error("hookgate: misconfigured: binding REPLAY_KV is missing (declare it under [[kv_namespaces]])");
+                missing(Binding::ReplayKv);
                 return None;
             };
-            let kv = KvReplayStore::new(WorkerKv(kv.clone()));
-            Some(EdgeStore::Kv(LocationGuard::new(kv, WorkerCache)))
+            Some(EdgeStore::Kv(KvReplayStore::new(WorkerKv(kv.clone()))))
         }
         StoreKind::DurableObject => {
             let Some(namespace) = &bindings.replay_do else {
-                console_error("hookgate: misconfigured: binding REPLAY_DO is missing (REPLAY_STORE=durable-object needs [[durable_objects.bindings]])");
+                missing(Binding::ReplayDo);
                 return None;
             };
             let shards = DurableShards(namespace.clone());
-            let store = DurableReplayStore::new(shards);
-            Some(EdgeStore::Durable(LocationGuard::new(store, WorkerCache)))
+            Some(EdgeStore::Durable(DurableReplayStore::new(shards)))
         }
     }
 }
@@ -411,18 +438,19 @@ impl ReplayStore for EdgeStore {
     }
 }
 
+/// Logs a binding the settings need and `env` lacks (a settings error).
+fn missing(binding: Binding) {
+    console_error(&format!("hookgate: misconfigured: {}", binding.missing()));
+}
+
 /// The producer, on its binding (absent when no route queues).
 pub struct EdgeQueue(pub Option<JsValue>);
 
 /// The delivery queue, when a route needs it; `None` (a settings error,
 /// logged) when a queue route has no binding.
 pub fn delivery_queue(bindings: &Bindings, config: &Config) -> Option<EdgeQueue> {
-    let needed = config
-        .routes
-        .iter()
-        .any(|route| matches!(route.delivery, Delivery::Queue(_)));
-    if needed && bindings.delivery_queue.is_none() {
-        console_error("hookgate: misconfigured: binding DELIVERY_QUEUE is missing (a route has delivery = \"queue\"; declare [[queues.producers]])");
+    if config.queues() && bindings.delivery_queue.is_none() {
+        missing(Binding::DeliveryQueue);
         return None;
     }
     Some(EdgeQueue(bindings.delivery_queue.clone()))

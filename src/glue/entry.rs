@@ -8,6 +8,7 @@
 //! once.
 
 use super::admin;
+use super::delivery_log::to_every_shard;
 use super::edge::{
     delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock, WorkerCache,
     WorkerIncoming,
@@ -24,6 +25,7 @@ use crate::observe::{encode_line, Value};
 use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::cooldown::CoolDowns;
 use crate::replay::local::LocalGuard;
+use crate::replay::location::{LocationGuard, RequestCache};
 use crate::route::Route;
 use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
@@ -124,12 +126,11 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     let work = promise(async move {
         let config = &prepared.config;
         let mac = EdgeMac(&prepared);
-        let store = LocalGuard::new(&store, &prepared.held);
-        let cool_down = CoolDowns::new(
-            &prepared.cooled,
-            WorkerCache,
-            config.failure_cool_down_seconds,
-        );
+        // One view of the location's cache for the store and the
+        // cool-downs: their checks read one entry, once.
+        let cache = RequestCache::new(WorkerCache);
+        let store = LocalGuard::new(LocationGuard::new(&store, &cache), &prepared.held);
+        let cool_down = CoolDowns::new(&prepared.cooled, &cache, config.failure_cool_down_seconds);
         let ports = Ports {
             store: &store,
             mac: &mac,
@@ -152,8 +153,9 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     Some(work)
 }
 
-/// The scheduled clean-up: deletes records and counts older than
-/// `LOG_RETENTION_DAYS`, counted from the trigger's scheduled time.
+/// The scheduled clean-up: deletes records (their parts, in every shard of
+/// the log) and counts older than `LOG_RETENTION_DAYS`, counted from the
+/// trigger's scheduled time.
 #[wasm_bindgen]
 pub fn scheduled(controller: ScheduledController, env: JsValue, _ctx: JsValue) -> Promise {
     let scheduled_ms = controller.scheduled_time() as i64;
@@ -176,17 +178,30 @@ async fn clean_up(scheduled_ms: i64, env: &JsValue) {
     };
     let days = i64::try_from(prepared.config.observe.log_retention_days).unwrap_or(i64::MAX);
     let before_ms = scheduled_ms.saturating_sub(days.saturating_mul(86_400_000));
-    match log.send(&LogCommand::Purge { before_ms }).await {
-        Ok((200, deleted)) => super::edge::log_object(
-            "log",
-            &encode_line(&[
-                ("hookgate", Value::Text("retention".into())),
-                ("before_ms", Value::Number(before_ms)),
-                ("deleted", Value::Number(deleted.parse().unwrap_or(0))),
-            ]),
-        ),
-        _ => console_error(
-            "hookgate: the delivery log's clean-up failed; it runs again at the next trigger",
-        ),
+    // Every shard, at once; what one deleted is logged even when another
+    // failed (it runs again at the next trigger).
+    let mut deleted = 0i64;
+    let mut failed = 0;
+    for answer in log
+        .send_each(to_every_shard(&LogCommand::Purge { before_ms }))
+        .await
+    {
+        match answer {
+            Ok((200, text)) => deleted = deleted.saturating_add(text.parse().unwrap_or(0)),
+            _ => failed += 1,
+        }
+    }
+    super::edge::log_object(
+        "log",
+        &encode_line(&[
+            ("hookgate", Value::Text("retention".into())),
+            ("before_ms", Value::Number(before_ms)),
+            ("deleted", Value::Number(deleted)),
+        ]),
+    );
+    if failed > 0 {
+        console_error(&format!(
+            "hookgate: the delivery log's clean-up failed in {failed} of its shards; it runs again at the next trigger"
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! The calls into `src/js/edge.js` that several parts of the glue share:
 //! answers ([`respond`], and [`plain`] for the Durable Objects), calls to a
-//! Durable Object by name, importing an HMAC key into WebCrypto, and the
-//! string encoding those calls exchange.
+//! Durable Object by name (one, or several at once), a timer, importing an
+//! HMAC key into WebCrypto, and the string encoding those calls exchange.
 //!
 //! A floor of its own so that the request path ([`super::edge`]), the
 //! objects ([`super::replay_shard`], [`super::delivery_log`]) and the
@@ -10,7 +10,7 @@
 
 use super::runtime::wait_for;
 use crate::outcome::Answer;
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -30,6 +30,12 @@ extern "C" {
 
     #[wasm_bindgen(js_name = importHmacKey)]
     pub fn import_hmac_key(raw: &Uint8Array, hash: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = callObjects)]
+    fn call_objects_js(namespace: &JsValue, calls: &Array) -> Promise;
+
+    /// Resolves after `ms` milliseconds.
+    pub fn sleep(ms: f64) -> Promise;
 }
 
 /// Joins `name, value` pairs as `edge.js` reads them.
@@ -104,10 +110,46 @@ pub async fn call_object(
     url: &str,
     body: Option<&str>,
 ) -> Option<(u16, String)> {
-    let answer = wait_for(call_object_js(namespace, name, url, body))
-        .await
-        .ok()?
-        .as_string()?;
+    answer_of(
+        wait_for(call_object_js(namespace, name, url, body))
+            .await
+            .ok()?,
+    )
+}
+
+/// The promise of a call to a Durable Object, for a caller that keeps it
+/// (others may wait for the same call); [`answer_of`] reads what it
+/// resolves to.
+pub fn call_object_promise(namespace: &JsValue, name: &str, url: &str, body: &str) -> Promise {
+    call_object_js(namespace, name, url, Some(body))
+}
+
+/// A call's status and body text, from what its promise resolved to.
+pub fn answer_of(answer: JsValue) -> Option<(u16, String)> {
+    let answer = answer.as_string()?;
     let (status, text) = answer.split_once(SEP)?;
     Some((crate::query::whole(status)?, text.to_owned()))
+}
+
+/// Calls several Durable Objects at once (POSTs of `(name, url, body)`):
+/// each one's status and body, in order, `None` where it could not be
+/// reached. One crossing into `edge.js` for them all.
+pub async fn call_objects(
+    namespace: &JsValue,
+    calls: &[(String, String, String)],
+) -> Vec<Option<(u16, String)>> {
+    let list: Array = calls
+        .iter()
+        .map(|(name, url, body)| {
+            Array::of3(
+                &JsValue::from_str(name),
+                &JsValue::from_str(url),
+                &JsValue::from_str(body),
+            )
+        })
+        .collect();
+    match wait_for(call_objects_js(namespace, &list)).await {
+        Ok(answers) => Array::from(&answers).iter().map(answer_of).collect(),
+        Err(_) => calls.iter().map(|_| None).collect(),
+    }
 }

@@ -98,36 +98,52 @@ export function kvDelete(namespace, key) {
  * that no request can reach; the cache is per location and free. */
 const COOL_ORIGIN = 'https://hookgate.cache.invalid/';
 
+/** The header an entry's value is kept in: a header is read with the
+ * match, where a body would be one more read of a stream. */
+const VALUE = 'x-hookgate-value';
+
 export async function cacheGet(key) {
   try {
     const hit = await caches.default.match(COOL_ORIGIN + key);
-    return hit ? await hit.text() : undefined;
+    return hit?.headers.get(VALUE) ?? undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function cachePut(key, value, ttlSeconds) {
-  try {
-    const headers = { 'cache-control': `max-age=${ttlSeconds}`, 'content-type': 'text/plain' };
-    await caches.default.put(COOL_ORIGIN + key, new Response(value, { headers }));
-  } catch {
-    // Best-effort: a lost entry costs one more forward attempt.
-  }
+/** Writes to the location's cache are not waited on: each is started at
+ * once (so a copy in another isolate finds a hold as soon as the cache has
+ * it) and chained after the task's earlier ones (so a task's writes land in
+ * the order it made them); `drive` waits for the last before the task's
+ * promise settles, under the request's `waitUntil`. Waiting on each from
+ * Rust was a step of the task apiece, four per delivered event. */
+let writes;
+
+function cacheWrite(write) {
+  // Best-effort: a lost entry costs one more request to the store or the
+  // origin, never an event; an entry left behind lapses by itself.
+  const run = () => {
+    try {
+      return write().catch(() => {});
+    } catch {
+      return Promise.resolve();
+    }
+  };
+  if (!writes) return void run();
+  writes.last = writes.last ? writes.last.then(run) : run();
 }
 
-export async function cacheDelete(key) {
-  try {
-    await caches.default.delete(COOL_ORIGIN + key);
-  } catch {
-    // Best-effort: the entry lapses by itself.
-  }
+export function cachePut(key, value, ttlSeconds) {
+  cacheWrite(() => {
+    const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value };
+    return caches.default.put(COOL_ORIGIN + key, new Response(null, { headers }));
+  });
 }
 
-/** Calls the Durable Object named `name` in `namespace` at `url` (a POST of
- * `body`, or a GET without one: wasm-bindgen passes Rust's `None` as
- * `undefined`). Resolves to its status and body as
- * `status SEP text`, or to '' when the object could not be reached. */
+export function cacheDelete(key) {
+  cacheWrite(() => caches.default.delete(COOL_ORIGIN + key));
+}
+
 export async function callObject(namespace, name, url, body) {
   try {
     const stub = namespace.get(namespace.idFromName(name));
@@ -136,6 +152,19 @@ export async function callObject(namespace, name, url, body) {
   } catch {
     return '';
   }
+}
+
+/** Calls several Durable Objects of `namespace` at once: `calls` is a list
+ * of `[name, url, body]`; resolves to a list of what `callObject` resolves
+ * to, in the same order. */
+export function callObjects(namespace, calls) {
+  return Promise.all(calls.map(([name, url, body]) => callObject(namespace, name, url, body)));
+}
+
+/** Resolves after `ms` milliseconds (a batch of the delivery log waiting
+ * for the attempts that follow it). */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Splits `name SEP value (SEP name SEP value)*` into pairs. */
@@ -345,7 +374,8 @@ export function useStepper(step, finish) {
 }
 
 export async function drive(task) {
-  let next = step(task, undefined, true);
+  const own = { last: undefined };
+  let next = step(task, undefined, true, own);
   while (next !== undefined) {
     let settled;
     let fulfilled = true;
@@ -355,8 +385,9 @@ export async function drive(task) {
       settled = error;
       fulfilled = false;
     }
-    next = step(task, settled, fulfilled);
+    next = step(task, settled, fulfilled, own);
   }
+  if (own.last) await own.last;
   return taskFinish(task);
 }
 
@@ -364,11 +395,16 @@ export async function drive(task) {
  * exception unwinding through the module, which leaves its state untrusted:
  * either is rethrown as a trap, so the entry (src/js/shim.js) answers 500
  * and sets the module up again before the next event. */
-function step(task, settled, fulfilled) {
+function step(task, settled, fulfilled, own) {
+  // A step can start another task, whose first step runs inside this one.
+  const outer = writes;
+  writes = own;
   try {
     return taskStep(task, settled, fulfilled);
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) throw error;
     throw new WebAssembly.RuntimeError('hookgate: an exception unwound the wasm module', { cause: error });
+  } finally {
+    writes = outer;
   }
 }

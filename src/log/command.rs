@@ -1,52 +1,66 @@
-//! What the Worker asks of the `DeliveryLog` Durable Object, and how it
-//! travels: a path naming the command and a form-encoded body, so the
-//! object needs no JSON parser. Pure, so the encoding is tested natively on
-//! both sides.
+//! What the Worker asks of the `DeliveryLog` Durable Objects (the log's
+//! shards), what they answer, and how both travel: a path naming the
+//! command and a form-encoded body, so the objects need no JSON parser.
+//! Pure, so the encoding is tested natively on both sides.
 
+use super::buffer::Batch;
 use super::counts::Count;
-use super::{Attempt, Cursor, Filter, Letter, DEFAULT_PAGE, MAX_PAGE};
+use super::partial::{Fact, Partial};
+use super::{Attempt, Letter};
 use crate::query::{pairs, push_encoded, value_of};
 
-/// One request to the delivery log.
+/// The most parts one scan returns.
+pub const MAX_SCAN: u32 = 500;
+
+/// One request to a shard of the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogCommand {
-    /// Record one attempt at a delivery.
-    Attempt(Attempt),
-    /// Record an attempt that left a dead letter, and keep the letter.
+    /// Record a batch of attempts and counts: what an isolate buffered
+    /// ([`super::buffer`]), in one request.
+    Batch(Batch),
+    /// Record an attempt that left a dead letter, and keep the letter: at
+    /// once, never buffered (it holds the only copy of the event).
     DeadLetter(Attempt, Letter),
-    /// The dead letter of a record, to queue it again (the answer is the
-    /// letter, encoded as [`encode_letter`] writes it).
+    /// The shard's dead letter of a delivery, to queue it again: 200 with
+    /// the letter ([`encode_taken`]), 409 when the shard has parts of the
+    /// delivery but no letter, 404 when it has nothing of it.
     TakeLetter { route: String, key: String },
-    /// The letter taken was queued again: the record says `queued` and the
-    /// letter (its body) is dropped.
+    /// The letter taken was queued again: the shard records a `queued`
+    /// attempt and drops the letter (its body).
     Requeued {
         route: String,
         key: String,
+        scheme: String,
         at_ms: i64,
     },
-    /// Add a batch of counts.
-    Counts(Vec<Count>),
-    /// A page of records, newest first. `routes` are the paths of the
-    /// routes configured now (the log object does not read the settings),
-    /// so a record whose route is gone can say so.
-    List {
-        filter: Filter,
-        limit: u32,
-        cursor: Option<Cursor>,
-        routes: Vec<String>,
-    },
-    /// One record; `routes` as for [`LogCommand::List`].
-    Get {
-        route: String,
-        key: String,
-        routes: Vec<String>,
-    },
+    /// Drops the shard's copy of a letter queued again from another shard
+    /// (a message dead-lettered twice, in two isolates).
+    DropLetter { route: String, key: String },
+    /// Parts, newest first, for a listing ([`super::listing`]).
+    Scan(Scan),
+    /// Every part the shard holds of these deliveries (route, key).
+    Lookup { keys: Vec<(String, String)> },
     /// Counts per route and reason since a time (Unix ms).
     Stats { since_ms: i64 },
-    /// Delete records last seen, and counts, before a time (Unix ms).
+    /// Delete parts last seen, letters kept, and counts, before a time
+    /// (Unix ms).
     Purge { before_ms: i64 },
-    /// How many records and writes the object holds (for tests and operators).
+    /// What the shard holds and has written (for tests and operators).
     Meta,
+}
+
+/// One shard's part of a listing: its parts that match the filters a part
+/// can be held to alone ([`super::partial::Candidates`] for the outcome),
+/// newest first (by last seen, then tie-break), older than `before`
+/// (`(last_seen, tie)`, see [`super::partial::shard_bound`]), at most
+/// `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub route: Option<String>,
+    pub outcome: Option<String>,
+    pub since_ms: Option<i64>,
+    pub before: Option<(i64, i64)>,
+    pub limit: u32,
 }
 
 /// A letter as form fields (`type`, `content_type`, `h` as `name:value`,
@@ -79,8 +93,67 @@ pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
     })
 }
 
-fn push_attempt(body: &mut String, a: &Attempt) {
-    field(body, "route", &a.route);
+/// A taken letter, with the scheme and time of the attempt that left it
+/// (the `queued` attempt of a retry is recorded under that scheme).
+pub fn encode_taken(scheme: &str, at_ms: i64, letter: &Letter) -> String {
+    let mut out = String::new();
+    field(&mut out, "scheme", scheme);
+    field(&mut out, "at", &at_ms.to_string());
+    encode_letter(&mut out, letter);
+    out
+}
+
+/// Reads what [`encode_taken`] wrote: scheme, time and letter.
+pub fn decode_taken(text: &str) -> Option<(String, i64, Letter)> {
+    let fields = pairs(text)?;
+    Some((
+        value_of(&fields, "scheme")?,
+        value_of(&fields, "at")?.parse().ok()?,
+        decode_letter(&fields)?,
+    ))
+}
+
+/// The fields in groups, each starting at a field named one of `markers`
+/// (the first field must be one). Lets a body hold a list of records with
+/// optional fields, each read by name within its group.
+fn groups<'a>(
+    fields: &'a [(String, String)],
+    markers: &[&str],
+) -> Option<Vec<&'a [(String, String)]>> {
+    let mut groups: Vec<&'a [(String, String)]> = Vec::new();
+    let mut start = 0;
+    for (i, (name, _)) in fields.iter().enumerate() {
+        if markers.contains(&name.as_str()) {
+            if i > start {
+                groups.push(&fields[start..i]);
+            }
+            start = i;
+        } else if i == 0 {
+            return None;
+        }
+    }
+    if start < fields.len() {
+        groups.push(&fields[start..]);
+    }
+    Some(groups)
+}
+
+/// An optional whole number field: absent is `Some(None)`, malformed `None`.
+fn optional<T: TryFrom<u64>>(fields: &[(String, String)], name: &str) -> Option<Option<T>> {
+    match value_of(fields, name) {
+        Some(text) => Some(Some(crate::query::whole(&text)?)),
+        None => Some(None),
+    }
+}
+
+fn number(fields: &[(String, String)], name: &str) -> Option<i64> {
+    value_of(fields, name)?.parse().ok()
+}
+
+/// An attempt's fields, the route under `route_field` (`route`, or `a`
+/// where it starts a group of a batch).
+fn push_attempt(body: &mut String, a: &Attempt, route_field: &str) {
+    field(body, route_field, &a.route);
     field(body, "key", &a.key);
     field(body, "scheme", &a.scheme);
     if let Some(event_type) = &a.event_type {
@@ -94,36 +167,147 @@ fn push_attempt(body: &mut String, a: &Attempt) {
     field(body, "ms", &a.duration_ms.to_string());
 }
 
-fn read_attempt(fields: &[(String, String)]) -> Option<Attempt> {
+fn read_attempt(fields: &[(String, String)], route_field: &str) -> Option<Attempt> {
     let one = |name: &str| value_of(fields, name);
     Some(Attempt {
-        route: one("route")?,
+        route: one(route_field)?,
         key: one("key")?,
         scheme: one("scheme")?,
         event_type: one("type"),
-        at_ms: one("at")?.parse().ok()?,
+        at_ms: number(fields, "at")?,
         outcome: one("outcome")?,
-        origin_status: match one("status") {
-            Some(status) => Some(crate::query::whole(&status)?),
-            None => None,
-        },
+        origin_status: optional(fields, "status")?,
         duration_ms: crate::query::whole(&one("ms")?)?,
     })
 }
 
-/// The routes configured now, one `live` field each.
-fn push_live(out: &mut String, routes: &[String]) {
-    for route in routes {
-        field(out, "live", route);
-    }
+fn push_count(body: &mut String, c: &Count) {
+    field(body, "c", &c.minute.to_string());
+    field(body, "route", &c.route);
+    field(body, "reason", &c.reason);
+    field(body, "count", &c.count.to_string());
 }
 
-fn live(fields: &[(String, String)]) -> Vec<String> {
-    fields
-        .iter()
-        .filter(|(name, _)| name == "live")
-        .map(|(_, route)| route.clone())
-        .collect()
+fn read_count(fields: &[(String, String)]) -> Option<Count> {
+    Some(Count {
+        minute: number(fields, "c")?,
+        route: value_of(fields, "route")?,
+        reason: value_of(fields, "reason")?,
+        count: crate::query::whole(&value_of(fields, "count")?)?,
+    })
+}
+
+/// The field names of a part's three facts: time, outcome (none for the
+/// delivered one, whose outcome is known), status, duration.
+const LAST: [&str; 4] = ["la", "lo", "ls", "lm"];
+const ONWARD: [&str; 4] = ["oa", "oo", "os", "om"];
+const DELIVERED: [&str; 4] = ["da", "", "ds", "dm"];
+
+fn push_fact(out: &mut String, names: [&str; 4], fact: &Fact) {
+    field(out, names[0], &fact.at_ms.to_string());
+    if !names[1].is_empty() {
+        field(out, names[1], &fact.outcome);
+    }
+    if let Some(status) = fact.origin_status {
+        field(out, names[2], &status.to_string());
+    }
+    field(out, names[3], &fact.duration_ms.to_string());
+}
+
+/// A fact under `names`; a delivered one when it has no outcome field.
+/// `Some(None)` when the group has none.
+fn read_fact(fields: &[(String, String)], names: [&str; 4]) -> Option<Option<Fact>> {
+    let Some(at) = value_of(fields, names[0]) else {
+        return Some(None);
+    };
+    Some(Some(Fact {
+        at_ms: at.parse().ok()?,
+        outcome: if names[1].is_empty() {
+            "delivered".to_owned()
+        } else {
+            value_of(fields, names[1])?
+        },
+        origin_status: optional(fields, names[2])?,
+        duration_ms: crate::query::whole(&value_of(fields, names[3])?)?,
+    }))
+}
+
+/// Parts as a shard answers a scan or a lookup: one group each.
+pub fn encode_parts(parts: &[Partial]) -> String {
+    let mut out = String::with_capacity(parts.len() * 160);
+    for part in parts {
+        field(&mut out, "p", &part.route);
+        field(&mut out, "key", &part.key);
+        field(&mut out, "tie", &part.tie.to_string());
+        field(&mut out, "scheme", &part.scheme);
+        if let Some(event_type) = &part.event_type {
+            field(&mut out, "type", event_type);
+        }
+        field(&mut out, "first", &part.first_seen.to_string());
+        field(&mut out, "n", &part.attempts.to_string());
+        push_fact(&mut out, LAST, &part.last);
+        if let Some(onward) = &part.onward {
+            push_fact(&mut out, ONWARD, onward);
+        }
+        if let Some(delivered) = &part.delivered {
+            push_fact(&mut out, DELIVERED, delivered);
+        }
+        if part.dead_letter {
+            field(&mut out, "letter", "1");
+        }
+    }
+    out
+}
+
+/// Reads what [`encode_parts`] wrote. A part is last seen at its last
+/// attempt.
+pub fn decode_parts(text: &str) -> Option<Vec<Partial>> {
+    let fields = pairs(text)?;
+    let mut parts = Vec::new();
+    for group in groups(&fields, &["p"])? {
+        let one = |name: &str| value_of(group, name);
+        let last = read_fact(group, LAST)??;
+        parts.push(Partial {
+            route: one("p")?,
+            key: one("key")?,
+            tie: number(group, "tie")?,
+            scheme: one("scheme")?,
+            event_type: one("type"),
+            first_seen: number(group, "first")?,
+            last_seen: last.at_ms,
+            attempts: crate::query::whole(&one("n")?)?,
+            onward: read_fact(group, ONWARD)?,
+            delivered: read_fact(group, DELIVERED)?,
+            dead_letter: one("letter").is_some(),
+            last,
+        });
+    }
+    Some(parts)
+}
+
+/// Counts per route and reason, as a shard answers `Stats`.
+pub fn encode_tallies(rows: &[(String, String, u64)]) -> String {
+    let mut out = String::new();
+    for (route, reason, count) in rows {
+        field(&mut out, "t", route);
+        field(&mut out, "reason", reason);
+        field(&mut out, "count", &count.to_string());
+    }
+    out
+}
+
+/// Reads what [`encode_tallies`] wrote.
+pub fn decode_tallies(text: &str) -> Option<Vec<(String, String, u64)>> {
+    let fields = pairs(text)?;
+    let mut rows = Vec::new();
+    for group in groups(&fields, &["t"])? {
+        rows.push((
+            value_of(group, "t")?,
+            value_of(group, "reason")?,
+            crate::query::whole(&value_of(group, "count")?)?,
+        ));
+    }
+    Some(rows)
 }
 
 fn field(out: &mut String, name: &str, value: &str) {
@@ -136,16 +320,27 @@ fn field(out: &mut String, name: &str, value: &str) {
 }
 
 impl LogCommand {
+    /// The path and body of [`LogCommand::Batch`], without making the
+    /// command (the caller keeps the batch, to keep it for the next write
+    /// if this one fails).
+    pub fn encode_batch(batch: &Batch) -> (&'static str, String) {
+        let mut body = String::with_capacity(batch.attempts.len() * 160 + batch.counts.len() * 60);
+        for a in &batch.attempts {
+            push_attempt(&mut body, a, "a");
+        }
+        for c in &batch.counts {
+            push_count(&mut body, c);
+        }
+        ("/batch", body)
+    }
+
     /// The path and body of the request to the object.
     pub fn encode(&self) -> (&'static str, String) {
         let mut body = String::new();
         let path = match self {
-            LogCommand::Attempt(a) => {
-                push_attempt(&mut body, a);
-                "/attempt"
-            }
+            LogCommand::Batch(batch) => return Self::encode_batch(batch),
             LogCommand::DeadLetter(a, letter) => {
-                push_attempt(&mut body, a);
+                push_attempt(&mut body, a, "route");
                 encode_letter(&mut body, letter);
                 "/dead-letter"
             }
@@ -154,48 +349,46 @@ impl LogCommand {
                 field(&mut body, "key", key);
                 "/take-letter"
             }
-            LogCommand::Requeued { route, key, at_ms } => {
+            LogCommand::Requeued {
+                route,
+                key,
+                scheme,
+                at_ms,
+            } => {
                 field(&mut body, "route", route);
                 field(&mut body, "key", key);
+                field(&mut body, "scheme", scheme);
                 field(&mut body, "at", &at_ms.to_string());
                 "/requeued"
             }
-            LogCommand::Counts(counts) => {
-                for c in counts {
-                    field(&mut body, "minute", &c.minute.to_string());
-                    field(&mut body, "route", &c.route);
-                    field(&mut body, "reason", &c.reason);
-                    field(&mut body, "count", &c.count.to_string());
-                }
-                "/counts"
-            }
-            LogCommand::List {
-                filter,
-                limit,
-                cursor,
-                routes,
-            } => {
-                if let Some(route) = &filter.route {
-                    field(&mut body, "route", route);
-                }
-                if let Some(outcome) = &filter.outcome {
-                    field(&mut body, "outcome", outcome);
-                }
-                if let Some(since) = filter.since_ms {
-                    field(&mut body, "since", &since.to_string());
-                }
-                field(&mut body, "limit", &limit.to_string());
-                if let Some(cursor) = cursor {
-                    field(&mut body, "cursor", &cursor.encode());
-                }
-                push_live(&mut body, routes);
-                "/list"
-            }
-            LogCommand::Get { route, key, routes } => {
+            LogCommand::DropLetter { route, key } => {
                 field(&mut body, "route", route);
                 field(&mut body, "key", key);
-                push_live(&mut body, routes);
-                "/get"
+                "/drop-letter"
+            }
+            LogCommand::Scan(scan) => {
+                if let Some(route) = &scan.route {
+                    field(&mut body, "route", route);
+                }
+                if let Some(outcome) = &scan.outcome {
+                    field(&mut body, "outcome", outcome);
+                }
+                if let Some(since) = scan.since_ms {
+                    field(&mut body, "since", &since.to_string());
+                }
+                if let Some((last_seen, tie)) = scan.before {
+                    field(&mut body, "before", &last_seen.to_string());
+                    field(&mut body, "tie", &tie.to_string());
+                }
+                field(&mut body, "limit", &scan.limit.to_string());
+                "/scan"
+            }
+            LogCommand::Lookup { keys } => {
+                for (route, key) in keys {
+                    field(&mut body, "route", route);
+                    field(&mut body, "key", key);
+                }
+                "/lookup"
             }
             LogCommand::Stats { since_ms } => {
                 field(&mut body, "since", &since_ms.to_string());
@@ -214,73 +407,64 @@ impl LogCommand {
     pub fn decode(path: &str, body: &str) -> Option<Self> {
         let fields = pairs(body)?;
         let one = |name: &str| value_of(&fields, name);
-        let number = |name: &str| one(name).and_then(|v| v.parse::<i64>().ok());
+        let keyed = || Some((one("route")?, one("key")?));
         Some(match path {
-            "/attempt" => LogCommand::Attempt(read_attempt(&fields)?),
-            "/dead-letter" => {
-                LogCommand::DeadLetter(read_attempt(&fields)?, decode_letter(&fields)?)
-            }
-            "/take-letter" => LogCommand::TakeLetter {
-                route: one("route")?,
-                key: one("key")?,
-            },
-            "/requeued" => LogCommand::Requeued {
-                route: one("route")?,
-                key: one("key")?,
-                at_ms: number("at")?,
-            },
-            "/counts" => {
-                let mut counts = Vec::new();
-                let mut rest = fields.iter();
-                while let Some((name, minute)) = rest.next() {
-                    let (Some(("route", route)), Some(("reason", reason)), Some(("count", count))) = (
-                        rest.next().map(|(n, v)| (n.as_str(), v)),
-                        rest.next().map(|(n, v)| (n.as_str(), v)),
-                        rest.next().map(|(n, v)| (n.as_str(), v)),
-                    ) else {
-                        return None;
-                    };
-                    if name != "minute" {
-                        return None;
+            "/batch" => {
+                let mut batch = Batch::default();
+                for group in groups(&fields, &["a", "c"])? {
+                    if group[0].0 == "a" {
+                        batch.attempts.push(read_attempt(group, "a")?);
+                    } else {
+                        batch.counts.push(read_count(group)?);
                     }
-                    counts.push(Count {
-                        minute: minute.parse().ok()?,
-                        route: route.clone(),
-                        reason: reason.clone(),
-                        count: crate::query::whole(count)?,
-                    });
                 }
-                LogCommand::Counts(counts)
+                LogCommand::Batch(batch)
             }
-            "/list" => LogCommand::List {
-                filter: Filter {
-                    route: one("route"),
-                    outcome: one("outcome"),
-                    since_ms: match one("since") {
-                        Some(since) => Some(since.parse().ok()?),
-                        None => None,
-                    },
-                },
-                limit: one("limit")
-                    .and_then(|l| crate::query::whole(&l))
-                    .unwrap_or(DEFAULT_PAGE)
-                    .clamp(1, MAX_PAGE),
-                cursor: match one("cursor") {
-                    Some(cursor) => Some(Cursor::decode(&cursor)?),
+            "/dead-letter" => {
+                LogCommand::DeadLetter(read_attempt(&fields, "route")?, decode_letter(&fields)?)
+            }
+            "/take-letter" => {
+                let (route, key) = keyed()?;
+                LogCommand::TakeLetter { route, key }
+            }
+            "/requeued" => {
+                let (route, key) = keyed()?;
+                LogCommand::Requeued {
+                    route,
+                    key,
+                    scheme: one("scheme")?,
+                    at_ms: number(&fields, "at")?,
+                }
+            }
+            "/drop-letter" => {
+                let (route, key) = keyed()?;
+                LogCommand::DropLetter { route, key }
+            }
+            "/scan" => LogCommand::Scan(Scan {
+                route: one("route"),
+                outcome: one("outcome"),
+                since_ms: match one("since") {
+                    Some(since) => Some(since.parse().ok()?),
                     None => None,
                 },
-                routes: live(&fields),
-            },
-            "/get" => LogCommand::Get {
-                route: one("route")?,
-                key: one("key")?,
-                routes: live(&fields),
-            },
+                before: match one("before") {
+                    Some(before) => Some((before.parse().ok()?, number(&fields, "tie")?)),
+                    None => None,
+                },
+                limit: crate::query::whole::<u32>(&one("limit")?)?.clamp(1, MAX_SCAN),
+            }),
+            "/lookup" => {
+                let mut keys = Vec::new();
+                for group in groups(&fields, &["route"])? {
+                    keys.push((value_of(group, "route")?, value_of(group, "key")?));
+                }
+                LogCommand::Lookup { keys }
+            }
             "/stats" => LogCommand::Stats {
-                since_ms: number("since")?,
+                since_ms: number(&fields, "since")?,
             },
             "/purge" => LogCommand::Purge {
-                before_ms: number("before")?,
+                before_ms: number(&fields, "before")?,
             },
             "/meta" => LogCommand::Meta,
             _ => return None,
@@ -301,40 +485,58 @@ mod tests {
         );
     }
 
+    fn attempt(key: &str, outcome: &str, status: Option<u16>, event_type: Option<&str>) -> Attempt {
+        Attempt {
+            route: "/hooks/quo".into(),
+            key: key.into(),
+            scheme: "standard-webhooks".into(),
+            event_type: event_type.map(str::to_owned),
+            at_ms: 1_700_000_000_123,
+            outcome: outcome.into(),
+            origin_status: status,
+            duration_ms: 42,
+        }
+    }
+
     #[test]
     fn every_command_round_trips() {
-        round_trip(LogCommand::Attempt(Attempt {
-            route: "/hooks/quo".into(),
-            key: "msg_1 & <b>=%".into(),
-            scheme: "standard-webhooks".into(),
-            event_type: Some("message.received".into()),
-            at_ms: 1_700_000_000_123,
-            outcome: "origin-failed".into(),
-            origin_status: Some(503),
-            duration_ms: 42,
+        round_trip(LogCommand::Batch(Batch {
+            attempts: vec![
+                attempt(
+                    "msg_1 & <b>=%",
+                    "origin-failed",
+                    Some(503),
+                    Some("message.received"),
+                ),
+                attempt("a=c", "delivered", None, None),
+            ],
+            counts: vec![
+                Count {
+                    minute: 28_333_333,
+                    route: "/a".into(),
+                    reason: "bad-signature".into(),
+                    count: 7,
+                },
+                Count {
+                    minute: 28_333_334,
+                    route: "(none)".into(),
+                    reason: "not-found".into(),
+                    count: 1,
+                },
+            ],
         }));
-        round_trip(LogCommand::Attempt(Attempt {
-            route: "/a".into(),
-            key: "k".into(),
-            scheme: "github".into(),
-            event_type: None,
-            at_ms: 1,
-            outcome: "delivered".into(),
-            origin_status: None,
-            duration_ms: 0,
+        round_trip(LogCommand::Batch(Batch::default()));
+        round_trip(LogCommand::Batch(Batch {
+            attempts: Vec::new(),
+            counts: vec![Count {
+                minute: 1,
+                route: "a".into(),
+                reason: "c".into(),
+                count: 2,
+            }],
         }));
-        let attempt = Attempt {
-            route: "/q".into(),
-            key: "k".into(),
-            scheme: "stripe".into(),
-            event_type: None,
-            at_ms: 9,
-            outcome: "dead".into(),
-            origin_status: Some(503),
-            duration_ms: 3,
-        };
         round_trip(LogCommand::DeadLetter(
-            attempt,
+            attempt("k", "dead", Some(503), None),
             Letter {
                 content_type: Some("application/json".into()),
                 headers: vec![("stripe-signature".into(), "t=1,v1=ab:cd".into())],
@@ -349,76 +551,111 @@ mod tests {
         round_trip(LogCommand::Requeued {
             route: "/q".into(),
             key: "k".into(),
+            scheme: "stripe".into(),
             at_ms: 5,
         });
-        round_trip(LogCommand::Counts(vec![
-            Count {
-                minute: 28_333_333,
-                route: "/a".into(),
-                reason: "bad-signature".into(),
-                count: 7,
-            },
-            Count {
-                minute: 28_333_334,
-                route: "(none)".into(),
-                reason: "not-found".into(),
-                count: 1,
-            },
-        ]));
-        round_trip(LogCommand::Counts(vec![]));
-        round_trip(LogCommand::List {
-            filter: Filter {
-                route: Some("/a".into()),
-                outcome: Some("delivered".into()),
-                since_ms: Some(5),
-            },
+        round_trip(LogCommand::DropLetter {
+            route: "/q".into(),
+            key: "k".into(),
+        });
+        round_trip(LogCommand::Scan(Scan {
+            route: Some("/a".into()),
+            outcome: Some("delivered".into()),
+            since_ms: Some(5),
+            before: Some((9, 3)),
             limit: 20,
-            cursor: Some(Cursor {
-                last_seen: 9,
-                row: 3,
-            }),
-            routes: vec!["/a".into(), "/b & c".into()],
+        }));
+        round_trip(LogCommand::Scan(Scan {
+            route: None,
+            outcome: None,
+            since_ms: None,
+            before: None,
+            limit: 1,
+        }));
+        round_trip(LogCommand::Lookup {
+            keys: vec![
+                ("/a".into(), "sig_00".into()),
+                ("/b & c".into(), "route".into()),
+            ],
         });
-        round_trip(LogCommand::List {
-            filter: Filter::default(),
-            limit: 50,
-            cursor: None,
-            routes: Vec::new(),
-        });
-        round_trip(LogCommand::Get {
-            route: "/a".into(),
-            key: "sig_00".into(),
-            routes: vec!["/a".into()],
-        });
+        round_trip(LogCommand::Lookup { keys: Vec::new() });
         round_trip(LogCommand::Stats { since_ms: 0 });
         round_trip(LogCommand::Purge { before_ms: 123 });
         round_trip(LogCommand::Meta);
     }
 
     #[test]
-    fn junk_is_refused() {
-        assert_eq!(LogCommand::decode("/drop", ""), None);
-        assert_eq!(LogCommand::decode("/attempt", "route=/a"), None);
+    fn parts_tallies_and_taken_letters_round_trip() {
+        let mut part = Partial::of(&attempt("key=1&", "origin-failed", Some(503), Some("push")));
+        part.add(&Attempt {
+            at_ms: 1_700_000_000_200,
+            ..attempt("key=1&", "delivered", Some(200), Some("push"))
+        });
+        part.add(&Attempt {
+            at_ms: 1_700_000_000_300,
+            ..attempt("key=1&", "retrying", None, None)
+        });
+        part.dead_letter = true;
+        let bare = Partial::of(&attempt("k", "store-unavailable", None, None));
+        let parts = vec![part, bare];
+        assert_eq!(decode_parts(&encode_parts(&parts)), Some(parts));
+        assert_eq!(decode_parts(""), Some(Vec::new()));
+        let rows = vec![
+            ("/a".to_owned(), "delivered".to_owned(), 3),
+            ("(none)".to_owned(), "not-found".to_owned(), 1),
+        ];
+        assert_eq!(decode_tallies(&encode_tallies(&rows)), Some(rows));
+        let letter = Letter {
+            content_type: None,
+            headers: Vec::new(),
+            event_type: None,
+            body: b"{}".to_vec(),
+        };
         assert_eq!(
-            LogCommand::decode("/counts", "minute=1&route=/a&reason=x"),
-            None
+            decode_taken(&encode_taken("github", 7, &letter)),
+            Some(("github".to_owned(), 7, letter))
         );
-        assert_eq!(
-            LogCommand::decode("/counts", "route=/a&minute=1&reason=x&count=1"),
-            None
-        );
-        assert_eq!(LogCommand::decode("/list", "cursor=nope"), None);
-        assert_eq!(LogCommand::decode("/stats", "since=soon"), None);
     }
 
     #[test]
-    fn page_sizes_are_bounded() {
-        let limit = |body: &str| match LogCommand::decode("/list", body) {
-            Some(LogCommand::List { limit, .. }) => limit,
+    fn junk_is_refused() {
+        assert_eq!(LogCommand::decode("/drop", ""), None);
+        assert_eq!(
+            LogCommand::decode("/attempt", "route=/a"),
+            None,
+            "one attempt per request is gone"
+        );
+        assert_eq!(LogCommand::decode("/batch", "a=/a"), None);
+        assert_eq!(LogCommand::decode("/batch", "c=1&route=/a&reason=x"), None);
+        assert_eq!(
+            LogCommand::decode("/batch", "route=/a&c=1&route=/a&reason=x&count=1"),
+            None,
+            "a group starts with its marker"
+        );
+        assert_eq!(
+            LogCommand::decode("/scan", "before=nope&tie=1&limit=1"),
+            None
+        );
+        assert_eq!(LogCommand::decode("/scan", "before=1&limit=1"), None);
+        assert_eq!(
+            LogCommand::decode("/scan", ""),
+            None,
+            "a scan says how many"
+        );
+        assert_eq!(LogCommand::decode("/lookup", "route=/a"), None);
+        assert_eq!(LogCommand::decode("/stats", "since=soon"), None);
+        assert_eq!(decode_parts("p=/a&key=k"), None);
+        assert_eq!(decode_parts("key=k&p=/a"), None);
+        assert_eq!(decode_tallies("t=/a&reason=x&count=-1"), None);
+    }
+
+    #[test]
+    fn scans_are_bounded() {
+        let limit = |body: &str| match LogCommand::decode("/scan", body) {
+            Some(LogCommand::Scan(scan)) => scan.limit,
             other => panic!("{other:?}"),
         };
         assert_eq!(limit("limit=0"), 1);
-        assert_eq!(limit("limit=100000"), MAX_PAGE);
-        assert_eq!(limit(""), DEFAULT_PAGE);
+        assert_eq!(limit("limit=100000"), MAX_SCAN);
     }
 }

@@ -1,17 +1,28 @@
 //! Counts per route and reason, gathered in the isolate and written in
-//! batches: a flood of N forged requests costs one storage write per flush
-//! interval per isolate, not N.
+//! batches (with the attempts of [`super::buffer`]): a flood of N forged
+//! requests costs one storage write per flush interval per isolate, not N.
 //!
 //! The first count an isolate sees is written at once (so a quiet gate's
 //! rare rejection shows up without waiting); after that, pending counts go
 //! out with the first request once the interval has passed since the last
-//! write. Counts of an isolate that is evicted before that are lost: the
-//! stats are a close count, the records are exact.
+//! write (or with the batch of attempts written then). Counts of an
+//! isolate that is evicted before that are lost: the stats are a close
+//! count, as the records are across an eviction (see [`super::buffer`]).
 
 /// The route name rejections get when no route matched (the request's own
 /// path is not used: it is the sender's choice, and would let anyone create
 /// rows).
 pub const NO_ROUTE: &str = "(none)";
+
+/// The "route" KV writes are counted under (`KV_WRITE`, `KV_WRITE_REFUSED`):
+/// the writes the gate made are what the free plan limits (1,000 a day), so
+/// a team sees the wall before it hits it.
+pub const KV_ROUTE: &str = "(kv)";
+/// A KV write the gate made (a `done` mark, or one kept longer).
+pub const KV_WRITE: &str = "write";
+/// A KV write KV refused (its daily limit, say): the event was delivered all
+/// the same, and its mark is lost.
+pub const KV_WRITE_REFUSED: &str = "write-refused";
 
 /// How many counts (route, reason, minute) one isolate may hold before it
 /// writes regardless of the interval; bounds its memory.
@@ -58,19 +69,24 @@ impl CountBuffer {
         }
     }
 
-    /// The pending counts, when a write is due: the isolate's first, or
-    /// `interval_ms` after the last, or when too many are pending.
-    pub fn take_due(&mut self, now_ms: i64, interval_ms: i64) -> Option<Vec<Count>> {
+    /// Whether a write of the pending counts is due: the isolate's first,
+    /// or `interval_ms` after the last, or when too many are pending.
+    pub fn is_due(&self, now_ms: i64, interval_ms: i64) -> bool {
         if self.pending.is_empty() {
-            return None;
+            return false;
         }
-        let due = match self.last_write_ms {
+        match self.last_write_ms {
             None => true,
             Some(last) => {
                 now_ms.saturating_sub(last) >= interval_ms || self.pending.len() >= MAX_PENDING
             }
-        };
-        due.then(|| self.take_all(now_ms))
+        }
+    }
+
+    /// The pending counts, when a write is due ([`Self::is_due`]).
+    pub fn take_due(&mut self, now_ms: i64, interval_ms: i64) -> Option<Vec<Count>> {
+        self.is_due(now_ms, interval_ms)
+            .then(|| self.take_all(now_ms))
     }
 
     /// Every pending count, now (for a stats request, which wants its own

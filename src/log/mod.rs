@@ -8,13 +8,22 @@
 //! not cost a storage write each): they are counted per route and reason
 //! (see [`counts`]) and written in batches.
 //!
-//! The records live in the `DeliveryLog` Durable Object (SQLite); this
-//! module holds what is decided about them: which outcomes make a record,
-//! how an attempt merges into one, the commands the Worker sends the object
-//! ([`command`]) and the JSON the admin API answers with ([`render`]).
+//! The records live in [`SHARDS`] `DeliveryLog` Durable Objects (SQLite).
+//! Each isolate buffers its attempts and counts ([`buffer`]) and writes
+//! them in batches to one shard, so a delivery costs a fraction of a
+//! request and one of the objects takes only some of the gate's load; a
+//! delivery's attempts may then be held in parts by several shards
+//! ([`partial`]), which a read combines into the record one object would
+//! have kept ([`listing`]). This module holds what is decided about them:
+//! which outcomes make a record, how attempts merge, the commands the
+//! Worker sends the objects ([`command`]) and the JSON the admin API
+//! answers with ([`render`]).
 
+pub mod buffer;
 pub mod command;
 pub mod counts;
+pub mod listing;
+pub mod partial;
 pub mod render;
 
 use crate::outcome::Outcome;
@@ -176,8 +185,9 @@ pub struct Filter {
 }
 
 /// Where a page of a listing starts: after the record last seen at
-/// `last_seen` with storage row `row` (newest first, ties by row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `last_seen` whose newest part is at `row` (its shard and tie-break,
+/// [`partial::position`]; newest first, ties by row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cursor {
     pub last_seen: i64,
     pub row: i64,
@@ -200,6 +210,23 @@ impl Cursor {
             last_seen: last_seen.parse().ok()?,
             row: row.parse().ok()?,
         })
+    }
+}
+
+/// How many `DeliveryLog` objects the log is spread over. Each isolate
+/// writes to one, chosen at random when it starts, so a flush is one
+/// request and each object takes about an eighth of the gate's batches;
+/// every read asks them all. Never lowered: what a shard no longer read
+/// holds would vanish from the admin API.
+pub const SHARDS: usize = 8;
+
+/// The name of a shard's object. The first is the object that held the
+/// whole log before it had shards (`delivery-log`), so what it kept stays
+/// readable and retryable after an upgrade.
+pub fn shard_name(shard: usize) -> String {
+    match shard {
+        0 => "delivery-log".to_owned(),
+        n => format!("delivery-log-{n}"),
     }
 }
 

@@ -15,9 +15,8 @@
 //! shared by the isolates of one location), both best-effort: a lost entry
 //! costs one more forward attempt, never an event.
 
+use super::location::claim_key as cache_key;
 use super::LocationCache;
-use crate::keys::push_hex;
-use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 
 /// The longest cool-down, however many failures in a row.
@@ -54,14 +53,17 @@ impl Cooling {
             .saturating_add(seconds_for(self.failures, first_seconds) as i64)
     }
 
-    /// As the location's cache keeps it: `until:failures`.
+    /// As the location's cache keeps it, in the replay text's one entry
+    /// (beside the holds and marks of [`super::location`]):
+    /// `cool:until:failures`.
     pub fn encode(self) -> String {
-        format!("{}:{}", self.until, self.failures)
+        format!("{COOL_PREFIX}{}:{}", self.until, self.failures)
     }
 
-    /// Reads what [`Cooling::encode`] wrote; `None` for anything else.
+    /// Reads what [`Cooling::encode`] wrote; `None` for anything else (a
+    /// hold or a mark included).
     pub fn parse(text: &str) -> Option<Cooling> {
-        let (until, failures) = text.split_once(':')?;
+        let (until, failures) = text.strip_prefix(COOL_PREFIX)?.split_once(':')?;
         Some(Cooling {
             until: until.parse().ok()?,
             failures: failures.parse().ok()?,
@@ -77,15 +79,8 @@ fn seconds_for(failures: u32, first_seconds: u64) -> u64 {
         .min(MAX_COOL_DOWN_SECONDS)
 }
 
-/// The cache entry's name for a replay text: a fixed-length hash, so any key
-/// fits in a URL and none can address another entry.
-pub fn cache_key(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut key = String::with_capacity(8 + 64);
-    key.push_str("cool/v1/");
-    push_hex(&mut key, &digest);
-    key
-}
+/// What starts a cool-down's value in the cache.
+const COOL_PREFIX: &str = "cool:";
 
 /// The cool-downs this isolate knows of, by replay text. A short list, like
 /// [`super::local::Held`]: it holds the keys that failed in the last few
@@ -194,25 +189,12 @@ impl<C: LocationCache> CoolDown for CoolDowns<'_, C> {
         let ttl = u64::try_from(cooling.forget_at(self.first_seconds).saturating_sub(now))
             .unwrap_or(0)
             .max(1);
-        self.cache
-            .put(&cache_key(text), &cooling.encode(), ttl)
-            .await;
+        self.cache.put(&cache_key(text), &cooling.encode(), ttl);
     }
 
     fn delivered(&self, text: &str) {
         self.cooled.remove(text);
     }
-}
-
-/// No cool-downs at all: for callers that have no failures to pace.
-pub struct NoCoolDown;
-
-impl CoolDown for NoCoolDown {
-    async fn cooling_until(&self, _: &str, _: i64) -> Option<i64> {
-        None
-    }
-    async fn failed(&self, _: &str, _: i64) {}
-    fn delivered(&self, _: &str) {}
 }
 
 #[cfg(test)]
@@ -262,7 +244,22 @@ mod tests {
             until: 1_234,
         };
         assert_eq!(Cooling::parse(&cooling.encode()), Some(cooling));
-        for junk in ["", "1234", ":3", "1234:", "x:1", "1:-1"] {
+        assert!(cooling.encode().starts_with("cool:"));
+        // The entry is shared with holds and marks, none a cool-down; nor
+        // the unprefixed value of the entry's first version.
+        for junk in [
+            "",
+            "1234",
+            ":3",
+            "1234:",
+            "x:1",
+            "1:-1",
+            "cool:1:-1",
+            "1234:3",
+            "in-flight",
+            "queued",
+            "done:1234",
+        ] {
             assert_eq!(Cooling::parse(junk), None, "{junk}");
         }
     }

@@ -12,9 +12,8 @@
 //! Worker glue implements the backend on a Workers KV binding.
 
 use super::{Claim, ReplayStore, StoreError};
-use crate::keys::push_hex;
+use crate::keys::hashed_name;
 use crate::setting::KV_MIN_TTL_SECONDS;
-use sha2::{Digest, Sha256};
 
 const DONE: &str = "done";
 
@@ -43,11 +42,7 @@ impl<B: KvBackend> KvReplayStore<B> {
 /// so the key is a fixed-length hash: any key fits, and none can address
 /// another record of the namespace.
 pub fn key_for(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut key = String::with_capacity(12 + 64);
-    key.push_str("hookgate:v1:");
-    push_hex(&mut key, &digest);
-    key
+    hashed_name("hookgate:v1:", text)
 }
 
 fn done_value(expires_at: i64) -> String {

@@ -16,8 +16,8 @@
 //! 2xx made.
 
 use super::{Claim, LocationCache, ReplayStore, StoreError};
-use crate::keys::push_hex;
-use sha2::{Digest, Sha256};
+use crate::keys::hashed_name;
+use std::cell::RefCell;
 
 /// A [`ReplayStore`] that keeps its in-flight claims in the location's cache.
 pub struct LocationGuard<S, C> {
@@ -31,15 +31,59 @@ impl<S: ReplayStore, C: LocationCache> LocationGuard<S, C> {
     }
 }
 
-/// The cache entry of a claim: a fixed-length hash of the replay text.
+/// The cache entry of a replay text: a fixed-length hash of it, so any key
+/// fits in a URL and none can address another entry. One entry per text
+/// holds whichever applies: the in-flight hold, the queued or `done` mark,
+/// or the cool-down after a failed forward (`super::cooldown`), so the
+/// checks before a claim cost one cache read.
 pub fn claim_key(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut key = String::with_capacity(12 + 64);
-    key.push_str("claim/v1/");
-    push_hex(&mut key, &digest);
-    key
+    hashed_name("claim/v1/", text)
 }
 
+/// The location's cache as one request's work sees it: the entry read last
+/// answers the next read of the same entry once more. The cool-down check
+/// and the claim read one entry one after the other, with nothing between
+/// them that could change it; each read is a step of the task and a cache
+/// lookup.
+pub struct RequestCache<C> {
+    cache: C,
+    last: RefCell<Option<(String, Option<String>)>>,
+}
+
+impl<C: LocationCache> RequestCache<C> {
+    pub fn new(cache: C) -> Self {
+        Self {
+            cache,
+            last: RefCell::new(None),
+        }
+    }
+}
+
+impl<C: LocationCache> LocationCache for &RequestCache<C> {
+    async fn get(&self, key: &str) -> Option<String> {
+        let kept = self.last.borrow_mut().take();
+        if let Some((kept_key, value)) = kept {
+            if kept_key == key {
+                return value;
+            }
+        }
+        let value = self.cache.get(key).await;
+        *self.last.borrow_mut() = Some((key.to_owned(), value.clone()));
+        value
+    }
+
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        self.last.borrow_mut().take();
+        self.cache.put(key, value, ttl_seconds);
+    }
+
+    fn delete(&self, key: &str) {
+        self.last.borrow_mut().take();
+        self.cache.delete(key);
+    }
+}
+
+/// An in-flight claim: copies wait (409) until it is settled or lapses.
 const HELD: &str = "in-flight";
 /// A queued event's mark: its copies are duplicates.
 const QUEUED: &str = "queued";
@@ -59,7 +103,8 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         keep_until: i64,
     ) -> Result<Claim, StoreError> {
         let key = claim_key(text);
-        match self.cache.get(&key).await.as_deref() {
+        let cached = self.cache.get(&key).await;
+        match cached.as_deref() {
             Some(HELD) => return Ok(Claim::InFlight),
             Some(QUEUED) => return Ok(Claim::AlreadyDone),
             // A duplicate whose own window ends within the mark's life is
@@ -70,14 +115,18 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
             }
             _ => {}
         }
-        let claim = self
-            .inner
-            .claim(text, now, claim_seconds, keep_until)
-            .await?;
-        if claim == Claim::Claimed {
-            self.cache.put(&key, HELD, claim_seconds).await;
+        let delivered = cached.as_deref().is_some_and(|v| done_until(v).is_some());
+        if delivered {
+            return self.inner.claim(text, now, claim_seconds, keep_until).await;
         }
-        Ok(claim)
+        // Held before the store is asked, so a copy in another isolate that
+        // arrives while this one waits for the store finds the hold.
+        self.cache.put(&key, HELD, claim_seconds);
+        let claim = self.inner.claim(text, now, claim_seconds, keep_until).await;
+        if claim != Ok(Claim::Claimed) {
+            self.cache.delete(&key);
+        }
+        claim
     }
 
     /// The store's mark, and a copy of it in the location's cache, so the
@@ -89,9 +138,9 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
         let ttl = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
         if ttl > 0 {
             let value = format!("{DONE_PREFIX}{until}");
-            self.cache.put(&claim_key(text), &value, ttl).await;
+            self.cache.put(&claim_key(text), &value, ttl);
         } else {
-            self.cache.delete(&claim_key(text)).await;
+            self.cache.delete(&claim_key(text));
         }
         result
     }
@@ -102,13 +151,13 @@ impl<S: ReplayStore, C: LocationCache> ReplayStore for LocationGuard<S, C> {
     /// entry) is queued again, and the consumer finds the forward done.
     async fn hand_off(&self, text: &str, now: i64, until: i64) -> Result<(), StoreError> {
         let ttl = u64::try_from(until.saturating_sub(now)).unwrap_or(0).max(1);
-        self.cache.put(&claim_key(text), QUEUED, ttl).await;
+        self.cache.put(&claim_key(text), QUEUED, ttl);
         Ok(())
     }
 
     async fn release(&self, text: &str) -> Result<(), StoreError> {
         let result = self.inner.release(text).await;
-        self.cache.delete(&claim_key(text)).await;
+        self.cache.delete(&claim_key(text));
         result
     }
 }
@@ -146,6 +195,84 @@ mod tests {
             calls,
             "a duplicate: KV was not asked"
         );
+    }
+
+    #[test]
+    fn a_delivered_event_reads_the_location_cache_once() {
+        use crate::replay::cooldown::{CoolDown, CoolDowns, Cooled};
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let cooled = Cooled::default();
+        let view = RequestCache::new(&cache);
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &view);
+        let cool = CoolDowns::new(&cooled, &view, 10);
+        assert_eq!(block_on(cool.cooling_until("k", 100)), None);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        assert_eq!(cache.reads(), 1, "the claim used the cool-down's read");
+        block_on(store.mark_done("k", 101, 1_000)).expect("done");
+        cool.delivered("k");
+        assert_eq!(cache.reads(), 1);
+        assert_eq!(
+            cache.value_of(&claim_key("k")).as_deref(),
+            Some("done:1000")
+        );
+        // A later read of the entry asks the cache again.
+        let next = RequestCache::new(&cache);
+        let again = LocationGuard::new(KvReplayStore::new(&kv), &next);
+        assert_eq!(
+            block_on(again.claim("k", 102, 40, 0)),
+            Ok(Claim::AlreadyDone)
+        );
+        assert_eq!(cache.reads(), 2);
+    }
+
+    #[test]
+    fn a_kept_read_answers_once_and_a_write_forgets_it() {
+        let cache = FakeCache::default();
+        let view = RequestCache::new(&cache);
+        assert_eq!(block_on((&view).get("a")), None);
+        assert_eq!(block_on((&view).get("a")), None);
+        assert_eq!(cache.reads(), 1);
+        assert_eq!(block_on((&view).get("a")), None);
+        assert_eq!(cache.reads(), 2, "answered once, then read again");
+        (&view).put("a", "in-flight", 40);
+        assert_eq!(block_on((&view).get("a")).as_deref(), Some("in-flight"));
+        assert_eq!(cache.reads(), 3, "a write forgets what was read");
+        assert_eq!(block_on((&view).get("b")), None);
+        assert_eq!(cache.reads(), 4, "another entry is read");
+    }
+
+    #[test]
+    fn a_failed_forward_leaves_its_cool_down_in_the_entry_for_the_next_isolate() {
+        use crate::replay::cooldown::{CoolDown, CoolDowns, Cooled};
+        let kv = FakeKv::default();
+        let cache = FakeCache::default();
+        let (here, there) = (Cooled::default(), Cooled::default());
+        let view = RequestCache::new(&cache);
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &view);
+        let cool = CoolDowns::new(&here, &view, 10);
+        assert_eq!(block_on(cool.cooling_until("k", 100)), None);
+        assert_eq!(block_on(store.claim("k", 100, 40, 0)), Ok(Claim::Claimed));
+        block_on(store.release("k")).expect("release");
+        block_on(cool.failed("k", 101));
+        assert_eq!(
+            cache.value_of(&claim_key("k")).as_deref(),
+            Some("cool:111:1")
+        );
+
+        let view = RequestCache::new(&cache);
+        let other = CoolDowns::new(&there, &view, 10);
+        assert_eq!(block_on(other.cooling_until("k", 105)), Some(111));
+        // Once it lapses, the entry is neither a hold nor a mark: the
+        // sender's retry is claimed and forwarded.
+        let view = RequestCache::new(&cache);
+        let store = LocationGuard::new(KvReplayStore::new(&kv), &view);
+        let other = CoolDowns::new(&there, &view, 10);
+        assert_eq!(block_on(other.cooling_until("k", 112)), None);
+        assert_eq!(block_on(store.claim("k", 112, 40, 0)), Ok(Claim::Claimed));
+        // Each request read the entry once, and the failure once more (to
+        // continue a streak another isolate may have written meanwhile).
+        assert_eq!(cache.reads(), 4);
     }
 
     #[test]

@@ -37,12 +37,15 @@ pub enum Claim {
 /// The location's cache (the Cache API: free, shared by the isolates of one
 /// location), for what need not outlive a few minutes: in-flight claims and
 /// cool-downs. Best-effort by contract: a read that fails is a miss, a write
-/// or delete that fails is dropped.
+/// or delete that fails is dropped. Writes are started, not waited on (the
+/// Worker finishes them before its work ends, in the order they were made):
+/// nothing waits on a write's result, and each wait costs a step of the
+/// task.
 #[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait LocationCache {
     async fn get(&self, key: &str) -> Option<String>;
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64);
-    async fn delete(&self, key: &str);
+    fn put(&self, key: &str, value: &str, ttl_seconds: u64);
+    fn delete(&self, key: &str);
 }
 
 /// The store could not be read or written. Callers fail closed: nothing is

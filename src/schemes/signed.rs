@@ -66,9 +66,11 @@ impl Stamp {
     pub fn replayable_until(self, tolerance_seconds: u64) -> i64 {
         let until = match self {
             Stamp::Seconds(ts) => i128::from(ts) + i128::from(tolerance_seconds) + 1,
+            // (ts + tolerance * 1000) div 1000, exactly: the tolerance is
+            // whole seconds, so only `ts` needs dividing, in i64 (a 128-bit
+            // division would link compiler_builtins' u128_div_rem, 1 KB).
             Stamp::Millis(ts) => {
-                let last_ms = i128::from(ts) + i128::from(tolerance_seconds) * 1000;
-                last_ms.div_euclid(1000) + 1
+                i128::from(ts.div_euclid(1000)) + i128::from(tolerance_seconds) + 1
             }
         };
         i64::try_from(until).unwrap_or(i64::MAX)

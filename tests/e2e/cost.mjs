@@ -21,6 +21,16 @@ export const MODES = {
 };
 
 /**
+ * Rows the delivery log writes by the clock, not per delivery: a shard's row
+ * for an hour new to it and its count cells (per minute, route and reason),
+ * a handful per shard an hour and minute whatever the load. The run's mix
+ * fits in one hour and one or two flushes of counts, so the rows budgets
+ * allow this many beside the per-delivery rows (the tables show the budget
+ * with them spread over the run's unique deliveries).
+ */
+export const CLOCK_ROWS = 4;
+
+/**
  * What each mode may cost per unique delivery (issue 20's targets). A
  * budget is `{ max }` (at most) or `{ below }` (less than). The measures
  * are those of `perDelivery`.
@@ -32,14 +42,14 @@ export const BUDGETS = {
     busiestObject: { below: 1 },
   },
   'durable-object': {
-    rowsWritten: { max: 3 },
+    rowsWritten: { max: 3 + CLOCK_ROWS / MIX.unique },
     objectRequests: { max: 2.2 },
     busiestObject: { below: 1 },
   },
   queue: {
     kvWrites: { max: 1 },
     objectRequests: { max: 0.2 },
-    rowsWritten: { max: 2 },
+    rowsWritten: { max: 2 + CLOCK_ROWS / MIX.unique },
     busiestObject: { below: 1 },
   },
 };

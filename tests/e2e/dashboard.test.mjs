@@ -287,6 +287,15 @@ describe('the dashboard in Chromium', () => {
     }
   });
 
+  test("today's KV writes beside the free plan's 1,000 a day", async () => {
+    await page.waitForSelector('#kv-writes', WAIT);
+    // One done mark per delivered event: three on /quo, one on /github (its
+    // duplicate is answered from the location's cache, no write).
+    assert.equal(await page.$eval('#kv-writes', (p) => p.textContent), "KV writes today (UTC): 4 of the free plan's 1000 a day");
+    const options = await page.$$eval('#route option', (options) => options.map((o) => o.value));
+    assert.ok(!options.includes('(kv)'), 'the KV writes are no route to filter by');
+  });
+
   test('the route filter offers the routes, and shows only that route', async () => {
     const options = await page.$$eval('#route option', (options) => options.map((o) => o.value));
     assert.deepEqual(options, ['', '/github', '/quo'], 'routes of deliveries, not the admin API');

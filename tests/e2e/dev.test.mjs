@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sampleEvent, signFor } from '../../scripts/senders.mjs';
-import { readDevVars } from '../../scripts/dev-vars.mjs';
+import { describeRoutes, readDevVars } from '../../scripts/dev-vars.mjs';
 import { ROOT, postOn, sleep } from './harness.mjs';
 
 /** A free loopback port. */
@@ -25,6 +25,12 @@ function freePort() {
     });
   });
 }
+
+test("npm run dev's start line names the routes .dev.vars gives, or says wrangler.toml's apply", () => {
+  assert.equal(describeRoutes(readDevVars(`${ROOT}.dev.vars.example`)), '/quo, /quo-legacy, /github, /stripe, /slack, /shopify');
+  assert.equal(describeRoutes({ ROUTES: '', WEBHOOK_PATH: '/webhooks' }), '/webhooks');
+  assert.equal(describeRoutes({}), "wrangler.toml's [vars.ROUTES]");
+});
 
 test('a second build with nothing changed is skipped', () => {
   const run = spawnSync('bash', ['scripts/build.sh'], { cwd: ROOT, encoding: 'utf8' });

@@ -275,8 +275,7 @@ export default function () {
  * Options:
  * - `switchableKv`: REPLAY_KV fails on command: `failKv({ get, put, delete })`
  *   makes those operations throw; `put` may name a value prefix ('done') to
- *   fail only those writes. A read for SIMULATED_TRAP_ID traps. `kvCalls()`
- *   counts the calls made.
+ *   fail only those writes. A read for SIMULATED_TRAP_ID traps.
  * - `noDurable`: with REPLAY_STORE=durable-object, REPLAY_DO is left unbound.
  * - `twin`: a second isolate of the gate over the same stores, `twinFetch()`.
  * - `metrics`: METRICS records the data points written, `metricPoints()`.
@@ -290,6 +289,8 @@ export default function () {
  * - `meter`: every billable binding the gate has (REPLAY_KV, REPLAY_DO,
  *   DELIVERY_LOG, DELIVERY_QUEUE) counts what it is asked: `meter()`.
  *   Not with the other bindings' switches.
+ * - `persist`: a directory the Durable Objects' storage is kept in, across
+ *   gates (an upgrade: what an older build, or a stand-in, left there).
  */
 export async function startGate(
   settings,
@@ -304,6 +305,7 @@ export async function startGate(
     switchableQueue = false,
     inspect = false,
     meter = false,
+    persist,
   } = {},
 ) {
   if (meter && (switchableKv || brokenLog || switchableQueue)) {
@@ -311,9 +313,8 @@ export async function startGate(
   }
   const durable = settings.REPLAY_STORE === 'durable-object' && !noDurable;
   const logs = [];
-  // The switches of `failKv` and `failQueue`, and the KV calls counted.
+  // The switches of `failKv` and `failQueue`.
   let kvRules = {};
-  const kvCalls = { get: 0, put: 0, delete: 0 };
   let queueDown = false;
   const gate = {
     name: 'gate',
@@ -340,7 +341,6 @@ export async function startGate(
       serviceBindings: {
         async CONTROL(request) {
           const [, operation, value] = new URL(request.url).pathname.split('/');
-          kvCalls[operation] = (kvCalls[operation] ?? 0) + 1;
           const rule = kvRules[operation];
           const fail = rule === true || (typeof rule === 'string' && decodeURIComponent(value).startsWith(rule));
           return new Response(fail ? 'fail' : 'ok');
@@ -450,6 +450,7 @@ export async function startGate(
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     host: '127.0.0.1',
     port: 0,
     // With `inspect`: workerd's inspector on a free loopback port, for
@@ -463,27 +464,54 @@ export async function startGate(
     },
   });
   const url = await mf.ready;
+  const logShard = async (shard, path, body = '') => {
+    const namespace = await objectsOf('DELIVERY_LOG');
+    const stub = namespace.get(namespace.idFromName(shard === 0 ? 'delivery-log' : `delivery-log-${shard}`));
+    return stub.fetch(`https://delivery-log${path}`, { method: 'POST', body });
+  };
   const twinWorker = twin ? await mf.getWorker('gate-twin') : null;
   return {
     url: url.href,
     mf,
     /** With `metrics`: the Analytics Engine data points written. */
     metricPoints: () => points,
-    /** The delivery log object's own account: writes handled, records held. */
+    /**
+     * The delivery log's own account, summed over its shards, and each
+     * shard's in `shards`: requests handled (but these), write commands,
+     * SQLite rows written, parts of records and dead letters held.
+     */
     async logMeta() {
-      const namespace = await objectsOf('DELIVERY_LOG');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/meta', { method: 'POST', body: '' })).json();
+      const shards = [];
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) shards.push(await (await logShard(shard, '/meta')).json());
+      const total = { shards };
+      for (const field of ['writes', 'requests', 'rows_written', 'deliveries', 'letters']) {
+        total[field] = shards.reduce((sum, meta) => sum + meta[field], 0);
+      }
+      return total;
     },
     /**
-     * The counts the delivery log holds since `sinceMs`, read from the
-     * object itself (as the admin API's stats, without needing the API).
+     * The counts the delivery log holds since `sinceMs`, read from its
+     * shards themselves and summed (as the admin API's stats, without
+     * needing the API): `{ routes: { route: { reason: count } } }`.
      */
     async logStats(sinceMs = 0) {
-      const namespace = await mf.getDurableObjectNamespace('DELIVERY_LOG', 'gate');
-      const stub = namespace.get(namespace.idFromName('delivery-log'));
-      return (await stub.fetch('https://delivery-log/stats', { method: 'POST', body: `since=${sinceMs}` })).json();
+      const routes = {};
+      for (let shard = 0; shard < LOG_SHARDS; shard += 1) {
+        const rows = [...new URLSearchParams(await (await logShard(shard, '/stats', `since=${sinceMs}`)).text())];
+        for (let i = 0; i + 2 < rows.length; i += 3) {
+          const [[, route], [, reason], [, count]] = rows.slice(i, i + 3);
+          routes[route] ??= {};
+          routes[route][reason] = (routes[route][reason] ?? 0) + Number(count);
+        }
+      }
+      return { routes };
     },
+    /**
+     * POSTs `body` to `path` of one shard of the delivery log (0 to
+     * LOG_SHARDS - 1), as the gate does: for tests that put parts of a
+     * record in chosen shards.
+     */
+    logShard: (shard, path, body = '') => logShard(shard, path, body),
     /** Runs the cron trigger as if scheduled at `time` (a Date). */
     async scheduled(time) {
       const worker = await mf.getWorker('gate');
@@ -494,18 +522,14 @@ export async function startGate(
     logs,
     /**
      * Forgets what the location's cache holds for a replay text (a key, or
-     * `route key` with ROUTES): its claim or queued mark and its cool-down,
-     * as a copy arriving at another location would find it.
+     * `route key` with ROUTES): its one entry, the claim, queued or done
+     * mark or cool-down, as a copy arriving at another location would find it.
      */
     async forgetCached(text) {
       const caches = await mf.getCaches();
       const hash = createHash('sha256').update(text).digest('hex');
-      for (const name of [`claim/v1/${hash}`, `cool/v1/${hash}`]) {
-        await caches.default.delete(`https://hookgate.cache.invalid/${name}`);
-      }
+      await caches.default.delete(`https://hookgate.cache.invalid/claim/v1/${hash}`);
     },
-    /** With `switchableKv`: the KV calls the gate made so far, by kind. */
-    kvCalls: () => ({ ...kvCalls }),
     /** With `switchableKv`: the store fails by these rules (see startGate). */
     failKv(rules) {
       kvRules = rules;
@@ -562,6 +586,8 @@ export async function startGate(
 
 /** An object's count header as a number: 0 when missing (the log has no alarms). */
 const countOf = (header) => Number(header ?? 0);
+/** How many shards the delivery log has (src/log/mod.rs, SHARDS). */
+export const LOG_SHARDS = 8;
 
 /**
  * What the meter's wrapped bindings report (see METERED_KV), counted here.
@@ -634,8 +660,8 @@ function newMeter() {
 }
 
 /**
- * Queue mode's consumers as wrangler.toml sets them up, for the tests and
- * the bench alike. Every field is set explicitly: Miniflare's defaults differ
+ * Queue mode's consumers as wrangler.toml's queue-mode block sets them up
+ * (deploy.test.mjs holds them to it), for the tests and the bench alike. Every field is set explicitly: Miniflare's defaults differ
  * from production's. Retries are hookgate's own (QUEUE_MAX_ATTEMPTS); the
  * queue's max_retries is only the outer bound.
  */

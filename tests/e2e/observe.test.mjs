@@ -1,13 +1,20 @@
 // End to end: the delivery log, the admin API, counts, retention, the
 // structured log and metrics, in workerd against real origins.
+import { Miniflare } from 'miniflare';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
 import { sampleEvent, signFor } from '../../scripts/senders.mjs';
 import {
   ORIGIN_KEY,
+  QUEUE_CONSUMERS,
   ROTATED_KEY,
   SENDER_KEY,
   STRANGER_KEY,
+  eventually,
   quoEvent,
   send,
   signed,
@@ -313,6 +320,202 @@ describe('counts cost a handful of writes, however many requests', () => {
     assert.ok(writes <= 2, `${writes} writes for 500 forged requests`);
     const { json } = await admin(gate, '/stats?since=5m');
     assert.equal(json.routes['/']['bad-signature'], 500);
+  });
+});
+
+/** Every record the admin API lists, page by page (`query` without `?`). */
+async function listAll(gate, query = '', limit = 100) {
+  const listed = [];
+  let cursor = null;
+  do {
+    const page = await admin(gate, `/deliveries?limit=${limit}${query ? `&${query}` : ''}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(page.status, 200, page.text);
+    listed.push(...page.json.deliveries);
+    cursor = page.json.cursor;
+  } while (cursor);
+  return listed;
+}
+
+describe('the log is written in batches, off the per-delivery path', () => {
+  const rig = useGate({ ADMIN_TOKEN: TOKEN });
+
+  test('100 deliveries at once: at most 10 requests to the log, about one row written each, every one listed', async () => {
+    const { gate } = rig;
+    const before = await gate.logMeta();
+    const ids = [];
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () => {
+        const body = quoEvent();
+        const headers = signed(body);
+        ids.push(headers['webhook-id']);
+        return send(gate.url, { headers, body });
+      }),
+    );
+    assert.ok(answers.every((answer) => answer.status === 200));
+    await sleep(1_500); // past the flush interval: the request that started the batch wrote it
+    const after = await gate.logMeta();
+    const requests = after.requests - before.requests;
+    assert.ok(requests <= 10, `${requests} requests to the log for 100 deliveries`);
+    const rows = after.rows_written - before.rows_written;
+    assert.ok(rows <= 110, `${rows} SQLite rows written for 100 deliveries`);
+    assert.equal(after.shards.filter((shard) => shard.writes > 0).length, 1, 'one isolate writes to one shard');
+    const listed = new Set((await listAll(gate)).map((record) => record.key));
+    for (const id of ids) assert.ok(listed.has(id), `${id} listed`);
+  });
+});
+
+describe('a delivery whose attempts were written to several shards', () => {
+  const rig = useGate({ ADMIN_TOKEN: TOKEN });
+  const now = Date.now();
+  const attempt = (key, ago, outcome, status) =>
+    `a=%2F&key=${key}&scheme=standard-webhooks&type=message.received&at=${now - ago}&outcome=${outcome}${status ? `&status=${status}` : ''}&ms=7`;
+  before(async () => {
+    // As isolates writing to their shards would have: a failure in one and
+    // the sender's retry delivered in another; a dead letter's event, and
+    // a copy refused later elsewhere.
+    const batches = [
+      [2, [attempt('msg_split', 3_000, 'origin-failed', 503)]],
+      [5, [attempt('msg_split', 1_000, 'delivered', 200), attempt('msg_other', 2_000, 'delivered', 200)]],
+      [1, [attempt('msg_dead', 4_000, 'dead', 500)]],
+      [6, [attempt('msg_dead', 500, 'store-unavailable')]],
+    ];
+    for (const [shard, attempts] of batches) {
+      const answer = await rig.gate.logShard(shard, '/batch', attempts.join('&'));
+      assert.equal(answer.status, 200, await answer.text());
+    }
+  });
+
+  test('is listed once, newest first, with its attempts combined', async () => {
+    const listed = await listAll(rig.gate);
+    assert.deepEqual(
+      listed.map((d) => [d.key, d.attempts, d.outcome, d.origin_status]),
+      [
+        ['msg_dead', 2, 'dead', 500],
+        ['msg_split', 2, 'delivered', 200],
+        ['msg_other', 1, 'delivered', 200],
+      ],
+    );
+    const split = listed[1];
+    assert.deepEqual([split.first_seen, split.last_seen], [now - 3_000, now - 1_000]);
+    assert.equal(split.event_type, 'message.received');
+  });
+
+  test('filters by the combined outcome, and pages across the shards', async () => {
+    const keys = async (query, limit) => (await listAll(rig.gate, query, limit)).map((d) => d.key);
+    assert.deepEqual(await keys('outcome=origin-failed'), [], 'delivered since, in another shard');
+    assert.deepEqual(await keys('outcome=store-unavailable'), [], 'a copy refused while the event is dead');
+    assert.deepEqual(await keys('outcome=dead'), ['msg_dead']);
+    assert.deepEqual(await keys('outcome=delivered'), ['msg_split', 'msg_other']);
+    assert.deepEqual(await keys('', 1), ['msg_dead', 'msg_split', 'msg_other'], 'one per page, each once');
+    assert.deepEqual(await keys(`since=${now - 1_500}`), ['msg_dead', 'msg_split']);
+  });
+
+  test('one record reads the same, by key', async () => {
+    const { json } = await admin(rig.gate, '/deliveries/msg_split?route=%2F');
+    assert.deepEqual(
+      [json.attempts, json.first_seen, json.last_seen, json.outcome, json.origin_status, json.dead_letter],
+      [2, now - 3_000, now - 1_000, 'delivered', 200, false],
+    );
+  });
+});
+
+/**
+ * A stand-in for the build before the log had shards: its `DeliveryLog`
+ * object (worker `gate`, as in the harness) with the tables it kept, and a
+ * fetch that inserts rows as that build would have written them.
+ */
+const ONE_OBJECT_LOG = `
+export class DeliveryLog {
+  constructor(state) {
+    this.sql = state.storage.sql;
+    this.sql.exec('CREATE TABLE IF NOT EXISTS deliveries (route TEXT NOT NULL, key TEXT NOT NULL, scheme TEXT NOT NULL, event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, outcome TEXT NOT NULL, origin_status INTEGER, duration_ms INTEGER NOT NULL, PRIMARY KEY (route, key))');
+    this.sql.exec('CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries (last_seen)');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason))');
+    this.sql.exec('ALTER TABLE deliveries ADD COLUMN letter_meta TEXT');
+    this.sql.exec('ALTER TABLE deliveries ADD COLUMN letter_body BLOB');
+  }
+  async fetch(request) {
+    const { records, counts } = await request.json();
+    for (const r of records) {
+      this.sql.exec('INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', r.route, r.key, r.scheme, r.event_type, r.first_seen, r.last_seen, r.attempts, r.outcome, r.origin_status, r.duration_ms, r.letter_meta ?? null, r.letter_body ? new TextEncoder().encode(r.letter_body) : null);
+    }
+    for (const c of counts) this.sql.exec('INSERT INTO counts VALUES (?, ?, ?, ?)', c.minute, c.route, c.reason, c.count);
+    return new Response('ok');
+  }
+}
+export default {
+  fetch(request, env) {
+    return env.DELIVERY_LOG.get(env.DELIVERY_LOG.idFromName('delivery-log')).fetch(request);
+  },
+};`;
+
+describe('the log one object kept before it had shards', () => {
+  const persist = mkdtempSync(join(tmpdir(), 'hookgate-log-'));
+  const now = Date.now();
+  const letterBody = quoEvent('contact.updated');
+  let origin;
+  let gate;
+  before(async () => {
+    const old = new Miniflare({
+      name: 'gate',
+      modules: true,
+      script: ONE_OBJECT_LOG,
+      compatibilityDate: '2026-04-20',
+      durableObjects: { DELIVERY_LOG: { className: 'DeliveryLog', useSQLite: true } },
+      durableObjectsPersist: persist,
+    });
+    const base = { route: '/', scheme: 'standard-webhooks', event_type: 'message.received', duration_ms: 12 };
+    const rows = {
+      records: [
+        { ...base, key: 'msg_old_delivered', first_seen: now - 60_000, last_seen: now - 30_000, attempts: 2, outcome: 'delivered', origin_status: 200 },
+        {
+          ...base,
+          key: 'msg_old_dead',
+          event_type: 'contact.updated',
+          first_seen: now - 50_000,
+          last_seen: now - 40_000,
+          attempts: 3,
+          outcome: 'dead',
+          origin_status: 500,
+          letter_meta: 'content_type=application%2Fjson&letter_type=contact.updated&h=webhook-id%3Amsg_old_dead&body=',
+          letter_body: letterBody,
+        },
+      ],
+      counts: [{ minute: Math.floor(now / 60_000), route: '/', reason: 'delivered', count: 5 }],
+    };
+    assert.equal(await (await old.dispatchFetch('http://old/', { method: 'POST', body: JSON.stringify(rows) })).text(), 'ok');
+    await old.dispose();
+    origin = await startOrigin();
+    gate = await startGate(
+      { ORIGIN_URL: origin.url, ORIGIN_SECRET: ORIGIN_KEY, DELIVERY: 'queue', ADMIN_TOKEN: TOKEN },
+      { queues: true, persist },
+    );
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+    rmSync(persist, { recursive: true, force: true });
+  });
+
+  test('is read, counted and retried as before, after the upgrade', async () => {
+    const listed = await listAll(gate);
+    assert.deepEqual(
+      listed.map((d) => [d.key, d.attempts, d.outcome, d.origin_status, d.dead_letter, d.first_seen, d.last_seen]),
+      [
+        ['msg_old_delivered', 2, 'delivered', 200, false, now - 60_000, now - 30_000],
+        ['msg_old_dead', 3, 'dead', 500, true, now - 50_000, now - 40_000],
+      ],
+    );
+    assert.equal((await admin(gate, '/stats?since=1h')).json.routes['/'].delivered, 5);
+    const posted = await send(gate.url, { method: 'POST', path: '/_hookgate/deliveries/msg_old_dead/retry?route=%2F', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(posted.status, 202, posted.text);
+    await eventually(() => origin.receivedFor('msg_old_dead').length === 1, 10_000, 'the old dead letter delivered');
+    const forwarded = origin.receivedFor('msg_old_dead')[0];
+    assert.ok(forwarded.body.equals(Buffer.from(letterBody)), 'its kept body');
+    new Webhook(ORIGIN_KEY).verify(forwarded.body.toString(), forwarded.headers);
+    await eventually(async () => (await admin(gate, '/deliveries/msg_old_dead?route=%2F')).json.outcome === 'delivered', 10_000, 'recorded');
+    const meta = await gate.logMeta();
+    assert.equal(meta.shards[0].letters, 0, 'the letter dropped once retried');
   });
 });
 

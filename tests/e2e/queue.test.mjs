@@ -247,6 +247,86 @@ describe('an origin that never recovers', () => {
   });
 });
 
+describe('the delivery log, from the consumer', () => {
+  const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '1' });
+
+  test('ten events forwarded: the records and counts of a batch of messages go in one request, not one each', async () => {
+    const { origin, gate } = rig;
+    const before = await gate.logMeta();
+    const ids = [];
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => {
+        const body = quoEvent();
+        const headers = signed(body);
+        ids.push(headers['webhook-id']);
+        return send(gate.url, { headers, body });
+      }),
+    );
+    assert.ok(answers.every((answer) => answer.status === 202));
+    await eventually(() => ids.every((id) => origin.receivedFor(id).length === 1), 15_000, 'all forwarded');
+    await sleep(1_500); // past the gate's flush interval
+    const writes = (await gate.logMeta()).writes - before.writes;
+    // The gate's 10 `queued` attempts in a batch or two, the consumer's
+    // 10 `delivered` ones in one per batch of messages (10 at most).
+    assert.ok(writes <= 6, `${writes} writes to the log for 10 queued events`);
+    const { json } = await admin(gate, '/deliveries?outcome=delivered');
+    assert.deepEqual(json.deliveries.map((d) => d.key).sort(), [...ids].sort());
+    assert.ok(json.deliveries.every((d) => d.attempts === 2), 'queued, then delivered');
+  });
+
+  test('a dead letter is in the log at once, not after a flush', async () => {
+    const { origin, gate } = rig;
+    let failed = 0;
+    origin.answer(() => {
+      failed = Date.now();
+      return { status: 500 };
+    });
+    const body = quoEvent('contact.updated');
+    const headers = signed(body);
+    const before = (await gate.logMeta()).letters;
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    // Read from the log's objects themselves (the admin API would first
+    // write what this isolate holds).
+    await eventually(async () => (await gate.logMeta()).letters === before + 1, 10_000, 'the letter kept');
+    assert.ok(Date.now() - failed < 1_000, `kept ${Date.now() - failed} ms after the last attempt failed`);
+    const record = (await admin(gate, `/deliveries/${headers['webhook-id']}?route=%2F`)).json;
+    assert.deepEqual([record.outcome, record.dead_letter], ['dead', true]);
+  });
+});
+
+describe('a message dead-lettered twice, in two isolates', () => {
+  const rig = useQueueGate();
+
+  test('one retry queues it once and drops both kept copies', async () => {
+    const { origin, gate } = rig;
+    const key = 'msg_dead_in_two_shards';
+    const body = quoEvent('contact.updated');
+    const now = Date.now();
+    // As two isolates would have kept it (the runtime delivers a message
+    // at least once): the same letter in shards 3 and 6.
+    const letter = (at) =>
+      `route=%2F&key=${key}&scheme=standard-webhooks&type=contact.updated&at=${at}&outcome=dead&status=500&ms=9` +
+      `&content_type=application%2Fjson&letter_type=contact.updated&h=webhook-id%3A${key}` +
+      `&body=${encodeURIComponent(Buffer.from(body).toString('base64'))}`;
+    for (const [shard, at] of [[3, now - 2_000], [6, now - 1_000]]) {
+      const answer = await gate.logShard(shard, '/dead-letter', letter(at));
+      assert.equal(answer.status, 200, await answer.text());
+    }
+    const path = `/deliveries/${key}?route=%2F`;
+    const record = (await admin(gate, path)).json;
+    assert.deepEqual([record.outcome, record.attempts, record.dead_letter], ['dead', 2, true]);
+    const retried = await admin(gate, `/deliveries/${key}/retry?route=%2F`, { method: 'POST' });
+    assert.equal(retried.status, 202, retried.text);
+    assert.equal((await gate.logMeta()).letters, 0, 'both copies dropped');
+    assert.equal((await admin(gate, `/deliveries/${key}/retry?route=%2F`, { method: 'POST' })).status, 409, 'nothing left to retry');
+    await eventually(() => origin.receivedFor(key).length === 1, 10_000, 'delivered');
+    await eventually(async () => (await admin(gate, path)).json.outcome === 'delivered', 10_000, 'recorded');
+    await sleep(1_500);
+    assert.equal(origin.receivedFor(key).length, 1, 'once');
+    assert.ok(origin.receivedFor(key)[0].body.equals(Buffer.from(body)));
+  });
+});
+
 describe('a queued event whose route was removed since', () => {
   const rig = useQueueGate();
 

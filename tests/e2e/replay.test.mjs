@@ -83,6 +83,10 @@ describe('replay guard on KV', () => {
       const after = signed(body);
       delays.set(before['webhook-id'], 1_500);
       delays.set(after['webhook-id'], 2_000);
+      // The trap of the test before left the trap id held in the location's
+      // cache (a claim a trap cuts short is held until it lapses): forget it,
+      // so this copy reaches the trap again.
+      await rig.gate.forgetCached(SIMULATED_TRAP_ID);
       const inFlight = deliver(before, body);
       await sleep(300);
       const trapped = await deliver(signed(body, { id: SIMULATED_TRAP_ID }), body);
@@ -312,6 +316,52 @@ describe('simultaneous copies on plain local KV', () => {
   });
 });
 
+// The location's cache holds what KV no longer writes: the in-flight hold,
+// the copy of the `done` mark and the cool-down, one entry per key, written
+// without the delivery waiting on it. A second isolate of the location sees
+// each of them, and asks KV for none.
+describe("the location's cache, seen from another isolate", () => {
+  const rig = useGate({ FAILURE_COOL_DOWN_SECONDS: '5' }, { twin: true, meter: true });
+  const twin = (headers, body) =>
+    rig.gate.twinFetch(rig.gate.url, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, json: await r.json(), retryAfter: r.headers.get('retry-after') }));
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
+
+  test('a copy while the first is forwarded waits (409), one after it is a duplicate, and KV is asked once', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    rig.origin.answer(() => ({ status: 200, delayMs: 400 }));
+    const reads = (await rig.gate.meter()).kv.get;
+    const first = deliver(headers, body);
+    await sleep(150);
+    const during = await twin(headers, body);
+    assert.equal(during.status, 409, JSON.stringify(during.json));
+    assert.equal(during.json.reason, 'in-flight');
+    assert.deepEqual((await first).json, { status: 'delivered' });
+    rig.origin.answer(() => ({ status: 200 }));
+    await sleep(100); // the `done` copy is written after the answer
+    const later = await twin(headers, body);
+    assert.equal(later.status, 200);
+    assert.equal(later.json.status, 'duplicate');
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.equal((await rig.gate.meter()).kv.get - reads, 1, 'only the first copy read KV');
+  });
+
+  test("a failed forward's cool-down answers the other isolate's copy 503 with Retry-After", async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    rig.origin.answer(() => ({ status: 503 }));
+    const failed = await deliver(headers, body);
+    rig.origin.answer(() => ({ status: 200 }));
+    assert.equal(failed.status, 502);
+    await sleep(100);
+    const copy = await twin(headers, body);
+    assert.equal(copy.status, 503, JSON.stringify(copy.json));
+    assert.equal(copy.json.reason, 'cooling-down');
+    assert.ok(Number(copy.retryAfter) >= 1 && Number(copy.retryAfter) <= 5, copy.retryAfter);
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+  });
+});
+
 // A captured delivery of a sender that signs no timestamp (GitHub) stays
 // valid for as long as its origin refuses it. After a failed forward its
 // copies wait out a cool-down, answered 503 with Retry-After before the store
@@ -323,7 +373,7 @@ describe('a captured delivery replayed while its origin fails', () => {
   before(async () => {
     origin = await startOrigin();
     const routes = { '/gh': { scheme: 'github', secret: 'GITHUB_SECRET', origin: origin.url } };
-    gate = await startGate({ ROUTES: routes, GITHUB_SECRET: secret, WEBHOOK_SECRET: undefined }, { switchableKv: true });
+    gate = await startGate({ ROUTES: routes, GITHUB_SECRET: secret, WEBHOOK_SECRET: undefined }, { meter: true });
   });
   after(async () => {
     await gate?.close();
@@ -334,7 +384,7 @@ describe('a captured delivery replayed while its origin fails', () => {
     origin.answer(() => ({ status: 500 }));
     const event = sampleEvent('github');
     const headers = { ...event.headers, ...(await signFor('github', { secret, body: event.body })) };
-    const before = gate.kvCalls();
+    const before = (await gate.meter()).kv;
     const statuses = [];
     const started = Date.now();
     // Ten waves of ten simultaneous copies, half a second apart.
@@ -346,7 +396,7 @@ describe('a captured delivery replayed while its origin fails', () => {
       await sleep(Math.max(0, started + (wave + 1) * 500 - Date.now()));
     }
     assert.ok(Date.now() - started <= 6_000, 'the copies were sent within about 5 seconds');
-    const after = gate.kvCalls();
+    const after = (await gate.meter()).kv;
     const writes = after.put - before.put + (after.delete - before.delete);
     const reached = origin.received.filter((r) => r.body.equals(Buffer.from(event.body))).length;
     assert.ok(reached >= 1 && reached <= 3, `origin requests: ${reached}`);
@@ -373,5 +423,31 @@ describe('a captured delivery replayed while its origin fails', () => {
     await sleep(wait * 1000 + 200);
     const retried = await send(gate.url, { path: '/gh', headers, body: event.body });
     assert.deepEqual(retried.json, { status: 'delivered' });
+  });
+});
+
+// KV's free plan allows 1,000 writes a day. The gate counts the writes it
+// makes (and those KV refuses) so the stats and the dashboard show the wall
+// before it is hit; a refused write loses a done mark, never the event.
+describe('the KV writes a gate makes are counted', () => {
+  const TOKEN = 'kv-writes-admin-token-0123456789';
+  const rig = useGate({ ADMIN_TOKEN: TOKEN }, { switchableKv: true });
+  const deliver = (headers, body) => send(rig.gate.url, { headers, body });
+  const stats = async () =>
+    (await send(rig.gate.url, { method: 'GET', path: '_hookgate/stats?since=1h', headers: { authorization: `Bearer ${TOKEN}` } })).json;
+
+  test('one write per delivered event, and each write KV refused, under (kv)', async () => {
+    const body = quoEvent();
+    for (let i = 0; i < 3; i += 1) assert.equal((await deliver(signed(body), body)).status, 200);
+    const refused = signed(body);
+    try {
+      rig.gate.failKv({ put: 'done' });
+      assert.deepEqual((await deliver(refused, body)).json, { status: 'delivered' });
+    } finally {
+      rig.gate.failKv({});
+    }
+    assert.equal(rig.origin.receivedFor(refused['webhook-id']).length, 1, 'the event was delivered all the same');
+    const counted = await stats();
+    assert.deepEqual(counted.routes['(kv)'], { write: 3, 'write-refused': 1 }, JSON.stringify(counted));
   });
 });
