@@ -416,12 +416,27 @@ pub fn tag_of_base64(text: &str, len: usize) -> Option<Tag> {
 
 /// A tag of exactly `len` bytes in URL-safe base64 without padding, exactly
 /// as Node's `digest('base64url')` writes it.
-/// (base64ct's decoder refuses any other spelling itself: padding, other
-/// trailing bits, the standard alphabet.)
+/// The text is spelt again in the standard alphabet and read by the one
+/// unpadded standard decoder the module has (a second alphabet's decoder
+/// would link its own copy of base64ct's code); `+`, `/` and `=` are refused
+/// first, so only the URL alphabet's spelling is taken, and base64ct's
+/// decoder refuses other trailing bits itself.
 pub fn tag_of_base64url(text: &str, len: usize) -> Option<Tag> {
     use base64ct::Encoding;
-    let bytes = base64ct::Base64UrlUnpadded::decode_vec(text).ok()?;
-    (bytes.len() == len).then(|| Tag::from_slice(&bytes))?
+    // The longest tag's text: 64 bytes are 86 characters.
+    let mut standard = [0u8; (MAX_TAG_LEN * 4).div_ceil(3)];
+    let spelt = standard.get_mut(..text.len())?;
+    for (to, &from) in spelt.iter_mut().zip(text.as_bytes()) {
+        *to = match from {
+            b'-' => b'+',
+            b'_' => b'/',
+            b'+' | b'/' | b'=' => return None,
+            other => other,
+        };
+    }
+    let mut bytes = [0u8; MAX_TAG_LEN];
+    let bytes = base64ct::Base64Unpadded::decode(&*spelt, &mut bytes).ok()?;
+    (bytes.len() == len).then(|| Tag::from_slice(bytes))?
 }
 
 /// Decodes standard base64, padded or not, with no more `=` than the
