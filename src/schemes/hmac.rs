@@ -415,12 +415,22 @@ impl HmacSpec {
     /// The problem detail of a `missing-header` answer: it names this
     /// route's headers.
     pub fn missing_header_detail(&self) -> String {
-        let names: Vec<&str> = self.headers().collect();
-        match names.as_slice() {
-            [one] => format!("{one} is required."),
-            [rest @ .., last] => format!("{} and {last} are required.", rest.join(", ")),
-            [] => "A signature header is required.".to_owned(),
+        // Written piece by piece: a `join` would link a string builder the
+        // Worker has no other use for.
+        let count = self.headers().count();
+        let mut text = String::new();
+        for (i, name) in self.headers().enumerate() {
+            if i > 0 {
+                text.push_str(if i + 1 == count { " and " } else { ", " });
+            }
+            text.push_str(name);
         }
+        text.push_str(if count == 1 {
+            " is required."
+        } else {
+            " are required."
+        });
+        text
     }
 
     /// The problem detail of a `bad-signature` answer.
