@@ -434,8 +434,10 @@ pub fn tag_of_base64url(text: &str, len: usize) -> Option<Tag> {
             other => other,
         };
     }
+    // As text, as `decode_base64` reads it: the same instance of the decoder.
+    let spelt = std::str::from_utf8(spelt).ok()?;
     let mut bytes = [0u8; MAX_TAG_LEN];
-    let bytes = base64ct::Base64Unpadded::decode(&*spelt, &mut bytes).ok()?;
+    let bytes = base64ct::Base64Unpadded::decode(spelt, &mut bytes).ok()?;
     (bytes.len() == len).then(|| Tag::from_slice(bytes))?
 }
 
