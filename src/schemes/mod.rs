@@ -245,7 +245,7 @@ impl<'a> Sender<'a> {
     pub fn forwarded_headers(self) -> Vec<&'a str> {
         match self {
             Sender::Named(scheme) => scheme.forwarded_headers().to_vec(),
-            Sender::Hmac(spec) => spec.headers().collect(),
+            Sender::Hmac(spec) => spec.headers(),
         }
     }
 
@@ -260,6 +260,7 @@ impl<'a> Sender<'a> {
                 .collect(),
             Sender::Hmac(spec) => spec
                 .headers()
+                .into_iter()
                 .filter_map(|name| header(name).map(|value| (Cow::Owned(name.to_owned()), value)))
                 .collect(),
         }
