@@ -284,7 +284,7 @@ impl Template {
 
     /// Whether the template signs `part` anywhere.
     pub fn signs(&self, part: &Part) -> bool {
-        self.before.iter().chain(&self.after).any(|p| p == part)
+        self.before.contains(part) || self.after.contains(part)
     }
 }
 
