@@ -233,6 +233,23 @@ impl SigningKey {
         Ok(Self::from_bytes(bytes))
     }
 
+    /// The keys of a secret that holds several separated by spaces, each
+    /// read by `one`; any bad one fails the whole secret, and none is
+    /// [`KeyError::Empty`]. One loop for every encoding that takes a list.
+    pub fn list(
+        text: &str,
+        one: fn(&str) -> Result<SigningKey, KeyError>,
+    ) -> Result<Vec<SigningKey>, KeyError> {
+        let keys = text
+            .split_whitespace()
+            .map(one)
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(keys)
+    }
+
     /// HMAC-SHA256 over `prefix || body`, the named schemes' tag.
     pub fn tag(&self, prefix: &[u8], body: &[u8]) -> Tag {
         self.sha256(prefix, body, b"")

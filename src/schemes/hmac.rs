@@ -151,14 +151,7 @@ impl KeyEncoding {
             KeyEncoding::Base64 => SigningKey::base64,
             KeyEncoding::Hex => SigningKey::hex,
         };
-        let keys = text
-            .split_whitespace()
-            .map(one)
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(KeyError::Empty);
-        }
-        Ok(keys)
+        SigningKey::list(text, one)
     }
 }
 

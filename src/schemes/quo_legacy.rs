@@ -21,14 +21,7 @@ pub const MISSING_HEADER: &str = "openphone-signature is required.";
 /// One or more base64 keys separated by spaces (rotation). The secret Quo
 /// shows is the base64 text; it is decoded, never used as text.
 pub fn parse_keys(text: &str) -> Result<Vec<SigningKey>, KeyError> {
-    let keys = text
-        .split_whitespace()
-        .map(SigningKey::base64)
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    Ok(keys)
+    SigningKey::list(text, SigningKey::base64)
 }
 
 /// The signed prefix: `{timestamp}.`

@@ -48,14 +48,7 @@ pub fn parse_key(text: &str) -> Result<SigningKey, KeyError> {
 /// secret: a typo in one rotation key must be found at once, not the day the
 /// other key is retired.
 pub fn parse_keys(text: &str) -> Result<Vec<SigningKey>, KeyError> {
-    let keys = text
-        .split_whitespace()
-        .map(parse_key)
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    Ok(keys)
+    SigningKey::list(text, parse_key)
 }
 
 /// Ids are visible ASCII without `.`, and without spaces at either end: the
