@@ -1,14 +1,15 @@
 //! The few top-level fields of a JSON body that hookgate reads: the event
 //! id some senders sign only inside the body (Stripe, Quo's legacy
-//! webhooks, Slack's `event_id`), the event `type` for the delivery log, and
-//! Slack's handshake `challenge`.
+//! webhooks, Slack's `event_id`, or the field an `hmac` route names in
+//! `replay_key_field`), the event `type` for the delivery log, and Slack's
+//! handshake `challenge`.
 //!
 //! The body is parsed by `serde_json` without building a tree: every other
 //! value is skipped. A body that is not a JSON object yields nothing, and a
 //! field whose value is not a string counts as absent, so the caller falls
 //! back to its default (the signature, for a replay key).
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 /// The fields read; each `None` when absent or not a string. When a body
@@ -23,6 +24,9 @@ pub struct BodyFields {
     pub kind: Option<String>,
     /// `challenge`: Slack's `url_verification` handshake.
     pub challenge: Option<String>,
+    /// The field [`read_with`] was asked for, when it is none of the above:
+    /// its name, and its value when that is a string.
+    pub named: Option<(String, Option<String>)>,
 }
 
 impl BodyFields {
@@ -33,15 +37,26 @@ impl BodyFields {
             "event_id" => self.event_id.as_deref(),
             "type" => self.kind.as_deref(),
             "challenge" => self.challenge.as_deref(),
-            _ => None,
+            _ => match &self.named {
+                Some((asked, value)) if asked == name => value.as_deref(),
+                _ => None,
+            },
         }
     }
 }
 
 /// Reads the fields of a JSON object body; `None` when the body is not one.
 pub fn read(body: &[u8]) -> Option<BodyFields> {
+    read_with(body, None)
+}
+
+/// [`read`], and also the top-level field `wanted` (an `hmac` route's
+/// `replay_key_field`), which [`BodyFields::get`] then finds by its name.
+pub fn read_with(body: &[u8], wanted: Option<&str>) -> Option<BodyFields> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let fields = deserializer.deserialize_any(FieldsVisitor).ok()??;
+    let fields = deserializer
+        .deserialize_any(FieldsVisitor { wanted })
+        .ok()??;
     deserializer.end().ok()?;
     Some(fields)
 }
@@ -103,9 +118,11 @@ impl<'de> Visitor<'de> for SkipVisitor {
     }
 }
 
-struct FieldsVisitor;
+struct FieldsVisitor<'w> {
+    wanted: Option<&'w str>,
+}
 
-impl<'de> Visitor<'de> for FieldsVisitor {
+impl<'de> Visitor<'de> for FieldsVisitor<'_> {
     /// `None` when the body is valid JSON but not an object.
     type Value = Option<BodyFields>;
 
@@ -121,12 +138,20 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<BodyFields>, A::Error> {
         let mut fields = BodyFields::default();
-        while let Some(name) = map.next_key::<Name>()? {
+        let wanted = self.wanted.filter(|name| Name::of(name).is_none());
+        if let Some(name) = wanted {
+            fields.named = Some((name.to_owned(), None));
+        }
+        while let Some(name) = map.next_key_seed(NameSeed { wanted })? {
             let slot = match name {
                 Name::Id => &mut fields.id,
                 Name::EventId => &mut fields.event_id,
                 Name::Type => &mut fields.kind,
                 Name::Challenge => &mut fields.challenge,
+                Name::Wanted => match &mut fields.named {
+                    Some((_, value)) => value,
+                    None => unreachable!("Name::Wanted only when a field is wanted"),
+                },
                 Name::Other => {
                     map.next_value::<Skip>()?;
                     continue;
@@ -145,18 +170,44 @@ enum Name {
     EventId,
     Type,
     Challenge,
+    /// The field [`read_with`] was asked for.
+    Wanted,
     Other,
 }
 
-impl<'de> de::Deserialize<'de> for Name {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NameVisitor)
+impl Name {
+    /// One of the fields always read.
+    fn of(name: &str) -> Option<Name> {
+        match name {
+            "id" => Some(Name::Id),
+            "event_id" => Some(Name::EventId),
+            "type" => Some(Name::Type),
+            "challenge" => Some(Name::Challenge),
+            _ => None,
+        }
     }
 }
 
-struct NameVisitor;
+/// Reads a field name, knowing which other one is wanted.
+struct NameSeed<'w> {
+    wanted: Option<&'w str>,
+}
 
-impl<'de> Visitor<'de> for NameVisitor {
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = Name;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+        deserializer.deserialize_any(NameVisitor {
+            wanted: self.wanted,
+        })
+    }
+}
+
+struct NameVisitor<'w> {
+    wanted: Option<&'w str>,
+}
+
+impl<'de> Visitor<'de> for NameVisitor<'_> {
     type Value = Name;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,12 +217,10 @@ impl<'de> Visitor<'de> for NameVisitor {
     accept_scalars!(Name::Other);
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
-        Ok(match name {
-            "id" => Name::Id,
-            "event_id" => Name::EventId,
-            "type" => Name::Type,
-            "challenge" => Name::Challenge,
-            _ => Name::Other,
+        Ok(match Name::of(name) {
+            Some(known) => known,
+            None if self.wanted == Some(name) => Name::Wanted,
+            None => Name::Other,
         })
     }
 
@@ -275,6 +324,32 @@ mod tests {
             assert_eq!(read(body), None, "{body:?}");
         }
         assert_eq!(read(b" {} "), Some(BodyFields::default()));
+    }
+
+    #[test]
+    fn a_named_field_is_read_beside_the_usual_ones() {
+        let body = br#"{"notification_id":"ntf_1","id":"x","nested":{"notification_id":"inner"}}"#;
+        let fields = read_with(body, Some("notification_id")).expect("object");
+        assert_eq!(fields.get("notification_id"), Some("ntf_1"));
+        assert_eq!(fields.get("id"), Some("x"));
+        assert_eq!(fields.get("other"), None, "only the field asked for");
+        assert_eq!(read(body).expect("object").get("notification_id"), None);
+        // A usual field asked for by name is the usual field.
+        let fields = read_with(body, Some("id")).expect("object");
+        assert_eq!((fields.get("id"), &fields.named), (Some("x"), &None));
+        for (body, why) in [
+            (&br#"{"notification_id":12}"#[..], "not a string"),
+            (
+                br#"{"nested":{"notification_id":"inner"}}"#,
+                "not top-level",
+            ),
+            (br#"{}"#, "absent"),
+        ] {
+            let fields = read_with(body, Some("notification_id")).expect("object");
+            assert_eq!(fields.get("notification_id"), None, "{why}");
+        }
+        let last = read_with(br#"{"k":"a","k":"b"}"#, Some("k")).expect("object");
+        assert_eq!(last.get("k"), Some("b"), "the last of repeated fields");
     }
 
     #[test]

@@ -413,6 +413,7 @@ impl Config {
                 vec![Route {
                     path,
                     scheme: Scheme::StandardWebhooks,
+                    hmac: None,
                     keys,
                     origin_url,
                     origin_key,

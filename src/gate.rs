@@ -11,7 +11,7 @@ use crate::body_fields::{self, BodyFields};
 use crate::config::Config;
 use crate::keys::{find_match, fingerprint, fingerprint_with, id_fingerprint};
 use crate::mac::{KeyUse, Mac};
-use crate::origin::{build_forward, resign, Origin, OriginError};
+use crate::origin::{build_forward, resign, HeaderName, Origin, OriginError};
 use crate::outcome::Outcome;
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
 use crate::replay::cooldown::CoolDown;
@@ -51,6 +51,10 @@ pub trait Incoming {
     type Body: BodyBytes;
     fn method(&self) -> &str;
     fn path(&self) -> &str;
+    /// The request's whole URL as the Worker sees it (scheme, host, path and
+    /// query), for `hmac` routes that sign `{url}` without a `public_url`:
+    /// asked for only then, so other deliveries never copy it.
+    fn url(&self) -> String;
     /// A header's value, by lowercase name.
     fn header(&self, name: &str) -> Option<String>;
     /// Reads the whole body, whatever `Content-Length` and
@@ -164,33 +168,34 @@ struct Verified<B> {
     key: String,
     stamp: Option<Stamp>,
     content_type: Option<String>,
-    sender_headers: Vec<(&'static str, String)>,
+    sender_headers: Vec<(HeaderName, String)>,
     event_type: Option<String>,
     challenge: Option<String>,
     body: B,
 }
 
 /// Every request header hookgate reads, for the routes of `config`: each
-/// scheme's signature, event and forwarded headers, the body's framing and
-/// type, and the admin API's `authorization`. The entry reads just these from
-/// the runtime, a lookup each: walking every header made a sorted copy of
-/// them all and copied into wasm what hookgate never looks at (a large
-/// cookie, say). The gate's tests hold every read to this list.
-pub fn header_names(config: &Config) -> Vec<&'static str> {
+/// scheme's signature, event and forwarded headers (an `hmac` route's as its
+/// settings name them), the body's framing and type, and the admin API's
+/// `authorization`. The entry reads just these from the runtime, a lookup
+/// each: walking every header made a sorted copy of them all and copied into
+/// wasm what hookgate never looks at (a large cookie, say). The gate's tests
+/// hold every read to this list.
+pub fn header_names(config: &Config) -> Vec<&str> {
     let mut names = vec!["content-length", "content-type", "authorization"];
     for route in &config.routes {
-        let scheme = route.scheme;
-        let key_header = match scheme.key_source() {
+        let sender = route.sender();
+        let key_header = match sender.key_source() {
             KeySource::SignatureAndHeader(name) => Some(name),
             _ => None,
         };
-        for name in scheme
+        for name in sender
             .forwarded_headers()
-            .iter()
-            .chain(&scheme.event_header())
-            .chain(&key_header)
+            .into_iter()
+            .chain(sender.event_header())
+            .chain(key_header)
         {
-            if !names.contains(name) {
+            if !names.contains(&name) {
                 names.push(name);
             }
         }
@@ -326,7 +331,7 @@ async fn deliver<B, S, M, O, Q, C, D>(
             headers: verified
                 .sender_headers
                 .into_iter()
-                .map(|(name, value)| (name.to_owned(), value))
+                .map(|(name, value)| (name.into_owned(), value))
                 .collect(),
             event_type: verified.event_type,
             body: verified.body,
@@ -436,8 +441,9 @@ where
     }
 
     let scheme = route.scheme;
-    let signed = scheme
-        .read(&|name| request.header(name))
+    let sender = route.sender();
+    let signed = sender
+        .read(&|name| request.header(name), &|| request.url())
         .map_err(rejection)?;
     let tolerance = limits.tolerance_seconds;
     let started = clock.now_ms();
@@ -469,19 +475,23 @@ where
     }
 
     let tags = mac
-        .tags(index, KeyUse::Sender, &signed.prefix, &body)
+        .tags(index, KeyUse::Sender, &signed.prefix, &body, &signed.suffix)
         .await
         .map_err(|_| Outcome::Internal)?;
     let matched = find_match(&signed.candidates, &tags).ok_or(Outcome::BadSignature)?;
 
-    let key_source = scheme.key_source();
-    let wants_fields = matches!(key_source, KeySource::BodyField(_))
+    let key_source = sender.key_source();
+    let key_field = match key_source {
+        KeySource::BodyField(name) => Some(name),
+        _ => None,
+    };
+    let wants_fields = key_field.is_some()
         || scheme == Scheme::Slack
         // A filtered route must know every event's type, whatever its size.
         || (scheme.event_header().is_none()
             && (body.len() <= TYPE_SCAN_MAX_BYTES || route.events.is_some()));
     let fields = if wants_fields {
-        body_fields::read(&body.bytes()).unwrap_or_default()
+        body_fields::read_with(&body.bytes(), key_field).unwrap_or_default()
     } else {
         BodyFields::default()
     };
@@ -513,7 +523,7 @@ where
             None
         };
 
-    let sender_headers = scheme.sender_headers(&|name| request.header(name));
+    let sender_headers = sender.sender_headers(&|name| request.header(name));
 
     Ok(Verified {
         key,

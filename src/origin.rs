@@ -12,13 +12,18 @@ use crate::mac::{KeyUse, Mac};
 use crate::ports::Clock;
 use crate::route::Route;
 use crate::schemes::{standard_webhooks, Scheme};
+use std::borrow::Cow;
+
+/// A header's name: one hookgate knows (`'static`), or one an `hmac` route's
+/// settings name.
+pub type HeaderName = Cow<'static, str>;
 
 /// The request hookgate makes to the origin: always a POST to the route's
 /// origin URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward<B> {
     pub url: String,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(HeaderName, String)>,
     pub body: B,
 }
 
@@ -54,28 +59,35 @@ pub trait Origin<B> {
 /// so every origin, whatever the sender, verifies one scheme with one
 /// library and a key that never left the operator's hands; on a Standard
 /// Webhooks route they replace the sender's (an origin verifying with its
-/// own key must not find the sender's signature first).
-pub fn build_forward<B>(
+/// own key must not find the sender's signature first), and on an `hmac`
+/// route any sender header of the same name as one of them is dropped (a
+/// route may describe a Standard Webhooks sender as `hmac`).
+pub fn build_forward<B, N: Into<HeaderName>>(
     route: &Route,
     content_type: Option<String>,
-    sender_headers: Vec<(&'static str, String)>,
+    sender_headers: Vec<(N, String)>,
     body: B,
     resigned: Option<Resigned>,
 ) -> Forward<B> {
     let mut headers = Vec::with_capacity(sender_headers.len() + 4);
     if let Some(content_type) = content_type {
-        headers.push(("content-type", content_type));
+        headers.push((Cow::Borrowed("content-type"), content_type));
     }
     let replaced = resigned.is_some() && route.scheme == Scheme::StandardWebhooks;
     if !replaced {
-        headers.extend(sender_headers);
+        let ours = |name: &str| resigned.is_some() && standard_webhooks::RESIGNED.contains(&name);
+        headers.extend(
+            sender_headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value))
+                .filter(|(name, _)| !ours(name)),
+        );
     }
     if let Some(resigned) = resigned {
-        headers.extend(standard_webhooks::headers_for(
-            &resigned.id,
-            resigned.timestamp,
-            &resigned.tag,
-        ));
+        headers.extend(
+            standard_webhooks::headers_for(&resigned.id, resigned.timestamp, &resigned.tag)
+                .map(|(name, value)| (Cow::Borrowed(name), value)),
+        );
     }
     Forward {
         url: route.origin_url.clone(),
@@ -100,7 +112,7 @@ pub async fn resign<B, M: Mac<B>, C: Clock>(
     }
     let timestamp = clock.now_ms().div_euclid(1000);
     let prefix = standard_webhooks::prefix(key, timestamp);
-    match mac.tags(index, KeyUse::Origin, &prefix, body).await {
+    match mac.tags(index, KeyUse::Origin, &prefix, body, b"").await {
         Ok(tags) => match tags.first() {
             Some(tag) => Ok(Some(Resigned {
                 id: key.to_owned(),
@@ -217,10 +229,10 @@ mod tests {
         let resigned = Resigned {
             id: "sig_1".into(),
             timestamp: 1,
-            tag: [0; 32],
+            tag: [0; 32].into(),
         };
         let forward = build_forward(&route, None, github, b"{}".to_vec(), Some(resigned));
-        let names: Vec<_> = forward.headers.iter().map(|(n, _)| *n).collect();
+        let names: Vec<_> = forward.headers.iter().map(|(n, _)| n.as_ref()).collect();
         assert_eq!(
             names,
             [

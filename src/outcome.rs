@@ -73,7 +73,8 @@ pub enum Outcome {
 pub const RETRY_AFTER_SECONDS: u32 = 30;
 
 use crate::json;
-use crate::schemes::{standard_webhooks, Scheme};
+use crate::schemes::{standard_webhooks, Scheme, Sender};
+use std::borrow::Cow;
 
 /// The HTTP answer for one outcome, free of any worker type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,8 +144,18 @@ impl Outcome {
 
     /// A human sentence for the problem body. Fixed text only: no header
     /// value, signature, secret or origin body can reach a sender through
-    /// it. Texts that name headers come from the route's scheme.
-    fn detail(self, scheme: Option<Scheme>) -> &'static str {
+    /// it. Texts that name headers come from the route's scheme, or from an
+    /// `hmac` route's settings (header names, never values).
+    fn detail(self, sender: Option<Sender<'_>>) -> Cow<'static, str> {
+        match (self, sender) {
+            (Outcome::MissingHeader, Some(sender)) => sender.missing_header_detail(),
+            (Outcome::BadSignature, Some(sender)) => sender.bad_signature_detail(),
+            _ => Cow::Borrowed(self.fixed_detail()),
+        }
+    }
+
+    /// [`Outcome::detail`] without a route.
+    fn fixed_detail(self) -> &'static str {
         match self {
             Outcome::Delivered => "The event was verified and delivered.",
             Outcome::AlreadyDelivered => {
@@ -165,18 +176,12 @@ impl Outcome {
             Outcome::TooLarge => "The body is larger than this endpoint accepts.",
             Outcome::BadBody => "The request body could not be read.",
             Outcome::BodyTimeout => "The request body took too long to arrive.",
-            Outcome::MissingHeader => match scheme {
-                Some(scheme) => scheme.missing_header_detail(),
-                None => "A signature header is required.",
-            },
+            Outcome::MissingHeader => "A signature header is required.",
             Outcome::BadId => standard_webhooks::BAD_ID,
             Outcome::BadTimestamp => "The signature's timestamp must be a whole number in plain digits, without a leading zero.",
             Outcome::StaleTimestamp => "The signature's timestamp is too far in the past.",
             Outcome::FutureTimestamp => "The signature's timestamp is too far in the future.",
-            Outcome::BadSignature => match scheme {
-                Some(scheme) => scheme.bad_signature_detail(),
-                None => "No signature matches.",
-            },
+            Outcome::BadSignature => "No signature matches.",
             Outcome::OriginFailed => "The origin did not accept the event; retry later.",
             Outcome::OriginTimeout => "The origin did not answer in time; retry later.",
             Outcome::StoreUnavailable => {
@@ -198,6 +203,12 @@ impl Outcome {
     /// [`Outcome::answer`], with the wait a cool-down asks for: a
     /// `retry_after` of its own replaces the usual [`RETRY_AFTER_SECONDS`].
     pub fn answer_after(self, scheme: Option<Scheme>, retry_after: Option<u64>) -> Answer {
+        self.answer_to(scheme.map(Sender::Named), retry_after)
+    }
+
+    /// [`Outcome::answer_after`] for a route's sender: an `hmac` route's
+    /// problem texts name the headers its settings name.
+    pub fn answer_to(self, sender: Option<Sender<'_>>, retry_after: Option<u64>) -> Answer {
         let status = self.status();
         let mut headers = Vec::new();
         if matches!(
@@ -221,7 +232,7 @@ impl Outcome {
                 headers,
             };
         }
-        let mut answer = problem(status, self.reason(), self.detail(scheme));
+        let mut answer = problem(status, self.reason(), &self.detail(sender));
         answer.headers = headers;
         answer
     }

@@ -179,7 +179,7 @@ where
     // gate's did: a message queued by an older version, or by hand, brings
     // nothing the origin should not see.
     let headers = &message.headers;
-    let sender_headers = route.scheme.sender_headers(&|name| {
+    let sender_headers = route.sender().sender_headers(&|name| {
         headers
             .iter()
             .find(|(held, _)| held == name)
@@ -303,7 +303,11 @@ mod tests {
         );
         let received = rig.origin.received.borrow();
         assert_eq!(received.len(), 1);
-        let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
+        let names: Vec<_> = received[0]
+            .headers
+            .iter()
+            .map(|(n, _)| n.as_ref())
+            .collect();
         assert_eq!(
             names,
             [
@@ -356,7 +360,11 @@ mod tests {
         ];
         assert_eq!(rig.consume(held, 1).consumed, Consumed::Delivered);
         let received = rig.origin.received.borrow();
-        let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
+        let names: Vec<_> = received[0]
+            .headers
+            .iter()
+            .map(|(n, _)| n.as_ref())
+            .collect();
         assert_eq!(names, ["content-type", "svix-id", "svix-signature"]);
     }
 

@@ -6,7 +6,8 @@
 //! takes the list `routes` made. Nothing here reads a setting.
 
 use crate::keys::SigningKey;
-use crate::schemes::Scheme;
+use crate::schemes::hmac::HmacSpec;
+use crate::schemes::{Scheme, Sender};
 
 /// One path that accepts deliveries: its sender's scheme and keys, where
 /// verified events go, and its limits.
@@ -15,6 +16,11 @@ pub struct Route {
     /// The exact request path.
     pub path: String,
     pub scheme: Scheme,
+    /// What an `hmac` route's fields say about its sender; `None` for the
+    /// named schemes. Beside `scheme` rather than inside it so `Scheme`
+    /// stays a `Copy` name (logs, counts, answers and the delivery log copy
+    /// it about); [`Route::sender`] joins the two.
+    pub hmac: Option<HmacSpec>,
     /// The keys deliveries may be signed with (several during a rotation).
     pub keys: Vec<SigningKey>,
     /// Where verified deliveries go; fixed, never taken from a request.
@@ -110,6 +116,16 @@ impl EventFilter {
 }
 
 impl Route {
+    /// What this route verifies with. The description counts only on a
+    /// route named `hmac`, and a route named `hmac` without one verifies
+    /// nothing ([`Scheme::Hmac`]): a route built wrong fails closed.
+    pub fn sender(&self) -> Sender<'_> {
+        match (self.scheme, &self.hmac) {
+            (Scheme::Hmac, Some(spec)) => Sender::Hmac(spec),
+            (scheme, _) => Sender::Named(scheme),
+        }
+    }
+
     /// The text the replay store keys on for a replay key of this route.
     /// Route paths hold no space (see [`crate::setting::check_path`]), so `path + " " + key`
     /// can never equal another route's text.

@@ -17,12 +17,14 @@
 //! route's field given twice is caught instead of the second silently
 //! replacing the first.
 
+use crate::keys::Algorithm;
 use crate::route::{Delivery, EventFilter, Limits, QueuePolicy, Route};
+use crate::schemes::hmac::{Encoding, HmacSpec, KeyEncoding, Part, Template, Unit};
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
-    check_origin_url, check_path, dedupe_number, near_miss, parse_number, ConfigError, Number,
-    Place, Rule, StoreKind, FIELDS, MAX_BODY, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE,
-    TOLERANCE,
+    check_header_name, check_origin_url, check_path, dedupe_number, near_miss, parse_number,
+    ConfigError, Number, Place, Rule, StoreKind, FIELDS, HMAC_FIELDS, MAX_BODY, ORIGIN_TIMEOUT,
+    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
 };
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -216,6 +218,14 @@ fn route(
         }
         Some(_) => return Err(fail("scheme", Rule::Type("text: the scheme's name"))),
     };
+    let hmac = if scheme == Scheme::Hmac {
+        Some(hmac_spec(fields, fail)?)
+    } else {
+        if let Some(name) = HMAC_FIELDS.iter().find(|name| field(name).is_some()) {
+            return Err(fail(name, Rule::HmacOnly));
+        }
+        None
+    };
 
     let names: Vec<&str> = match field("secret") {
         None => return Err(fail("secret", Rule::Required)),
@@ -240,11 +250,11 @@ fn route(
     let mut keys = Vec::new();
     for name in names {
         let value = bound(name, secret).map_err(|rule| fail("secret", rule))?;
-        keys.extend(
-            scheme
-                .parse_keys(&value)
-                .map_err(|e| fail("secret", Rule::Key(e)))?,
-        );
+        let parsed = match &hmac {
+            Some(spec) => spec.key_encoding.parse_keys(&value),
+            None => scheme.parse_keys(&value),
+        };
+        keys.extend(parsed.map_err(|e| fail("secret", Rule::Key(e)))?);
     }
 
     let origin_url = match field("origin") {
@@ -310,6 +320,7 @@ fn route(
     Ok(Route {
         path: path.to_owned(),
         scheme,
+        hmac,
         keys,
         origin_url,
         origin_key,
@@ -354,6 +365,189 @@ fn event_filter(value: &Raw) -> Option<EventFilter> {
         patterns.push(pattern.clone());
     }
     Some(EventFilter { patterns })
+}
+
+/// An `hmac` route's description of its sender, every field checked: the
+/// header names, the choices, the template, and that every part the
+/// template signs has its header and every header field is signed.
+fn hmac_spec(
+    fields: &[(String, Raw)],
+    fail: &dyn Fn(&'static str, Rule) -> ConfigError,
+) -> Result<HmacSpec, ConfigError> {
+    let text = |name: &'static str, expected: &'static str| match fields
+        .iter()
+        .find(|(field, _)| field == name)
+        .map(|(_, value)| value)
+    {
+        None => Ok(None),
+        Some(Raw::Text(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(fail(name, Rule::Type(expected))),
+    };
+    let header = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        text(name, "text: a header name")?
+            .map(|value| check_header_name(value).map_err(|rule| fail(name, rule)))
+            .transpose()
+    };
+    fn choice<T>(
+        given: Option<&str>,
+        parse: fn(&str) -> Option<T>,
+        default: T,
+        fail: impl FnOnce() -> ConfigError,
+    ) -> Result<T, ConfigError> {
+        match given {
+            None => Ok(default),
+            Some(name) => parse(name).ok_or_else(fail),
+        }
+    }
+
+    let signature_header =
+        header("signature_header")?.ok_or_else(|| fail("signature_header", Rule::Required))?;
+    let signature_prefix = text(
+        "signature_prefix",
+        "text: what the sender writes before the signature",
+    )?
+    .unwrap_or_default();
+    let printable = signature_prefix.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !printable || signature_prefix.starts_with(' ') {
+        return Err(fail(
+            "signature_prefix",
+            Rule::Type("printable ASCII text that does not start with a space"),
+        ));
+    }
+    let algorithm = choice(
+        text("algorithm", "text: sha256, sha1 or sha512")?,
+        Algorithm::from_name,
+        Algorithm::Sha256,
+        || {
+            fail(
+                "algorithm",
+                Rule::Choice("sha256 (the default), sha1 or sha512"),
+            )
+        },
+    )?;
+    let encoding = choice(
+        text("encoding", "text: hex, base64 or base64url")?,
+        Encoding::from_name,
+        Encoding::Hex,
+        || {
+            fail(
+                "encoding",
+                Rule::Choice("hex (the default), base64 or base64url"),
+            )
+        },
+    )?;
+    let template = match text("signed", "text: a template such as \"{timestamp}.{body}\"")? {
+        None => Template::body_only(),
+        Some(source) => Template::parse(source).map_err(|e| fail("signed", Rule::Template(e)))?,
+    };
+    let timestamp_header = header("timestamp_header")?;
+    let timestamp_unit = choice(
+        text("timestamp_unit", "text: seconds or milliseconds")?,
+        Unit::from_name,
+        Unit::Seconds,
+        || {
+            fail(
+                "timestamp_unit",
+                Rule::Choice("seconds (the default) or milliseconds"),
+            )
+        },
+    )?;
+    let id_header = header("id_header")?;
+    let key_encoding = choice(
+        text("key_encoding", "text: text, base64, hex or whsec")?,
+        KeyEncoding::from_name,
+        KeyEncoding::Text,
+        || {
+            fail(
+                "key_encoding",
+                Rule::Choice("text (the default), base64, hex or whsec"),
+            )
+        },
+    )?;
+    let replay_key_field = text("replay_key_field", "text: a top-level field of the body")?;
+    if replay_key_field == Some("") {
+        return Err(fail("replay_key_field", Rule::Required));
+    }
+    let public_url = text("public_url", "text: an http(s) URL")?.map(str::trim);
+    if let Some(url) = public_url {
+        check_origin_url(url).map_err(|e| fail("public_url", Rule::Url(e)))?;
+    }
+
+    // Every header named once, every signed part with its header, every
+    // field that names something signed.
+    if timestamp_header.is_some() && timestamp_header.as_deref() == Some(signature_header.as_str())
+    {
+        return Err(fail("timestamp_header", Rule::SameHeader));
+    }
+    if id_header.is_some()
+        && (id_header.as_ref() == Some(&signature_header) || id_header == timestamp_header)
+    {
+        return Err(fail("id_header", Rule::SameHeader));
+    }
+    let signs = |part: Part| template.signs(&part);
+    if signs(Part::Timestamp) && timestamp_header.is_none() {
+        return Err(fail(
+            "signed",
+            Rule::NeedsField(
+                "it signs {timestamp}, but the route sets no timestamp_header to read it from",
+            ),
+        ));
+    }
+    if signs(Part::Id) && id_header.is_none() {
+        return Err(fail(
+            "signed",
+            Rule::NeedsField("it signs {id}, but the route sets no id_header to read it from"),
+        ));
+    }
+    if timestamp_header.is_some() && !signs(Part::Timestamp) {
+        return Err(fail(
+            "timestamp_header",
+            Rule::Unused(
+                "signed has no {timestamp}: a timestamp the sender does not sign bounds nothing, \
+                 since whoever replays a delivery can rewrite it; sign it or remove the field",
+            ),
+        ));
+    }
+    if fields.iter().any(|(name, _)| name == "timestamp_unit") && timestamp_header.is_none() {
+        return Err(fail(
+            "timestamp_unit",
+            Rule::Unused("the route has no timestamp_header whose unit it would be"),
+        ));
+    }
+    if id_header.is_some() && !signs(Part::Id) {
+        return Err(fail(
+            "id_header",
+            Rule::Unused(
+                "signed has no {id}: an id the sender does not sign keys nothing, since whoever \
+                 replays a delivery can write any id there; sign it or remove the field",
+            ),
+        ));
+    }
+    if replay_key_field.is_some() && signs(Part::Id) {
+        return Err(fail(
+            "replay_key_field",
+            Rule::Unused("the signed id ({id} in signed) keys replays already"),
+        ));
+    }
+    if public_url.is_some() && !signs(Part::Url) {
+        return Err(fail(
+            "public_url",
+            Rule::Unused("signed has no {url}, so no URL is signed"),
+        ));
+    }
+    Ok(HmacSpec {
+        signature_header,
+        signature_prefix: signature_prefix.to_owned(),
+        algorithm,
+        encoding,
+        template,
+        timestamp_header,
+        timestamp_unit,
+        id_header,
+        key_encoding,
+        replay_key_field: replay_key_field.map(str::to_owned),
+        public_url: public_url.map(str::to_owned),
+    })
 }
 
 /// Reads a secret a route names. A name is letters, digits and `_`: anything
@@ -780,5 +974,274 @@ mod tests {
         }
         let error = read(&with("[]")).expect_err("invalid").to_string();
         assert!(error.contains("field events"), "{error}");
+    }
+
+    /// An `hmac` route's fields, as JSON, with `secret` and `origin` set.
+    fn hmac_route(fields: &str) -> String {
+        let comma = if fields.is_empty() { "" } else { ", " };
+        format!(
+            r#"{{"/h": {{"scheme": "hmac", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/"{comma}{fields}}}}}"#
+        )
+    }
+
+    #[test]
+    fn an_hmac_route_carries_its_senders_description() {
+        let config = read(&hmac_route(
+            r#""signature_header": "X-Zendesk-Webhook-Signature", "encoding": "base64",
+               "signed": "{timestamp}{body}", "timestamp_header": "X-Zendesk-Webhook-Signature-Timestamp",
+               "timestamp_unit": "milliseconds", "algorithm": "sha512", "replay_key_field": "event_id""#,
+        ))
+        .expect("valid");
+        let route = &config.routes[0];
+        assert_eq!(route.scheme, Scheme::Hmac);
+        let spec = route.hmac.as_ref().expect("a description");
+        assert_eq!(
+            spec.signature_header, "x-zendesk-webhook-signature",
+            "lower case"
+        );
+        assert_eq!(
+            spec.timestamp_header.as_deref(),
+            Some("x-zendesk-webhook-signature-timestamp")
+        );
+        assert_eq!(spec.encoding, Encoding::Base64);
+        assert_eq!(spec.algorithm, Algorithm::Sha512);
+        assert_eq!(spec.timestamp_unit, Unit::Milliseconds);
+        assert_eq!(spec.template.before, vec![Part::Timestamp]);
+        assert_eq!(spec.replay_key_field.as_deref(), Some("event_id"));
+        assert_eq!(route.keys[0].as_bytes(), GITHUB_SECRET.as_bytes());
+        assert!(matches!(route.sender(), crate::schemes::Sender::Hmac(_)));
+
+        // Every other field has its default.
+        let config = read(&hmac_route(r#""signature_header": "linear-signature""#)).expect("valid");
+        let spec = config.routes[0].hmac.as_ref().expect("a description");
+        assert_eq!(spec, &HmacSpec::new("linear-signature"));
+    }
+
+    /// Each field of an hmac route is checked, and a bad one is named with
+    /// its route; the value is never shown.
+    #[test]
+    fn each_bad_hmac_field_names_the_route_and_the_field() {
+        let sig = r#""signature_header": "x-sig""#;
+        let cases: Vec<(String, &str, Rule)> = vec![
+            (String::new(), "signature_header", Rule::Required),
+            (r#""signature_header": 7"#.into(), "signature_header", Rule::Type("text: a header name")),
+            (r#""signature_header": "x sig""#.into(), "signature_header", Rule::HeaderName),
+            (r#""signature_header": "x-sig:""#.into(), "signature_header", Rule::HeaderName),
+            (r#""signature_header": """#.into(), "signature_header", Rule::HeaderName),
+            (r#""signature_header": "Content-Type""#.into(), "signature_header", Rule::ReservedHeader),
+            (r#""signature_header": "cookie""#.into(), "signature_header", Rule::ReservedHeader),
+            (
+                format!(r#"{sig}, "signature_prefix": " sha256=""#),
+                "signature_prefix",
+                Rule::Type("printable ASCII text that does not start with a space"),
+            ),
+            (
+                format!(r#"{sig}, "signature_prefix": "sha256=\n""#),
+                "signature_prefix",
+                Rule::Type("printable ASCII text that does not start with a space"),
+            ),
+            (
+                format!(r#"{sig}, "algorithm": "SHA256""#),
+                "algorithm",
+                Rule::Choice("sha256 (the default), sha1 or sha512"),
+            ),
+            (
+                format!(r#"{sig}, "algorithm": "md5""#),
+                "algorithm",
+                Rule::Choice("sha256 (the default), sha1 or sha512"),
+            ),
+            (
+                format!(r#"{sig}, "encoding": "base32""#),
+                "encoding",
+                Rule::Choice("hex (the default), base64 or base64url"),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{timestamp}}.""#),
+                "signed",
+                Rule::Template(crate::schemes::hmac::TemplateError::NoBody),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{body}}{{body}}""#),
+                "signed",
+                Rule::Template(crate::schemes::hmac::TemplateError::BodyTwice),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{nonce}}{{body}}""#),
+                "signed",
+                Rule::Template(crate::schemes::hmac::TemplateError::UnknownPart),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{body""#),
+                "signed",
+                Rule::Template(crate::schemes::hmac::TemplateError::Unbalanced),
+            ),
+            (format!(r#"{sig}, "signed": ["{{body}}"]"#), "signed", Rule::Type("text: a template such as \"{timestamp}.{body}\"")),
+            (
+                format!(r#"{sig}, "signed": "{{timestamp}}.{{body}}""#),
+                "signed",
+                Rule::NeedsField("it signs {timestamp}, but the route sets no timestamp_header to read it from"),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{id}}{{body}}""#),
+                "signed",
+                Rule::NeedsField("it signs {id}, but the route sets no id_header to read it from"),
+            ),
+            (
+                format!(r#"{sig}, "timestamp_header": "x-ts""#),
+                "timestamp_header",
+                Rule::Unused(
+                    "signed has no {timestamp}: a timestamp the sender does not sign bounds nothing, \
+                     since whoever replays a delivery can rewrite it; sign it or remove the field",
+                ),
+            ),
+            (
+                format!(r#"{sig}, "id_header": "x-id""#),
+                "id_header",
+                Rule::Unused(
+                    "signed has no {id}: an id the sender does not sign keys nothing, since whoever \
+                     replays a delivery can write any id there; sign it or remove the field",
+                ),
+            ),
+            (
+                format!(r#"{sig}, "timestamp_unit": "milliseconds""#),
+                "timestamp_unit",
+                Rule::Unused("the route has no timestamp_header whose unit it would be"),
+            ),
+            (
+                format!(
+                    r#"{sig}, "signed": "{{timestamp}}{{body}}", "timestamp_header": "x-ts", "timestamp_unit": "ms""#
+                ),
+                "timestamp_unit",
+                Rule::Choice("seconds (the default) or milliseconds"),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{timestamp}}{{body}}", "timestamp_header": "X-Sig""#),
+                "timestamp_header",
+                Rule::SameHeader,
+            ),
+            (
+                format!(
+                    r#"{sig}, "signed": "{{id}}{{timestamp}}{{body}}", "timestamp_header": "x-ts", "id_header": "x-ts""#
+                ),
+                "id_header",
+                Rule::SameHeader,
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{id}}{{body}}", "id_header": "x-id", "replay_key_field": "id""#),
+                "replay_key_field",
+                Rule::Unused("the signed id ({id} in signed) keys replays already"),
+            ),
+            (format!(r#"{sig}, "replay_key_field": """#), "replay_key_field", Rule::Required),
+            (
+                format!(r#"{sig}, "key_encoding": "raw""#),
+                "key_encoding",
+                Rule::Choice("text (the default), base64, hex or whsec"),
+            ),
+            (
+                format!(r#"{sig}, "key_encoding": "base64""#),
+                "secret",
+                Rule::Key(KeyError::NotBase64),
+            ),
+            (
+                format!(r#"{sig}, "key_encoding": "hex""#),
+                "secret",
+                Rule::Key(KeyError::NotHex),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{url}}{{body}}", "public_url": "ftp://x/""#),
+                "public_url",
+                Rule::Url(crate::setting::UrlRule::NotHttp),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{url}}{{body}}", "public_url": "https://x/hook#frag""#),
+                "public_url",
+                Rule::Url(crate::setting::UrlRule::Fragment),
+            ),
+            (
+                format!(r#"{sig}, "public_url": "https://x/hook""#),
+                "public_url",
+                Rule::Unused("signed has no {url}, so no URL is signed"),
+            ),
+        ];
+        for (fields, field, rule) in cases {
+            let (path, got_field, got_rule) = failure(&hmac_route(&fields));
+            assert_eq!(
+                (path.as_str(), got_field, &got_rule),
+                ("/h", field, &rule),
+                "{fields}"
+            );
+            let text = read(&hmac_route(&fields)).expect_err("invalid").to_string();
+            assert!(
+                text.starts_with("setting ROUTES, route \"/h\", field "),
+                "{text}"
+            );
+            assert!(!text.contains(GITHUB_SECRET), "{text}");
+        }
+    }
+
+    #[test]
+    fn hmac_fields_belong_to_hmac_routes() {
+        for field in HMAC_FIELDS {
+            let routes = format!(
+                r#"{{"/g": {{"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "{field}": "x"}}}}"#
+            );
+            assert_eq!(
+                failure(&routes),
+                ("/g".to_owned(), *field, Rule::HmacOnly),
+                "{field}"
+            );
+            assert!(FIELDS.contains(field), "{field} is a route field");
+        }
+        assert!(read(&hmac_route(r#""signature_header": "x-sig""#)).is_ok());
+    }
+
+    #[test]
+    fn hmac_keys_are_read_in_the_routes_key_encoding() {
+        let mut map = settings(&hmac_route(
+            r#""signature_header": "x-sig", "key_encoding": "hex""#,
+        ));
+        map.insert(
+            "GITHUB_WEBHOOK_SECRET".to_owned(),
+            "000102030405060708090a0b0c0d0e0f 101112131415161718191A1B1C1D1E1F".to_owned(),
+        );
+        let config = Config::from_settings(|name| map.get(name).cloned()).expect("valid");
+        let keys = &config.routes[0].keys;
+        assert_eq!(keys.len(), 2, "two keys in one secret: a rotation");
+        assert_eq!(keys[1].as_bytes()[15], 0x1f);
+        let config = read(&hmac_route(
+            r#""signature_header": "x-sig", "key_encoding": "whsec""#,
+        ))
+        .map(drop);
+        assert!(config.is_err(), "a raw secret is no whsec key");
+        let (_, field, rule) = failure(&hmac_route(
+            r#""signature_header": "x-sig", "key_encoding": "whsec""#,
+        ));
+        assert_eq!((field, rule), ("secret", Rule::Key(KeyError::NotBase64)));
+    }
+
+    #[test]
+    fn misspelled_hmac_fields_are_named() {
+        for (typo, meant) in [
+            ("signature-header", "signature_header"),
+            ("Signature_Prefix", "signature_prefix"),
+            ("timestamp_headr", "timestamp_header"),
+            ("algoritm", "algorithm"),
+            ("sign", "signed"),
+            ("replay_key_feild", "replay_key_field"),
+            ("public-url", "public_url"),
+        ] {
+            let error = read(&hmac_route(&format!(
+                r#""signature_header": "x", "{typo}": "y""#
+            )))
+            .expect_err("misspelled");
+            assert_eq!(
+                error.rule,
+                Rule::MisspelledField {
+                    given: typo.to_owned(),
+                    meant
+                },
+                "{typo}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 use crate::keys::KeyError;
 use crate::route::MAX_RETRY_DELAY_SECONDS;
+use crate::schemes::hmac::TemplateError;
 use crate::schemes::Scheme;
 
 /// Workers KV refuses expirations shorter than this.
@@ -124,6 +125,35 @@ pub enum Rule {
     /// later, when the sender's timestamp is stale, so it must carry
     /// hookgate's fresh signature.
     QueueNeedsOriginSecret,
+    /// A field of the `hmac` scheme ([`HMAC_FIELDS`]) on a route of another
+    /// scheme, whose signature is fixed in code: it would be ignored.
+    HmacOnly,
+    /// A value that is none of the field's choices (the text lists them):
+    /// `algorithm`, `encoding`, `timestamp_unit`, `key_encoding`.
+    Choice(&'static str),
+    /// An `hmac` route's `signed` template that does not parse.
+    Template(TemplateError),
+    /// The template signs a part whose header the route does not name
+    /// (`{timestamp}` without `timestamp_header`, `{id}` without
+    /// `id_header`): there would be nothing to sign it with. The text says
+    /// which.
+    NeedsField(&'static str),
+    /// A field that would change nothing, because the template does not sign
+    /// what it names (`timestamp_header` without `{timestamp}`, `id_header`
+    /// without `{id}`, `public_url` without `{url}`), or another field
+    /// decides already. An unsigned timestamp or id would look like a check
+    /// and be none, since whoever replays a delivery can rewrite it. The
+    /// text says why.
+    Unused(&'static str),
+    /// Not an HTTP header name (letters, digits and ``!#$%&'*+-.^_`|~``).
+    HeaderName,
+    /// A header the runtime or hookgate writes itself, or that carries the
+    /// client's session (`content-length`, `content-type`, `host`,
+    /// `transfer-encoding`, `connection`, `cookie`): no signature travels in
+    /// it, and it must not be forwarded as the sender's.
+    ReservedHeader,
+    /// Two of a route's header fields name the same header.
+    SameHeader,
 }
 
 /// How an origin URL is wrong.
@@ -264,6 +294,20 @@ impl std::fmt::Display for Rule {
                 "it holds only spaces; give it routes, or remove it (or leave it empty) to use \
                  the single-route settings",
             ),
+            Rule::HmacOnly => f.write_str(
+                "only routes with scheme = \"hmac\" take it; the other schemes' signatures are fixed",
+            ),
+            Rule::Choice(choices) => write!(f, "expected {choices}"),
+            Rule::Template(why) => write!(f, "{why}"),
+            Rule::NeedsField(why) | Rule::Unused(why) => f.write_str(why),
+            Rule::HeaderName => f.write_str(
+                "expected a header name (letters, digits and !#$%&'*+-.^_`|~)",
+            ),
+            Rule::ReservedHeader => f.write_str(
+                "the runtime or hookgate writes this header itself, or it carries the client's \
+                 session, so no sender's signature travels in it",
+            ),
+            Rule::SameHeader => f.write_str("another of the route's header fields names this header"),
             Rule::WeakToken => write!(
                 f,
                 "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
@@ -558,4 +602,56 @@ pub const FIELDS: &[&str] = &[
     "queue_max_attempts",
     "queue_retry_base_seconds",
     "events",
+    "signature_header",
+    "signature_prefix",
+    "algorithm",
+    "encoding",
+    "signed",
+    "timestamp_header",
+    "timestamp_unit",
+    "id_header",
+    "key_encoding",
+    "replay_key_field",
+    "public_url",
 ];
+
+/// The fields only an `hmac` route takes (all of them in [`FIELDS`]).
+pub const HMAC_FIELDS: &[&str] = &[
+    "signature_header",
+    "signature_prefix",
+    "algorithm",
+    "encoding",
+    "signed",
+    "timestamp_header",
+    "timestamp_unit",
+    "id_header",
+    "key_encoding",
+    "replay_key_field",
+    "public_url",
+];
+
+/// Headers no sender's signature, timestamp or id may be read from (see
+/// [`Rule::ReservedHeader`]).
+pub const RESERVED_HEADERS: &[&str] = &[
+    "content-length",
+    "content-type",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "cookie",
+];
+
+/// A header name as an `hmac` route names one, in lower case (header names
+/// are case-insensitive, and the gate looks them up in lower case): a token
+/// of RFC 9110's characters, and none of [`RESERVED_HEADERS`].
+pub fn check_header_name(name: &str) -> Result<String, Rule> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || name.len() > 128 || !name.bytes().all(token) {
+        return Err(Rule::HeaderName);
+    }
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_HEADERS.contains(&lower.as_str()) {
+        return Err(Rule::ReservedHeader);
+    }
+    Ok(lower)
+}

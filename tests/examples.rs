@@ -104,15 +104,22 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
 }
 
 /// Checks `routes` (ROUTES as JSON) with test keys bound under every name
-/// the routes give, each in its scheme's format.
+/// the routes give, each in its scheme's format (an `hmac` route's, in its
+/// `key_encoding`).
 fn check_routes(routes: &serde_json::Value, origin: &str) {
     let mut settings: HashMap<String, String> = HashMap::new();
     settings.insert("ROUTES".into(), routes.to_string());
     for (path, route) in routes.as_object().expect("routes are a table") {
         let scheme = route["scheme"].as_str().unwrap_or_default();
-        let key = match scheme {
-            "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "quo-legacy" => "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg=",
+        let key_encoding = route["key_encoding"].as_str().unwrap_or("text");
+        let key = match (scheme, key_encoding) {
+            ("standard-webhooks", _) | ("hmac", "whsec") => {
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            }
+            ("quo-legacy", _) | ("hmac", "base64") => {
+                "R2ZLM2o0bFhBNVpyUnU2NG9mYXQ1MHNyR3pvSUhIVVg="
+            }
+            ("hmac", "hex") => "000102030405060708090a0b0c0d0e0f",
             _ => "a raw secret, as GitHub, Stripe, Slack and Shopify write them",
         };
         let names: Vec<&str> = match &route["secret"] {

@@ -225,8 +225,10 @@ proptest! {
         let header = lookup(headers);
         let keys = [SigningKey::from_bytes(b"some key".to_vec())];
         let _ = gate_verify(scheme, &header, &keys, &body);
-        if let Ok(Signed { stamp, prefix, candidates, id }) = scheme.read(&header) {
+        if let Ok(Signed { stamp, prefix, suffix, candidates, id }) = scheme.read(&header) {
             prop_assert_eq!(stamp.is_some(), scheme.has_timestamp());
+            // The named schemes sign nothing after the body.
+            prop_assert!(suffix.is_empty());
             match scheme {
                 Scheme::StandardWebhooks => {
                     let id = id.expect("a signed id");
@@ -241,6 +243,8 @@ proptest! {
                 }
                 Scheme::Slack => prop_assert!(candidates.len() <= 1),
                 Scheme::QuoLegacy | Scheme::Stripe => prop_assert_eq!(id, None),
+                // Read through its route's description; without one, nothing is read.
+                Scheme::Hmac => prop_assert!(false, "an hmac route without a description read {candidates:?}"),
             }
         }
     }

@@ -1,6 +1,7 @@
-//! Sign, then verify, in every scheme, with fuzzed keys, ids, timestamps and
-//! bodies: what a scheme signs must verify through `Scheme::read` and
-//! `find_match`, and must stop verifying when one byte of the body changes.
+//! Sign, then verify, in every named scheme, with fuzzed keys, ids,
+//! timestamps and bodies: what a scheme signs must verify through
+//! `Scheme::read` and `find_match`, and must stop verifying when one byte of
+//! the body changes. (`hmac` routes have their own target, `hmac`.)
 #![no_main]
 
 use base64::Engine;
@@ -24,7 +25,11 @@ fn verifies(scheme: Scheme, headers: &[(&str, String)], keys: &[SigningKey], bod
 
 fuzz_target!(|input: (u8, Vec<u8>, Vec<u8>, u64, Vec<u8>, usize)| {
     let (pick, key, id, ts, body, flip) = input;
-    let scheme = Scheme::ALL[usize::from(pick) % Scheme::ALL.len()];
+    let named: Vec<Scheme> = Scheme::ALL
+        .into_iter()
+        .filter(|s| *s != Scheme::Hmac)
+        .collect();
+    let scheme = named[usize::from(pick) % named.len()];
     // Timestamps as senders write them: at most 18 digits; Standard Webhooks
     // seconds also fit in milliseconds, so they can be checked against now.
     let ts = (ts % 1_000_000_000_000_000_000) as i64;
@@ -78,6 +83,7 @@ fuzz_target!(|input: (u8, Vec<u8>, Vec<u8>, u64, Vec<u8>, usize)| {
                 (keys, vec![(quo_legacy::HEADER, value)])
             }
         }
+        Scheme::Hmac => unreachable!("not among the named schemes"),
         Scheme::Github | Scheme::Stripe | Scheme::Slack | Scheme::Shopify => {
             let mut secret = String::from_utf8_lossy(&key).into_owned();
             if secret.is_empty() {

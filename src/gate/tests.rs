@@ -55,6 +55,9 @@ impl Incoming for FakeRequest {
     fn path(&self) -> &str {
         self.path
     }
+    fn url(&self) -> String {
+        format!("https://gate.example{}", self.path)
+    }
     fn header(&self, name: &str) -> Option<String> {
         self.asked.borrow_mut().push(name.to_owned());
         self.headers.get(name).cloned()
@@ -238,7 +241,11 @@ fn a_valid_delivery_is_forwarded_exactly_and_marked_done() {
     let received = rig.origin.received.borrow();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, b"{\"type\":\"message.received\"}");
-    let names: Vec<_> = received[0].headers.iter().map(|(n, _)| *n).collect();
+    let names: Vec<_> = received[0]
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_ref())
+        .collect();
     assert_eq!(
         names,
         [
@@ -669,6 +676,7 @@ impl Mac<Vec<u8>> for BrokenMac {
         use_: KeyUse,
         prefix: &[u8],
         body: &Vec<u8>,
+        _suffix: &[u8],
     ) -> Result<Vec<crate::keys::Tag>, MacError> {
         match use_ {
             KeyUse::Sender if self.sender_works => Ok(vec![key().tag(prefix, body)]),
@@ -1239,7 +1247,11 @@ fn only_the_verified_twin_of_each_svix_header_reaches_the_origin() {
     );
     assert_eq!(rig.run(&mut mixed).outcome, Outcome::Delivered);
     let received = rig.origin.received.borrow();
-    let names: Vec<_> = received[1].headers.iter().map(|(n, _)| *n).collect();
+    let names: Vec<_> = received[1]
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_ref())
+        .collect();
     assert_eq!(names, ["webhook-timestamp", "webhook-signature", "svix-id"]);
 }
 
@@ -1531,4 +1543,383 @@ fn a_filtered_route_reads_the_type_of_a_body_of_any_size() {
         assert_eq!(rig.run(&mut request).outcome, outcome, "{kind}");
     }
     assert_eq!(rig.forwarded(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// `hmac` routes: the sender described by the route's fields.
+
+const HMAC_SECRET: &str = "an hmac route's secret";
+
+/// One route per shape of signed content, each with its own origin.
+fn hmac_routes(extra: &str) -> Config {
+    let routes = format!(
+        r#"{{
+        "/body": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/body",
+                   "signature_header": "X-Hub-Signature", "signature_prefix": "sha1=",
+                   "algorithm": "sha1", "replay_key_field": "notification_id" {extra}}},
+        "/stamped": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/stamped",
+                   "signature_header": "x-sig", "encoding": "base64",
+                   "signed": "{{timestamp}}{{body}}", "timestamp_header": "x-ts" {extra}}},
+        "/suffix": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/suffix",
+                   "signature_header": "x-sig", "algorithm": "sha512",
+                   "signed": "{{body}}.{{timestamp}}", "timestamp_header": "x-ts",
+                   "timestamp_unit": "milliseconds" {extra}}},
+        "/ided": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/ided",
+                   "signature_header": "x-sig", "signature_prefix": "sha256=",
+                   "signed": "{{id}}{{timestamp}}{{body}}", "timestamp_header": "x-ts",
+                   "id_header": "x-id" {extra}}},
+        "/url": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/url",
+                   "signature_header": "x-sig", "encoding": "base64url",
+                   "signed": "{{method}} {{url}}|{{body}}" {extra}}},
+        "/public": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/public",
+                   "signature_header": "x-sig", "encoding": "base64",
+                   "signed": "{{url}}{{body}}", "public_url": "https://hooks.example.com/square" {extra}}}
+    }}"#
+    );
+    let settings = HashMap::from([
+        ("ROUTES", routes),
+        ("HMAC", HMAC_SECRET.to_owned()),
+        ("ORIGIN", ORIGIN_KEY.to_owned()),
+    ]);
+    Config::from_settings(|name| settings.get(name).cloned()).expect("valid routes")
+}
+
+/// A delivery to `path` signed as that route's sender signs, with `ms` as
+/// the timestamp header for routes in milliseconds.
+fn hmac_delivery(
+    config: &Config,
+    path: &'static str,
+    body: &[u8],
+    ts: i64,
+    id: &str,
+) -> FakeRequest {
+    let (_, route) = config.route_for(path).expect("route");
+    let spec = route.hmac.as_ref().expect("an hmac route");
+    let timestamp = match spec.timestamp_unit {
+        crate::schemes::hmac::Unit::Seconds => ts.to_string(),
+        crate::schemes::hmac::Unit::Milliseconds => (ts * 1000).to_string(),
+    };
+    let url = format!("https://gate.example{path}");
+    let delivery = crate::schemes::hmac::Delivery {
+        timestamp: &timestamp,
+        id,
+        url: &url,
+        body,
+    };
+    let mut headers = vec![
+        (
+            spec.signature_header.as_str(),
+            spec.sign(&raw(HMAC_SECRET), &delivery),
+        ),
+        ("content-type", "application/json".to_owned()),
+        ("cookie", "session=1".to_owned()),
+        ("x-unsigned-extra", "dropped".to_owned()),
+    ];
+    if let Some(name) = &spec.timestamp_header {
+        headers.push((name.as_str(), timestamp.clone()));
+    }
+    if let Some(name) = &spec.id_header {
+        headers.push((name.as_str(), id.to_owned()));
+    }
+    FakeRequest::new(path, &headers, body)
+}
+
+#[test]
+fn each_hmac_route_verifies_its_description_and_forwards_its_own_headers() {
+    let config = hmac_routes("");
+    let rig = Rig::with(config.clone());
+    let body = br#"{"notification_id":"ntf_1","type":"conversation.created"}"#;
+    let expected: &[(&str, &[&str])] = &[
+        ("/body", &["x-hub-signature"]),
+        ("/stamped", &["x-sig", "x-ts"]),
+        ("/suffix", &["x-sig", "x-ts"]),
+        ("/ided", &["x-sig", "x-ts", "x-id"]),
+        ("/url", &["x-sig"]),
+        ("/public", &["x-sig"]),
+    ];
+    for (index, (path, headers)) in expected.iter().enumerate() {
+        let handled = rig.run(&mut hmac_delivery(&config, path, body, NOW, "evt_1"));
+        assert_eq!(handled.outcome, Outcome::Delivered, "{path}");
+        assert_eq!(
+            (handled.route, handled.scheme),
+            (Some(index), Some(Scheme::Hmac))
+        );
+        assert_eq!(handled.event_type.as_deref(), Some("conversation.created"));
+        let received = rig.origin.received.borrow();
+        let last = received.last().expect("forwarded");
+        assert_eq!(last.url, format!("http://o{path}"));
+        assert_eq!(last.body, body);
+        let names: Vec<_> = last.headers.iter().map(|(n, _)| n.as_ref()).collect();
+        let mut want = vec!["content-type"];
+        want.extend(*headers);
+        assert_eq!(names, want, "{path}: only the route's own headers");
+    }
+    assert_eq!(rig.forwarded(), expected.len());
+}
+
+/// The replay key: the signed id, else the body field, else the
+/// signature's fingerprint; nothing unsigned counts.
+#[test]
+fn an_hmac_routes_replay_key_comes_only_from_signed_content() {
+    let config = hmac_routes("");
+    let rig = Rig::with(config.clone());
+    let body = br#"{"notification_id":"ntf_1"}"#;
+
+    // The signed id: a retry signed anew (a later timestamp) is a duplicate.
+    let first = rig.run(&mut hmac_delivery(&config, "/ided", body, NOW, "evt_1"));
+    assert_eq!(first.key.as_deref(), Some("evt_1"));
+    rig.clock.advance_ms(30_000);
+    let retry = rig.run(&mut hmac_delivery(
+        &config,
+        "/ided",
+        body,
+        NOW + 30,
+        "evt_1",
+    ));
+    assert_eq!(retry.outcome, Outcome::AlreadyDelivered);
+    let other = rig.run(&mut hmac_delivery(
+        &config,
+        "/ided",
+        body,
+        NOW + 30,
+        "evt_2",
+    ));
+    assert_eq!(other.outcome, Outcome::Delivered);
+
+    // The body field: the same event, however its unsigned headers differ.
+    let field = rig.run(&mut hmac_delivery(&config, "/body", body, NOW, ""));
+    assert_eq!(field.key.as_deref(), Some("ntf_1"));
+    let mut again = hmac_delivery(&config, "/body", body, NOW, "");
+    again.set("x-unsigned-extra", "changed");
+    assert_eq!(rig.run(&mut again).outcome, Outcome::AlreadyDelivered);
+    // A body without the field falls back to the signature.
+    let bare = rig.run(&mut hmac_delivery(
+        &config,
+        "/body",
+        br#"{"id":"x"}"#,
+        NOW,
+        "",
+    ));
+    assert!(bare.key.as_deref().is_some_and(|k| k.starts_with("sig_")));
+
+    // The signature: a re-stamped copy is another signature, so the window
+    // bounds it; the same copy within the TTL is a duplicate.
+    let stamped = rig.run(&mut hmac_delivery(&config, "/stamped", body, NOW, ""));
+    assert!(stamped
+        .key
+        .as_deref()
+        .is_some_and(|k| k.starts_with("sig_")));
+    let mut copy = hmac_delivery(&config, "/stamped", body, NOW, "");
+    copy.set("x-unsigned-extra", "another");
+    assert_eq!(rig.run(&mut copy).outcome, Outcome::AlreadyDelivered);
+}
+
+#[test]
+fn an_hmac_routes_window_is_its_tolerance_in_its_unit() {
+    let config = hmac_routes(r#", "tolerance_seconds": 60, "dedupe_ttl_seconds": 600"#);
+    let rig = Rig::with(config.clone());
+    for (path, at, outcome) in [
+        ("/stamped", NOW - 61, Outcome::StaleTimestamp),
+        ("/stamped", NOW + 61, Outcome::FutureTimestamp),
+        ("/suffix", NOW - 61, Outcome::StaleTimestamp),
+        ("/ided", NOW + 61, Outcome::FutureTimestamp),
+        ("/suffix", NOW - 60, Outcome::Delivered),
+    ] {
+        let mut request = hmac_delivery(&config, path, b"{}", at, "evt_w");
+        let handled = rig.run(&mut request);
+        assert_eq!(handled.outcome, outcome, "{path} at {at}");
+        if outcome != Outcome::Delivered {
+            assert_eq!(request.body_reads, 0, "refused before the body");
+        }
+    }
+    // Milliseconds are read as milliseconds: seconds there are 1970.
+    let mut seconds = hmac_delivery(&config, "/suffix", b"{}", NOW, "");
+    seconds.set("x-ts", &NOW.to_string());
+    assert_eq!(rig.run(&mut seconds).outcome, Outcome::StaleTimestamp);
+    let mut padded = hmac_delivery(&config, "/stamped", b"{}", NOW, "");
+    padded.set("x-ts", &format!("0{NOW}"));
+    assert_eq!(rig.run(&mut padded).outcome, Outcome::BadTimestamp);
+}
+
+#[test]
+fn hmac_forgeries_are_refused_with_the_right_reason() {
+    let config = hmac_routes("");
+    let rig = Rig::with(config.clone());
+    let body = br#"{"notification_id":"ntf_9"}"#;
+    for path in ["/body", "/stamped", "/suffix", "/ided", "/url", "/public"] {
+        let mut tampered = hmac_delivery(&config, path, body, NOW, "evt_9");
+        tampered.body = Ok(br#"{"notification_id":"ntf_8"}"#.to_vec());
+        assert_eq!(
+            rig.run(&mut tampered).outcome,
+            Outcome::BadSignature,
+            "{path}"
+        );
+
+        let (_, route) = config.route_for(path).expect("route");
+        let spec = route.hmac.as_ref().expect("hmac");
+        let mut missing = hmac_delivery(&config, path, body, NOW, "evt_9");
+        missing.headers.remove(&spec.signature_header);
+        let handled = rig.run(&mut missing);
+        assert_eq!(handled.outcome, Outcome::MissingHeader, "{path}");
+        assert_eq!(missing.body_reads, 0);
+        let answer = handled
+            .outcome
+            .answer_to(Some(route.sender()), handled.retry_after);
+        assert!(
+            answer.body.contains(&spec.signature_header),
+            "{path}: {}",
+            answer.body
+        );
+        assert!(!answer.body.contains("webhook-"), "{}", answer.body);
+    }
+    // A stamped or ided route without its other headers.
+    let mut no_ts = hmac_delivery(&config, "/ided", body, NOW, "evt_9");
+    no_ts.headers.remove("x-ts");
+    assert_eq!(rig.run(&mut no_ts).outcome, Outcome::MissingHeader);
+    let mut no_id = hmac_delivery(&config, "/ided", body, NOW, "evt_9");
+    no_id.headers.remove("x-id");
+    assert_eq!(rig.run(&mut no_id).outcome, Outcome::MissingHeader);
+    // The signed timestamp and id are signed: changing either breaks it.
+    let mut moved = hmac_delivery(&config, "/ided", body, NOW, "evt_9");
+    moved.set("x-id", "evt_10");
+    assert_eq!(rig.run(&mut moved).outcome, Outcome::BadSignature);
+    let mut restamped = hmac_delivery(&config, "/suffix", body, NOW, "");
+    restamped.set("x-ts", &((NOW - 1) * 1000).to_string());
+    assert_eq!(rig.run(&mut restamped).outcome, Outcome::BadSignature);
+    // Signed by a stranger.
+    let (_, route) = config.route_for("/stamped").expect("route");
+    let spec = route.hmac.as_ref().expect("hmac");
+    let delivery = crate::schemes::hmac::Delivery {
+        timestamp: &NOW.to_string(),
+        id: "",
+        url: "",
+        body,
+    };
+    let mut stranger = hmac_delivery(&config, "/stamped", body, NOW, "");
+    stranger.set("x-sig", &spec.sign(&raw("not the secret"), &delivery));
+    assert_eq!(rig.run(&mut stranger).outcome, Outcome::BadSignature);
+    assert_eq!(rig.forwarded(), 0);
+}
+
+/// `{url}` is the request's URL as the Worker sees it, or the route's
+/// `public_url` when set; a delivery signed for another URL fails.
+#[test]
+fn the_signed_url_is_the_requests_or_the_public_one() {
+    let config = hmac_routes("");
+    let rig = Rig::with(config.clone());
+    let body = br#"{"event_id":"e1"}"#;
+    let (_, route) = config.route_for("/url").expect("route");
+    let spec = route.hmac.as_ref().expect("hmac");
+    let sign_for = |url: &str| {
+        spec.sign(
+            &raw(HMAC_SECRET),
+            &crate::schemes::hmac::Delivery {
+                timestamp: "",
+                id: "",
+                url,
+                body,
+            },
+        )
+    };
+    let mut elsewhere = FakeRequest::new(
+        "/url",
+        &[("x-sig", sign_for("https://elsewhere.example/url"))],
+        body,
+    );
+    assert_eq!(rig.run(&mut elsewhere).outcome, Outcome::BadSignature);
+    let mut here = FakeRequest::new(
+        "/url",
+        &[("x-sig", sign_for("https://gate.example/url"))],
+        body,
+    );
+    assert_eq!(rig.run(&mut here).outcome, Outcome::Delivered);
+
+    // The public URL wins over the request's, whatever URL the signer saw.
+    let (_, public) = config.route_for("/public").expect("route");
+    let public = public.hmac.as_ref().expect("hmac");
+    let value = public.sign(
+        &raw(HMAC_SECRET),
+        &crate::schemes::hmac::Delivery {
+            timestamp: "",
+            id: "",
+            url: "ignored: public_url is signed",
+            body,
+        },
+    );
+    let mut proxied = FakeRequest::new("/public", &[("x-sig", value)], body);
+    assert_eq!(rig.run(&mut proxied).outcome, Outcome::Delivered);
+    // Signed for the URL the Worker sees instead: refused.
+    let tag = raw(HMAC_SECRET).mac(public.algorithm, b"https://gate.example/public", body, b"");
+    let worker_url = crate::keys::encode_base64(&tag);
+    let mut direct = FakeRequest::new("/public", &[("x-sig", worker_url)], body);
+    assert_eq!(rig.run(&mut direct).outcome, Outcome::BadSignature);
+}
+
+/// A Standard Webhooks sender described as `hmac` on a route that re-signs:
+/// the origin gets hookgate's `webhook-*` headers once, not the sender's
+/// beside them.
+#[test]
+fn a_re_signed_hmac_forward_carries_each_standard_header_once() {
+    let routes = r#"{"/sw": {"scheme": "hmac", "secret": "SW", "origin": "http://o/sw",
+        "origin_secret": "ORIGIN", "signature_header": "webhook-signature",
+        "signature_prefix": "v1,", "encoding": "base64", "key_encoding": "whsec",
+        "signed": "{id}.{timestamp}.{body}", "timestamp_header": "webhook-timestamp",
+        "id_header": "webhook-id"}}"#;
+    let settings = HashMap::from([
+        ("ROUTES", routes.to_owned()),
+        ("SW", KEY.to_owned()),
+        ("ORIGIN", ORIGIN_KEY.to_owned()),
+    ]);
+    let config = Config::from_settings(|name| settings.get(name).cloned()).expect("valid");
+    let rig = Rig::with(config);
+    let mut request = signed("msg_sw", NOW, b"{}");
+    request.path = "/sw";
+    assert_eq!(rig.run(&mut request).outcome, Outcome::Delivered);
+    let received = rig.origin.received.borrow();
+    let names: Vec<_> = received[0]
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_ref())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature"
+        ]
+    );
+    let signature = &received[0].headers[3].1;
+    assert_ne!(
+        signature, &request.headers["webhook-signature"],
+        "hookgate's own"
+    );
+}
+
+/// A route named `hmac` that lost its description verifies nothing.
+#[test]
+fn an_hmac_route_without_its_description_fails_closed() {
+    let mut config = hmac_routes("");
+    let request = hmac_delivery(&config, "/body", b"{}", NOW, "");
+    config.routes[0].hmac = None;
+    let rig = Rig::with(config);
+    let mut request = request;
+    assert_eq!(rig.run(&mut request).outcome, Outcome::MissingHeader);
+    assert_eq!(rig.forwarded(), 0);
+}
+
+/// A description on a route of a named scheme changes nothing: the route's
+/// scheme decides.
+#[test]
+fn a_named_route_ignores_a_stray_description() {
+    let mut config = six_routes("");
+    let (index, _) = config.route_for("/github").expect("github");
+    config.routes[index].hmac = Some(crate::schemes::hmac::HmacSpec::new("x-other"));
+    let rig = Rig::with(config);
+    let body = br#"{"ref":"main"}"#;
+    assert_eq!(
+        rig.run(&mut github_delivery(body, "d-1")).outcome,
+        Outcome::Delivered
+    );
 }

@@ -10,7 +10,7 @@ use super::settings::{Bindings, Prepared};
 use crate::config::{Binding, Config};
 use crate::gate::{BodyError, Incoming};
 use crate::keys::Tag;
-use crate::mac::{KeyUse, Mac, MacError, SoftwareMac};
+use crate::mac::{algorithm_of, KeyUse, Mac, MacError, SoftwareMac};
 use crate::origin::{Forward, Origin, OriginError};
 use crate::ports::{BodyBytes, Clock, DeliveryQueue, QueueError, Queued};
 use crate::replay::durable::DurableReplayStore;
@@ -28,6 +28,10 @@ use wasm_bindgen::{JsCast, JsValue};
 /// being copied into wasm memory. Below a few KB the hash is a few
 /// microseconds either way, and staying in wasm spares small deliveries
 /// WebCrypto's promise round-trips (see the benchmark page of the docs).
+/// Only SHA-256 is hashed in wasm: the SHA-1 and SHA-512 of a few `hmac`
+/// routes always go to WebCrypto, since linking them would add about 6 KiB
+/// to the gzipped upload (SHA-512's rounds are compiled for speed, with the
+/// rest of `sha2`).
 const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
@@ -37,6 +41,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = queryOf)]
     pub fn query_of(request: &JsValue) -> String;
+
+    #[wasm_bindgen(js_name = urlOf)]
+    fn url_of(request: &JsValue) -> String;
 
     #[wasm_bindgen(js_name = readBody)]
     fn read_body_js(request: &JsValue, limit: f64, deadline_ms: f64) -> Promise;
@@ -189,6 +196,10 @@ impl Incoming for WorkerIncoming {
         &self.path
     }
 
+    fn url(&self) -> String {
+        url_of(&self.request)
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         crate::query::value_of(&self.headers, name)
     }
@@ -215,29 +226,41 @@ impl Mac<EdgeBody> for EdgeMac<'_> {
         use_: KeyUse,
         prefix: &[u8],
         body: &EdgeBody,
+        suffix: &[u8],
     ) -> Result<Vec<Tag>, MacError> {
         if body.len() <= SOFTWARE_MAC_MAX_BYTES {
             let software = SoftwareMac::new(&self.0.config);
-            return Ok(software.tags_of(route, use_, prefix, body.in_wasm()));
+            let tags = software.sha256_tags_of(route, use_, prefix, body.in_wasm(), suffix);
+            if let Some(tags) = tags {
+                return Ok(tags);
+            }
         }
         let keys = self.0.imported(route, use_).await?;
-        // WebCrypto takes one buffer, so the short prefix and the body are
-        // joined once, in JS, and that buffer is signed with every key.
-        let content = Uint8Array::new_with_length((prefix.len() + body.len()) as u32);
-        content.subarray(0, prefix.len() as u32).copy_from(prefix);
-        content.set(&body.js, prefix.len() as u32);
+        // WebCrypto takes one buffer, so the short prefix and suffix and the
+        // body are joined once, in JS, and that buffer is signed with every
+        // key.
+        let (head, tail) = (prefix.len() as u32, suffix.len() as u32);
+        let end = head + body.len() as u32;
+        let content = Uint8Array::new_with_length(end + tail);
+        content.subarray(0, head).copy_from(prefix);
+        content.set(&body.js, head);
+        content.subarray(end, end + tail).copy_from(suffix);
+        let tag_len = algorithm_of(&self.0.config, route, use_).tag_len();
         let mut tags = Vec::with_capacity(keys.len());
         for key in keys.iter() {
             let digest = wait_for(subtle_sign("HMAC", key, &content))
                 .await
                 .map_err(|_| MacError::Unavailable)?;
             let digest = Uint8Array::new(&digest);
-            let mut tag = [0u8; 32];
+            let mut tag = [0u8; crate::keys::MAX_TAG_LEN];
+            let Some(tag) = tag.get_mut(..tag_len) else {
+                return Err(MacError::Unavailable);
+            };
             if digest.length() as usize != tag.len() {
                 return Err(MacError::Unavailable);
             }
-            digest.copy_to(&mut tag);
-            tags.push(tag);
+            digest.copy_to(tag);
+            tags.push(Tag::from_slice(tag).ok_or(MacError::Unavailable)?);
         }
         Ok(tags)
     }
@@ -248,7 +271,12 @@ pub struct FetchOrigin;
 
 impl Origin<EdgeBody> for FetchOrigin {
     async fn send(&self, forward: Forward<EdgeBody>, timeout_ms: u64) -> Result<u16, OriginError> {
-        let headers = joined(forward.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        let headers = joined(
+            forward
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_ref(), v.as_str())),
+        );
         let call = forward_js(&forward.url, &headers, &forward.body.js, timeout_ms as f64);
         let status = wait_for(call)
             .await

@@ -17,7 +17,7 @@ use super::io::respond;
 use super::observe::Sinks;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::{prepare, Bindings};
-use crate::config::DEFAULT_STATS_FLUSH_SECONDS;
+use crate::config::{Config, DEFAULT_STATS_FLUSH_SECONDS};
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
 use crate::log::counts::NO_ROUTE;
@@ -26,16 +26,20 @@ use crate::outcome::{challenge_answer, Answer, Outcome};
 use crate::replay::cooldown::CoolDowns;
 use crate::replay::local::LocalGuard;
 use crate::replay::location::{LocationGuard, RequestCache};
+use crate::route::Route;
 use crate::setting::is_admin_path;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-/// The answer for a request the gate handled.
-fn answer_for(handled: &Handled) -> Answer {
+/// The answer for a request the gate handled on `config`'s routes.
+fn answer_for(handled: &Handled, config: &Config) -> Answer {
     match (&handled.outcome, &handled.challenge) {
         (Outcome::Challenge, Some(challenge)) => challenge_answer(challenge),
-        (outcome, _) => outcome.answer_after(handled.scheme, handled.retry_after),
+        (outcome, _) => {
+            let route = handled.route.and_then(|index| config.routes.get(index));
+            outcome.answer_to(route.map(Route::sender), handled.retry_after)
+        }
     }
 }
 
@@ -142,7 +146,7 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
             // request in workerd and `wrangler dev`.
             let _ = wait_for(discard_body(&incoming.request)).await;
         }
-        answer_with(&settle, &answer_for(&handled));
+        answer_with(&settle, &answer_for(&handled, config));
         sinks.observe(config, &handled, started).await;
         Ok(JsValue::UNDEFINED)
     });

@@ -29,7 +29,7 @@ extern "C" {
     fn call_object_js(namespace: &JsValue, name: &str, url: &str, body: Option<&str>) -> Promise;
 
     #[wasm_bindgen(js_name = importHmacKey)]
-    pub fn import_hmac_key(raw: &Uint8Array) -> Promise;
+    pub fn import_hmac_key(raw: &Uint8Array, hash: &str) -> Promise;
 
     #[wasm_bindgen(js_name = callObjects)]
     fn call_objects_js(namespace: &JsValue, calls: &Array) -> Promise;

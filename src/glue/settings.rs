@@ -7,8 +7,9 @@
 use super::io::import_hmac_key;
 use super::runtime::wait_for;
 use crate::config::Config;
+use crate::keys::Algorithm;
 use crate::keys::SigningKey;
-use crate::mac::{keys_of, KeyUse, MacError};
+use crate::mac::{algorithm_of, keys_of, KeyUse, MacError};
 use crate::replay::cooldown::Cooled;
 use crate::replay::local::Held;
 use js_sys::{Object, Uint8Array};
@@ -129,15 +130,18 @@ impl Prepared {
         self.bindings.borrow().clone()
     }
 
-    /// A route's keys of one use, imported into WebCrypto on first need.
+    /// A route's keys of one use, imported into WebCrypto on first need,
+    /// each for the hash of that route and use ([`algorithm_of`]).
     pub async fn imported(&self, route: usize, use_: KeyUse) -> Result<ImportedKeys, MacError> {
         let slot = (route, use_ == KeyUse::Origin);
         if let Some((_, keys)) = self.imported.borrow().iter().find(|(s, _)| *s == slot) {
             return Ok(keys.clone());
         }
+        let algorithm = algorithm_of(&self.config, route, use_);
         let mut keys = Vec::new();
         for key in keys_of(&self.config, route, use_) {
-            keys.push(import_key(key).await.map_err(|_| MacError::Unavailable)?);
+            let imported = import_key(key, algorithm).await;
+            keys.push(imported.map_err(|_| MacError::Unavailable)?);
         }
         let keys = Rc::new(keys);
         let mut imported = self.imported.borrow_mut();
@@ -181,7 +185,7 @@ extern "C" {
     fn new(url: &str) -> Result<WebUrl, JsValue>;
 }
 
-async fn import_key(key: &SigningKey) -> Result<JsValue, JsValue> {
+async fn import_key(key: &SigningKey, algorithm: Algorithm) -> Result<JsValue, JsValue> {
     let raw = Uint8Array::from(key.as_bytes());
-    wait_for(import_hmac_key(&raw)).await
+    wait_for(import_hmac_key(&raw, algorithm.webcrypto_name())).await
 }

@@ -27,6 +27,11 @@ export function requestFacts(request, names) {
 }
 
 /** The query string of a request's URL, without its `?`. */
+/** The request's whole URL, for hmac routes that sign {url}. */
+export function urlOf(request) {
+  return request.url;
+}
+
 export function queryOf(request) {
   const url = request.url;
   const query = url.indexOf('?');
@@ -217,8 +222,8 @@ export function writePoint(dataset, blob1, blob2, blob3, double1, double2, doubl
 }
 
 /** Imports a raw HMAC-SHA256 signing key into WebCrypto. */
-export function importHmacKey(raw) {
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+export function importHmacKey(raw, hash) {
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash }, false, ['sign']);
 }
 
 /** One structured log line: the object Workers Logs indexes, built from

@@ -9,7 +9,7 @@
 //! `dedupe_ttl_seconds`), or under another event name.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const HEADER: &str = "x-hub-signature-256";
 
@@ -26,7 +26,7 @@ pub const FORWARDED: &[&str] = &[
     "x-github-hook-installation-target-type",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
+pub const KEY_SOURCE: KeySource<'static> = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str =
     "x-hub-signature-256 is required (the SHA-1 x-hub-signature alone is not accepted).";
@@ -36,11 +36,13 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let candidates = value
         .strip_prefix("sha256=")
         .and_then(tag_from_hex)
+        .map(Tag::from)
         .into_iter()
         .collect();
     Ok(Signed {
         stamp: None,
         prefix: Vec::new(),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

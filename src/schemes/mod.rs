@@ -7,12 +7,18 @@
 //! so a GitHub route cannot be talked into checking a Stripe signature.
 //!
 //! Each scheme reads its headers into a [`Signed`]: the timestamp to check
-//! (if the scheme has one), the signed prefix, the candidate tags, and the
-//! replay key when a signed header carries it. Every scheme signs
-//! `prefix || body` with HMAC-SHA256, so one MAC path serves them all.
-//! Header names live in these files and nowhere else.
+//! (if the scheme has one), the signed prefix and suffix, the candidate
+//! tags, and the replay key when a signed header carries it. Every scheme
+//! signs `prefix || body || suffix` with one HMAC, so one MAC path serves
+//! them all. The named schemes' header names live in their files and nowhere
+//! else; an `hmac` route's live in its settings ([`hmac::HmacSpec`]).
+//!
+//! [`Scheme`] is the name a route gives, `Copy`, and what logs, counts and
+//! answers carry. What a route verifies with is a [`Sender`], borrowed from
+//! the route: one of the named schemes, or an `hmac` route's description.
 
 pub mod github;
+pub mod hmac;
 pub mod quo_legacy;
 pub mod shopify;
 mod signed;
@@ -22,7 +28,9 @@ pub mod stripe;
 
 pub use signed::{parse_digits, HeaderFn, KeySource, Rejection, Signed, Stamp};
 
-use crate::keys::{KeyError, SigningKey};
+use self::hmac::HmacSpec;
+use crate::keys::{Algorithm, KeyError, SigningKey};
+use std::borrow::Cow;
 
 /// A sender's signature scheme, as a route names it in `ROUTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,17 +48,24 @@ pub enum Scheme {
     Slack,
     /// Shopify: `x-shopify-hmac-sha256: <base64>` over the body.
     Shopify,
+    /// Any other sender that signs with one HMAC: the route's fields say
+    /// how ([`HmacSpec`], read through [`Sender::Hmac`]). The arms below are
+    /// what a route named `hmac` without a description would do: verify
+    /// nothing (no header is ever found), so a route built wrong fails
+    /// closed.
+    Hmac,
 }
 
 impl Scheme {
     /// Every scheme, in the order the docs list them.
-    pub const ALL: [Scheme; 6] = [
+    pub const ALL: [Scheme; 7] = [
         Scheme::StandardWebhooks,
         Scheme::QuoLegacy,
         Scheme::Github,
         Scheme::Stripe,
         Scheme::Slack,
         Scheme::Shopify,
+        Scheme::Hmac,
     ];
 
     /// The name a route uses in `ROUTES`.
@@ -62,6 +77,7 @@ impl Scheme {
             Scheme::Stripe => "stripe",
             Scheme::Slack => "slack",
             Scheme::Shopify => "shopify",
+            Scheme::Hmac => "hmac",
         }
     }
 
@@ -77,7 +93,7 @@ impl Scheme {
         match self {
             Scheme::StandardWebhooks => standard_webhooks::parse_keys(text),
             Scheme::QuoLegacy => quo_legacy::parse_keys(text),
-            Scheme::Github | Scheme::Stripe | Scheme::Slack | Scheme::Shopify => {
+            Scheme::Github | Scheme::Stripe | Scheme::Slack | Scheme::Shopify | Scheme::Hmac => {
                 Ok(vec![SigningKey::raw(text)?])
             }
         }
@@ -92,10 +108,11 @@ impl Scheme {
             Scheme::Stripe => stripe::read(header),
             Scheme::Slack => slack::read(header),
             Scheme::Shopify => shopify::read(header),
+            Scheme::Hmac => Err(Rejection::MissingHeader),
         }
     }
 
-    pub fn key_source(self) -> KeySource {
+    pub fn key_source(self) -> KeySource<'static> {
         match self {
             Scheme::StandardWebhooks => KeySource::SignedId,
             Scheme::QuoLegacy => quo_legacy::KEY_SOURCE,
@@ -103,6 +120,7 @@ impl Scheme {
             Scheme::Stripe => stripe::KEY_SOURCE,
             Scheme::Slack => slack::KEY_SOURCE,
             Scheme::Shopify => shopify::KEY_SOURCE,
+            Scheme::Hmac => KeySource::Signature,
         }
     }
 
@@ -116,6 +134,7 @@ impl Scheme {
             Scheme::Stripe => stripe::FORWARDED,
             Scheme::Slack => slack::FORWARDED,
             Scheme::Shopify => shopify::FORWARDED,
+            Scheme::Hmac => &[],
         }
     }
 
@@ -153,6 +172,7 @@ impl Scheme {
             Scheme::Stripe => stripe::MISSING_HEADER,
             Scheme::Slack => slack::MISSING_HEADER,
             Scheme::Shopify => shopify::MISSING_HEADER,
+            Scheme::Hmac => "The route's signature header is required.",
         }
     }
 
@@ -165,13 +185,106 @@ impl Scheme {
             Scheme::Stripe => "No v1 signature in stripe-signature matches.",
             Scheme::Slack => "x-slack-signature does not match.",
             Scheme::Shopify => "x-shopify-hmac-sha256 does not match.",
+            Scheme::Hmac => "The signature does not match.",
         }
     }
 
     /// Whether this scheme signs a timestamp; without one, a captured
     /// delivery can be replayed once its key is forgotten.
     pub fn has_timestamp(self) -> bool {
-        !matches!(self, Scheme::Github | Scheme::Shopify)
+        !matches!(self, Scheme::Github | Scheme::Shopify | Scheme::Hmac)
+    }
+}
+
+/// What a route verifies with, borrowed from it (`Route::sender`): one of
+/// the named schemes, whose behaviour is its file, or an `hmac` route's
+/// description. A closed enum of families, not a trait object per sender:
+/// no vtables in wasm, and every decision below is an exhaustive `match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender<'a> {
+    Named(Scheme),
+    Hmac(&'a HmacSpec),
+}
+
+impl<'a> Sender<'a> {
+    /// The scheme's name, for logs, counts and answers.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            Sender::Named(scheme) => scheme,
+            Sender::Hmac(_) => Scheme::Hmac,
+        }
+    }
+
+    /// Reads the signature headers (see [`Scheme::read`]). `url` gives the
+    /// request's URL, which only an `hmac` route signing `{url}` asks for.
+    pub fn read(self, header: HeaderFn<'_>, url: &dyn Fn() -> String) -> Result<Signed, Rejection> {
+        match self {
+            Sender::Named(scheme) => scheme.read(header),
+            Sender::Hmac(spec) => spec.read(header, url),
+        }
+    }
+
+    /// The hash every tag of this sender is computed with.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Sender::Named(_) => Algorithm::Sha256,
+            Sender::Hmac(spec) => spec.algorithm,
+        }
+    }
+
+    pub fn key_source(self) -> KeySource<'a> {
+        match self {
+            Sender::Named(scheme) => scheme.key_source(),
+            Sender::Hmac(spec) => spec.key_source(),
+        }
+    }
+
+    /// The sender's headers that reach the origin when present (see
+    /// [`Scheme::forwarded_headers`]); an `hmac` route's are the ones it
+    /// configures.
+    pub fn forwarded_headers(self) -> Vec<&'a str> {
+        match self {
+            Sender::Named(scheme) => scheme.forwarded_headers().to_vec(),
+            Sender::Hmac(spec) => spec.headers(),
+        }
+    }
+
+    /// The forwarded headers present on a delivery, as received (see
+    /// [`Scheme::sender_headers`]).
+    pub fn sender_headers(self, header: HeaderFn<'_>) -> Vec<(Cow<'static, str>, String)> {
+        match self {
+            Sender::Named(scheme) => scheme
+                .sender_headers(header)
+                .into_iter()
+                .map(|(name, value)| (Cow::Borrowed(name), value))
+                .collect(),
+            Sender::Hmac(spec) => spec
+                .headers()
+                .into_iter()
+                .filter_map(|name| header(name).map(|value| (Cow::Owned(name.to_owned()), value)))
+                .collect(),
+        }
+    }
+
+    pub fn event_header(self) -> Option<&'static str> {
+        self.scheme().event_header()
+    }
+
+    /// The problem detail of a `missing-header` answer, naming the route's
+    /// own headers.
+    pub fn missing_header_detail(self) -> Cow<'static, str> {
+        match self {
+            Sender::Named(scheme) => Cow::Borrowed(scheme.missing_header_detail()),
+            Sender::Hmac(spec) => Cow::Owned(spec.missing_header_detail()),
+        }
+    }
+
+    /// The problem detail of a `bad-signature` answer.
+    pub fn bad_signature_detail(self) -> Cow<'static, str> {
+        match self {
+            Sender::Named(scheme) => Cow::Borrowed(scheme.bad_signature_detail()),
+            Sender::Hmac(spec) => Cow::Owned(spec.bad_signature_detail()),
+        }
     }
 }
 

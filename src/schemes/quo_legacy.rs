@@ -14,21 +14,14 @@ pub const HEADER: &str = "openphone-signature";
 
 pub const FORWARDED: &[&str] = &[HEADER];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("id");
 
 pub const MISSING_HEADER: &str = "openphone-signature is required.";
 
 /// One or more base64 keys separated by spaces (rotation). The secret Quo
 /// shows is the base64 text; it is decoded, never used as text.
 pub fn parse_keys(text: &str) -> Result<Vec<SigningKey>, KeyError> {
-    let keys = text
-        .split_whitespace()
-        .map(SigningKey::base64)
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    Ok(keys)
+    SigningKey::list(text, SigningKey::base64)
 }
 
 /// The signed prefix: `{timestamp}.`
@@ -60,7 +53,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
             Some(_) => {}
         }
         if let Some(tag) = tag_from_base64(signature) {
-            candidates.push(tag);
+            candidates.push(tag.into());
         }
     }
     let timestamp = timestamp.ok_or(Rejection::BadSignature)?;
@@ -68,6 +61,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Millis(millis)),
         prefix: prefix(millis),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

@@ -8,7 +8,7 @@
 //! another topic.
 
 use super::signed::{present, HeaderFn, KeySource, Rejection, Signed};
-use crate::keys::{encode_base64, tag_from_base64, SigningKey};
+use crate::keys::{encode_base64, tag_from_base64, SigningKey, Tag};
 
 pub const HEADER: &str = "x-shopify-hmac-sha256";
 
@@ -25,7 +25,7 @@ pub const FORWARDED: &[&str] = &[
     "x-shopify-triggered-at",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::SignatureAndHeader(EVENT_HEADER);
+pub const KEY_SOURCE: KeySource<'static> = KeySource::SignatureAndHeader(EVENT_HEADER);
 
 pub const MISSING_HEADER: &str = "x-shopify-hmac-sha256 is required.";
 
@@ -37,11 +37,13 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     let value = present(header, HEADER).ok_or(Rejection::MissingHeader)?;
     let candidates = tag_from_base64(&value)
         .filter(|tag| encode_base64(tag) == value)
+        .map(Tag::from)
         .into_iter()
         .collect();
     Ok(Signed {
         stamp: None,
         prefix: Vec::new(),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

@@ -105,6 +105,9 @@ pub struct Signed {
     pub stamp: Option<Stamp>,
     /// What the sender signed before the body.
     pub prefix: Vec<u8>,
+    /// What the sender signed after the body: empty for every named scheme;
+    /// an `hmac` route's template may put parts there (`{body}{timestamp}`).
+    pub suffix: Vec<u8>,
     /// The tags the headers carry; any one matching any key verifies.
     pub candidates: Vec<Tag>,
     /// The replay key, when a signed header carries one (`webhook-id`).
@@ -117,11 +120,12 @@ pub struct Signed {
 /// written there would be a new key and the same event forwarded again, as
 /// often as the attacker likes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeySource {
+pub enum KeySource<'a> {
     /// The signed id header ([`Signed::id`]).
     SignedId,
-    /// A top-level string field of a JSON body, else the signature.
-    BodyField(&'static str),
+    /// A top-level string field of a JSON body, else the signature. Named by
+    /// the scheme, or by an `hmac` route's `replay_key_field`.
+    BodyField(&'a str),
     /// The signature itself (its fingerprint).
     Signature,
     /// The signature's fingerprint together with the header naming the
@@ -132,7 +136,7 @@ pub enum KeySource {
     /// header is not signed, so a captured body can be replayed once under
     /// each other event name; that is bounded by the names the origin acts
     /// on, where a delivery id would be bounded by nothing (docs/security.md).
-    SignatureAndHeader(&'static str),
+    SignatureAndHeader(&'a str),
 }
 
 /// A header lookup: the value of a request header, by lowercase name.

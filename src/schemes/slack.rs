@@ -8,7 +8,7 @@
 //! handshake, once verified, is answered by hookgate itself.
 
 use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -20,7 +20,7 @@ pub const FORWARDED: &[&str] = &[
     "x-slack-retry-reason",
 ];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("event_id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("event_id");
 
 pub const MISSING_HEADER: &str = "x-slack-signature and x-slack-request-timestamp are required.";
 
@@ -43,9 +43,11 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(timestamp)),
         prefix: prefix(timestamp),
+        suffix: Vec::new(),
         candidates: signature
             .strip_prefix("v0=")
             .and_then(tag_from_hex)
+            .map(Tag::from)
             .into_iter()
             .collect(),
         id: None,

@@ -48,14 +48,7 @@ pub fn parse_key(text: &str) -> Result<SigningKey, KeyError> {
 /// secret: a typo in one rotation key must be found at once, not the day the
 /// other key is retired.
 pub fn parse_keys(text: &str) -> Result<Vec<SigningKey>, KeyError> {
-    let keys = text
-        .split_whitespace()
-        .map(parse_key)
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(KeyError::Empty);
-    }
-    Ok(keys)
+    SigningKey::list(text, parse_key)
 }
 
 /// Ids are visible ASCII without `.`, and without spaces at either end: the
@@ -88,7 +81,7 @@ pub fn v1_signatures(header: &str) -> impl Iterator<Item = Tag> + '_ {
         if version != "v1" {
             return None;
         }
-        tag_from_base64(encoded)
+        tag_from_base64(encoded).map(Tag::from)
     })
 }
 
@@ -130,6 +123,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(seconds)),
         prefix: prefix(&id, seconds),
+        suffix: Vec::new(),
         candidates: v1_signatures(&signature).collect(),
         id: Some(id),
     })
@@ -140,13 +134,17 @@ pub fn format_v1(tag: &Tag) -> String {
     format!("v1,{}", crate::keys::encode_base64(tag))
 }
 
+/// The names of the headers [`headers_for`] writes.
+pub const RESIGNED: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+
 /// The three headers of a message signed with `tag`, for forwards hookgate
 /// re-signs.
 pub fn headers_for(id: &str, timestamp: i64, tag: &Tag) -> [(&'static str, String); 3] {
+    let [id_name, timestamp_name, signature_name] = RESIGNED;
     [
-        ("webhook-id", id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        ("webhook-signature", format_v1(tag)),
+        (id_name, id.to_owned()),
+        (timestamp_name, timestamp.to_string()),
+        (signature_name, format_v1(tag)),
     ]
 }
 

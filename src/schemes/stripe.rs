@@ -8,13 +8,13 @@
 //! event `id`: a Stripe retry carries the same event with a new `t`.
 
 use super::signed::{parse_digits, present, HeaderFn, KeySource, Rejection, Signed, Stamp};
-use crate::keys::{push_hex, tag_from_hex, SigningKey};
+use crate::keys::{push_hex, tag_from_hex, SigningKey, Tag};
 
 pub const HEADER: &str = "stripe-signature";
 
 pub const FORWARDED: &[&str] = &[HEADER];
 
-pub const KEY_SOURCE: KeySource = KeySource::BodyField("id");
+pub const KEY_SOURCE: KeySource<'static> = KeySource::BodyField("id");
 
 pub const MISSING_HEADER: &str = "stripe-signature is required.";
 
@@ -43,7 +43,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
         match name {
             "t" if timestamp.is_some() => return Err(Rejection::BadTimestamp),
             "t" => timestamp = Some(parse_digits(content)?),
-            "v1" => candidates.extend(tag_from_hex(content)),
+            "v1" => candidates.extend(tag_from_hex(content).map(Tag::from)),
             _ => {}
         }
     }
@@ -51,6 +51,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
     Ok(Signed {
         stamp: Some(Stamp::Seconds(timestamp)),
         prefix: prefix(timestamp),
+        suffix: Vec::new(),
         candidates,
         id: None,
     })

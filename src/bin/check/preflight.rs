@@ -24,9 +24,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// What a missing required secret holds while the rest is checked: a key
-/// every scheme reads (32 bytes of base64, as Standard Webhooks and Quo's
-/// legacy webhooks take it; raw text for the others).
-const PLACEHOLDER: &str = "aG9va2dhdGUgY2hlY2s6IGEgc2VjcmV0IG5vdCBzZXQ=";
+/// every scheme and every `hmac` route's `key_encoding` reads. It is 32
+/// bytes in hex (an `hmac` route's `hex`), and its 64 characters are also
+/// base64 of 48 bytes (Standard Webhooks, Quo's legacy webhooks, `base64`
+/// and `whsec`, whose prefix is optional); raw text for the others.
+const PLACEHOLDER: &str = "686f6f6b6761746520636865636b3a206120736563726574206e6f7420736574";
 
 /// Which run of the Worker the check looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -633,6 +635,7 @@ pub fn run(input: &str) -> Result<(String, bool), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookgate::schemes::hmac::KeyEncoding;
     use hookgate::schemes::Scheme;
     use hookgate::setting::{Place, Rule};
 
@@ -949,8 +952,15 @@ mod tests {
     #[test]
     fn the_placeholder_is_a_key_for_every_scheme_and_an_origin_key() {
         for scheme in Scheme::ALL {
+            // An hmac route needs its one required field; its key
+            // encodings are each tried below.
+            let hmac = if scheme == Scheme::Hmac {
+                r#", "signature_header": "x-sig""#
+            } else {
+                ""
+            };
             let routes = format!(
-                r#"{{"/a": {{"scheme": "{}", "secret": "S", "origin": "https://x/", "origin_secret": "O"}}}}"#,
+                r#"{{"/a": {{"scheme": "{}", "secret": "S", "origin": "https://x/", "origin_secret": "O"{hmac}}}}}"#,
                 scheme.name()
             );
             let config = Config::from_settings(|name| match name {
@@ -960,6 +970,35 @@ mod tests {
             });
             assert!(config.is_ok(), "{}: {config:?}", scheme.name());
         }
+        for encoding in KeyEncoding::ALL {
+            let routes = format!(
+                r#"{{"/a": {{"scheme": "hmac", "signature_header": "x-sig", "key_encoding": "{}",
+                    "secret": "S", "origin": "https://x/", "origin_secret": "O"}}}}"#,
+                encoding.name()
+            );
+            let config = Config::from_settings(|name| match name {
+                "ROUTES" => Some(routes.clone()),
+                "S" | "O" => Some(PLACEHOLDER.to_owned()),
+                _ => None,
+            });
+            assert!(config.is_ok(), "hmac {}: {config:?}", encoding.name());
+        }
+    }
+
+    #[test]
+    fn a_missing_hmac_secret_is_named_and_its_route_still_checked() {
+        let routes = r#"{"/h": {"scheme": "hmac", "signature_header": "x-sig", "key_encoding": "hex",
+                         "secret": "H_SECRET", "origin": "ftp://x/"}}"#;
+        let findings = check(&inputs(&[("ROUTES", routes)], &[]));
+        let errors: Vec<&str> = findings
+            .errors
+            .iter()
+            .map(|e| match &e.place {
+                Place::Route { field, .. } => *field,
+                Place::Setting(name) => name,
+            })
+            .collect();
+        assert_eq!(errors, ["secret", "origin"], "{:?}", findings.errors);
     }
 
     #[test]
