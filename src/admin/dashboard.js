@@ -171,13 +171,27 @@ async function showDetail(route, key, tr) {
   }
   const list = h('dl');
   for (const [name, value] of fields) list.append(h('dt', {}, name), h('dd', {}, value));
-  $('detail').replaceChildren(h('h2', {}, 'Delivery'), list);
+  $('detail').replaceChildren(h('h2', {}, 'Delivery'), list, attemptsTable(delivery));
   if (delivery.dead_letter && !delivery.route_gone) {
     const button = h('button', { type: 'button', id: 'retry' }, 'Retry delivery');
     button.addEventListener('click', () => retry(delivery, button));
     $('detail').append(button);
   }
   $('detail').hidden = false;
+}
+
+/** A delivery's attempts (its `history`, the newest 20), newest first. */
+function attemptsTable(delivery) {
+  const table = h('table', { id: 'attempts' }, h('caption', {}, 'Attempts'));
+  table.append(h('tr', {}, h('th', {}, 'when'), h('th', {}, 'outcome'), h('th', {}, 'origin status'), h('th', {}, 'duration')));
+  const history = delivery.history ?? [];
+  for (const attempt of [...history].reverse()) {
+    table.append(h('tr', {}, h('td', {}, when(attempt.at)), h('td', {}, outcomeBadge(attempt.outcome)), h('td', {}, attempt.origin_status ?? '—'), h('td', {}, `${attempt.duration_ms} ms`)));
+  }
+  if (delivery.attempts > history.length) {
+    table.append(h('tr', {}, h('td', { colspan: '4' }, `and ${delivery.attempts - history.length} earlier, counted only`)));
+  }
+  return table;
 }
 
 /** Queues a dead letter again (POST …/retry), then shows the record anew. */

@@ -30,8 +30,8 @@ use crate::log::command::{
     encode_letter, encode_parts, encode_taken, encode_tallies, LogCommand, Scan,
 };
 use crate::log::counts::Count;
-use crate::log::partial::{bucket_of, parts_of, Candidates, Fact, Partial};
-use crate::log::{shard_name, Attempt, Letter, SHARDS};
+use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
+use crate::log::{decode_history, encode_history, shard_name, Attempt, Fact, Letter, SHARDS};
 use crate::outcome::Answer;
 use js_sys::Promise;
 use std::cell::{Cell, RefCell};
@@ -47,22 +47,22 @@ macro_rules! selected {
         "SELECT p.route, p.key, p.tie, p.scheme, p.event_type, p.first_seen, p.last_seen, \
          p.attempts, p.last_outcome, p.last_status, p.last_ms, p.onward_at, p.onward_outcome, \
          p.onward_status, p.onward_ms, p.delivered_at, p.delivered_status, p.delivered_ms, \
-         EXISTS (SELECT 1 FROM letters l WHERE l.route = p.route AND l.key = p.key)"
+         EXISTS (SELECT 1 FROM letters l WHERE l.route = p.route AND l.key = p.key), p.history"
     };
 }
 
-/// Writes a part (19 values, in the order [`Table::put`] binds them).
+/// Writes a part (20 values, in the order [`Table::put`] binds them).
 const PUT: &str = "INSERT INTO parts (bucket, route, key, tie, scheme, event_type, first_seen, last_seen, \
      attempts, last_outcome, last_status, last_ms, onward_at, onward_outcome, onward_status, onward_ms, \
-     delivered_at, delivered_status, delivered_ms) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     delivered_at, delivered_status, delivered_ms, history) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
      ON CONFLICT (bucket, route, key) DO UPDATE SET scheme = excluded.scheme, \
      event_type = excluded.event_type, first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
      attempts = excluded.attempts, last_outcome = excluded.last_outcome, last_status = excluded.last_status, \
      last_ms = excluded.last_ms, onward_at = excluded.onward_at, onward_outcome = excluded.onward_outcome, \
      onward_status = excluded.onward_status, onward_ms = excluded.onward_ms, \
      delivered_at = excluded.delivered_at, delivered_status = excluded.delivered_status, \
-     delivered_ms = excluded.delivered_ms";
+     delivered_ms = excluded.delivered_ms, history = excluded.history";
 
 /// What the tables are. `IF NOT EXISTS`: every instance runs them as it
 /// starts.
@@ -71,7 +71,7 @@ const TABLES: [&str; 4] = [
      tie INTEGER NOT NULL, scheme TEXT NOT NULL, event_type TEXT, first_seen INTEGER NOT NULL, \
      last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, last_outcome TEXT NOT NULL, last_status INTEGER, \
      last_ms INTEGER NOT NULL, onward_at INTEGER, onward_outcome TEXT, onward_status INTEGER, onward_ms INTEGER, \
-     delivered_at INTEGER, delivered_status INTEGER, delivered_ms INTEGER, \
+     delivered_at INTEGER, delivered_status INTEGER, delivered_ms INTEGER, history TEXT, \
      PRIMARY KEY (bucket, route, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS hours (bucket INTEGER PRIMARY KEY) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS letters (route TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, \
@@ -183,6 +183,7 @@ impl Table {
             console_error("hookgate: the delivery log could not create its tables");
         }
         table.move_in_one_object();
+        table.add_history();
         match table.rows("SELECT bucket FROM hours", Vec::new()) {
             Ok(rows) => {
                 *table.hours.borrow_mut() =
@@ -428,6 +429,22 @@ impl Table {
         }
     }
 
+    /// The history column, in a table made before parts kept one: its
+    /// parts read as having none, their attempts counted only.
+    fn add_history(&self) {
+        let has = self.scalar(
+            "SELECT COUNT(*) FROM pragma_table_info('parts') WHERE name = 'history'",
+            Vec::new(),
+        );
+        if matches!(has, Ok(Some(0)))
+            && self
+                .write("ALTER TABLE parts ADD COLUMN history TEXT", Vec::new())
+                .is_err()
+        {
+            console_error("hookgate: the delivery log could not add its history column; it tries again at its next start");
+        }
+    }
+
     /// A part from a row of [`selected!`].
     fn parse(row: &[SqlStorageValue]) -> Option<Partial> {
         let last_seen = integer(row.get(6))?;
@@ -449,6 +466,11 @@ impl Table {
             onward: fact_of(row, 11, None),
             delivered: fact_of(row, 15, Some("delivered")),
             dead_letter: integer(row.get(18)).is_some_and(|kept| kept != 0),
+            // A history that does not read (none, in a part written before
+            // parts kept one) is none: the part still counts its attempts.
+            history: text(row.get(19))
+                .and_then(|h| decode_history(&h))
+                .unwrap_or_default(),
         })
     }
 
@@ -493,6 +515,7 @@ impl Table {
         values.extend(fact_values(Some(&part.last), false, false));
         values.extend(fact_values(part.onward.as_ref(), true, true));
         values.extend(fact_values(part.delivered.as_ref(), true, false));
+        values.push(encode_history(&part.history).as_str().into());
         self.write(PUT, values).map(drop)
     }
 

@@ -5,8 +5,8 @@
 
 use super::buffer::Batch;
 use super::counts::Count;
-use super::partial::{Fact, Partial};
-use super::{Attempt, Letter};
+use super::partial::Partial;
+use super::{decode_history, encode_history, Attempt, Fact, Letter};
 use crate::query::{pairs, push_encoded, value_of};
 
 /// The most parts one scan returns.
@@ -255,6 +255,7 @@ pub fn encode_parts(parts: &[Partial]) -> String {
         if part.dead_letter {
             field(&mut out, "letter", "1");
         }
+        field(&mut out, "h", &encode_history(&part.history));
     }
     out
 }
@@ -279,6 +280,7 @@ pub fn decode_parts(text: &str) -> Option<Vec<Partial>> {
             onward: read_fact(group, ONWARD)?,
             delivered: read_fact(group, DELIVERED)?,
             dead_letter: one("letter").is_some(),
+            history: decode_history(&one("h").unwrap_or_default())?,
             last,
         });
     }

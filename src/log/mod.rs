@@ -49,6 +49,75 @@ pub struct Attempt {
     pub duration_ms: u32,
 }
 
+/// One attempt's result, as a record shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub at_ms: i64,
+    pub outcome: String,
+    pub origin_status: Option<u16>,
+    pub duration_ms: u32,
+}
+
+impl Fact {
+    pub fn of(attempt: &Attempt) -> Self {
+        Self {
+            at_ms: attempt.at_ms,
+            outcome: attempt.outcome.clone(),
+            origin_status: attempt.origin_status,
+            duration_ms: attempt.duration_ms,
+        }
+    }
+}
+
+/// How many of a delivery's attempts its record lists (the newest): enough
+/// for a sender's whole retry schedule or a queue route's, bounded so that
+/// a delivery replayed without end keeps a record of fixed size.
+pub const HISTORY: usize = 20;
+
+/// A history as one text, as a shard stores and answers it: each attempt
+/// `at:outcome:status:ms` (no status when the origin did not answer), the
+/// attempts separated by `,`. Outcomes are reason codes, which hold neither.
+pub fn encode_history(history: &[Fact]) -> String {
+    let mut out = String::with_capacity(history.len() * 32);
+    for (i, fact) in history.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&fact.at_ms.to_string());
+        out.push(':');
+        out.push_str(&fact.outcome);
+        out.push(':');
+        if let Some(status) = fact.origin_status {
+            out.push_str(&status.to_string());
+        }
+        out.push(':');
+        out.push_str(&fact.duration_ms.to_string());
+    }
+    out
+}
+
+/// Reads what [`encode_history`] wrote; `None` for anything else.
+pub fn decode_history(text: &str) -> Option<Vec<Fact>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    text.split(',')
+        .map(|entry| {
+            let mut fields = entry.split(':');
+            let fact = Fact {
+                at_ms: fields.next()?.parse().ok()?,
+                outcome: fields.next().filter(|o| !o.is_empty())?.to_owned(),
+                origin_status: match fields.next()? {
+                    "" => None,
+                    status => Some(crate::query::whole(status)?),
+                },
+                duration_ms: crate::query::whole(fields.next()?)?,
+            };
+            fields.next().is_none().then_some(fact)
+        })
+        .collect()
+}
+
 /// A delivery as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
@@ -69,6 +138,9 @@ pub struct DeliveryRecord {
     /// Whether a dead letter (the event's body and headers, for a retry) is
     /// kept with the record: the one place hookgate keeps a body.
     pub dead_letter: bool,
+    /// Its last attempts, oldest first, at most [`HISTORY`]. Attempts
+    /// recorded before the log kept them are counted in `attempts` only.
+    pub history: Vec<Fact>,
 }
 
 /// A queued event that ran out of attempts, kept so it can be retried:
@@ -149,8 +221,12 @@ impl DeliveryRecord {
                 origin_status: attempt.origin_status,
                 duration_ms: attempt.duration_ms,
                 dead_letter: false,
+                history: vec![Fact::of(attempt)],
             },
-            Some(record) => {
+            Some(mut record) => {
+                record.history.push(Fact::of(attempt));
+                let over = record.history.len().saturating_sub(HISTORY);
+                record.history.drain(..over);
                 let outcome = merged_outcome(Some(&record.outcome), &attempt.outcome).to_owned();
                 let kept = outcome != attempt.outcome;
                 DeliveryRecord {
@@ -238,6 +314,70 @@ pub const DEFAULT_PAGE: u32 = 50;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fact(at_ms: i64, outcome: &str, status: Option<u16>) -> Fact {
+        Fact {
+            at_ms,
+            outcome: outcome.into(),
+            origin_status: status,
+            duration_ms: 7,
+        }
+    }
+
+    #[test]
+    fn a_history_round_trips_as_text_and_junk_is_refused() {
+        let history = vec![
+            fact(1_700_000_000_000, "origin-failed", Some(503)),
+            fact(1_700_000_005_000, "origin-timeout", None),
+            fact(1_700_000_065_000, "delivered", Some(200)),
+        ];
+        let text = encode_history(&history);
+        assert_eq!(
+            text,
+            "1700000000000:origin-failed:503:7,1700000005000:origin-timeout::7,1700000065000:delivered:200:7"
+        );
+        assert_eq!(decode_history(&text), Some(history));
+        assert_eq!(decode_history(""), Some(Vec::new()));
+        for junk in [
+            "x",
+            "1:a:2",
+            "1:a:2:3:4",
+            "1::200:3",
+            "a:b:200:3",
+            "1:a:70000:3",
+            "1:a:2:-3",
+            ",",
+            "1:a:2:3,",
+        ] {
+            assert_eq!(decode_history(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_record_lists_its_newest_attempts_and_counts_them_all() {
+        let mut record = None;
+        for i in 0..25 {
+            let attempt = Attempt {
+                route: "/quo".into(),
+                key: "msg_1".into(),
+                scheme: "standard-webhooks".into(),
+                event_type: None,
+                at_ms: 1_000 + i,
+                outcome: "origin-failed".into(),
+                origin_status: Some(500),
+                duration_ms: 3,
+            };
+            record = Some(DeliveryRecord::merge(record, &attempt));
+        }
+        let record = record.expect("record");
+        assert_eq!(record.attempts, 25);
+        assert_eq!(record.history.len(), HISTORY);
+        assert_eq!(
+            record.history[0].at_ms, 1_005,
+            "the oldest five are dropped"
+        );
+        assert_eq!(record.history[HISTORY - 1].at_ms, 1_024);
+    }
 
     #[test]
     fn only_deliveries_the_gate_worked_on_are_recorded() {

@@ -15,7 +15,7 @@
 //! `retrying`, `dead`) if that one is `dead`; else the last one. A part
 //! keeps those three ([`Fact`]s); combining parts keeps the latest of each.
 
-use super::{Attempt, Cursor, DeliveryRecord};
+use super::{Attempt, Cursor, DeliveryRecord, Fact, HISTORY};
 use sha2::{Digest, Sha256};
 
 /// A shard keeps a delivery's attempts of one hour in one part: a listing
@@ -84,26 +84,6 @@ pub fn onward(outcome: &str) -> bool {
     matches!(outcome, "queued" | "retrying" | "dead")
 }
 
-/// One attempt's result, as a record shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fact {
-    pub at_ms: i64,
-    pub outcome: String,
-    pub origin_status: Option<u16>,
-    pub duration_ms: u32,
-}
-
-impl Fact {
-    fn of(attempt: &Attempt) -> Self {
-        Self {
-            at_ms: attempt.at_ms,
-            outcome: attempt.outcome.clone(),
-            origin_status: attempt.origin_status,
-            duration_ms: attempt.duration_ms,
-        }
-    }
-}
-
 /// The later of two facts; at the same millisecond, `later`, the one that
 /// arrived second (as one object folding attempts in order would keep it).
 fn latest(earlier: Option<Fact>, later: Option<Fact>) -> Option<Fact> {
@@ -135,6 +115,8 @@ pub struct Partial {
     pub delivered: Option<Fact>,
     /// Whether the shard keeps a dead letter for the delivery.
     pub dead_letter: bool,
+    /// The part's last attempts, oldest first, at most [`HISTORY`].
+    pub history: Vec<Fact>,
 }
 
 impl Partial {
@@ -152,6 +134,7 @@ impl Partial {
             attempts: 1,
             onward: onward(&fact.outcome).then(|| fact.clone()),
             delivered: (fact.outcome == "delivered").then(|| fact.clone()),
+            history: vec![fact.clone()],
             last: fact,
             dead_letter: false,
         }
@@ -184,6 +167,7 @@ impl Partial {
         self.onward = latest(self.onward.take(), later.onward);
         self.delivered = latest(self.delivered.take(), later.delivered);
         self.dead_letter |= later.dead_letter;
+        self.history = merged_history(std::mem::take(&mut self.history), later.history);
     }
 
     /// The attempt whose outcome the record shows.
@@ -209,8 +193,31 @@ impl Partial {
             origin_status: shown.origin_status,
             duration_ms: shown.duration_ms,
             dead_letter: self.dead_letter,
+            history: self.history.clone(),
         }
     }
+}
+
+/// Two histories as one, oldest first (at equal times `earlier`'s attempts
+/// first, as one object folding them in order keeps them), the newest
+/// [`HISTORY`] of them.
+fn merged_history(earlier: Vec<Fact>, later: Vec<Fact>) -> Vec<Fact> {
+    let mut merged = Vec::with_capacity(earlier.len() + later.len());
+    let (mut a, mut b) = (earlier.into_iter().peekable(), later.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y.at_ms < x.at_ms => b.next(),
+            (Some(_), _) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(fact) => merged.push(fact),
+            None => break,
+        }
+    }
+    let over = merged.len().saturating_sub(HISTORY);
+    merged.drain(..over);
+    merged
 }
 
 /// The parts of one delivery, from any shards, as one: folded oldest
@@ -338,7 +345,8 @@ mod tests {
         fn parts_combine_into_the_record_one_object_keeps(
             steps in prop::collection::vec(
                 (0..OUTCOMES.len(), 1..50i64, any::<bool>(), 0..4usize, any::<bool>(), 0..8u8),
-                1..12,
+                // Past HISTORY now and then: the attempts listed are the newest.
+                1..28,
             ),
             order in any::<u64>(),
         ) {

@@ -39,10 +39,27 @@ pub fn push_record(out: &mut String, record: &DeliveryRecord, routes: &[String])
     ));
 }
 
-/// One record.
+/// One record, with its attempts (`history`, oldest first): the detail of
+/// a delivery. A listing leaves them out, to stay small.
 pub fn record(record: &DeliveryRecord, routes: &[String]) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(256 + record.history.len() * 80);
     push_record(&mut out, record, routes);
+    out.pop();
+    out.push_str(",\"history\":[");
+    for (i, fact) in record.history.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!("{{\"at\":{},\"outcome\":", fact.at_ms));
+        push_str(&mut out, &fact.outcome);
+        out.push_str(",\"origin_status\":");
+        match fact.origin_status {
+            Some(status) => out.push_str(&status.to_string()),
+            None => out.push_str("null"),
+        }
+        out.push_str(&format!(",\"duration_ms\":{}}}", fact.duration_ms));
+    }
+    out.push_str("]}");
     out
 }
 
@@ -121,7 +138,39 @@ mod tests {
             origin_status: Some(204),
             duration_ms: 31,
             dead_letter: false,
+            history: vec![
+                crate::log::Fact {
+                    at_ms: 1_700_000_000_000,
+                    outcome: "origin-failed".into(),
+                    origin_status: Some(503),
+                    duration_ms: 12,
+                },
+                crate::log::Fact {
+                    at_ms: 1_700_000_060_000,
+                    outcome: "delivered".into(),
+                    origin_status: Some(204),
+                    duration_ms: 31,
+                },
+            ],
         }
+    }
+
+    #[test]
+    fn a_delivery_s_detail_lists_its_attempts_and_a_page_does_not() {
+        let value: Value = serde_json::from_str(&record(&sample(), &[])).expect("JSON");
+        let history = value["history"].as_array().expect("history");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0]["outcome"], "origin-failed");
+        assert_eq!(history[0]["origin_status"], 503);
+        assert_eq!(history[0]["at"], 1_700_000_000_000_i64);
+        assert_eq!(history[1]["duration_ms"], 31);
+        assert_eq!(value["route_gone"], true);
+        let mut unanswered = sample();
+        unanswered.history[0].origin_status = None;
+        let value: Value = serde_json::from_str(&record(&unanswered, &[])).expect("JSON");
+        assert_eq!(value["history"][0]["origin_status"], Value::Null);
+        let listed: Value = serde_json::from_str(&page(&[sample()], None, &[])).expect("JSON");
+        assert_eq!(listed["deliveries"][0].get("history"), None);
     }
 
     #[test]

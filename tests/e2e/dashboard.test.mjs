@@ -372,6 +372,14 @@ describe('the dashboard in Chromium', () => {
     assert.equal(fields['first seen'], await when(record.first_seen));
     assert.equal(fields['last seen'], await when(record.last_seen));
     assert.ok(record.last_seen > record.first_seen);
+    // Its attempts, newest first, from the record's history.
+    const attempts = await page.$$eval('#attempts tr', (trs) => trs.slice(1).map((tr) => [...tr.cells].map((td) => td.textContent)));
+    assert.deepEqual(
+      attempts.map(([, outcome, status]) => [outcome, status]),
+      [['delivered', '200'], ['origin-failed', '503']],
+    );
+    assert.equal(attempts[0][0], await when(record.history[1].at));
+    assert.equal(attempts[1][3], `${record.history[0].duration_ms} ms`);
     // Beside the table and on screen at 1280 pixels, not pushed off it.
     const layout = await page.evaluate(() => {
       const detail = document.getElementById('detail').getBoundingClientRect();

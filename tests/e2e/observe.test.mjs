@@ -255,6 +255,14 @@ describe('a gate with ADMIN_TOKEN on two routes', () => {
     assert.equal(one.status, 200, one.text);
     assert.equal(one.json.key, key);
     assert.equal(one.json.attempts, 2);
+    // Each attempt, oldest first: the origin's 503, then the retry's 200.
+    assert.deepEqual(
+      one.json.history.map((a) => [a.outcome, a.origin_status]),
+      [['origin-failed', 503], ['delivered', 200]],
+    );
+    assert.ok(one.json.history[0].at < one.json.history[1].at);
+    assert.equal(one.json.history[1].at, one.json.last_seen);
+    assert.ok(one.json.history.every((a) => Number.isInteger(a.duration_ms)));
     const other = await admin(gate, `/deliveries/${encodeURIComponent(key)}?route=/github`);
     assert.equal(other.status, 404);
     assert.equal(other.json.reason, 'unknown-delivery');
@@ -605,5 +613,74 @@ describe('a route that forwards only some event types', () => {
     assert.equal(routes['/quo'].delivered, 2, JSON.stringify(routes));
     const listed = (await admin(gate, '/deliveries')).json.deliveries.map((d) => d.key);
     assert.deepEqual(listed.sort(), [sent['message.received'], sent['call.completed']].sort());
+  });
+});
+
+/**
+ * A stand-in for the build before parts kept their attempts: its shard 0
+ * (`delivery-log`) with the parts table of that build, holding one part.
+ */
+const PARTS_BEFORE_HISTORY = `
+export class DeliveryLog {
+  constructor(state) {
+    this.sql = state.storage.sql;
+    this.sql.exec('CREATE TABLE IF NOT EXISTS parts (bucket INTEGER NOT NULL, route TEXT NOT NULL, key TEXT NOT NULL, tie INTEGER NOT NULL, scheme TEXT NOT NULL, event_type TEXT, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, last_outcome TEXT NOT NULL, last_status INTEGER, last_ms INTEGER NOT NULL, onward_at INTEGER, onward_outcome TEXT, onward_status INTEGER, onward_ms INTEGER, delivered_at INTEGER, delivered_status INTEGER, delivered_ms INTEGER, PRIMARY KEY (bucket, route, key)) WITHOUT ROWID');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS hours (bucket INTEGER PRIMARY KEY) WITHOUT ROWID');
+  }
+  async fetch(request) {
+    const { key, first, last } = await request.json();
+    const bucket = Math.floor(last / 3600000);
+    this.sql.exec('INSERT INTO parts VALUES (?, ?, ?, 1, ?, ?, ?, ?, 2, ?, 503, 12, NULL, NULL, NULL, NULL, NULL, NULL, NULL)', bucket, '/', key, 'standard-webhooks', 'message.received', first, last, 'origin-failed');
+    this.sql.exec('INSERT OR IGNORE INTO hours VALUES (?)', bucket);
+    return new Response('ok');
+  }
+}
+export default {
+  fetch(request, env) {
+    return env.DELIVERY_LOG.get(env.DELIVERY_LOG.idFromName('delivery-log')).fetch(request);
+  },
+};`;
+
+describe('parts written before the log kept attempts', () => {
+  const persist = mkdtempSync(join(tmpdir(), 'hookgate-history-'));
+  const now = Date.now();
+  const key = `msg_before_${now}`;
+  let origin;
+  let gate;
+  before(async () => {
+    const old = new Miniflare({
+      name: 'gate',
+      modules: true,
+      script: PARTS_BEFORE_HISTORY,
+      compatibilityDate: '2026-04-20',
+      durableObjects: { DELIVERY_LOG: { className: 'DeliveryLog', useSQLite: true } },
+      durableObjectsPersist: persist,
+    });
+    const made = await old.dispatchFetch('http://old/', { method: 'POST', body: JSON.stringify({ key, first: now - 20_000, last: now - 10_000 }) });
+    assert.equal(await made.text(), 'ok');
+    await old.dispose();
+    origin = await startOrigin();
+    gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN, STATS_FLUSH_SECONDS: '1' }, { persist });
+  });
+  after(async () => {
+    await gate?.close();
+    await origin?.close();
+    rmSync(persist, { recursive: true, force: true });
+  });
+
+  test('are read as before, and a new attempt is listed beside the ones only counted', async () => {
+    const before = await admin(gate, `/deliveries/${key}?route=%2F`);
+    assert.equal(before.status, 200, before.text);
+    assert.deepEqual([before.json.attempts, before.json.outcome, before.json.history], [2, 'origin-failed', []]);
+    const body = quoEvent();
+    assert.deepEqual((await send(gate.url, { headers: signed(body, { id: key }), body })).json, { status: 'delivered' });
+    let record;
+    await eventually(async () => {
+      record = (await admin(gate, `/deliveries/${key}?route=%2F`)).json;
+      return record.attempts === 3;
+    }, 5_000, 'the new attempt logged');
+    assert.equal(record.outcome, 'delivered');
+    assert.deepEqual(record.history.map((a) => [a.outcome, a.origin_status]), [['delivered', 200]]);
+    assert.equal((await listAll(gate)).length, 1);
   });
 });
