@@ -183,7 +183,7 @@ async function showDetail(route, key, tr) {
 /** A delivery's attempts (its `history`, the newest 20), newest first. */
 function attemptsTable(delivery) {
   const table = h('table', { id: 'attempts' }, h('caption', {}, 'Attempts'));
-  table.append(h('tr', {}, h('th', {}, 'when'), h('th', {}, 'outcome'), h('th', {}, 'origin status'), h('th', {}, 'duration')));
+  table.append(h('tr', {}, h('th', {}, 'when'), h('th', {}, 'outcome'), h('th', {}, 'origin'), h('th', {}, 'took')));
   const history = delivery.history ?? [];
   for (const attempt of [...history].reverse()) {
     table.append(h('tr', {}, h('td', {}, when(attempt.at)), h('td', {}, outcomeBadge(attempt.outcome)), h('td', {}, attempt.origin_status ?? '—'), h('td', {}, `${attempt.duration_ms} ms`)));
