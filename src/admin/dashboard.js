@@ -130,6 +130,10 @@ async function loadDeliveries(append = false) {
   const query = new URLSearchParams();
   if ($('route').value) query.set('route', $('route').value);
   if ($('outcome').value) query.set('outcome', $('outcome').value);
+  const eventType = $('event-type').value.trim();
+  if (eventType) query.set('event_type', eventType);
+  const keyPrefix = $('key-prefix').value.trim();
+  if (keyPrefix) query.set('key_prefix', keyPrefix);
   if (append && cursor) query.set('cursor', cursor);
   const mine = ++listing;
   const page = await api(`/deliveries?${query}`);

@@ -294,6 +294,10 @@ const BAD_SINCE: AdminError = AdminError::BadQuery(
     "since= takes Unix milliseconds, or a span back from now such as 90s, 15m, 1h or 7d.",
 );
 
+const BAD_UNTIL: AdminError = AdminError::BadQuery(
+    "until= takes Unix milliseconds, or a span back from now such as 90s, 15m, 1h or 7d.",
+);
+
 fn one(fields: &[(String, String)], name: &str) -> Option<String> {
     value_of(fields, name).filter(|v| !v.is_empty())
 }
@@ -304,6 +308,10 @@ fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {
     ))?;
     let since_ms = match one(&fields, "since") {
         Some(text) => Some(parse_since(&text, now_ms).ok_or(BAD_SINCE)?),
+        None => None,
+    };
+    let until_ms = match one(&fields, "until") {
+        Some(text) => Some(parse_since(&text, now_ms).ok_or(BAD_UNTIL)?),
         None => None,
     };
     let limit = match one(&fields, "limit") {
@@ -324,7 +332,10 @@ fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {
         filter: Filter {
             route: one(&fields, "route"),
             outcome: one(&fields, "outcome"),
+            event_type: one(&fields, "event_type"),
+            key_prefix: one(&fields, "key_prefix"),
             since_ms,
+            until_ms,
         },
         limit,
         cursor,
@@ -414,7 +425,7 @@ mod tests {
         let request = parse(
             "GET",
             "/_hookgate/deliveries",
-            "route=%2Fquo&outcome=delivered&since=1h&limit=20&cursor=5.6",
+            "route=%2Fquo&outcome=delivered&since=1h&until=15m&event_type=message.received&key_prefix=msg_2f&limit=20&cursor=5.6",
             NOW,
         );
         assert_eq!(
@@ -423,7 +434,10 @@ mod tests {
                 filter: Filter {
                     route: Some("/quo".into()),
                     outcome: Some("delivered".into()),
+                    event_type: Some("message.received".into()),
+                    key_prefix: Some("msg_2f".into()),
                     since_ms: Some(NOW - 3_600_000),
+                    until_ms: Some(NOW - 900_000),
                 },
                 limit: 20,
                 cursor: Some(Cursor {
@@ -439,6 +453,7 @@ mod tests {
             "cursor=zz",
             "since=yesterday",
             "since=%zz",
+            "until=soon",
         ] {
             assert!(
                 matches!(

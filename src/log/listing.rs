@@ -81,9 +81,16 @@ impl Listing {
     /// A page of at most `limit` records passing `filter`, after `cursor`,
     /// over `shards` shards.
     pub fn new(filter: Filter, limit: u32, cursor: Option<Cursor>, shards: usize) -> Self {
+        // `until` is where the first page starts: records last seen after
+        // it are not read at all (a position older than every part of the
+        // next millisecond, in every shard).
+        let start = filter.until_ms.map(|until| Cursor {
+            last_seen: until.saturating_add(1),
+            row: 0,
+        });
         let streams = (0..shards)
             .map(|_| Stream {
-                after: cursor,
+                after: cursor.or(start),
                 want: (limit + 1).min(MAX_SCAN),
                 ..Stream::default()
             })
@@ -277,18 +284,7 @@ impl Listing {
     }
 
     fn passes(&self, record: &DeliveryRecord) -> bool {
-        let filter = &self.filter;
-        filter
-            .route
-            .as_ref()
-            .is_none_or(|route| *route == record.route)
-            && filter
-                .outcome
-                .as_ref()
-                .is_none_or(|outcome| *outcome == record.outcome)
-            && filter
-                .since_ms
-                .is_none_or(|since| record.last_seen >= since)
+        self.filter.passes(record)
     }
 
     /// Whether every shard is read to its end and gone through.
@@ -462,7 +458,16 @@ mod tests {
                 .filter(|(_, record)| {
                     filter.route.as_ref().is_none_or(|r| *r == record.route)
                         && filter.outcome.as_ref().is_none_or(|o| *o == record.outcome)
+                        && filter
+                            .event_type
+                            .as_ref()
+                            .is_none_or(|t| record.event_type.as_ref() == Some(t))
+                        && filter
+                            .key_prefix
+                            .as_ref()
+                            .is_none_or(|p| record.key.starts_with(p.as_str()))
                         && filter.since_ms.is_none_or(|s| record.last_seen >= s)
+                        && filter.until_ms.is_none_or(|u| record.last_seen <= u)
                 })
                 .collect();
             listed.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
@@ -475,7 +480,7 @@ mod tests {
             route: route.into(),
             key: format!("msg_{key}"),
             scheme: "standard-webhooks".into(),
-            event_type: None,
+            event_type: Some(["message.received", "call.completed"][key % 2].into()),
             at_ms,
             outcome: outcome.into(),
             origin_status: None,
@@ -508,6 +513,9 @@ mod tests {
             limit in 1..6u32,
             route_filter in 0..4usize,
             outcome_filter in 0..(OUTCOMES.len() + 1),
+            type_filter in 0..3usize,
+            prefix_filter in 0..3usize,
+            until_filter in 0..4i64,
         ) {
             let mut at = 1_700_000_000_000;
             let attempts: Vec<(usize, Attempt)> = steps
@@ -522,6 +530,10 @@ mod tests {
             let filter = Filter {
                 route: ["/a", "/b", "/c"].get(route_filter).map(|r| (*r).to_owned()),
                 outcome: OUTCOMES.get(outcome_filter).map(|o| (*o).to_owned()),
+                event_type: ["message.received", "call.completed"].get(type_filter).map(|t| (*t).to_owned()),
+                key_prefix: ["msg_1", "msg_"].get(prefix_filter).map(|p| (*p).to_owned()),
+                // Somewhere inside the attempts' times, or none.
+                until_ms: (until_filter > 0).then(|| 1_700_000_000_000 + until_filter * 20),
                 since_ms: None,
             };
             prop_assert_eq!(all_pages(&shards, &filter, limit), shards.expected(&filter));

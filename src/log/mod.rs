@@ -257,8 +257,33 @@ impl DeliveryRecord {
 pub struct Filter {
     pub route: Option<String>,
     pub outcome: Option<String>,
+    /// The record's event type, exactly.
+    pub event_type: Option<String>,
+    /// The start of the replay key (a webhook-id's first characters).
+    pub key_prefix: Option<String>,
     /// Records last seen at or after this, Unix milliseconds.
     pub since_ms: Option<i64>,
+    /// Records last seen at or before this, Unix milliseconds.
+    pub until_ms: Option<i64>,
+}
+
+impl Filter {
+    /// Whether a whole record (its parts combined) passes.
+    pub fn passes(&self, record: &DeliveryRecord) -> bool {
+        let is = |wanted: &Option<String>, value: &str| wanted.as_ref().is_none_or(|w| w == value);
+        is(&self.route, &record.route)
+            && is(&self.outcome, &record.outcome)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|kind| record.event_type.as_ref() == Some(kind))
+            && self
+                .key_prefix
+                .as_ref()
+                .is_none_or(|prefix| record.key.starts_with(prefix.as_str()))
+            && self.since_ms.is_none_or(|since| record.last_seen >= since)
+            && self.until_ms.is_none_or(|until| record.last_seen <= until)
+    }
 }
 
 /// Where a page of a listing starts: after the record last seen at

@@ -357,6 +357,32 @@ describe('the dashboard in Chromium', () => {
     });
   }
 
+  test('a search by event type and by the start of a key shows only what matches', async () => {
+    await page.type('#event-type', 'call.completed');
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 1);
+    assert.deepEqual((await rows(page)).map((row) => row.dataKey), [made.retried]);
+    await page.$eval('#event-type', (input) => {
+      input.value = '';
+    });
+    await page.type('#key-prefix', made.failed.slice(0, 12));
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 1);
+    assert.deepEqual((await rows(page)).map((row) => row.dataKey), [made.failed]);
+    // Both at once: the failed one is no call.completed.
+    await page.type('#event-type', 'call.completed');
+    await page.click('#filters button[type=submit]');
+    await page.waitForFunction(() => /No deliveries match/.test(document.querySelector('#deliveries tbody').textContent), WAIT);
+    await page.$eval('#event-type', (input) => {
+      input.value = '';
+    });
+    await page.$eval('#key-prefix', (input) => {
+      input.value = '';
+    });
+    await page.click('#filters button[type=submit]');
+    await waitForRows(page, 5);
+  });
+
   test('a row opens its detail: attempts, outcome, first and last seen', async () => {
     const record = (await admin(gate, `/deliveries/${encodeURIComponent(made.retried)}?route=%2Fquo`)).json;
     const fields = await openDetail(made.retried);

@@ -249,6 +249,22 @@ describe('a gate with ADMIN_TOKEN on two routes', () => {
     assert.equal((await admin(gate, '/deliveries?since=1h')).json.deliveries.length, 3);
   });
 
+  test('searches by event type, the start of a key, and a time range', async () => {
+    const keys = async (query) => (await admin(gate, `/deliveries?${query}`)).json.deliveries.map((d) => d.key);
+    assert.deepEqual(await keys('event_type=call.completed'), [made.retried['webhook-id']]);
+    assert.deepEqual(await keys('event_type=push&route=%2Fgithub'), (await keys('route=%2Fgithub')));
+    assert.deepEqual(await keys('event_type=nothing.like.it'), []);
+    const quoKey = made.quo['webhook-id'];
+    assert.deepEqual(await keys(`key_prefix=${encodeURIComponent(quoKey.slice(0, 10))}`), [quoKey]);
+    assert.deepEqual(await keys(`key_prefix=${encodeURIComponent(quoKey)}&event_type=message.received`), [quoKey]);
+    const all = (await admin(gate, '/deliveries')).json.deliveries;
+    const oldest = all[all.length - 1];
+    assert.deepEqual(await keys(`until=${oldest.last_seen}`), [oldest.key], 'until is inclusive');
+    assert.deepEqual(await keys(`since=${oldest.last_seen}&until=${all[0].last_seen}`), all.map((d) => d.key));
+    assert.deepEqual(await keys(`until=${oldest.last_seen - 1}`), []);
+    assert.equal((await admin(gate, '/deliveries?until=later')).status, 400);
+  });
+
   test('one record by key and route; an unknown one is 404', async () => {
     const key = made.retried['webhook-id'];
     const one = await admin(gate, `/deliveries/${encodeURIComponent(key)}?route=${encodeURIComponent('/quo')}`);
