@@ -40,6 +40,8 @@ pub struct FakeCache {
     entries: RefCell<HashMap<String, (String, u64)>>,
     failing: bool,
     reads: std::cell::Cell<usize>,
+    /// Every write, in order: `put KEY VALUE` or `delete KEY`.
+    pub writes: RefCell<Vec<String>>,
 }
 
 impl FakeCache {
@@ -70,6 +72,7 @@ impl LocationCache for &FakeCache {
         self.entries.borrow().get(key).map(|(v, _)| v.clone())
     }
     fn put(&self, key: &str, value: &str, ttl_seconds: u64) {
+        self.writes.borrow_mut().push(format!("put {key} {value}"));
         if !self.failing {
             self.entries
                 .borrow_mut()
@@ -77,6 +80,7 @@ impl LocationCache for &FakeCache {
         }
     }
     fn delete(&self, key: &str) {
+        self.writes.borrow_mut().push(format!("delete {key}"));
         if !self.failing {
             self.entries.borrow_mut().remove(key);
         }

@@ -436,11 +436,14 @@ impl Table {
             "SELECT COUNT(*) FROM pragma_table_info('parts') WHERE name = 'history'",
             Vec::new(),
         );
-        if matches!(has, Ok(Some(0)))
-            && self
+        let added = match has {
+            Ok(Some(0)) => self
                 .write("ALTER TABLE parts ADD COLUMN history TEXT", Vec::new())
-                .is_err()
-        {
+                .map(drop),
+            Ok(_) => Ok(()),
+            Err(failed) => Err(failed),
+        };
+        if added.is_err() {
             console_error("hookgate: the delivery log could not add its history column; it tries again at its next start");
         }
     }

@@ -111,10 +111,10 @@ export async function cacheGet(key) {
   }
 }
 
-/** Writes to the location's cache are not waited on: each is started at
- * once (so a copy in another isolate finds a hold as soon as the cache has
- * it) and chained after the task's earlier ones (so a task's writes land in
- * the order it made them); `drive` waits for the last before the task's
+/** Writes to the location's cache are not waited on: a task's first is
+ * started at once (so a copy in another isolate finds a hold as soon as the
+ * cache has it), each next one once the one before it landed (so a task's
+ * writes land in the order it made them); `drive` waits for the last before the task's
  * promise settles, under the request's `waitUntil`. Waiting on each from
  * Rust was a step of the task apiece, four per delivered event. */
 let writes;
@@ -375,19 +375,23 @@ export function useStepper(step, finish) {
 
 export async function drive(task) {
   const own = { last: undefined };
-  let next = step(task, undefined, true, own);
-  while (next !== undefined) {
-    let settled;
-    let fulfilled = true;
-    try {
-      settled = await next;
-    } catch (error) {
-      settled = error;
-      fulfilled = false;
+  try {
+    let next = step(task, undefined, true, own);
+    while (next !== undefined) {
+      let settled;
+      let fulfilled = true;
+      try {
+        settled = await next;
+      } catch (error) {
+        settled = error;
+        fulfilled = false;
+      }
+      next = step(task, settled, fulfilled, own);
     }
-    next = step(task, settled, fulfilled, own);
+  } finally {
+    // Also after a trap: a release's write still lands.
+    if (own.last) await own.last;
   }
-  if (own.last) await own.last;
   return taskFinish(task);
 }
 
