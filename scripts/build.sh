@@ -30,7 +30,16 @@ cp src/admin/dashboard.html "$dashboard/dashboard.html"
 "$ESBUILD_BIN" src/admin/dashboard.js --minify --log-level=warning --outfile="$dashboard/dashboard.js"
 "$ESBUILD_BIN" src/admin/dashboard.css --minify --log-level=warning --outfile="$dashboard/dashboard.css"
 
-HOOKGATE_DASHBOARD_DIR="$dashboard" cargo build --release --target wasm32-unknown-unknown --lib "$@"
+# Panic locations name the crates' files without the registry's path on this
+# machine (~/.cargo/registry/src/index.crates.io-…/base64ct-1.8.3/src/…
+# becomes base64ct-1.8.3/src/…): a little shorter, and the same module
+# whoever builds it. std's files keep their /rustc/… names (std comes built).
+rustflags=""
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  rustflags+="${rustflags:+, }\"--remap-path-prefix=$registry=\""
+done
+HOOKGATE_DASHBOARD_DIR="$dashboard" cargo build --release --target wasm32-unknown-unknown --lib \
+  --config "target.wasm32-unknown-unknown.rustflags = [$rustflags]" "$@"
 
 # The module target with the reset-state function and abort handler: the
 # entry sets the module up again after a critical error (src/js/shim.js).
