@@ -104,7 +104,7 @@ impl Incident {
         });
         if let Incident::OriginStatus(status) = self {
             out.push('(');
-            out.push_str(&status.to_string());
+            out.push_str(&u64::from(*status).to_string());
             out.push(')');
         }
     }
