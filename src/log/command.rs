@@ -81,14 +81,15 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
 /// Reads what [`encode_letter`] wrote.
 pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
     let one = |name: &str| value_of(fields, name);
+    let mut headers = Vec::new();
+    for (_, v) in fields.iter().filter(|(n, _)| n == "h") {
+        let (n, v) = v.split_once(':')?;
+        headers.push((n.to_owned(), v.to_owned()));
+    }
     Some(Letter {
         content_type: one("content_type"),
         event_type: one("letter_type"),
-        headers: fields
-            .iter()
-            .filter(|(n, _)| n == "h")
-            .map(|(_, v)| v.split_once(':').map(|(n, v)| (n.to_owned(), v.to_owned())))
-            .collect::<Option<_>>()?,
+        headers,
         body: crate::keys::decode_base64(&one("body")?)?,
     })
 }
