@@ -185,8 +185,11 @@ impl Table {
         table.move_in_one_object();
         match table.rows("SELECT bucket FROM hours", Vec::new()) {
             Ok(rows) => {
-                *table.hours.borrow_mut() =
-                    rows.iter().filter_map(|row| integer(row.first())).collect()
+                let mut hours = table.hours.borrow_mut();
+                hours.clear();
+                for row in &rows {
+                    hours.extend(integer(row.first()));
+                }
             }
             Err(StorageFailed) => {
                 console_error("hookgate: the delivery log could not read its hours")
@@ -428,6 +431,15 @@ impl Table {
         }
     }
 
+    /// The parts of rows of [`selected!`]; a row that is not one is skipped.
+    fn parse_all(rows: &[Vec<SqlStorageValue>]) -> Vec<Partial> {
+        let mut parts = Vec::with_capacity(rows.len());
+        for row in rows {
+            parts.extend(Self::parse(row));
+        }
+        parts
+    }
+
     /// A part from a row of [`selected!`].
     fn parse(row: &[SqlStorageValue]) -> Option<Partial> {
         let last_seen = integer(row.get(6))?;
@@ -473,7 +485,7 @@ impl Table {
             ),
             vec![route.into(), key.into()],
         )?;
-        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
+        Ok(Self::parse_all(&rows))
     }
 
     /// Writes a part: one row.
@@ -639,7 +651,7 @@ impl Table {
         query.push_str(" ORDER BY p.bucket DESC, p.last_seen DESC, p.tie DESC LIMIT ?");
         bindings.push(i64::from(scan.limit).into());
         let rows = self.rows(&query, bindings)?;
-        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
+        Ok(Self::parse_all(&rows))
     }
 
     fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
@@ -647,16 +659,18 @@ impl Table {
             "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? GROUP BY route, reason",
             vec![since_ms.div_euclid(60_000).into()],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
+        let mut tallies = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let tally = || {
                 Some((
                     text(row.first())?,
                     text(row.get(1))?,
                     u64::try_from(integer(row.get(2))?).ok()?,
                 ))
-            })
-            .collect())
+            };
+            tallies.extend(tally());
+        }
+        Ok(tallies)
     }
 
     /// Deletes parts last seen before `before_ms` (whole hours by the key,
@@ -739,15 +753,15 @@ impl LogClient {
     /// Sends commands to shards, all at once ([`Call`]s, see
     /// [`to_every_shard`]): each answer in order.
     pub async fn send_each(&self, calls: Vec<Call>) -> Vec<Result<(u16, String), LogUnavailable>> {
-        let calls: Vec<(String, String, String)> = calls
-            .into_iter()
-            .map(|(shard, path, body)| (shard_name(shard), url(path), body))
-            .collect();
-        call_objects(&self.namespace, &calls)
-            .await
-            .into_iter()
-            .map(|answer| answer.ok_or(LogUnavailable))
-            .collect()
+        let mut named = Vec::with_capacity(calls.len());
+        for (shard, path, body) in calls {
+            named.push((shard_name(shard), url(path), body));
+        }
+        let mut answers = Vec::with_capacity(named.len());
+        for answer in call_objects(&self.namespace, &named).await {
+            answers.push(answer.ok_or(LogUnavailable));
+        }
+        answers
     }
 }
 
@@ -763,9 +777,11 @@ pub fn to_shard(shard: usize, command: &LogCommand) -> Call {
 /// One command for every shard (encoded once).
 pub fn to_every_shard(command: &LogCommand) -> Vec<Call> {
     let (path, body) = command.encode();
-    (0..SHARDS)
-        .map(|shard| (shard, path, body.clone()))
-        .collect()
+    let mut calls = Vec::with_capacity(SHARDS);
+    for shard in 0..SHARDS {
+        calls.push((shard, path, body.clone()));
+    }
+    calls
 }
 
 /// Whether a write's promise ([`LogClient::write_promise`]) resolved to
