@@ -81,13 +81,14 @@ impl Listing {
     /// A page of at most `limit` records passing `filter`, after `cursor`,
     /// over `shards` shards.
     pub fn new(filter: Filter, limit: u32, cursor: Option<Cursor>, shards: usize) -> Self {
-        let streams = (0..shards)
-            .map(|_| Stream {
+        let mut streams = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            streams.push(Stream {
                 after: cursor,
                 want: (limit + 1).min(MAX_SCAN),
                 ..Stream::default()
-            })
-            .collect();
+            });
+        }
         Self {
             filter,
             limit,
@@ -321,7 +322,11 @@ impl Listing {
         } else {
             None
         };
-        (found.into_iter().map(|(record, _)| record).collect(), next)
+        let mut records = Vec::with_capacity(found.len());
+        for (record, _) in found {
+            records.push(record);
+        }
+        (records, next)
     }
 }
 
