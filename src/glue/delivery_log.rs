@@ -188,7 +188,9 @@ impl Table {
                 let mut hours = table.hours.borrow_mut();
                 hours.clear();
                 for row in &rows {
-                    hours.extend(integer(row.first()));
+                    if let Some(hour) = integer(row.first()) {
+                        hours.push(hour);
+                    }
                 }
             }
             Err(StorageFailed) => {
@@ -435,7 +437,9 @@ impl Table {
     fn parse_all(rows: &[Vec<SqlStorageValue>]) -> Vec<Partial> {
         let mut parts = Vec::with_capacity(rows.len());
         for row in rows {
-            parts.extend(Self::parse(row));
+            if let Some(part) = Self::parse(row) {
+                parts.push(part);
+            }
         }
         parts
     }
@@ -621,16 +625,15 @@ impl Table {
             query.push_str(
                 " AND p.bucket <= ? AND (p.last_seen < ? OR (p.last_seen = ? AND p.tie < ?))",
             );
-            bindings.extend([
-                bucket_of(last_seen).into(),
-                last_seen.into(),
-                last_seen.into(),
-                tie.into(),
-            ]);
+            bindings.push(bucket_of(last_seen).into());
+            bindings.push(last_seen.into());
+            bindings.push(last_seen.into());
+            bindings.push(tie.into());
         }
         if let Some(since) = scan.since_ms {
             query.push_str(" AND p.bucket >= ? AND p.last_seen >= ?");
-            bindings.extend([bucket_of(since).into(), since.into()]);
+            bindings.push(bucket_of(since).into());
+            bindings.push(since.into());
         }
         if let Some(route) = &scan.route {
             query.push_str(" AND p.route = ?");
@@ -668,7 +671,9 @@ impl Table {
                     u64::try_from(integer(row.get(2))?).ok()?,
                 ))
             };
-            tallies.extend(tally());
+            if let Some(tally) = tally() {
+                tallies.push(tally);
+            }
         }
         Ok(tallies)
     }
