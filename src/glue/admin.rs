@@ -210,7 +210,13 @@ async fn retry_dead_letter(
             _ => return Err(AdminError::LogUnavailable),
         }
     }
-    let newest = (0..kept.len()).max_by_key(|&i| (kept[i].2, kept[i].0));
+    // The newest (the last of equals, as max_by_key), found in a loop.
+    let mut newest: Option<usize> = None;
+    for i in 0..kept.len() {
+        if newest.is_none_or(|n| (kept[i].2, kept[i].0) >= (kept[n].2, kept[n].0)) {
+            newest = Some(i);
+        }
+    }
     let Some((holder, scheme, _, letter)) = newest.map(|i| kept.swap_remove(i)) else {
         return Err(if known {
             AdminError::NotADeadLetter

@@ -262,7 +262,12 @@ impl Listing {
                 // Not looked up yet: the next round does.
                 return;
             };
-            let newest = parts.iter().map(|(a, _)| *a).max();
+            let mut newest = None;
+            for (a, _) in parts {
+                if newest.is_none_or(|n| *a >= n) {
+                    newest = Some(*a);
+                }
+            }
             let record = if newest == Some(at) {
                 combined(parts.clone()).map(|whole| whole.record())
             } else {
