@@ -349,7 +349,10 @@ impl std::fmt::Display for ConfigError {
 /// A route path as a log may show it: quoted, escaped (as a JSON string, so
 /// plain ASCII), and cut short, since it may be anything a user typed.
 pub fn shown_path(path: &str) -> String {
-    let mut shown: String = path.chars().take(64).collect();
+    let mut shown = String::new();
+    for c in path.chars().take(64) {
+        shown.push(c);
+    }
     if shown.len() < path.len() {
         shown.push('…');
     }
