@@ -104,7 +104,7 @@ impl Incident {
         });
         if let Incident::OriginStatus(status) = self {
             out.push('(');
-            out.push_str(&status.to_string());
+            out.push_str(&u64::from(*status).to_string());
             out.push(')');
         }
     }
@@ -324,15 +324,15 @@ async fn deliver<B, S, M, O, Q, C, D>(
     let sent = if matches!(route.delivery, Delivery::Queue(_))
         && verified.body.len() <= MAX_QUEUED_BODY_BYTES
     {
+        let mut headers = Vec::with_capacity(verified.sender_headers.len());
+        for (name, value) in verified.sender_headers {
+            headers.push((name.into_owned(), value));
+        }
         let message = Queued {
             route: route.path.clone(),
             key: verified.key,
             content_type: verified.content_type,
-            headers: verified
-                .sender_headers
-                .into_iter()
-                .map(|(name, value)| (name.into_owned(), value))
-                .collect(),
+            headers,
             event_type: verified.event_type,
             body: verified.body,
         };

@@ -240,10 +240,10 @@ impl SigningKey {
         text: &str,
         one: fn(&str) -> Result<SigningKey, KeyError>,
     ) -> Result<Vec<SigningKey>, KeyError> {
-        let keys = text
-            .split_whitespace()
-            .map(one)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys = Vec::new();
+        for word in text.split_whitespace() {
+            keys.push(one(word)?);
+        }
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
@@ -406,10 +406,11 @@ pub fn decode_hex(text: &str, any_case: bool) -> Option<Vec<u8>> {
         b'A'..=b'F' if any_case => Some(c - b'A' + 10),
         _ => None,
     };
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
+    let mut decoded = Vec::with_capacity(bytes.len() / 2);
+    for pair in bytes.chunks_exact(2) {
+        decoded.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
+    }
+    Some(decoded)
 }
 
 /// A tag of exactly `len` bytes in lower-case hex, as Node's

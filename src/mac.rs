@@ -84,10 +84,12 @@ impl<'a> SoftwareMac<'a> {
         suffix: &[u8],
     ) -> Vec<Tag> {
         let algorithm = algorithm_of(self.config, route, use_);
-        keys_of(self.config, route, use_)
-            .iter()
-            .map(|key| key.mac(algorithm, prefix, body, suffix))
-            .collect()
+        let keys = keys_of(self.config, route, use_);
+        let mut tags = Vec::with_capacity(keys.len());
+        for key in keys {
+            tags.push(key.mac(algorithm, prefix, body, suffix));
+        }
+        tags
     }
 
     /// [`Self::tags_of`] for a route and use whose hash is SHA-256, else
@@ -101,12 +103,15 @@ impl<'a> SoftwareMac<'a> {
         body: &[u8],
         suffix: &[u8],
     ) -> Option<Vec<Tag>> {
-        (algorithm_of(self.config, route, use_) == Algorithm::Sha256).then(|| {
-            keys_of(self.config, route, use_)
-                .iter()
-                .map(|key| key.sha256(prefix, body, suffix))
-                .collect()
-        })
+        if algorithm_of(self.config, route, use_) != Algorithm::Sha256 {
+            return None;
+        }
+        let keys = keys_of(self.config, route, use_);
+        let mut tags = Vec::with_capacity(keys.len());
+        for key in keys {
+            tags.push(key.sha256(prefix, body, suffix));
+        }
+        Some(tags)
     }
 }
 

@@ -74,20 +74,21 @@ pub fn build_forward<B, N: Into<HeaderName>>(
         headers.push((Cow::Borrowed("content-type"), content_type));
     }
     let replaced = resigned.is_some() && route.scheme == Scheme::StandardWebhooks;
+    // Pushed one by one: no iterator adapter instances for these.
     if !replaced {
-        let ours = |name: &str| resigned.is_some() && standard_webhooks::RESIGNED.contains(&name);
-        headers.extend(
-            sender_headers
-                .into_iter()
-                .map(|(name, value)| (name.into(), value))
-                .filter(|(name, _)| !ours(name)),
-        );
+        for (name, value) in sender_headers {
+            let name: HeaderName = name.into();
+            if resigned.is_some() && standard_webhooks::RESIGNED.contains(&&*name) {
+                continue;
+            }
+            headers.push((name, value));
+        }
     }
     if let Some(resigned) = resigned {
-        headers.extend(
-            standard_webhooks::headers_for(&resigned.id, resigned.timestamp, &resigned.tag)
-                .map(|(name, value)| (Cow::Borrowed(name), value)),
-        );
+        let ours = standard_webhooks::headers_for(&resigned.id, resigned.timestamp, &resigned.tag);
+        for (name, value) in ours {
+            headers.push((Cow::Borrowed(name), value));
+        }
     }
     Forward {
         url: route.origin_url.clone(),

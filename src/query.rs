@@ -55,14 +55,12 @@ pub fn decode(text: &str) -> Option<String> {
 /// The decoded `name=value` pairs of a query string (without its `?`), in
 /// order; `None` when any part is malformed.
 pub fn pairs(query: &str) -> Option<Vec<(String, String)>> {
-    query
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            Some((decode(name)?, decode(value)?))
-        })
-        .collect()
+    let mut pairs = Vec::new();
+    for part in query.split('&').filter(|part| !part.is_empty()) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        pairs.push((decode(name)?, decode(value)?));
+    }
+    Some(pairs)
 }
 
 /// The first value of `name` among [`pairs`]' result.

@@ -230,16 +230,19 @@ fn route(
     let names: Vec<&str> = match field("secret") {
         None => return Err(fail("secret", Rule::Required)),
         Some(Raw::Text(name)) => vec![name.as_str()],
-        Some(Raw::List(items)) if !items.is_empty() => items
-            .iter()
-            .map(|item| match item {
-                Raw::Text(name) => Ok(name.as_str()),
-                _ => Err(fail(
-                    "secret",
-                    Rule::Type("a secret's name, or a list of names"),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
+        Some(Raw::List(items)) if !items.is_empty() => {
+            let mut names = Vec::with_capacity(items.len());
+            for item in items {
+                let Raw::Text(name) = item else {
+                    return Err(fail(
+                        "secret",
+                        Rule::Type("a secret's name, or a list of names"),
+                    ));
+                };
+                names.push(name.as_str());
+            }
+            names
+        }
         Some(_) => {
             return Err(fail(
                 "secret",

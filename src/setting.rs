@@ -349,7 +349,10 @@ impl std::fmt::Display for ConfigError {
 /// A route path as a log may show it: quoted, escaped (as a JSON string, so
 /// plain ASCII), and cut short, since it may be anything a user typed.
 pub fn shown_path(path: &str) -> String {
-    let mut shown: String = path.chars().take(64).collect();
+    let mut shown = String::new();
+    for c in path.chars().take(64) {
+        shown.push(c);
+    }
     if shown.len() < path.len() {
         shown.push('…');
     }
@@ -548,32 +551,40 @@ pub fn parse_number(text: &str, number: &Number) -> Option<u64> {
 /// an error at all: a name nothing like a field may be a secret pasted into
 /// the wrong place, and its first characters are already most of it.
 pub fn near_miss(name: &str) -> Option<&'static str> {
-    let longest = FIELDS.iter().map(|f| f.len()).max().unwrap_or(0);
+    // Loops rather than iterator chains: each chain was its own instance.
+    let mut longest = 0;
+    for field in FIELDS {
+        longest = longest.max(field.len());
+    }
     let fieldlike = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     if name.is_empty() || name.len() > longest + 2 || !name.bytes().all(fieldlike) {
         return None;
     }
-    let folded: Vec<u8> = name
-        .bytes()
-        .map(|b| {
-            if b == b'-' {
-                b'_'
-            } else {
-                b.to_ascii_lowercase()
-            }
-        })
-        .collect();
-    FIELDS
-        .iter()
-        .map(|field| (edit_distance(&folded, field.as_bytes()), *field))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, field)| field)
+    let mut folded = Vec::with_capacity(name.len());
+    for b in name.bytes() {
+        folded.push(if b == b'-' {
+            b'_'
+        } else {
+            b.to_ascii_lowercase()
+        });
+    }
+    // The nearest within two edits; the first of equally near ones.
+    let mut nearest: Option<(usize, &'static str)> = None;
+    for field in FIELDS {
+        let distance = edit_distance(&folded, field.as_bytes());
+        if distance <= 2 && nearest.is_none_or(|(best, _)| distance < best) {
+            nearest = Some((distance, field));
+        }
+    }
+    nearest.map(|(_, field)| field)
 }
 
 /// Levenshtein distance of two short byte strings (one row at a time).
 fn edit_distance(a: &[u8], b: &[u8]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
+    let mut row = Vec::with_capacity(b.len() + 1);
+    for j in 0..=b.len() {
+        row.push(j);
+    }
     for (i, x) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;

@@ -176,11 +176,11 @@ pub fn authorized(authorization: Option<&str>, token: &str) -> bool {
 /// The paths of the routes configured now, for the records the log shows
 /// (a record of any other route is shown as gone).
 pub fn route_paths(config: &Config) -> Vec<String> {
-    config
-        .routes
-        .iter()
-        .map(|route| route.path.clone())
-        .collect()
+    let mut paths = Vec::with_capacity(config.routes.len());
+    for route in &config.routes {
+        paths.push(route.path.clone());
+    }
+    paths
 }
 
 /// Whether a dead letter of `route` can be retried: only while a route has
@@ -239,7 +239,10 @@ pub fn parse(
     let rest = path
         .strip_prefix(ADMIN_PREFIX)
         .ok_or(AdminError::NotFound)?;
-    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    let mut segments = Vec::new();
+    for segment in rest.split('/').skip(1) {
+        segments.push(segment);
+    }
     let request = match segments.as_slice() {
         [] | [""] => AdminRequest::Dashboard,
         ["dashboard.js"] => AdminRequest::Asset(Asset::Script),

@@ -83,20 +83,19 @@ pub async fn answer(
                 match listing.next_round() {
                     Round::Done => break,
                     Round::Scans(scans) => {
-                        let shards: Vec<usize> = scans.iter().map(|(shard, _)| *shard).collect();
-                        let calls = scans
-                            .into_iter()
-                            .map(|(shard, scan)| to_shard(shard, &LogCommand::Scan(scan)))
-                            .collect();
+                        let mut shards = Vec::with_capacity(scans.len());
+                        let mut calls = Vec::with_capacity(scans.len());
+                        for (shard, scan) in scans {
+                            shards.push(shard);
+                            calls.push(to_shard(shard, &LogCommand::Scan(scan)));
+                        }
                         let parts = parts_of(shards, ask(log, calls).await?)?;
                         listing.take_scans(parts);
                     }
                     Round::Lookup(keys) => {
                         let lookup = LogCommand::Lookup { keys: keys.clone() };
-                        let parts = parts_of(
-                            (0..SHARDS).collect(),
-                            ask(log, to_every_shard(&lookup)).await?,
-                        )?;
+                        let parts =
+                            parts_of(every_shard(), ask(log, to_every_shard(&lookup)).await?)?;
                         listing.take_lookup(&keys, parts);
                     }
                 }
@@ -108,10 +107,7 @@ pub async fn answer(
             let lookup = LogCommand::Lookup {
                 keys: vec![(route, key)],
             };
-            let parts = parts_of(
-                (0..SHARDS).collect(),
-                ask(log, to_every_shard(&lookup)).await?,
-            )?;
+            let parts = parts_of(every_shard(), ask(log, to_every_shard(&lookup)).await?)?;
             let record = record_of(parts).ok_or(AdminError::UnknownDelivery)?;
             render::record(&record, &routes)
         }
@@ -144,6 +140,15 @@ async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminErro
         }
     }
     Ok(texts)
+}
+
+/// Every shard's number, in order.
+fn every_shard() -> Vec<usize> {
+    let mut shards = Vec::with_capacity(SHARDS);
+    for shard in 0..SHARDS {
+        shards.push(shard);
+    }
+    shards
 }
 
 /// The parts each of `shards` answered.
@@ -205,7 +210,13 @@ async fn retry_dead_letter(
             _ => return Err(AdminError::LogUnavailable),
         }
     }
-    let newest = (0..kept.len()).max_by_key(|&i| (kept[i].2, kept[i].0));
+    // The newest (the last of equals, as max_by_key), found in a loop.
+    let mut newest: Option<usize> = None;
+    for i in 0..kept.len() {
+        if newest.is_none_or(|n| (kept[i].2, kept[i].0) >= (kept[n].2, kept[n].0)) {
+            newest = Some(i);
+        }
+    }
     let Some((holder, scheme, _, letter)) = newest.map(|i| kept.swap_remove(i)) else {
         return Err(if known {
             AdminError::NotADeadLetter

@@ -71,19 +71,16 @@ async fn consume(batch: MessageBatchJs, env: JsValue) -> Result<JsValue, JsValue
     let shared = Rc::new((prepared, sinks, store));
     // The messages run side by side, joined by the runtime's Promise.all;
     // one message's failure never holds back the others of its batch.
-    let work: Array = batch
-        .messages()
-        .iter()
-        .map(|message| {
-            let message: QueueMessage = message.unchecked_into();
-            let shared = shared.clone();
-            promise(async move {
-                let (prepared, sinks, store) = &*shared;
-                consume_one(prepared, sinks, store.as_ref(), &message, dead_letters).await;
-                Ok(JsValue::UNDEFINED)
-            })
-        })
-        .collect();
+    let work = Array::new();
+    for message in batch.messages().iter() {
+        let message: QueueMessage = message.unchecked_into();
+        let shared = shared.clone();
+        work.push(&promise(async move {
+            let (prepared, sinks, store) = &*shared;
+            consume_one(prepared, sinks, store.as_ref(), &message, dead_letters).await;
+            Ok(JsValue::UNDEFINED)
+        }));
+    }
     wait_for(Promise::all(&work)).await?;
     // The log's records and counts of the whole batch, in one request.
     let (prepared, sinks, _) = &*shared;

@@ -186,8 +186,13 @@ impl Table {
         table.add_history();
         match table.rows("SELECT bucket FROM hours", Vec::new()) {
             Ok(rows) => {
-                *table.hours.borrow_mut() =
-                    rows.iter().filter_map(|row| integer(row.first())).collect()
+                let mut hours = table.hours.borrow_mut();
+                hours.clear();
+                for row in &rows {
+                    if let Some(hour) = integer(row.first()) {
+                        hours.push(hour);
+                    }
+                }
             }
             Err(StorageFailed) => {
                 console_error("hookgate: the delivery log could not read its hours")
@@ -448,6 +453,17 @@ impl Table {
         }
     }
 
+    /// The parts of rows of [`selected!`]; a row that is not one is skipped.
+    fn parse_all(rows: &[Vec<SqlStorageValue>]) -> Vec<Partial> {
+        let mut parts = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(part) = Self::parse(row) {
+                parts.push(part);
+            }
+        }
+        parts
+    }
+
     /// A part from a row of [`selected!`].
     fn parse(row: &[SqlStorageValue]) -> Option<Partial> {
         let last_seen = integer(row.get(6))?;
@@ -498,7 +514,7 @@ impl Table {
             ),
             vec![route.into(), key.into()],
         )?;
-        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
+        Ok(Self::parse_all(&rows))
     }
 
     /// Writes a part: one row.
@@ -635,16 +651,15 @@ impl Table {
             query.push_str(
                 " AND p.bucket <= ? AND (p.last_seen < ? OR (p.last_seen = ? AND p.tie < ?))",
             );
-            bindings.extend([
-                bucket_of(last_seen).into(),
-                last_seen.into(),
-                last_seen.into(),
-                tie.into(),
-            ]);
+            bindings.push(bucket_of(last_seen).into());
+            bindings.push(last_seen.into());
+            bindings.push(last_seen.into());
+            bindings.push(tie.into());
         }
         if let Some(since) = scan.since_ms {
             query.push_str(" AND p.bucket >= ? AND p.last_seen >= ?");
-            bindings.extend([bucket_of(since).into(), since.into()]);
+            bindings.push(bucket_of(since).into());
+            bindings.push(since.into());
         }
         if let Some(route) = &scan.route {
             query.push_str(" AND p.route = ?");
@@ -665,7 +680,7 @@ impl Table {
         query.push_str(" ORDER BY p.bucket DESC, p.last_seen DESC, p.tie DESC LIMIT ?");
         bindings.push(i64::from(scan.limit).into());
         let rows = self.rows(&query, bindings)?;
-        Ok(rows.iter().filter_map(|row| Self::parse(row)).collect())
+        Ok(Self::parse_all(&rows))
     }
 
     fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
@@ -673,16 +688,20 @@ impl Table {
             "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? GROUP BY route, reason",
             vec![since_ms.div_euclid(60_000).into()],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
+        let mut tallies = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let tally = || {
                 Some((
                     text(row.first())?,
                     text(row.get(1))?,
                     u64::try_from(integer(row.get(2))?).ok()?,
                 ))
-            })
-            .collect())
+            };
+            if let Some(tally) = tally() {
+                tallies.push(tally);
+            }
+        }
+        Ok(tallies)
     }
 
     /// Deletes parts last seen before `before_ms` (whole hours by the key,
@@ -765,15 +784,15 @@ impl LogClient {
     /// Sends commands to shards, all at once ([`Call`]s, see
     /// [`to_every_shard`]): each answer in order.
     pub async fn send_each(&self, calls: Vec<Call>) -> Vec<Result<(u16, String), LogUnavailable>> {
-        let calls: Vec<(String, String, String)> = calls
-            .into_iter()
-            .map(|(shard, path, body)| (shard_name(shard), url(path), body))
-            .collect();
-        call_objects(&self.namespace, &calls)
-            .await
-            .into_iter()
-            .map(|answer| answer.ok_or(LogUnavailable))
-            .collect()
+        let mut named = Vec::with_capacity(calls.len());
+        for (shard, path, body) in calls {
+            named.push((shard_name(shard), url(path), body));
+        }
+        let mut answers = Vec::with_capacity(named.len());
+        for answer in call_objects(&self.namespace, &named).await {
+            answers.push(answer.ok_or(LogUnavailable));
+        }
+        answers
     }
 }
 
@@ -789,9 +808,11 @@ pub fn to_shard(shard: usize, command: &LogCommand) -> Call {
 /// One command for every shard (encoded once).
 pub fn to_every_shard(command: &LogCommand) -> Vec<Call> {
     let (path, body) = command.encode();
-    (0..SHARDS)
-        .map(|shard| (shard, path, body.clone()))
-        .collect()
+    let mut calls = Vec::with_capacity(SHARDS);
+    for shard in 0..SHARDS {
+        calls.push((shard, path, body.clone()));
+    }
+    calls
 }
 
 /// Whether a write's promise ([`LogClient::write_promise`]) resolved to

@@ -181,7 +181,7 @@ async fn clean_up(scheduled_ms: i64, env: &JsValue) {
     // Every shard, at once; what one deleted is logged even when another
     // failed (it runs again at the next trigger).
     let mut deleted = 0i64;
-    let mut failed = 0;
+    let mut failed = 0u32;
     for answer in log
         .send_each(to_every_shard(&LogCommand::Purge { before_ms }))
         .await

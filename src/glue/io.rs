@@ -138,18 +138,26 @@ pub async fn call_objects(
     namespace: &JsValue,
     calls: &[(String, String, String)],
 ) -> Vec<Option<(u16, String)>> {
-    let list: Array = calls
-        .iter()
-        .map(|(name, url, body)| {
-            Array::of3(
-                &JsValue::from_str(name),
-                &JsValue::from_str(url),
-                &JsValue::from_str(body),
-            )
-        })
-        .collect();
-    match wait_for(call_objects_js(namespace, &list)).await {
-        Ok(answers) => Array::from(&answers).iter().map(answer_of).collect(),
-        Err(_) => calls.iter().map(|_| None).collect(),
+    let list = Array::new();
+    for (name, url, body) in calls {
+        list.push(&Array::of3(
+            &JsValue::from_str(name),
+            &JsValue::from_str(url),
+            &JsValue::from_str(body),
+        ));
     }
+    let mut answers = Vec::with_capacity(calls.len());
+    match wait_for(call_objects_js(namespace, &list)).await {
+        Ok(settled) => {
+            for answer in Array::from(&settled).iter() {
+                answers.push(answer_of(answer));
+            }
+        }
+        Err(_) => {
+            for _ in calls {
+                answers.push(None);
+            }
+        }
+    }
+    answers
 }

@@ -264,13 +264,12 @@ fn stored_tables(sql: &SqlStorage) -> Result<Vec<String>, StoreError> {
     let rows = sql
         .rows("SELECT name FROM sqlite_master WHERE type = 'table'", &[])
         .map_err(|_| StoreError::Unavailable)?;
-    let names = rows
-        .into_iter()
-        .filter_map(|row| match row.into_iter().next() {
-            Some(SqlStorageValue::String(name)) => Some(name),
-            _ => None,
-        })
-        .collect();
+    let mut names = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(SqlStorageValue::String(name)) = row.into_iter().next() {
+            names.push(name);
+        }
+    }
     Ok(newest_first(names))
 }
 

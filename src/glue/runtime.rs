@@ -343,7 +343,10 @@ fn count_written(cursor: &SqlCursor) -> u64 {
 
 impl SqlStorage {
     fn run(&self, query: &str, bindings: &[SqlStorageValue]) -> Result<SqlCursor, SqlFailed> {
-        let array: Array = bindings.iter().map(SqlStorageValue::to_js).collect();
+        let array = Array::new();
+        for value in bindings {
+            array.push(&value.to_js());
+        }
         self.exec(query, &array).map_err(|_| SqlFailed)
     }
 
@@ -356,15 +359,17 @@ impl SqlStorage {
         let cursor = self.run(query, bindings)?;
         let rows = Array::from(&cursor.raw());
         count_written(&cursor);
-        Ok(rows
-            .iter()
-            .map(|row| {
-                row.unchecked_into::<Array>()
-                    .iter()
-                    .map(SqlStorageValue::from_js)
-                    .collect()
-            })
-            .collect())
+        // Pushed, not collected: one loop each, no iterator instances.
+        let mut read = Vec::with_capacity(rows.length() as usize);
+        for row in rows.iter() {
+            let row = row.unchecked_into::<Array>();
+            let mut columns = Vec::with_capacity(row.length() as usize);
+            for value in row.iter() {
+                columns.push(SqlStorageValue::from_js(value));
+            }
+            read.push(columns);
+        }
+        Ok(read)
     }
 
     /// Runs one statement to the end; how many rows it wrote.

@@ -81,14 +81,15 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
 /// Reads what [`encode_letter`] wrote.
 pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
     let one = |name: &str| value_of(fields, name);
+    let mut headers = Vec::new();
+    for (_, v) in fields.iter().filter(|(n, _)| n == "h") {
+        let (n, v) = v.split_once(':')?;
+        headers.push((n.to_owned(), v.to_owned()));
+    }
     Some(Letter {
         content_type: one("content_type"),
         event_type: one("letter_type"),
-        headers: fields
-            .iter()
-            .filter(|(n, _)| n == "h")
-            .map(|(_, v)| v.split_once(':').map(|(n, v)| (n.to_owned(), v.to_owned())))
-            .collect::<Option<_>>()?,
+        headers,
         body: crate::keys::decode_base64(&one("body")?)?,
     })
 }
@@ -162,9 +163,9 @@ fn push_attempt(body: &mut String, a: &Attempt, route_field: &str) {
     field(body, "at", &a.at_ms.to_string());
     field(body, "outcome", &a.outcome);
     if let Some(status) = a.origin_status {
-        field(body, "status", &status.to_string());
+        field(body, "status", &u64::from(status).to_string());
     }
-    field(body, "ms", &a.duration_ms.to_string());
+    field(body, "ms", &u64::from(a.duration_ms).to_string());
 }
 
 fn read_attempt(fields: &[(String, String)], route_field: &str) -> Option<Attempt> {
@@ -209,9 +210,9 @@ fn push_fact(out: &mut String, names: [&str; 4], fact: &Fact) {
         field(out, names[1], &fact.outcome);
     }
     if let Some(status) = fact.origin_status {
-        field(out, names[2], &status.to_string());
+        field(out, names[2], &u64::from(status).to_string());
     }
-    field(out, names[3], &fact.duration_ms.to_string());
+    field(out, names[3], &u64::from(fact.duration_ms).to_string());
 }
 
 /// A fact under `names`; a delivered one when it has no outcome field.
@@ -244,7 +245,7 @@ pub fn encode_parts(parts: &[Partial]) -> String {
             field(&mut out, "type", event_type);
         }
         field(&mut out, "first", &part.first_seen.to_string());
-        field(&mut out, "n", &part.attempts.to_string());
+        field(&mut out, "n", &u64::from(part.attempts).to_string());
         push_fact(&mut out, LAST, &part.last);
         if let Some(onward) = &part.onward {
             push_fact(&mut out, ONWARD, onward);
@@ -382,7 +383,7 @@ impl LogCommand {
                     field(&mut body, "before", &last_seen.to_string());
                     field(&mut body, "tie", &tie.to_string());
                 }
-                field(&mut body, "limit", &scan.limit.to_string());
+                field(&mut body, "limit", &u64::from(scan.limit).to_string());
                 "/scan"
             }
             LogCommand::Lookup { keys } => {

@@ -88,13 +88,14 @@ impl Listing {
             last_seen: until.saturating_add(1),
             row: 0,
         });
-        let streams = (0..shards)
-            .map(|_| Stream {
+        let mut streams = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            streams.push(Stream {
                 after: cursor.or(start),
                 want: (limit + 1).min(MAX_SCAN),
                 ..Stream::default()
-            })
-            .collect();
+            });
+        }
         Self {
             filter,
             limit,
@@ -268,7 +269,12 @@ impl Listing {
                 // Not looked up yet: the next round does.
                 return;
             };
-            let newest = parts.iter().map(|(a, _)| *a).max();
+            let mut newest = None;
+            for (a, _) in parts {
+                if newest.is_none_or(|n| *a >= n) {
+                    newest = Some(*a);
+                }
+            }
             let record = if newest == Some(at) {
                 combined(parts.clone()).map(|whole| whole.record())
             } else {
@@ -317,7 +323,11 @@ impl Listing {
         } else {
             None
         };
-        (found.into_iter().map(|(record, _)| record).collect(), next)
+        let mut records = Vec::with_capacity(found.len());
+        for (record, _) in found {
+            records.push(record);
+        }
+        (records, next)
     }
 }
 

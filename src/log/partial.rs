@@ -226,7 +226,17 @@ fn merged_history(earlier: Vec<Fact>, later: Vec<Fact>) -> Vec<Fact> {
 /// sort linked into the module for it.)
 pub fn combined(mut parts: Vec<(Cursor, Partial)>) -> Option<Partial> {
     let mut whole: Option<Partial> = None;
-    while let Some(oldest) = (0..parts.len()).min_by_key(|&i| parts[i].0) {
+    loop {
+        // The oldest (the first of equals, as min_by_key), found in a loop.
+        let mut oldest: Option<usize> = None;
+        for i in 0..parts.len() {
+            if oldest.is_none_or(|o| parts[i].0 < parts[o].0) {
+                oldest = Some(i);
+            }
+        }
+        let Some(oldest) = oldest else {
+            break;
+        };
         let (_, part) = parts.swap_remove(oldest);
         match &mut whole {
             Some(whole) => whole.absorb(part),

@@ -29,7 +29,7 @@ pub fn push_record(out: &mut String, record: &DeliveryRecord, routes: &[String])
     push_str(out, &record.outcome);
     out.push_str(",\"origin_status\":");
     match record.origin_status {
-        Some(status) => out.push_str(&status.to_string()),
+        Some(status) => out.push_str(&u64::from(status).to_string()),
         None => out.push_str("null"),
     }
     let gone = !routes.contains(&record.route);

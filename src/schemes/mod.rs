@@ -143,14 +143,19 @@ impl Scheme {
     /// less any the scheme passed over when it read the delivery (a
     /// `webhook-*` header whose `svix-*` twin was verified instead), so the
     /// origin never sees an unchecked twin beside what was verified.
-    pub fn sender_headers(self, header: HeaderFn<'_>) -> Vec<(&'static str, String)> {
-        self.forwarded_headers()
-            .iter()
-            .filter(|name| {
-                !(self == Scheme::StandardWebhooks && standard_webhooks::passed_over(name, header))
-            })
-            .filter_map(|name| header(name).map(|value| (*name, value)))
-            .collect()
+    pub fn sender_headers(self, header: HeaderFn<'_>) -> Vec<(Cow<'static, str>, String)> {
+        // Pushed, as an `hmac` route's are (see [`Sender::sender_headers`]):
+        // one list type, no iterator chain instantiated per use.
+        let mut found = Vec::new();
+        for name in self.forwarded_headers() {
+            if self == Scheme::StandardWebhooks && standard_webhooks::passed_over(name, header) {
+                continue;
+            }
+            if let Some(value) = header(name) {
+                found.push((Cow::Borrowed(*name), value));
+            }
+        }
+        found
     }
 
     /// A header naming the event type, for senders that send one.
@@ -253,16 +258,16 @@ impl<'a> Sender<'a> {
     /// [`Scheme::sender_headers`]).
     pub fn sender_headers(self, header: HeaderFn<'_>) -> Vec<(Cow<'static, str>, String)> {
         match self {
-            Sender::Named(scheme) => scheme
-                .sender_headers(header)
-                .into_iter()
-                .map(|(name, value)| (Cow::Borrowed(name), value))
-                .collect(),
-            Sender::Hmac(spec) => spec
-                .headers()
-                .into_iter()
-                .filter_map(|name| header(name).map(|value| (Cow::Owned(name.to_owned()), value)))
-                .collect(),
+            Sender::Named(scheme) => scheme.sender_headers(header),
+            Sender::Hmac(spec) => {
+                let mut found = Vec::new();
+                for name in spec.headers() {
+                    if let Some(value) = header(name) {
+                        found.push((Cow::Owned(name.to_owned()), value));
+                    }
+                }
+                found
+            }
         }
     }
 

@@ -85,6 +85,15 @@ pub fn v1_signatures(header: &str) -> impl Iterator<Item = Tag> + '_ {
     })
 }
 
+/// [`v1_signatures`] in a list, pushed in one loop.
+fn v1_tags(header: &str) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    for tag in v1_signatures(header) {
+        tags.push(tag);
+    }
+    tags
+}
+
 /// The alias rule of Svix's libraries: `svix-*` when present, else `webhook-*`.
 fn either(header: HeaderFn<'_>, svix: &str, standard: &str) -> Option<String> {
     header(svix).or_else(|| header(standard))
@@ -124,7 +133,7 @@ pub fn read(header: HeaderFn<'_>) -> Result<Signed, Rejection> {
         stamp: Some(Stamp::Seconds(seconds)),
         prefix: prefix(&id, seconds),
         suffix: Vec::new(),
-        candidates: v1_signatures(&signature).collect(),
+        candidates: v1_tags(&signature),
         id: Some(id),
     })
 }
@@ -168,8 +177,11 @@ pub fn verify(
     let seconds = parse_digits(timestamp)?;
     Stamp::Seconds(seconds).check(now.saturating_mul(1000), tolerance)?;
     let prefix = prefix(id, seconds);
-    let expected: Vec<Tag> = keys.iter().map(|key| key.tag(&prefix, body)).collect();
-    let candidates: Vec<Tag> = v1_signatures(signature_header).collect();
+    let mut expected = Vec::with_capacity(keys.len());
+    for key in keys {
+        expected.push(key.tag(&prefix, body));
+    }
+    let candidates = v1_tags(signature_header);
     find_match(&candidates, &expected)
         .map(drop)
         .ok_or(Rejection::BadSignature)

@@ -1,0 +1,137 @@
+// Gives the wasm module's imports from wasm-bindgen's own JS ("./index_bg.js")
+// short names, in the module and in the JS that provides them (scripts/build.sh
+// runs it on wasm-bindgen's output, before esbuild and wasm-opt). wasm-bindgen
+// names each import after its function with a hash (__wbg_get_2080c49015e35254):
+// about eighty of them, in the module's import section and again as the keys of
+// the JS's imports object, where gzip finds nothing to share in the hashes.
+//
+// Only names change: what each import is, its order and its type stay. Any
+// name that is not exactly one key in the JS stops the build, so a change in
+// wasm-bindgen's output cannot pass unnoticed.
+//
+//   node scripts/short-imports.mjs index_bg.wasm index.js
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const [wasmPath, jsPath] = process.argv.slice(2);
+const MODULE = './index_bg.js';
+
+function fail(message) {
+  console.error(`short-imports: ${message}`);
+  process.exit(1);
+}
+
+const bytes = readFileSync(wasmPath);
+let js = readFileSync(jsPath, 'utf8');
+
+function leb(buf, at) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = buf[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+function encodeLeb(value) {
+  const out = [];
+  do {
+    let byte = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return Buffer.from(out);
+}
+
+function encodeName(name) {
+  const text = Buffer.from(name, 'utf8');
+  return Buffer.concat([encodeLeb(text.length), text]);
+}
+
+function readName(buf, at) {
+  const [len, start] = leb(buf, at);
+  return [buf.toString('utf8', start, start + len), start + len];
+}
+
+// The end of an import's description (its kind and type), which is copied as
+// it is.
+function skipDescription(buf, at) {
+  const kind = buf[at++];
+  const limits = (p) => {
+    const flags = buf[p++];
+    if (flags > 7) fail(`unexpected limits flags ${flags}`);
+    [, p] = leb(buf, p);
+    if (flags & 1) [, p] = leb(buf, p);
+    return p;
+  };
+  switch (kind) {
+    case 0: // function: its type index
+      return leb(buf, at)[1];
+    case 1: // table: a reference type, then limits
+      if (buf[at] !== 0x70 && buf[at] !== 0x6f) fail(`unexpected table type ${buf[at]}`);
+      return limits(at + 1);
+    case 2: // memory
+      return limits(at);
+    case 3: // global: a value type and whether it is mutable
+      if (![0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f].includes(buf[at])) fail(`unexpected global type ${buf[at]}`);
+      return at + 2;
+    case 4: // tag: an attribute, then a type index
+      return leb(buf, at + 1)[1];
+    default:
+      return fail(`unexpected import kind ${kind}`);
+  }
+}
+
+// a … z, A … Z, then two letters and more.
+function shortName(index) {
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  let name = '';
+  do {
+    name = letters[index % letters.length] + name;
+    index = Math.floor(index / letters.length) - 1;
+  } while (index >= 0);
+  return name;
+}
+
+if (bytes.readUInt32LE(0) !== 0x6d736100) fail(`${wasmPath} is not a wasm module`);
+const parts = [bytes.subarray(0, 8)];
+let at = 8;
+let renamed = 0;
+while (at < bytes.length) {
+  const id = bytes[at];
+  const [size, start] = leb(bytes, at + 1);
+  const end = start + size;
+  if (id !== 2) {
+    parts.push(bytes.subarray(at, end));
+    at = end;
+    continue;
+  }
+  let [count, p] = leb(bytes, start);
+  const section = [encodeLeb(count)];
+  for (let i = 0; i < count; i++) {
+    const [module, afterModule] = readName(bytes, p);
+    const [field, afterField] = readName(bytes, afterModule);
+    const afterDescription = skipDescription(bytes, afterField);
+    let name = field;
+    if (module === MODULE) {
+      name = shortName(renamed++);
+      const uses = js.split(field).length - 1;
+      const key = new RegExp(`(^|[\\s{,])${field}:`, 'm');
+      if (uses !== 1 || !key.test(js)) {
+        fail(`${field} is not exactly one key of the JS (${uses} uses)`);
+      }
+      js = js.replace(key, `$1${name}:`);
+    }
+    section.push(encodeName(module), encodeName(name), bytes.subarray(afterField, afterDescription));
+    p = afterDescription;
+  }
+  if (p !== end) fail('the import section did not end where its size says');
+  const content = Buffer.concat(section);
+  parts.push(Buffer.from([2]), encodeLeb(content.length), content);
+  at = end;
+}
+if (renamed === 0) fail(`no imports from ${MODULE}`);
+writeFileSync(wasmPath, Buffer.concat(parts));
+writeFileSync(jsPath, js);
