@@ -76,7 +76,8 @@ pub const HISTORY: usize = 20;
 
 /// A history as one text, as a shard stores and answers it: each attempt
 /// `at:outcome:status:ms` (no status when the origin did not answer), the
-/// attempts separated by `,`. Outcomes are reason codes, which hold neither.
+/// attempts separated by `,`, the outcome percent-encoded (a reason code
+/// holds neither separator, but an outcome is only text to this codec).
 pub fn encode_history(history: &[Fact]) -> String {
     let mut out = String::with_capacity(history.len() * 32);
     for (i, fact) in history.iter().enumerate() {
@@ -85,7 +86,7 @@ pub fn encode_history(history: &[Fact]) -> String {
         }
         out.push_str(&fact.at_ms.to_string());
         out.push(':');
-        out.push_str(&fact.outcome);
+        crate::query::push_encoded(&mut out, &fact.outcome);
         out.push(':');
         if let Some(status) = fact.origin_status {
             out.push_str(&status.to_string());
@@ -106,7 +107,7 @@ pub fn decode_history(text: &str) -> Option<Vec<Fact>> {
             let mut fields = entry.split(':');
             let fact = Fact {
                 at_ms: fields.next()?.parse().ok()?,
-                outcome: fields.next().filter(|o| !o.is_empty())?.to_owned(),
+                outcome: crate::query::decode(fields.next()?)?,
                 origin_status: match fields.next()? {
                     "" => None,
                     status => Some(crate::query::whole(status)?),
@@ -363,11 +364,14 @@ mod tests {
         );
         assert_eq!(decode_history(&text), Some(history));
         assert_eq!(decode_history(""), Some(Vec::new()));
+        // Any outcome text travels: the codec holds no reason codes to.
+        let odd = vec![fact(1, "a:b,c %", None), fact(2, "", Some(200))];
+        assert_eq!(decode_history(&encode_history(&odd)), Some(odd));
         for junk in [
             "x",
             "1:a:2",
             "1:a:2:3:4",
-            "1::200:3",
+            "1:%zz:200:3",
             "a:b:200:3",
             "1:a:70000:3",
             "1:a:2:-3",
