@@ -10,10 +10,12 @@ use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
-use crate::log::command::{decode_parts, decode_taken, decode_tallies, LogCommand};
+use crate::log::command::{
+    decode_dead_keys, decode_parts, decode_taken, decode_tallies, LogCommand,
+};
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
-use crate::log::{render, Letter, SHARDS};
+use crate::log::{render, to_retry, Letter, SHARDS};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
@@ -65,6 +67,23 @@ pub async fn answer(
             let queue = EdgeQueue(bindings.delivery_queue.clone());
             retry_dead_letter(&queue, log, route, key, now).await?;
             return Ok(Outcome::Queued.answer(None));
+        }
+        AdminRequest::RetryDead {
+            route,
+            since_ms,
+            until_ms,
+        } => {
+            admin::retryable(&prepared.config, &route)?;
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            let queue = EdgeQueue(bindings.delivery_queue.clone());
+            let (requeued, more) =
+                retry_dead_letters(&queue, log, &route, since_ms, until_ms, now).await?;
+            return Ok(Answer {
+                status: 202,
+                content_type: "application/json",
+                body: format!(r#"{{"status":"queued","requeued":{requeued},"more":{more}}}"#),
+                headers: Vec::new(),
+            });
         }
         AdminRequest::List {
             filter,
@@ -213,6 +232,25 @@ async fn retry_dead_letter(
             AdminError::UnknownDelivery
         });
     };
+    let others: Vec<usize> = kept.iter().map(|(shard, ..)| *shard).collect();
+    requeue(queue, log, holder, &others, route, key, scheme, letter, now).await
+}
+
+/// Sends a taken letter to the delivery queue, and only then marks it
+/// `queued` in the shard that held it (dropping the kept body) and drops
+/// the copies `others` keep.
+#[allow(clippy::too_many_arguments)]
+async fn requeue(
+    queue: &EdgeQueue,
+    log: &LogClient,
+    holder: usize,
+    others: &[usize],
+    route: String,
+    key: String,
+    scheme: String,
+    letter: Letter,
+    now: i64,
+) -> Result<(), AdminError> {
     let message = Queued {
         route: route.clone(),
         key: key.clone(),
@@ -235,14 +273,77 @@ async fn retry_dead_letter(
         },
     )];
     let drop = LogCommand::DropLetter { route, key };
-    for (shard, ..) in kept {
-        marks.push(to_shard(shard, &drop));
+    for shard in others {
+        marks.push(to_shard(*shard, &drop));
     }
     let marked = log.send_each(marks).await;
     if marked.iter().any(|answer| !matches!(answer, Ok((200, _)))) {
         console_error("hookgate: a retried dead letter was queued, but its record still says dead");
     }
     Ok(())
+}
+
+/// Queues again a route's dead letters left between `since_ms` and
+/// `until_ms`, the oldest [`admin::BULK_RETRY`] of them: each taken only
+/// from the shard that keeps its newest copy. Answers how many were
+/// queued and whether more are left. A letter gone meanwhile (another
+/// retry took it) is passed over; a queue that refuses stops the run, and
+/// what it did not take stays kept.
+async fn retry_dead_letters(
+    queue: &EdgeQueue,
+    log: &LogClient,
+    route: &str,
+    since_ms: i64,
+    until_ms: i64,
+    now: i64,
+) -> Result<(u32, bool), AdminError> {
+    let asked = admin::BULK_RETRY + 1;
+    let find = LogCommand::DeadKeys {
+        route: route.to_owned(),
+        since_ms,
+        until_ms,
+        limit: asked,
+    };
+    let answers = ask(log, to_every_shard(&find))
+        .await?
+        .iter()
+        .map(|text| decode_dead_keys(text).ok_or(AdminError::LogUnavailable))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (taken, mut more) = to_retry(&answers, asked as usize, admin::BULK_RETRY as usize);
+    let mut requeued = 0;
+    for one in taken {
+        let take = LogCommand::TakeLetter {
+            route: route.to_owned(),
+            key: one.key.clone(),
+        };
+        let letter = match log.send_each(vec![to_shard(one.holder, &take)]).await.pop() {
+            Some(Ok((200, body))) => decode_taken(&body).ok_or(AdminError::LogUnavailable)?,
+            Some(Ok((404 | 409, _))) => continue,
+            _ => return Err(AdminError::LogUnavailable),
+        };
+        let (scheme, _, letter) = letter;
+        let sent = requeue(
+            queue,
+            log,
+            one.holder,
+            &one.others,
+            route.to_owned(),
+            one.key,
+            scheme,
+            letter,
+            now,
+        )
+        .await;
+        match sent {
+            Ok(()) => requeued += 1,
+            Err(AdminError::QueueUnavailable) if requeued > 0 => {
+                more = true;
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((requeued, more))
 }
 
 /// A dashboard file. It holds no data; the policy lets it load only its own
