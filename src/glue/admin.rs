@@ -20,6 +20,18 @@ use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
 
+/// Every shard of the log, for a retry that does not know which keeps
+/// the letter.
+const ALL_SHARDS: [usize; SHARDS] = {
+    let mut all = [0; SHARDS];
+    let mut shard = 0;
+    while shard < SHARDS {
+        all[shard] = shard;
+        shard += 1;
+    }
+    all
+};
+
 /// A read of the log, in rounds of requests to its shards (one round for
 /// a record or the stats, several for a page of the listing).
 enum Read {
@@ -65,7 +77,7 @@ pub async fn answer(
             admin::retryable(&prepared.config, &route)?;
             let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
             let queue = EdgeQueue(bindings.delivery_queue.clone());
-            retry_dead_letter(&queue, log, route, key, now).await?;
+            retry_dead_letter(&queue, log, route, key, &ALL_SHARDS, now).await?;
             return Ok(Outcome::Queued.answer(None));
         }
         AdminRequest::RetryDead {
@@ -190,34 +202,31 @@ pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
         .await;
 }
 
-/// Queues a dead letter again: takes it from the shard that keeps it (the
-/// newest, should two keep one), sends it to the delivery queue, and only
-/// then marks the record `queued` there (dropping the kept body, and any
-/// other shard's copy). If the queue refuses, the letter stays for a later
-/// retry.
+/// Queues a dead letter again: takes it from those of `shards` that keep
+/// it (the newest copy, should two keep one), sends it to the delivery
+/// queue, and only then marks the record `queued` there (dropping the kept
+/// body, and any other shard's copy). If the queue refuses, the letter
+/// stays for a later retry.
 async fn retry_dead_letter(
     queue: &EdgeQueue,
     log: &LogClient,
     route: String,
     key: String,
+    shards: &[usize],
     now: i64,
 ) -> Result<(), AdminError> {
     let take = LogCommand::TakeLetter {
         route: route.clone(),
         key: key.clone(),
     };
+    let calls = shards.iter().map(|shard| to_shard(*shard, &take)).collect();
     let mut kept: Vec<(usize, String, i64, Letter)> = Vec::new();
     let mut known = false;
-    for (shard, answer) in log
-        .send_each(to_every_shard(&take))
-        .await
-        .into_iter()
-        .enumerate()
-    {
+    for (shard, answer) in shards.iter().zip(log.send_each(calls).await) {
         match answer {
             Ok((200, body)) => {
                 let (scheme, at, letter) = decode_taken(&body).ok_or(AdminError::LogUnavailable)?;
-                kept.push((shard, scheme, at, letter));
+                kept.push((*shard, scheme, at, letter));
             }
             Ok((409, _)) => known = true,
             Ok((404, _)) => {}
@@ -232,25 +241,6 @@ async fn retry_dead_letter(
             AdminError::UnknownDelivery
         });
     };
-    let others: Vec<usize> = kept.iter().map(|(shard, ..)| *shard).collect();
-    requeue(queue, log, holder, &others, route, key, scheme, letter, now).await
-}
-
-/// Sends a taken letter to the delivery queue, and only then marks it
-/// `queued` in the shard that held it (dropping the kept body) and drops
-/// the copies `others` keep.
-#[allow(clippy::too_many_arguments)]
-async fn requeue(
-    queue: &EdgeQueue,
-    log: &LogClient,
-    holder: usize,
-    others: &[usize],
-    route: String,
-    key: String,
-    scheme: String,
-    letter: Letter,
-    now: i64,
-) -> Result<(), AdminError> {
     let message = Queued {
         route: route.clone(),
         key: key.clone(),
@@ -273,8 +263,8 @@ async fn requeue(
         },
     )];
     let drop = LogCommand::DropLetter { route, key };
-    for shard in others {
-        marks.push(to_shard(*shard, &drop));
+    for (shard, ..) in kept {
+        marks.push(to_shard(shard, &drop));
     }
     let marked = log.send_each(marks).await;
     if marked.iter().any(|answer| !matches!(answer, Ok((200, _)))) {
@@ -284,11 +274,11 @@ async fn requeue(
 }
 
 /// Queues again a route's dead letters left between `since_ms` and
-/// `until_ms`, the oldest [`admin::BULK_RETRY`] of them: each taken only
-/// from the shard that keeps its newest copy. Answers how many were
-/// queued and whether more are left. A letter gone meanwhile (another
-/// retry took it) is passed over; a queue that refuses stops the run, and
-/// what it did not take stays kept.
+/// `until_ms`, the oldest [`admin::BULK_RETRY`] of them, each taken only
+/// from the shards that keep it. Answers how many were queued and whether
+/// more are left. A letter gone meanwhile (another retry took it) is
+/// passed over; a queue that refuses stops the run, and what it did not
+/// take stays kept.
 async fn retry_dead_letters(
     queue: &EdgeQueue,
     log: &LogClient,
@@ -304,38 +294,16 @@ async fn retry_dead_letters(
         until_ms,
         limit: asked,
     };
-    let answers = ask(log, to_every_shard(&find))
-        .await?
-        .iter()
-        .map(|text| decode_dead_keys(text).ok_or(AdminError::LogUnavailable))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut answers = Vec::with_capacity(SHARDS);
+    for text in ask(log, to_every_shard(&find)).await? {
+        answers.push(decode_dead_keys(&text).ok_or(AdminError::LogUnavailable)?);
+    }
     let (taken, mut more) = to_retry(&answers, asked as usize, admin::BULK_RETRY as usize);
     let mut requeued = 0;
     for one in taken {
-        let take = LogCommand::TakeLetter {
-            route: route.to_owned(),
-            key: one.key.clone(),
-        };
-        let letter = match log.send_each(vec![to_shard(one.holder, &take)]).await.pop() {
-            Some(Ok((200, body))) => decode_taken(&body).ok_or(AdminError::LogUnavailable)?,
-            Some(Ok((404 | 409, _))) => continue,
-            _ => return Err(AdminError::LogUnavailable),
-        };
-        let (scheme, _, letter) = letter;
-        let sent = requeue(
-            queue,
-            log,
-            one.holder,
-            &one.others,
-            route.to_owned(),
-            one.key,
-            scheme,
-            letter,
-            now,
-        )
-        .await;
-        match sent {
+        match retry_dead_letter(queue, log, route.to_owned(), one.key, &one.shards, now).await {
             Ok(()) => requeued += 1,
+            Err(AdminError::NotADeadLetter | AdminError::UnknownDelivery) => {}
             Err(AdminError::QueueUnavailable) if requeued > 0 => {
                 more = true;
                 break;

@@ -252,24 +252,23 @@ impl DeliveryRecord {
     }
 }
 
-/// A dead letter a bulk retry takes: its key, the shard that keeps the
-/// newest copy, and the shards that keep older ones (a message
-/// dead-lettered twice, in two isolates), which only drop theirs.
+/// A dead letter a bulk retry takes: its key, and the shards that keep a
+/// copy (two, for a message dead-lettered in two isolates: the newest is
+/// queued, the other dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToRetry {
     pub key: String,
-    pub holder: usize,
-    pub others: Vec<usize>,
+    pub shards: Vec<usize>,
 }
 
 /// The dead letters a bulk retry takes from what each shard answered (its
 /// keys and the time each was left, oldest first, at most `asked` each):
-/// the oldest `cap` deliveries, and whether any are left for the next
-/// request — beyond the cap, or beyond what a shard that answered in full
-/// may hold.
+/// the oldest `cap` deliveries (by their newest copy), and whether any are
+/// left for the next request — beyond the cap, or beyond what a shard that
+/// answered in full may hold.
 pub fn to_retry(answers: &[Vec<(String, i64)>], asked: usize, cap: usize) -> (Vec<ToRetry>, bool) {
-    // (key, newest time, holder, others), in no order yet.
-    let mut found: Vec<(&str, i64, usize, Vec<usize>)> = Vec::new();
+    // (key, newest time, shards), in no order yet.
+    let mut found: Vec<(&str, i64, Vec<usize>)> = Vec::new();
     let mut oldest_left: Option<i64> = None;
     for (shard, keys) in answers.iter().enumerate() {
         if keys.len() >= asked {
@@ -279,19 +278,18 @@ pub fn to_retry(answers: &[Vec<(String, i64)>], asked: usize, cap: usize) -> (Ve
         }
         for (key, at) in keys {
             match found.iter_mut().find(|(k, ..)| *k == key.as_str()) {
-                Some((_, newest, holder, others)) if *at > *newest => {
-                    others.push(*holder);
-                    (*newest, *holder) = (*at, shard);
+                Some((_, newest, shards)) => {
+                    *newest = (*newest).max(*at);
+                    shards.push(shard);
                 }
-                Some((.., others)) => others.push(shard),
-                None => found.push((key, *at, shard, Vec::new())),
+                None => found.push((key, *at, vec![shard])),
             }
         }
     }
     let mut taken = Vec::new();
     // The oldest first, picked one by one (no sort linked for a dozen).
     while taken.len() < cap {
-        let Some(at) = (0..found.len()).min_by_key(|&i| (found[i].1, found[i].2)) else {
+        let Some(at) = (0..found.len()).min_by_key(|&i| found[i].1) else {
             break;
         };
         // Past the point where a full shard stopped, that shard may hold
@@ -299,11 +297,10 @@ pub fn to_retry(answers: &[Vec<(String, i64)>], asked: usize, cap: usize) -> (Ve
         if oldest_left.is_some_and(|left| found[at].1 > left) {
             break;
         }
-        let (key, _, holder, others) = found.swap_remove(at);
+        let (key, _, shards) = found.swap_remove(at);
         taken.push(ToRetry {
             key: key.to_owned(),
-            holder,
-            others,
+            shards,
         });
     }
     let more = !found.is_empty() || oldest_left.is_some();
@@ -412,20 +409,20 @@ mod tests {
     }
 
     #[test]
-    fn a_bulk_retry_takes_the_oldest_once_each_from_the_newest_copy() {
+    fn a_bulk_retry_takes_the_oldest_once_each_from_the_shards_that_keep_it() {
         let answers = vec![
             keys(&[("a", 10), ("c", 30)]),
             keys(&[]),
             keys(&[("b", 20), ("c", 35)]),
         ];
         let (taken, more) = to_retry(&answers, 5, 10);
-        let listed: Vec<(&str, usize, &[usize])> = taken
+        let listed: Vec<(&str, &[usize])> = taken
             .iter()
-            .map(|t| (t.key.as_str(), t.holder, t.others.as_slice()))
+            .map(|t| (t.key.as_str(), t.shards.as_slice()))
             .collect();
         assert_eq!(
             listed,
-            [("a", 0, &[][..]), ("b", 2, &[][..]), ("c", 2, &[0][..])]
+            [("a", &[0][..]), ("b", &[2][..]), ("c", &[0, 2][..])]
         );
         assert!(!more);
         // The cap: the oldest two now, the rest next time.
