@@ -55,7 +55,21 @@ pub enum AdminRequest {
     /// `POST /_hookgate/deliveries/<key>/retry?route=<path>`: queue a dead
     /// letter again.
     Retry { route: String, key: String },
+    /// `POST /_hookgate/dead-letters/retry?route=<path>[&since=&until=]`:
+    /// queue again a route's dead letters left in a time range (Unix ms,
+    /// inclusive), the oldest first, at most [`BULK_RETRY`] per request.
+    RetryDead {
+        route: String,
+        since_ms: i64,
+        until_ms: i64,
+    },
 }
+
+/// The most dead letters one bulk retry queues. Each costs three requests
+/// beyond the shards' one each (take the letter, queue it, mark it queued),
+/// and a request on the free plan may make 50: 8 + 3 × 12 = 44. The answer
+/// says whether more are left; the next request takes them.
+pub const BULK_RETRY: u32 = 12;
 
 /// A dashboard file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +272,30 @@ pub fn parse(
                 return Err(AdminError::MethodNotAllowed);
             }
             return Ok(AdminRequest::Retry { route, key });
+        }
+        ["dead-letters", "retry"] => {
+            let fields = pairs(query).ok_or(AdminError::BadQuery(
+                "The query string is not valid percent-encoding.",
+            ))?;
+            let route = one(&fields, "route").ok_or(AdminError::BadQuery(
+                "route= is required: dead letters are retried one route at a time.",
+            ))?;
+            let since_ms = match one(&fields, "since") {
+                Some(text) => parse_since(&text, now_ms).ok_or(BAD_SINCE)?,
+                None => i64::MIN,
+            };
+            let until_ms = match one(&fields, "until") {
+                Some(text) => parse_since(&text, now_ms).ok_or(BAD_UNTIL)?,
+                None => i64::MAX,
+            };
+            if method != "POST" {
+                return Err(AdminError::MethodNotAllowed);
+            }
+            return Ok(AdminRequest::RetryDead {
+                route,
+                since_ms,
+                until_ms,
+            });
         }
         ["stats"] => {
             let fields = pairs(query).ok_or(AdminError::BadQuery(
@@ -464,6 +502,49 @@ mod tests {
                     Err(AdminError::BadQuery(_))
                 ),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bulk_retry_takes_a_route_and_a_time_range() {
+        assert_eq!(
+            parse(
+                "POST",
+                "/_hookgate/dead-letters/retry",
+                "route=%2Fquo&since=1h&until=1700000000000",
+                NOW
+            ),
+            Ok(AdminRequest::RetryDead {
+                route: "/quo".into(),
+                since_ms: NOW - 3_600_000,
+                until_ms: 1_700_000_000_000,
+            })
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/dead-letters/retry", "route=%2Fquo", NOW),
+            Ok(AdminRequest::RetryDead {
+                route: "/quo".into(),
+                since_ms: i64::MIN,
+                until_ms: i64::MAX,
+            })
+        );
+        for (method, query, expected) in [
+            ("GET", "route=%2Fquo", AdminError::MethodNotAllowed),
+            (
+                "POST",
+                "",
+                AdminError::BadQuery(
+                    "route= is required: dead letters are retried one route at a time.",
+                ),
+            ),
+            ("POST", "route=%2Fquo&until=never", BAD_UNTIL),
+            ("POST", "route=%2Fquo&since=x", BAD_SINCE),
+        ] {
+            assert_eq!(
+                parse(method, "/_hookgate/dead-letters/retry", query, NOW),
+                Err(expected),
+                "{method} {query}"
             );
         }
     }

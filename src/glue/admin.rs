@@ -10,13 +10,27 @@ use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
-use crate::log::command::{decode_parts, decode_taken, decode_tallies, LogCommand};
+use crate::log::command::{
+    decode_dead_keys, decode_parts, decode_taken, decode_tallies, LogCommand,
+};
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
-use crate::log::{render, Letter, SHARDS};
+use crate::log::{render, to_retry, Letter, SHARDS};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
+
+/// Every shard of the log, for a retry that does not know which keeps
+/// the letter.
+const ALL_SHARDS: [usize; SHARDS] = {
+    let mut all = [0; SHARDS];
+    let mut shard = 0;
+    while shard < SHARDS {
+        all[shard] = shard;
+        shard += 1;
+    }
+    all
+};
 
 /// A read of the log, in rounds of requests to its shards (one round for
 /// a record or the stats, several for a page of the listing).
@@ -63,8 +77,25 @@ pub async fn answer(
             admin::retryable(&prepared.config, &route)?;
             let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
             let queue = EdgeQueue(bindings.delivery_queue.clone());
-            retry_dead_letter(&queue, log, route, key, now).await?;
+            retry_dead_letter(&queue, log, route, key, &ALL_SHARDS, now).await?;
             return Ok(Outcome::Queued.answer(None));
+        }
+        AdminRequest::RetryDead {
+            route,
+            since_ms,
+            until_ms,
+        } => {
+            admin::retryable(&prepared.config, &route)?;
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            let queue = EdgeQueue(bindings.delivery_queue.clone());
+            let (requeued, more) =
+                retry_dead_letters(&queue, log, &route, since_ms, until_ms, now).await?;
+            return Ok(Answer {
+                status: 202,
+                content_type: "application/json",
+                body: format!(r#"{{"status":"queued","requeued":{requeued},"more":{more}}}"#),
+                headers: Vec::new(),
+            });
         }
         AdminRequest::List {
             filter,
@@ -176,34 +207,31 @@ pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
         .await;
 }
 
-/// Queues a dead letter again: takes it from the shard that keeps it (the
-/// newest, should two keep one), sends it to the delivery queue, and only
-/// then marks the record `queued` there (dropping the kept body, and any
-/// other shard's copy). If the queue refuses, the letter stays for a later
-/// retry.
+/// Queues a dead letter again: takes it from those of `shards` that keep
+/// it (the newest copy, should two keep one), sends it to the delivery
+/// queue, and only then marks the record `queued` there (dropping the kept
+/// body, and any other shard's copy). If the queue refuses, the letter
+/// stays for a later retry.
 async fn retry_dead_letter(
     queue: &EdgeQueue,
     log: &LogClient,
     route: String,
     key: String,
+    shards: &[usize],
     now: i64,
 ) -> Result<(), AdminError> {
     let take = LogCommand::TakeLetter {
         route: route.clone(),
         key: key.clone(),
     };
+    let calls = shards.iter().map(|shard| to_shard(*shard, &take)).collect();
     let mut kept: Vec<(usize, String, i64, Letter)> = Vec::new();
     let mut known = false;
-    for (shard, answer) in log
-        .send_each(to_every_shard(&take))
-        .await
-        .into_iter()
-        .enumerate()
-    {
+    for (shard, answer) in shards.iter().zip(log.send_each(calls).await) {
         match answer {
             Ok((200, body)) => {
                 let (scheme, at, letter) = decode_taken(&body).ok_or(AdminError::LogUnavailable)?;
-                kept.push((shard, scheme, at, letter));
+                kept.push((*shard, scheme, at, letter));
             }
             Ok((409, _)) => known = true,
             Ok((404, _)) => {}
@@ -254,6 +282,47 @@ async fn retry_dead_letter(
         console_error("hookgate: a retried dead letter was queued, but its record still says dead");
     }
     Ok(())
+}
+
+/// Queues again a route's dead letters left between `since_ms` and
+/// `until_ms`, the oldest [`admin::BULK_RETRY`] of them, each taken only
+/// from the shards that keep it. Answers how many were queued and whether
+/// more are left. A letter gone meanwhile (another retry took it) is
+/// passed over; a queue that refuses stops the run, and what it did not
+/// take stays kept.
+async fn retry_dead_letters(
+    queue: &EdgeQueue,
+    log: &LogClient,
+    route: &str,
+    since_ms: i64,
+    until_ms: i64,
+    now: i64,
+) -> Result<(u32, bool), AdminError> {
+    let asked = admin::BULK_RETRY + 1;
+    let find = LogCommand::DeadKeys {
+        route: route.to_owned(),
+        since_ms,
+        until_ms,
+        limit: asked,
+    };
+    let mut answers = Vec::with_capacity(SHARDS);
+    for text in ask(log, to_every_shard(&find)).await? {
+        answers.push(decode_dead_keys(&text).ok_or(AdminError::LogUnavailable)?);
+    }
+    let (taken, mut more) = to_retry(&answers, asked as usize, admin::BULK_RETRY as usize);
+    let mut requeued = 0;
+    for one in taken {
+        match retry_dead_letter(queue, log, route.to_owned(), one.key, &one.shards, now).await {
+            Ok(()) => requeued += 1,
+            Err(AdminError::NotADeadLetter | AdminError::UnknownDelivery) => {}
+            Err(AdminError::QueueUnavailable) if requeued > 0 => {
+                more = true;
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok((requeued, more))
 }
 
 /// A dashboard file. It holds no data; the policy lets it load only its own

@@ -27,7 +27,7 @@ use super::runtime::{
     SqlStorage, SqlStorageValue,
 };
 use crate::log::command::{
-    encode_letter, encode_parts, encode_taken, encode_tallies, LogCommand, Scan,
+    encode_dead_keys, encode_letter, encode_parts, encode_taken, encode_tallies, LogCommand, Scan,
 };
 use crate::log::counts::Count;
 use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
@@ -264,6 +264,27 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
             wrote();
             table.drop_letter(&route, &key)?;
             ok()
+        }
+        LogCommand::DeadKeys {
+            route,
+            since_ms,
+            until_ms,
+            limit,
+        } => {
+            let rows = table.rows(
+                "SELECT key, at FROM letters WHERE route = ? AND at >= ? AND at <= ? ORDER BY at LIMIT ?",
+                vec![
+                    route.as_str().into(),
+                    since_ms.into(),
+                    until_ms.into(),
+                    i64::from(limit).into(),
+                ],
+            )?;
+            let keys: Vec<(String, i64)> = rows
+                .iter()
+                .filter_map(|row| Some((text(row.first())?, integer(row.get(1))?)))
+                .collect();
+            plain(200, encode_dead_keys(&keys))
         }
         LogCommand::Scan(scan) => plain(200, encode_parts(&table.scan(&scan)?)),
         LogCommand::Lookup { keys } => {

@@ -36,6 +36,15 @@ pub enum LogCommand {
     /// Drops the shard's copy of a letter queued again from another shard
     /// (a message dead-lettered twice, in two isolates).
     DropLetter { route: String, key: String },
+    /// The keys of the shard's dead letters of a route left in a time range
+    /// (Unix ms, inclusive), with the time each was left, oldest first, at
+    /// most `limit` ([`encode_dead_keys`]): what a bulk retry takes.
+    DeadKeys {
+        route: String,
+        since_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    },
     /// Parts, newest first, for a listing ([`super::listing`]).
     Scan(Scan),
     /// Every part the shard holds of these deliveries (route, key).
@@ -112,6 +121,27 @@ pub fn decode_taken(text: &str) -> Option<(String, i64, Letter)> {
         value_of(&fields, "at")?.parse().ok()?,
         decode_letter(&fields)?,
     ))
+}
+
+/// Keys of dead letters and when each was left, as a shard answers
+/// [`LogCommand::DeadKeys`].
+pub fn encode_dead_keys(keys: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    for (key, at) in keys {
+        field(&mut out, "k", key);
+        field(&mut out, "at", &at.to_string());
+    }
+    out
+}
+
+/// Reads what [`encode_dead_keys`] wrote.
+pub fn decode_dead_keys(text: &str) -> Option<Vec<(String, i64)>> {
+    let fields = pairs(text)?;
+    let mut keys = Vec::new();
+    for group in groups(&fields, &["k"])? {
+        keys.push((value_of(group, "k")?, number(group, "at")?));
+    }
+    Some(keys)
 }
 
 /// The fields in groups, each starting at a field named one of `markers`
@@ -369,6 +399,18 @@ impl LogCommand {
                 field(&mut body, "key", key);
                 "/drop-letter"
             }
+            LogCommand::DeadKeys {
+                route,
+                since_ms,
+                until_ms,
+                limit,
+            } => {
+                field(&mut body, "route", route);
+                field(&mut body, "since", &since_ms.to_string());
+                field(&mut body, "until", &until_ms.to_string());
+                field(&mut body, "limit", &limit.to_string());
+                "/dead-keys"
+            }
             LogCommand::Scan(scan) => {
                 if let Some(route) = &scan.route {
                     field(&mut body, "route", route);
@@ -443,6 +485,12 @@ impl LogCommand {
                 let (route, key) = keyed()?;
                 LogCommand::DropLetter { route, key }
             }
+            "/dead-keys" => LogCommand::DeadKeys {
+                route: one("route")?,
+                since_ms: number(&fields, "since")?,
+                until_ms: number(&fields, "until")?,
+                limit: crate::query::whole::<u32>(&one("limit")?)?.clamp(1, MAX_SCAN),
+            },
             "/scan" => LogCommand::Scan(Scan {
                 route: one("route"),
                 outcome: one("outcome"),
@@ -502,6 +550,18 @@ mod tests {
     }
 
     #[test]
+    fn dead_keys_round_trip_and_junk_is_refused() {
+        let keys = vec![
+            ("msg_1 & =".to_owned(), 1_700_000_000_000),
+            ("k".to_owned(), -1),
+        ];
+        assert_eq!(decode_dead_keys(&encode_dead_keys(&keys)), Some(keys));
+        assert_eq!(decode_dead_keys(""), Some(Vec::new()));
+        assert_eq!(decode_dead_keys("k=a"), None, "no time");
+        assert_eq!(decode_dead_keys("at=1&k=a"), None, "no key first");
+    }
+
+    #[test]
     fn every_command_round_trips() {
         round_trip(LogCommand::Batch(Batch {
             attempts: vec![
@@ -550,6 +610,12 @@ mod tests {
         round_trip(LogCommand::TakeLetter {
             route: "/q".into(),
             key: "k".into(),
+        });
+        round_trip(LogCommand::DeadKeys {
+            route: "/q &=".into(),
+            since_ms: -5,
+            until_ms: 1_700_000_000_000,
+            limit: 10,
         });
         round_trip(LogCommand::Requeued {
             route: "/q".into(),

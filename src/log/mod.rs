@@ -253,6 +253,61 @@ impl DeliveryRecord {
     }
 }
 
+/// A dead letter a bulk retry takes: its key, and the shards that keep a
+/// copy (two, for a message dead-lettered in two isolates: the newest is
+/// queued, the other dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToRetry {
+    pub key: String,
+    pub shards: Vec<usize>,
+}
+
+/// The dead letters a bulk retry takes from what each shard answered (its
+/// keys and the time each was left, oldest first, at most `asked` each):
+/// the oldest `cap` deliveries (by their newest copy), and whether any are
+/// left for the next request — beyond the cap, or beyond what a shard that
+/// answered in full may hold.
+pub fn to_retry(answers: &[Vec<(String, i64)>], asked: usize, cap: usize) -> (Vec<ToRetry>, bool) {
+    // (key, newest time, shards), in no order yet.
+    let mut found: Vec<(&str, i64, Vec<usize>)> = Vec::new();
+    let mut oldest_left: Option<i64> = None;
+    for (shard, keys) in answers.iter().enumerate() {
+        if keys.len() >= asked {
+            // This shard may hold more, all left no earlier than its last.
+            let last = keys.last().map_or(i64::MIN, |(_, at)| *at);
+            oldest_left = Some(oldest_left.map_or(last, |o| o.min(last)));
+        }
+        for (key, at) in keys {
+            match found.iter_mut().find(|(k, ..)| *k == key.as_str()) {
+                Some((_, newest, shards)) => {
+                    *newest = (*newest).max(*at);
+                    shards.push(shard);
+                }
+                None => found.push((key, *at, vec![shard])),
+            }
+        }
+    }
+    let mut taken = Vec::new();
+    // The oldest first, picked one by one (no sort linked for a dozen).
+    while taken.len() < cap {
+        let Some(at) = (0..found.len()).min_by_key(|&i| found[i].1) else {
+            break;
+        };
+        // Past the point where a full shard stopped, that shard may hold
+        // older ones than this: leave the rest for the next request.
+        if oldest_left.is_some_and(|left| found[at].1 > left) {
+            break;
+        }
+        let (key, _, shards) = found.swap_remove(at);
+        taken.push(ToRetry {
+            key: key.to_owned(),
+            shards,
+        });
+    }
+    let more = !found.is_empty() || oldest_left.is_some();
+    (taken, more)
+}
+
 /// Filters of a listing, as the admin API parsed them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -348,6 +403,52 @@ mod tests {
             origin_status: status,
             duration_ms: 7,
         }
+    }
+
+    fn keys(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+        list.iter().map(|(k, at)| ((*k).to_owned(), *at)).collect()
+    }
+
+    #[test]
+    fn a_bulk_retry_takes_the_oldest_once_each_from_the_shards_that_keep_it() {
+        let answers = vec![
+            keys(&[("a", 10), ("c", 30)]),
+            keys(&[]),
+            keys(&[("b", 20), ("c", 35)]),
+        ];
+        let (taken, more) = to_retry(&answers, 5, 10);
+        let listed: Vec<(&str, &[usize])> = taken
+            .iter()
+            .map(|t| (t.key.as_str(), t.shards.as_slice()))
+            .collect();
+        assert_eq!(
+            listed,
+            [("a", &[0][..]), ("b", &[2][..]), ("c", &[0, 2][..])]
+        );
+        assert!(!more);
+        // The cap: the oldest two now, the rest next time.
+        let (taken, more) = to_retry(&answers, 5, 2);
+        assert_eq!(
+            taken.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(more);
+    }
+
+    #[test]
+    fn a_shard_that_answered_in_full_holds_back_what_it_may_precede() {
+        // Shard 0 answered its limit (2): it may hold more from 20 on, so
+        // shard 1's key at 50 waits for the next request; the ones up to
+        // 20 are taken.
+        let answers = vec![keys(&[("a", 10), ("b", 20)]), keys(&[("z", 50)])];
+        let (taken, more) = to_retry(&answers, 2, 10);
+        assert_eq!(
+            taken.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(more);
+        let (taken, more) = to_retry(&[keys(&[]), keys(&[])], 2, 10);
+        assert!(taken.is_empty() && !more);
     }
 
     #[test]

@@ -327,6 +327,58 @@ describe('a message dead-lettered twice, in two isolates', () => {
   });
 });
 
+describe('a bulk retry of dead letters', () => {
+  const rig = useQueueGate();
+
+  test('queues every dead letter of the route in the range once, twelve a request, and says when it is done', async () => {
+    const { origin, gate } = rig;
+    const now = Date.now();
+    const letter = (key, at, body) =>
+      `route=%2F&key=${key}&scheme=standard-webhooks&type=contact.updated&at=${at}&outcome=dead&status=500&ms=9` +
+      `&content_type=application%2Fjson&letter_type=contact.updated&h=webhook-id%3A${key}` +
+      `&body=${encodeURIComponent(Buffer.from(body).toString('base64'))}`;
+    const inRange = [];
+    for (let i = 0; i < 15; i += 1) {
+      const key = `msg_bulk_${i}`;
+      const body = quoEvent('contact.updated', { n: i });
+      const at = now - 60_000 + i * 1_000;
+      assert.equal((await gate.logShard(i % 8, '/dead-letter', letter(key, at, body))).status, 200);
+      inRange.push({ key, body });
+    }
+    // One dead-lettered twice, in two shards; one left before the range.
+    const twice = quoEvent('contact.updated', { twice: true });
+    for (const [shard, at] of [[2, now - 30_500], [5, now - 30_200]]) {
+      assert.equal((await gate.logShard(shard, '/dead-letter', letter('msg_bulk_twice', at, twice))).status, 200);
+    }
+    inRange.push({ key: 'msg_bulk_twice', body: twice });
+    const early = quoEvent('contact.updated', { early: true });
+    assert.equal((await gate.logShard(1, '/dead-letter', letter('msg_bulk_early', now - 3_600_000, early))).status, 200);
+
+    const path = `/dead-letters/retry?route=%2F&since=${now - 120_000}&until=${now}`;
+    assert.equal((await admin(gate, path)).status, 405, 'a retry is a POST');
+    const first = await admin(gate, path, { method: 'POST' });
+    assert.equal(first.status, 202, first.text);
+    assert.deepEqual(first.json, { status: 'queued', requeued: 12, more: true });
+    const second = await admin(gate, path, { method: 'POST' });
+    assert.deepEqual(second.json, { status: 'queued', requeued: 4, more: false });
+    assert.deepEqual((await admin(gate, path, { method: 'POST' })).json, { status: 'queued', requeued: 0, more: false });
+    assert.equal((await gate.logMeta()).letters, 1, 'only the one left before the range is kept');
+
+    await eventually(() => inRange.every(({ key }) => origin.receivedFor(key).length === 1), 15_000, 'each delivered');
+    await sleep(1_500);
+    for (const { key, body } of inRange) {
+      const got = origin.receivedFor(key);
+      assert.equal(got.length, 1, `${key} once`);
+      assert.ok(got[0].body.equals(Buffer.from(body)));
+      new Webhook(ORIGIN_KEY).verify(got[0].body.toString(), got[0].headers);
+    }
+    assert.equal(origin.receivedFor('msg_bulk_early').length, 0, 'out of the range: kept, not sent');
+    const route = await admin(gate, '/dead-letters/retry?route=%2Fnowhere', { method: 'POST' });
+    assert.equal(route.status, 409, 'no route has that path');
+    assert.equal(route.json.reason, 'route-gone');
+  });
+});
+
 describe('a queued event whose route was removed since', () => {
   const rig = useQueueGate();
 
