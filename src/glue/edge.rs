@@ -76,6 +76,10 @@ extern "C" {
     #[wasm_bindgen(js_name = cacheDelete)]
     fn cache_delete(key: &str);
 
+    /// Settles once the current task's cache writes so far have landed.
+    #[wasm_bindgen(js_name = cacheWritten)]
+    pub fn cache_written() -> Promise;
+
     #[wasm_bindgen(js_name = queueSend)]
     fn queue_send(
         queue: &JsValue,

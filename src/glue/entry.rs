@@ -10,8 +10,8 @@
 use super::admin;
 use super::delivery_log::to_every_shard;
 use super::edge::{
-    delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock, WorkerCache,
-    WorkerIncoming,
+    cache_written, delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock,
+    WorkerCache, WorkerIncoming,
 };
 use super::io::respond;
 use super::observe::Sinks;
@@ -140,6 +140,10 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
             cool_down: &cool_down,
         };
         let handled = gate::handle(config, &mut incoming, &ports).await;
+        if cache.released() {
+            cache.settle();
+            let _ = wait_for(cache_written()).await;
+        }
         if handled.body_bytes.is_none() {
             // Refused before the body was read: read it away (bounded), or
             // the client's kept-alive connection breaks under the next

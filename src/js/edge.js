@@ -140,6 +140,11 @@ export function cachePut(key, value, ttlSeconds) {
   });
 }
 
+/** Settles once the current task's cache writes so far have landed. */
+export function cacheWritten() {
+  return writes?.last ?? Promise.resolve();
+}
+
 export function cacheDelete(key) {
   cacheWrite(() => caches.default.delete(COOL_ORIGIN + key));
 }

@@ -59,6 +59,7 @@ pub struct RequestCache<C: LocationCache> {
     cache: C,
     last: RefCell<Option<(String, Option<String>)>>,
     deleting: RefCell<Option<String>>,
+    released: std::cell::Cell<bool>,
 }
 
 impl<C: LocationCache> RequestCache<C> {
@@ -67,7 +68,23 @@ impl<C: LocationCache> RequestCache<C> {
             cache,
             last: RefCell::new(None),
             deleting: RefCell::new(None),
+            released: std::cell::Cell::new(false),
         }
+    }
+
+    /// Whether this request cleared or replaced a hold: it released a claim
+    /// or its claim failed. Its answer then waits for the cache (see
+    /// [`RequestCache::settle`]).
+    pub fn released(&self) -> bool {
+        self.released.get()
+    }
+
+    /// Makes the delete held back now. A request that released a hold
+    /// calls this before it answers, and waits for its writes to land: the
+    /// sender's retry that follows the answer must find the hold gone (or
+    /// the cool-down in its place), not a 409 for a forward that is over.
+    pub fn settle(&self) {
+        self.flush(None);
     }
 
     /// Makes the delete held back, unless it is of `except`.
@@ -115,6 +132,7 @@ impl<C: LocationCache> LocationCache for &RequestCache<C> {
     fn delete(&self, key: &str) {
         self.last.borrow_mut().take();
         self.flush(Some(key));
+        self.released.set(true);
         *self.deleting.borrow_mut() = Some(key.to_owned());
     }
 }
@@ -270,7 +288,9 @@ mod tests {
         cache.writes.borrow_mut().clear();
         {
             let view = RequestCache::new(&cache);
+            assert!(!view.released());
             (&view).delete("a");
+            assert!(view.released(), "its answer waits for the cache");
             assert!(cache.writes.borrow().is_empty(), "held back");
             assert_eq!(
                 block_on((&view).get("a")),
@@ -282,6 +302,8 @@ mod tests {
             (&view).put("b", "done:9", 10);
             assert_eq!(*cache.writes.borrow(), ["delete a", "put b done:9"]);
             (&view).delete("b");
+            view.settle();
+            assert_eq!(cache.writes.borrow().len(), 3, "made before the answer");
         }
         assert_eq!(
             *cache.writes.borrow(),
