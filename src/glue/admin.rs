@@ -20,8 +20,8 @@ use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
 use js_sys::Uint8Array;
 
-/// Every shard of the log, for a retry that does not know which keeps
-/// the letter.
+/// Every shard of the log, in order: the shards a lookup asks, and a
+/// retry that does not know which keeps the letter.
 const ALL_SHARDS: [usize; SHARDS] = {
     let mut all = [0; SHARDS];
     let mut shard = 0;
@@ -120,13 +120,13 @@ pub async fn answer(
                             shards.push(shard);
                             calls.push(to_shard(shard, &LogCommand::Scan(scan)));
                         }
-                        let parts = parts_of(shards, ask(log, calls).await?)?;
+                        let parts = parts_of(&shards, ask(log, calls).await?)?;
                         listing.take_scans(parts);
                     }
                     Round::Lookup(keys) => {
                         let lookup = LogCommand::Lookup { keys: keys.clone() };
                         let parts =
-                            parts_of(every_shard(), ask(log, to_every_shard(&lookup)).await?)?;
+                            parts_of(&ALL_SHARDS, ask(log, to_every_shard(&lookup)).await?)?;
                         listing.take_lookup(&keys, parts);
                     }
                 }
@@ -138,7 +138,7 @@ pub async fn answer(
             let lookup = LogCommand::Lookup {
                 keys: vec![(route, key)],
             };
-            let parts = parts_of(every_shard(), ask(log, to_every_shard(&lookup)).await?)?;
+            let parts = parts_of(&ALL_SHARDS, ask(log, to_every_shard(&lookup)).await?)?;
             let record = record_of(parts).ok_or(AdminError::UnknownDelivery)?;
             render::record(&record, &routes)
         }
@@ -173,24 +173,15 @@ async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminErro
     Ok(texts)
 }
 
-/// Every shard's number, in order.
-fn every_shard() -> Vec<usize> {
-    let mut shards = Vec::with_capacity(SHARDS);
-    for shard in 0..SHARDS {
-        shards.push(shard);
-    }
-    shards
-}
-
 /// The parts each of `shards` answered.
 fn parts_of(
-    shards: Vec<usize>,
+    shards: &[usize],
     texts: Vec<String>,
 ) -> Result<Vec<(usize, Vec<Partial>)>, AdminError> {
     let mut parts = Vec::with_capacity(texts.len());
-    for (shard, text) in shards.into_iter().zip(texts) {
+    for (shard, text) in shards.iter().zip(texts) {
         parts.push((
-            shard,
+            *shard,
             decode_parts(&text).ok_or(AdminError::LogUnavailable)?,
         ));
     }
