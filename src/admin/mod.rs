@@ -280,14 +280,8 @@ pub fn parse(
             let route = one(&fields, "route").ok_or(AdminError::BadQuery(
                 "route= is required: dead letters are retried one route at a time.",
             ))?;
-            let since_ms = match one(&fields, "since") {
-                Some(text) => parse_since(&text, now_ms).ok_or(BAD_SINCE)?,
-                None => i64::MIN,
-            };
-            let until_ms = match one(&fields, "until") {
-                Some(text) => parse_since(&text, now_ms).ok_or(BAD_UNTIL)?,
-                None => i64::MAX,
-            };
+            let since_ms = time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(i64::MIN);
+            let until_ms = time(&fields, "until", BAD_UNTIL, now_ms)?.unwrap_or(i64::MAX);
             if method != "POST" {
                 return Err(AdminError::MethodNotAllowed);
             }
@@ -301,10 +295,8 @@ pub fn parse(
             let fields = pairs(query).ok_or(AdminError::BadQuery(
                 "The query string is not valid percent-encoding.",
             ))?;
-            let since_ms = match one(&fields, "since") {
-                Some(text) => parse_since(&text, now_ms).ok_or(BAD_SINCE)?,
-                None => now_ms.saturating_sub(DAY_MS),
-            };
+            let since_ms =
+                time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(now_ms.saturating_sub(DAY_MS));
             AdminRequest::Stats { since_ms }
         }
         _ => return Err(AdminError::NotFound),
@@ -339,6 +331,19 @@ const BAD_UNTIL: AdminError = AdminError::BadQuery(
     "until= takes Unix milliseconds, or a span back from now such as 90s, 15m, 1h or 7d.",
 );
 
+/// A time field (`since`, `until`) as [`parse_since`] reads it, if given.
+fn time(
+    fields: &[(String, String)],
+    name: &str,
+    bad: AdminError,
+    now_ms: i64,
+) -> Result<Option<i64>, AdminError> {
+    match one(fields, name) {
+        Some(text) => parse_since(&text, now_ms).map(Some).ok_or(bad),
+        None => Ok(None),
+    }
+}
+
 fn one(fields: &[(String, String)], name: &str) -> Option<String> {
     value_of(fields, name).filter(|v| !v.is_empty())
 }
@@ -347,14 +352,8 @@ fn list(query: &str, now_ms: i64) -> Result<AdminRequest, AdminError> {
     let fields = pairs(query).ok_or(AdminError::BadQuery(
         "The query string is not valid percent-encoding.",
     ))?;
-    let since_ms = match one(&fields, "since") {
-        Some(text) => Some(parse_since(&text, now_ms).ok_or(BAD_SINCE)?),
-        None => None,
-    };
-    let until_ms = match one(&fields, "until") {
-        Some(text) => Some(parse_since(&text, now_ms).ok_or(BAD_UNTIL)?),
-        None => None,
-    };
+    let since_ms = time(&fields, "since", BAD_SINCE, now_ms)?;
+    let until_ms = time(&fields, "until", BAD_UNTIL, now_ms)?;
     let limit = match one(&fields, "limit") {
         Some(text) => crate::query::whole::<u32>(&text)
             .filter(|n| (1..=MAX_PAGE).contains(n))
