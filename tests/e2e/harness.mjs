@@ -776,6 +776,20 @@ export function useGate(settings = {}, options = {}) {
   return rig;
 }
 
+/** `count` signed Quo events sent at once: their webhook-ids, and the answers. */
+export async function sendMany(url, count) {
+  const ids = [];
+  const answers = await Promise.all(
+    Array.from({ length: count }, () => {
+      const body = quoEvent();
+      const headers = signed(body);
+      ids.push(headers['webhook-id']);
+      return send(url, { headers, body });
+    }),
+  );
+  return { ids, answers };
+}
+
 /**
  * Headers for one delivery, signed by the standardwebhooks library. `body`
  * is a string; `id`, `timestamp` (seconds) and `key` may be overridden.

@@ -17,6 +17,7 @@ import {
   eventually,
   quoEvent,
   send,
+  sendMany,
   signed,
   sleep,
   startGate,
@@ -366,15 +367,7 @@ describe('the log is written in batches, off the per-delivery path', () => {
   test('100 deliveries at once: at most 10 requests to the log, about one row written each, every one listed', async () => {
     const { gate } = rig;
     const before = await gate.logMeta();
-    const ids = [];
-    const answers = await Promise.all(
-      Array.from({ length: 100 }, () => {
-        const body = quoEvent();
-        const headers = signed(body);
-        ids.push(headers['webhook-id']);
-        return send(gate.url, { headers, body });
-      }),
-    );
+    const { ids, answers } = await sendMany(gate.url, 100);
     assert.ok(answers.every((answer) => answer.status === 200));
     await sleep(1_500); // past the flush interval: the request that started the batch wrote it
     const after = await gate.logMeta();
@@ -443,6 +436,14 @@ describe('a delivery whose attempts were written to several shards', () => {
   });
 });
 
+/** The entry of a stand-in for an earlier build: every request to its log's shard 0. */
+const TO_SHARD_ZERO = `
+export default {
+  fetch(request, env) {
+    return env.DELIVERY_LOG.get(env.DELIVERY_LOG.idFromName('delivery-log')).fetch(request);
+  },
+};`;
+
 /**
  * A stand-in for the build before the log had shards: its `DeliveryLog`
  * object (worker `gate`, as in the harness) with the tables it kept, and a
@@ -467,11 +468,7 @@ export class DeliveryLog {
     return new Response('ok');
   }
 }
-export default {
-  fetch(request, env) {
-    return env.DELIVERY_LOG.get(env.DELIVERY_LOG.idFromName('delivery-log')).fetch(request);
-  },
-};`;
+${TO_SHARD_ZERO}`;
 
 describe('the log one object kept before it had shards', () => {
   const persist = mkdtempSync(join(tmpdir(), 'hookgate-log-'));
@@ -651,11 +648,7 @@ export class DeliveryLog {
     return new Response('ok');
   }
 }
-export default {
-  fetch(request, env) {
-    return env.DELIVERY_LOG.get(env.DELIVERY_LOG.idFromName('delivery-log')).fetch(request);
-  },
-};`;
+${TO_SHARD_ZERO}`;
 
 describe('parts written before the log kept attempts', () => {
   const persist = mkdtempSync(join(tmpdir(), 'hookgate-history-'));

@@ -13,6 +13,7 @@ import {
   quoEvent,
   secretBinding,
   send,
+  sendMany,
   signed,
   sleep,
   startGate,
@@ -253,15 +254,7 @@ describe('the delivery log, from the consumer', () => {
   test('ten events forwarded: the records and counts of a batch of messages go in one request, not one each', async () => {
     const { origin, gate } = rig;
     const before = await gate.logMeta();
-    const ids = [];
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => {
-        const body = quoEvent();
-        const headers = signed(body);
-        ids.push(headers['webhook-id']);
-        return send(gate.url, { headers, body });
-      }),
-    );
+    const { ids, answers } = await sendMany(gate.url, 10);
     assert.ok(answers.every((answer) => answer.status === 202));
     await eventually(() => ids.every((id) => origin.receivedFor(id).length === 1), 15_000, 'all forwarded');
     await sleep(1_500); // past the gate's flush interval
