@@ -52,6 +52,9 @@ pub enum AdminRequest {
     Get { route: String, key: String },
     /// `GET /_hookgate/stats?since=`
     Stats { since_ms: i64 },
+    /// `GET /_hookgate/stats/series`: the chart's numbers for the hour and
+    /// day ending at `now_ms` ([`crate::log::series`]).
+    Series { now_ms: i64 },
     /// `POST /_hookgate/deliveries/<key>/retry?route=<path>`: queue a dead
     /// letter again.
     Retry { route: String, key: String },
@@ -299,6 +302,7 @@ pub fn parse(
                 time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(now_ms.saturating_sub(DAY_MS));
             AdminRequest::Stats { since_ms }
         }
+        ["stats", "series"] => AdminRequest::Series { now_ms },
         _ => return Err(AdminError::NotFound),
     };
     if method != "GET" && method != "HEAD" {
@@ -612,6 +616,10 @@ mod tests {
                 since_ms: NOW - DAY_MS
             })
         );
+        assert_eq!(
+            parse("GET", "/_hookgate/stats/series", "", NOW),
+            Ok(AdminRequest::Series { now_ms: NOW })
+        );
     }
 
     /// Found by tests/properties.rs: a `since` ending in a character of
@@ -659,6 +667,12 @@ mod tests {
                 AdminError::MethodNotAllowed,
             ),
             ("POST", "/_hookgate/stats", "", AdminError::MethodNotAllowed),
+            (
+                "POST",
+                "/_hookgate/stats/series",
+                "",
+                AdminError::MethodNotAllowed,
+            ),
             (
                 "GET",
                 "/_hookgate/stats",

@@ -11,10 +11,11 @@ use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
 use crate::log::command::{
-    decode_dead_keys, decode_parts, decode_taken, decode_tallies, LogCommand,
+    decode_counts, decode_dead_keys, decode_parts, decode_taken, decode_tallies, LogCommand,
 };
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
+use crate::log::series::{Series, Window};
 use crate::log::{render, to_retry, Letter, SHARDS};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
@@ -38,6 +39,7 @@ enum Read {
     List(Listing),
     Get { route: String, key: String },
     Stats { since_ms: i64 },
+    Series { now_ms: i64 },
 }
 
 /// Answers one request under `/_hookgate`: the answer, or the refusal,
@@ -104,6 +106,7 @@ pub async fn answer(
         } => Read::List(Listing::new(filter, limit, cursor, SHARDS)),
         AdminRequest::Get { route, key } => Read::Get { route, key },
         AdminRequest::Stats { since_ms } => Read::Stats { since_ms },
+        AdminRequest::Series { now_ms } => Read::Series { now_ms },
     };
     let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
     flush_all(log).await;
@@ -149,6 +152,20 @@ pub async fn answer(
                 rows.extend(decode_tallies(text).ok_or(AdminError::LogUnavailable)?);
             }
             render::stats(since_ms, &rows)
+        }
+        Read::Series { now_ms } => {
+            let window = Window::ending(now_ms);
+            let series = LogCommand::Series {
+                since_minute: window.first_hour * 60,
+                by_minute: window.first_minute,
+            };
+            let mut chart = Series::new(window);
+            for text in &ask(log, to_every_shard(&series)).await? {
+                for cell in decode_counts(text).ok_or(AdminError::LogUnavailable)? {
+                    chart.add(&cell);
+                }
+            }
+            render::series(&chart)
         }
     };
     Ok(Answer {

@@ -27,7 +27,8 @@ use super::runtime::{
     SqlStorage, SqlStorageValue,
 };
 use crate::log::command::{
-    encode_dead_keys, encode_letter, encode_parts, encode_taken, encode_tallies, LogCommand, Scan,
+    encode_counts, encode_dead_keys, encode_letter, encode_parts, encode_taken, encode_tallies,
+    LogCommand, Scan,
 };
 use crate::log::counts::Count;
 use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
@@ -295,6 +296,10 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
             plain(200, encode_parts(&parts))
         }
         LogCommand::Stats { since_ms } => plain(200, encode_tallies(&table.stats(since_ms)?)),
+        LogCommand::Series {
+            since_minute,
+            by_minute,
+        } => plain(200, encode_counts(&table.series(since_minute, by_minute)?)),
         LogCommand::Purge { before_ms } => {
             wrote();
             plain(200, table.purge(before_ms)?.to_string())
@@ -706,7 +711,8 @@ impl Table {
 
     fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
         let rows = self.rows(
-            "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? GROUP BY route, reason",
+            "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? \
+             AND reason NOT LIKE 'latency:%' GROUP BY route, reason",
             vec![since_ms.div_euclid(60_000).into()],
         )?;
         let mut tallies = Vec::with_capacity(rows.len());
@@ -723,6 +729,32 @@ impl Table {
             }
         }
         Ok(tallies)
+    }
+
+    /// The count cells of the chart ([`LogCommand::Series`]): by minute from
+    /// `by_minute`, by hour before, so a day is some 83 cells per route and
+    /// reason, not 1,440.
+    fn series(&self, since_minute: i64, by_minute: i64) -> Result<Vec<Count>, StorageFailed> {
+        let rows = self.rows(
+            "SELECT CASE WHEN minute >= ? THEN minute ELSE minute - minute % 60 END AS m, route, reason, \
+             SUM(count) FROM tallies WHERE minute >= ? GROUP BY m, route, reason",
+            vec![by_minute.into(), since_minute.into()],
+        )?;
+        let mut cells = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let cell = || {
+                Some(Count {
+                    minute: integer(row.first())?,
+                    route: text(row.get(1))?,
+                    reason: text(row.get(2))?,
+                    count: u64::try_from(integer(row.get(3))?).ok()?,
+                })
+            };
+            if let Some(cell) = cell() {
+                cells.push(cell);
+            }
+        }
+        Ok(cells)
     }
 
     /// Deletes parts last seen before `before_ms` (whole hours by the key,

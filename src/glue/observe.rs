@@ -105,10 +105,16 @@ impl Sinks {
         if self.log.is_none() {
             return;
         }
-        // Dead letters were recorded with their letter already, at once.
-        let attempt = seen.attempt().filter(|_| seen.reason != "dead");
+        // Dead letters were recorded with their letter already, at once:
+        // only their latency is counted here.
+        let mut attempt = seen.attempt();
         BUFFER.with_borrow_mut(|buffer| {
             count_kv_writes(buffer, seen.finished_ms);
+            if seen.reason == "dead" {
+                if let Some(dead) = attempt.take() {
+                    buffer.time(&dead);
+                }
+            }
             buffer.add(seen.finished_ms, attempt, seen.route, seen.reason);
         });
     }

@@ -93,9 +93,16 @@ impl LogBuffer {
     /// once per batch of messages ([`Self::take`] when the batch is done).
     pub fn add(&mut self, now_ms: i64, attempt: Option<Attempt>, route: &str, reason: &str) {
         if let Some(attempt) = attempt {
+            self.time(&attempt);
             self.attempts.push(attempt);
         }
         self.counts.add(now_ms, route, reason);
+    }
+
+    /// Counts an attempt's origin latency only: for one recorded apart (a
+    /// dead letter, written at once with its letter).
+    pub fn time(&mut self, attempt: &Attempt) {
+        self.counts.time(attempt);
     }
 
     fn decide(&mut self, now_ms: i64, counts_interval_ms: i64) -> Flush {
@@ -203,6 +210,43 @@ mod tests {
             origin_status: Some(200),
             duration_ms: 3,
         }
+    }
+
+    /// The requests counted by reason, and the latency samples counted.
+    fn reasons(counts: &[Count]) -> (u64, u64) {
+        let timed = |c: &&Count| c.reason.starts_with(crate::log::latency::PREFIX);
+        let sum = |c: &Count| c.count;
+        (
+            counts.iter().filter(|c| !timed(c)).map(sum).sum(),
+            counts.iter().filter(timed).map(sum).sum(),
+        )
+    }
+
+    #[test]
+    fn an_attempt_that_reached_the_origin_counts_in_its_latency_bucket_per_hour() {
+        let mut buffer = LogBuffer::default();
+        buffer.add(T0, Some(attempt(0, T0)), "/quo", "delivered");
+        buffer.add(
+            T0 + MINUTE,
+            Some(attempt(1, T0 + MINUTE)),
+            "/quo",
+            "delivered",
+        );
+        let queued = Attempt {
+            outcome: "queued".into(),
+            origin_status: None,
+            ..attempt(2, T0)
+        };
+        buffer.add(T0, Some(queued), "/quo", "queued");
+        let counts = buffer.take(T0 + MINUTE, MINUTE, true).counts;
+        let latency: Vec<_> = counts
+            .iter()
+            .filter(|c| c.reason.starts_with(crate::log::latency::PREFIX))
+            .map(|c| (c.minute, c.reason.as_str(), c.count))
+            .collect();
+        // Both minutes in one cell, under the hour's first minute.
+        let hour = T0.div_euclid(3_600_000) * 60;
+        assert_eq!(latency, [(hour, "latency:3", 2)]);
     }
 
     /// A gate under a fake clock: each request's flush decision played out
@@ -427,11 +471,7 @@ mod tests {
         assert_eq!(again.attempts.len(), MAX_BATCH + 2);
         assert_eq!(again.attempts[0].key, "msg_0", "oldest first");
         let counts = buffer.take(T0 + FLUSH_INTERVAL_MS, MINUTE, true).counts;
-        assert_eq!(
-            counts.iter().map(|c| c.count).sum::<u64>(),
-            102,
-            "the counts kept too"
-        );
+        assert_eq!(reasons(&counts), (102, 102), "the counts kept too");
         // A log down for long keeps at most MAX_KEPT.
         let mut long = Batch {
             attempts: (0..MAX_KEPT + 5).map(|n| attempt(n, T0)).collect(),
@@ -450,9 +490,9 @@ mod tests {
         let batch = buffer.take(T0, MINUTE, false);
         assert_eq!(batch.attempts.len(), 10);
         assert_eq!(
-            batch.counts.iter().map(|c| c.count).sum::<u64>(),
-            10,
-            "the isolate's first counts go at once"
+            reasons(&batch.counts),
+            (10, 10),
+            "the isolate's first counts go at once, with the latency of each"
         );
         for n in 0..10 {
             buffer.add(T0 + 5_000, Some(attempt(n, T0)), "/quo", "retrying");

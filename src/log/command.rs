@@ -51,6 +51,11 @@ pub enum LogCommand {
     Lookup { keys: Vec<(String, String)> },
     /// Counts per route and reason since a time (Unix ms).
     Stats { since_ms: i64 },
+    /// Count cells since `since_minute` (Unix minutes), summed by minute
+    /// from `by_minute` on and by hour before it (under the hour's first
+    /// minute), as [`encode_counts`] writes them: the chart's numbers
+    /// ([`super::series`]).
+    Series { since_minute: i64, by_minute: i64 },
     /// Delete parts last seen, letters kept, and counts, before a time
     /// (Unix ms).
     Purge { before_ms: i64 },
@@ -329,6 +334,25 @@ pub fn encode_tallies(rows: &[(String, String, u64)]) -> String {
     out
 }
 
+/// Count cells, as a shard answers `Series`.
+pub fn encode_counts(counts: &[Count]) -> String {
+    let mut out = String::new();
+    for count in counts {
+        push_count(&mut out, count);
+    }
+    out
+}
+
+/// Reads what [`encode_counts`] wrote.
+pub fn decode_counts(text: &str) -> Option<Vec<Count>> {
+    let fields = pairs(text)?;
+    let mut counts = Vec::new();
+    for group in groups(&fields, &["c"])? {
+        counts.push(read_count(group)?);
+    }
+    Some(counts)
+}
+
 /// Reads what [`encode_tallies`] wrote.
 pub fn decode_tallies(text: &str) -> Option<Vec<(String, String, u64)>> {
     let fields = pairs(text)?;
@@ -439,6 +463,14 @@ impl LogCommand {
                 field(&mut body, "since", &since_ms.to_string());
                 "/stats"
             }
+            LogCommand::Series {
+                since_minute,
+                by_minute,
+            } => {
+                field(&mut body, "since", &since_minute.to_string());
+                field(&mut body, "by", &by_minute.to_string());
+                "/series"
+            }
             LogCommand::Purge { before_ms } => {
                 field(&mut body, "before", &before_ms.to_string());
                 "/purge"
@@ -513,6 +545,10 @@ impl LogCommand {
             }
             "/stats" => LogCommand::Stats {
                 since_ms: number(&fields, "since")?,
+            },
+            "/series" => LogCommand::Series {
+                since_minute: number(&fields, "since")?,
+                by_minute: number(&fields, "by")?,
             },
             "/purge" => LogCommand::Purge {
                 before_ms: number(&fields, "before")?,
@@ -649,6 +685,10 @@ mod tests {
         });
         round_trip(LogCommand::Lookup { keys: Vec::new() });
         round_trip(LogCommand::Stats { since_ms: 0 });
+        round_trip(LogCommand::Series {
+            since_minute: 29_935_000,
+            by_minute: 29_936_000,
+        });
         round_trip(LogCommand::Purge { before_ms: 123 });
         round_trip(LogCommand::Meta);
     }
@@ -674,6 +714,22 @@ mod tests {
             ("(none)".to_owned(), "not-found".to_owned(), 1),
         ];
         assert_eq!(decode_tallies(&encode_tallies(&rows)), Some(rows));
+        let cells = vec![
+            Count {
+                minute: 29_936_017,
+                route: "/a&b".into(),
+                reason: "latency:50".into(),
+                count: 4,
+            },
+            Count {
+                minute: 29_935_980,
+                route: "(none)".into(),
+                reason: "not-found".into(),
+                count: 1,
+            },
+        ];
+        assert_eq!(decode_counts(&encode_counts(&cells)), Some(cells));
+        assert_eq!(decode_counts(""), Some(Vec::new()));
         let letter = Letter {
             content_type: None,
             headers: Vec::new(),
@@ -716,6 +772,8 @@ mod tests {
         assert_eq!(decode_parts("p=/a&key=k"), None);
         assert_eq!(decode_parts("key=k&p=/a"), None);
         assert_eq!(decode_tallies("t=/a&reason=x&count=-1"), None);
+        assert_eq!(LogCommand::decode("/series", "since=1"), None);
+        assert_eq!(decode_counts("c=1&route=/a&reason=x"), None);
     }
 
     #[test]

@@ -53,6 +53,18 @@ impl CountBuffer {
         self.add_count(now_ms.div_euclid(60_000), route, reason, 1);
     }
 
+    /// Counts an attempt's origin latency in its bucket
+    /// ([`super::latency`]), per route and hour: under the hour's first
+    /// minute, so that a busy hour costs a row per bucket used and flush,
+    /// not per minute too.
+    pub fn time(&mut self, attempt: &super::Attempt) {
+        if super::latency::timed(attempt) {
+            let minute = attempt.at_ms.div_euclid(3_600_000) * 60;
+            let reason = super::latency::reason_of(attempt.duration_ms);
+            self.add_count(minute, &attempt.route, &reason, 1);
+        }
+    }
+
     fn add_count(&mut self, minute: i64, route: &str, reason: &str, count: u64) {
         let cell = self
             .pending

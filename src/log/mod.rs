@@ -22,9 +22,11 @@
 pub mod buffer;
 pub mod command;
 pub mod counts;
+pub mod latency;
 pub mod listing;
 pub mod partial;
 pub mod render;
+pub mod series;
 
 use crate::outcome::Outcome;
 

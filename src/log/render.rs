@@ -3,6 +3,7 @@
 //! an event type) can break out of its string, in the JSON or in a page
 //! that embeds it.
 
+use super::series::Series;
 use super::{Cursor, DeliveryRecord};
 use crate::json::push_str;
 
@@ -80,6 +81,63 @@ pub fn page(records: &[DeliveryRecord], next: Option<Cursor>, routes: &[String])
     }
     out.push('}');
     out
+}
+
+/// The chart's numbers ([`super::series`]):
+/// `{"minutes_from":…,"hours_from":…,"routes":{"/a":{"minutes":{"delivered":[…60]},
+/// "hours":{"delivered":[…24]},"delivered":3,"failed":1,"latency":{"samples":4,
+/// "p50_ms":40,"p95_ms":90}}}}`; `latency` is `null` without samples.
+pub fn series(series: &Series) -> String {
+    let window = series.window;
+    let mut out = format!(
+        "{{\"minutes_from\":{},\"hours_from\":{},\"routes\":{{",
+        window.first_minute * 60_000,
+        window.first_hour * 3_600_000
+    );
+    for (i, route) in series.routes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(&mut out, &route.route);
+        out.push_str(":{\"minutes\":");
+        push_rows(&mut out, &route.minutes);
+        out.push_str(",\"hours\":");
+        push_rows(&mut out, &route.hours);
+        let (delivered, failed) = route.outcomes();
+        out.push_str(&format!(
+            ",\"delivered\":{delivered},\"failed\":{failed},\"latency\":"
+        ));
+        let latency = &route.latency;
+        match (latency.percentile(50), latency.percentile(95)) {
+            (Some(p50), Some(p95)) => out.push_str(&format!(
+                "{{\"samples\":{},\"p50_ms\":{p50},\"p95_ms\":{p95}}}}}",
+                latency.samples()
+            )),
+            _ => out.push_str("null}"),
+        }
+    }
+    out.push_str("}}");
+    out
+}
+
+/// Counts per reason as `{"reason":[n,…]}`.
+fn push_rows<const N: usize>(out: &mut String, rows: &[(String, [u64; N])]) {
+    out.push('{');
+    for (i, (reason, counts)) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, reason);
+        out.push_str(":[");
+        for (j, count) in counts.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str(&count.to_string());
+        }
+        out.push(']');
+    }
+    out.push('}');
 }
 
 /// Counts per route and reason: `{"since":…,"routes":{"/a":{"delivered":3}}}`.
@@ -227,5 +285,51 @@ mod tests {
         assert_eq!(value["routes"]["/a"]["bad-signature"], 3);
         assert_eq!(value["routes"]["/a"]["delivered"], 3);
         assert_eq!(value["routes"]["(none)"]["not-found"], 4);
+    }
+
+    #[test]
+    fn the_series_is_json_with_a_row_per_reason_and_the_latency() {
+        use crate::log::counts::Count;
+        use crate::log::series::{Window, HOURS, MINUTES};
+        let now = 1_796_222_250_000;
+        let window = Window::ending(now);
+        let mut series = Series::new(window);
+        let minute = now / 60_000;
+        let cell = |route: &str, reason: &str, minute: i64, count: u64| Count {
+            minute,
+            route: route.into(),
+            reason: reason.into(),
+            count,
+        };
+        series.add(&cell("/q\"uo<", "delivered", minute, 3));
+        series.add(&cell("/q\"uo<", "origin-failed", minute - 1, 1));
+        series.add(&cell("/q\"uo<", "latency:50", minute - minute % 60, 4));
+        series.add(&cell("(none)", "not-found", minute, 2));
+        let value: Value = serde_json::from_str(&super::series(&series)).expect("JSON");
+        assert_eq!(value["minutes_from"], window.first_minute * 60_000);
+        assert_eq!(value["hours_from"], window.first_hour * 3_600_000);
+        let quo = &value["routes"]["/q\"uo<"];
+        let delivered = quo["minutes"]["delivered"].as_array().expect("minutes");
+        assert_eq!(delivered.len(), MINUTES);
+        assert_eq!(delivered[MINUTES - 1], 3);
+        assert_eq!(quo["minutes"]["origin-failed"][MINUTES - 2], 1);
+        assert_eq!(
+            quo["hours"]["delivered"].as_array().map(Vec::len),
+            Some(HOURS)
+        );
+        assert_eq!(
+            (quo["delivered"].clone(), quo["failed"].clone()),
+            (3.into(), 1.into())
+        );
+        assert_eq!(quo["latency"]["samples"], 4);
+        assert_eq!(
+            (
+                quo["latency"]["p50_ms"].clone(),
+                quo["latency"]["p95_ms"].clone()
+            ),
+            (40.into(), 50.into())
+        );
+        assert_eq!(value["routes"]["(none)"]["latency"], Value::Null);
+        assert!(quo["minutes"].get("latency:50").is_none());
     }
 }
