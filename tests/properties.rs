@@ -1088,7 +1088,13 @@ fn log_command() -> impl Strategy<Value = LogCommand> {
             }),
         prop::collection::vec((any::<String>(), any::<String>()), 0..4)
             .prop_map(|keys| LogCommand::Lookup { keys }),
-        any::<i64>().prop_map(|since_ms| LogCommand::Stats { since_ms }),
+        (any::<i64>(), any::<i64>(), any::<i64>()).prop_map(|(since_minute, by_minute, span)| {
+            LogCommand::Stats {
+                since_minute,
+                by_minute,
+                span,
+            }
+        }),
         any::<i64>().prop_map(|before_ms| LogCommand::Purge { before_ms }),
         Just(LogCommand::Meta),
     ]

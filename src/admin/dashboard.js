@@ -14,7 +14,15 @@ const $ = (id) => document.getElementById(id);
 
 /** An element with attributes and children; strings become text nodes. */
 function h(tag, attributes = {}, ...children) {
-  const element = document.createElement(tag);
+  return fill(document.createElement(tag), attributes, children);
+}
+
+/** The same for the chart's SVG elements. */
+function svg(tag, attributes = {}, ...children) {
+  return fill(document.createElementNS('http://www.w3.org/2000/svg', tag), attributes, children);
+}
+
+function fill(element, attributes, children) {
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   for (const child of children) {
     element.append(child instanceof Node ? child : document.createTextNode(child == null ? '' : String(child)));
@@ -97,14 +105,80 @@ function kvWrites(today) {
   );
 }
 
+/**
+ * Bars of every route's counts (GET /stats/series, `key` "minutes" or
+ * "hours"), stacked by reason; each bar says its time and counts in its
+ * title and data attributes.
+ */
+function chart(caption, series, key, step) {
+  const from = series[`${key}_from`];
+  const bars = [];
+  for (const [route, numbers] of Object.entries(series.routes)) {
+    if (!isRoute(route)) continue;
+    for (const [reason, counts] of Object.entries(numbers[key])) {
+      counts.forEach((count, i) => {
+        bars[i] ??= {};
+        if (count) bars[i][reason] = (bars[i][reason] ?? 0) + count;
+      });
+    }
+  }
+  const slots = key === 'minutes' ? 60 : 24;
+  const sum = (bar = {}) => Object.values(bar).reduce((a, b) => a + b, 0);
+  const top = Math.max(1, ...[...bars].map(sum));
+  const graphic = svg('svg', { viewBox: `0 0 ${slots * 10} 100`, preserveAspectRatio: 'none', class: 'chart' });
+  for (let i = 0; i < slots; i += 1) {
+    const at = from + i * step;
+    const counts = bars[i] ?? {};
+    const listed = Object.entries(counts).map(([reason, count]) => `${reason} ${count}`);
+    const bar = svg('g', { 'data-at': at, 'data-counts': JSON.stringify(counts) }, svg('title', {}, `${when(at)}: ${listed.join(', ') || 'nothing'}`));
+    let y = 100;
+    for (const [reason, count] of Object.entries(counts)) {
+      const height = (count / top) * 100;
+      y -= height;
+      bar.append(svg('rect', { x: i * 10, y, width: 9, height, class: reason }));
+    }
+    graphic.append(bar);
+  }
+  return h('figure', {}, h('figcaption', {}, `${caption} (highest bar: ${top})`), graphic);
+}
+
+/** Per route over the last day: success rate, origin latency, and a retry of its dead letters. */
+function routesTable(series) {
+  const table = h('table', { id: 'routes' }, h('caption', {}, 'Last day per route'));
+  table.append(h('tr', {}, ...['route', 'delivered', 'failed', 'success', 'median', '95th', ''].map((name) => h('th', {}, name))));
+  for (const [route, numbers] of Object.entries(series.routes)) {
+    if (!isRoute(route)) continue;
+    const { delivered, failed, latency } = numbers;
+    const tried = delivered + failed;
+    const button = h('button', { type: 'button' }, 'Retry dead letters');
+    button.addEventListener('click', () => retryDead(route, button));
+    table.append(
+      h(
+        'tr',
+        { 'data-route': route },
+        h('td', {}, route),
+        h('td', {}, delivered),
+        h('td', {}, failed),
+        h('td', {}, tried ? `${((100 * delivered) / tried).toFixed(1)}%` : '—'),
+        h('td', {}, latency ? `${latency.p50_ms} ms` : '—'),
+        h('td', {}, latency ? `${latency.p95_ms} ms` : '—'),
+        h('td', {}, button),
+      ),
+    );
+  }
+  return table;
+}
+
 async function loadCounts() {
   const midnight = new Date();
   midnight.setUTCHours(0, 0, 0, 0);
-  const [hour, day, today] = await Promise.all([
+  const [hour, day, today, series] = await Promise.all([
     api('/stats?since=1h'),
     api('/stats?since=24h'),
     api(`/stats?since=${midnight.getTime()}`),
+    api('/stats/series'),
   ]);
+  $('chart').replaceChildren(chart('Last hour, per minute', series, 'minutes', 60e3), chart('Last day, per hour', series, 'hours', 3600e3), routesTable(series));
   $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day), kvWrites(today));
   for (const route of Object.keys(day.routes)) if (isRoute(route)) addOption($('route'), route);
 }
@@ -117,7 +191,7 @@ function row(delivery) {
     h('td', {}, delivery.route, delivery.route_gone ? h('span', { class: 'gone' }, ' (gone)') : ''),
     h('td', { class: 'cut', title: delivery.event_type ?? '' }, delivery.event_type ?? ''),
     h('td', { class: 'cut key', title: delivery.key }, delivery.key),
-    h('td', {}, outcomeBadge(delivery.outcome)),
+    h('td', {}, outcomeBadge(delivery.outcome), retryButton(delivery)),
     h('td', {}, delivery.attempts),
     h('td', {}, delivery.origin_status ?? ''),
     h('td', {}, delivery.duration_ms),
@@ -176,11 +250,7 @@ async function showDetail(route, key, tr) {
   const list = h('dl');
   for (const [name, value] of fields) list.append(h('dt', {}, name), h('dd', {}, value));
   $('detail').replaceChildren(h('h2', {}, 'Delivery'), list, attemptsTable(delivery));
-  if (delivery.dead_letter && !delivery.route_gone) {
-    const button = h('button', { type: 'button', id: 'retry' }, 'Retry delivery');
-    button.addEventListener('click', () => retry(delivery, button));
-    $('detail').append(button);
-  }
+  $('detail').append(retryButton(delivery, 'retry'));
   $('detail').hidden = false;
 }
 
@@ -198,19 +268,50 @@ function attemptsTable(delivery) {
   return table;
 }
 
-/** Queues a dead letter again (POST …/retry), then shows the record anew. */
+/** A dead letter's retry button (none unless it can be retried: its route is there). */
+function retryButton(delivery, id) {
+  if (!delivery.dead_letter || delivery.route_gone) return '';
+  const button = h('button', { type: 'button', class: 'retry', ...(id && { id }) }, id ? 'Retry delivery' : 'Retry');
+  button.addEventListener('click', (event) => {
+    event.stopPropagation(); // not the row's click too
+    retry(delivery, button);
+  });
+  return button;
+}
+
+/** Queues a dead letter again (POST …/retry), once confirmed, then shows the record anew. */
 async function retry(delivery, button) {
+  if (!confirm(`Queue the dead letter ${delivery.key} of ${delivery.route} again?`)) return;
   button.disabled = true;
   const path = `/deliveries/${encodeURIComponent(delivery.key)}/retry?route=${encodeURIComponent(delivery.route)}`;
   try {
-    await api(path, 'POST');
-    $('status').textContent = `queued again: ${delivery.key}`;
+    const answer = await api(path, 'POST');
+    $('status').textContent = `${answer.status} again: ${delivery.key}`;
     await loadDeliveries();
     await showDetail(delivery.route, delivery.key, null);
   } catch (error) {
     failed(error);
     button.disabled = false;
   }
+}
+
+/** Queues again every dead letter of a route, once confirmed, 12 a request while the API says there are more. */
+async function retryDead(route, button) {
+  if (!confirm(`Queue every dead letter of ${route} again?`)) return;
+  button.disabled = true;
+  let requeued = 0;
+  try {
+    for (let more = true, round = 0; more && round < 100; round += 1) {
+      const answer = await api(`/dead-letters/retry?route=${encodeURIComponent(route)}`, 'POST');
+      requeued += answer.requeued;
+      more = answer.more;
+    }
+    $('status').textContent = `${route}: requeued ${requeued}`;
+    await loadDeliveries();
+  } catch (error) {
+    failed(error);
+  }
+  button.disabled = false;
 }
 
 async function refresh() {
@@ -251,6 +352,7 @@ function signOut(message = '') {
   cursor = null;
   $('deliveries').tBodies[0].replaceChildren();
   $('counts').replaceChildren();
+  $('chart').replaceChildren();
   $('detail').replaceChildren();
   $('detail').hidden = true;
   $('more').hidden = true;

@@ -11,8 +11,10 @@ use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
 use crate::log::command::{
-    decode_counts, decode_dead_keys, decode_parts, decode_taken, decode_tallies, LogCommand,
+    decode_counts, decode_dead_keys, decode_parts, decode_taken, LogCommand, WHOLE,
 };
+use crate::log::counts::Count;
+use crate::log::latency;
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
 use crate::log::series::{Series, Window};
@@ -146,24 +148,30 @@ pub async fn answer(
             render::record(&record, &routes)
         }
         Read::Stats { since_ms } => {
-            let answers = ask(log, to_every_shard(&LogCommand::Stats { since_ms })).await?;
+            let stats = LogCommand::Stats {
+                since_minute: since_ms.div_euclid(60_000),
+                by_minute: WHOLE,
+                span: WHOLE,
+            };
             let mut rows = Vec::new();
-            for text in &answers {
-                rows.extend(decode_tallies(text).ok_or(AdminError::LogUnavailable)?);
+            for cell in cells(log, &stats).await? {
+                // The latency buckets are the chart's, not requests.
+                if !cell.reason.starts_with(latency::PREFIX) {
+                    rows.push((cell.route, cell.reason, cell.count));
+                }
             }
             render::stats(since_ms, &rows)
         }
         Read::Series { now_ms } => {
             let window = Window::ending(now_ms);
-            let series = LogCommand::Series {
+            let stats = LogCommand::Stats {
                 since_minute: window.first_hour * 60,
                 by_minute: window.first_minute,
+                span: 60,
             };
             let mut chart = Series::new(window);
-            for text in &ask(log, to_every_shard(&series)).await? {
-                for cell in decode_counts(text).ok_or(AdminError::LogUnavailable)? {
-                    chart.add(&cell);
-                }
+            for cell in cells(log, &stats).await? {
+                chart.add(&cell);
             }
             render::series(&chart)
         }
@@ -188,6 +196,15 @@ async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminErro
         }
     }
     Ok(texts)
+}
+
+/// The count cells every shard answered to `stats`.
+async fn cells(log: &LogClient, stats: &LogCommand) -> Result<Vec<Count>, AdminError> {
+    let mut cells = Vec::new();
+    for text in &ask(log, to_every_shard(stats)).await? {
+        cells.extend(decode_counts(text).ok_or(AdminError::LogUnavailable)?);
+    }
+    Ok(cells)
 }
 
 /// The parts each of `shards` answered.

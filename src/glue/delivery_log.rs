@@ -27,8 +27,7 @@ use super::runtime::{
     SqlStorage, SqlStorageValue,
 };
 use crate::log::command::{
-    encode_counts, encode_dead_keys, encode_letter, encode_parts, encode_taken, encode_tallies,
-    LogCommand, Scan,
+    encode_counts, encode_dead_keys, encode_letter, encode_parts, encode_taken, LogCommand, Scan,
 };
 use crate::log::counts::Count;
 use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
@@ -295,11 +294,14 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
             }
             plain(200, encode_parts(&parts))
         }
-        LogCommand::Stats { since_ms } => plain(200, encode_tallies(&table.stats(since_ms)?)),
-        LogCommand::Series {
+        LogCommand::Stats {
             since_minute,
             by_minute,
-        } => plain(200, encode_counts(&table.series(since_minute, by_minute)?)),
+            span,
+        } => plain(
+            200,
+            encode_counts(&table.stats(since_minute, by_minute, span)?),
+        ),
         LogCommand::Purge { before_ms } => {
             wrote();
             plain(200, table.purge(before_ms)?.to_string())
@@ -709,36 +711,18 @@ impl Table {
         Ok(Self::parse_all(&rows))
     }
 
-    fn stats(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StorageFailed> {
+    /// Count cells ([`LogCommand::Stats`]): the chart's day is some 83
+    /// cells per route and reason, not 1,440; the stats' one.
+    fn stats(
+        &self,
+        since_minute: i64,
+        by_minute: i64,
+        span: i64,
+    ) -> Result<Vec<Count>, StorageFailed> {
         let rows = self.rows(
-            "SELECT route, reason, SUM(count) FROM tallies WHERE minute >= ? \
-             AND reason NOT LIKE 'latency:%' GROUP BY route, reason",
-            vec![since_ms.div_euclid(60_000).into()],
-        )?;
-        let mut tallies = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let tally = || {
-                Some((
-                    text(row.first())?,
-                    text(row.get(1))?,
-                    u64::try_from(integer(row.get(2))?).ok()?,
-                ))
-            };
-            if let Some(tally) = tally() {
-                tallies.push(tally);
-            }
-        }
-        Ok(tallies)
-    }
-
-    /// The count cells of the chart ([`LogCommand::Series`]): by minute from
-    /// `by_minute`, by hour before, so a day is some 83 cells per route and
-    /// reason, not 1,440.
-    fn series(&self, since_minute: i64, by_minute: i64) -> Result<Vec<Count>, StorageFailed> {
-        let rows = self.rows(
-            "SELECT CASE WHEN minute >= ? THEN minute ELSE minute - minute % 60 END AS m, route, reason, \
+            "SELECT CASE WHEN minute >= ? THEN minute ELSE minute - minute % ? END AS m, route, reason, \
              SUM(count) FROM tallies WHERE minute >= ? GROUP BY m, route, reason",
-            vec![by_minute.into(), since_minute.into()],
+            vec![by_minute.into(), span.into(), since_minute.into()],
         )?;
         let mut cells = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -49,13 +49,17 @@ pub enum LogCommand {
     Scan(Scan),
     /// Every part the shard holds of these deliveries (route, key).
     Lookup { keys: Vec<(String, String)> },
-    /// Counts per route and reason since a time (Unix ms).
-    Stats { since_ms: i64 },
-    /// Count cells since `since_minute` (Unix minutes), summed by minute
-    /// from `by_minute` on and by hour before it (under the hour's first
-    /// minute), as [`encode_counts`] writes them: the chart's numbers
-    /// ([`super::series`]).
-    Series { since_minute: i64, by_minute: i64 },
+    /// Count cells since `since_minute` (Unix minutes), as
+    /// [`encode_counts`] writes them: by minute from `by_minute` on, and
+    /// before it summed over aligned spans of `span` minutes (under each
+    /// span's first minute). The chart's numbers ([`super::series`]) by
+    /// minute in the last hour and by hour before; the stats' ([`WHOLE`]
+    /// for both) summed over the whole range.
+    Stats {
+        since_minute: i64,
+        by_minute: i64,
+        span: i64,
+    },
     /// Delete parts last seen, letters kept, and counts, before a time
     /// (Unix ms).
     Purge { before_ms: i64 },
@@ -323,18 +327,13 @@ pub fn decode_parts(text: &str) -> Option<Vec<Partial>> {
     Some(parts)
 }
 
-/// Counts per route and reason, as a shard answers `Stats`.
-pub fn encode_tallies(rows: &[(String, String, u64)]) -> String {
-    let mut out = String::new();
-    for (route, reason, count) in rows {
-        field(&mut out, "t", route);
-        field(&mut out, "reason", reason);
-        field(&mut out, "count", &count.to_string());
-    }
-    out
-}
+/// A span of minutes longer than any time (2^40 minutes: two million
+/// years), exact as a JavaScript number: `Stats` by it sums the whole
+/// range into one cell per route and reason.
+pub const WHOLE: i64 = 1 << 40;
 
-/// Count cells, as a shard answers `Series`.
+/// Count cells, as a shard answers `Stats`: as a batch of counts only
+/// travels, so one decoder reads both.
 pub fn encode_counts(counts: &[Count]) -> String {
     let mut out = String::new();
     for count in counts {
@@ -345,26 +344,10 @@ pub fn encode_counts(counts: &[Count]) -> String {
 
 /// Reads what [`encode_counts`] wrote.
 pub fn decode_counts(text: &str) -> Option<Vec<Count>> {
-    let fields = pairs(text)?;
-    let mut counts = Vec::new();
-    for group in groups(&fields, &["c"])? {
-        counts.push(read_count(group)?);
+    match LogCommand::decode("/batch", text)? {
+        LogCommand::Batch(batch) if batch.attempts.is_empty() => Some(batch.counts),
+        _ => None,
     }
-    Some(counts)
-}
-
-/// Reads what [`encode_tallies`] wrote.
-pub fn decode_tallies(text: &str) -> Option<Vec<(String, String, u64)>> {
-    let fields = pairs(text)?;
-    let mut rows = Vec::new();
-    for group in groups(&fields, &["t"])? {
-        rows.push((
-            value_of(group, "t")?,
-            value_of(group, "reason")?,
-            crate::query::whole(&value_of(group, "count")?)?,
-        ));
-    }
-    Some(rows)
 }
 
 fn field(out: &mut String, name: &str, value: &str) {
@@ -459,17 +442,15 @@ impl LogCommand {
                 }
                 "/lookup"
             }
-            LogCommand::Stats { since_ms } => {
-                field(&mut body, "since", &since_ms.to_string());
-                "/stats"
-            }
-            LogCommand::Series {
+            LogCommand::Stats {
                 since_minute,
                 by_minute,
+                span,
             } => {
                 field(&mut body, "since", &since_minute.to_string());
                 field(&mut body, "by", &by_minute.to_string());
-                "/series"
+                field(&mut body, "span", &span.to_string());
+                "/stats"
             }
             LogCommand::Purge { before_ms } => {
                 field(&mut body, "before", &before_ms.to_string());
@@ -544,11 +525,9 @@ impl LogCommand {
                 LogCommand::Lookup { keys }
             }
             "/stats" => LogCommand::Stats {
-                since_ms: number(&fields, "since")?,
-            },
-            "/series" => LogCommand::Series {
                 since_minute: number(&fields, "since")?,
                 by_minute: number(&fields, "by")?,
+                span: number(&fields, "span")?,
             },
             "/purge" => LogCommand::Purge {
                 before_ms: number(&fields, "before")?,
@@ -684,17 +663,17 @@ mod tests {
             ],
         });
         round_trip(LogCommand::Lookup { keys: Vec::new() });
-        round_trip(LogCommand::Stats { since_ms: 0 });
-        round_trip(LogCommand::Series {
+        round_trip(LogCommand::Stats {
             since_minute: 29_935_000,
             by_minute: 29_936_000,
+            span: 60,
         });
         round_trip(LogCommand::Purge { before_ms: 123 });
         round_trip(LogCommand::Meta);
     }
 
     #[test]
-    fn parts_tallies_and_taken_letters_round_trip() {
+    fn parts_counts_and_taken_letters_round_trip() {
         let mut part = Partial::of(&attempt("key=1&", "origin-failed", Some(503), Some("push")));
         part.add(&Attempt {
             at_ms: 1_700_000_000_200,
@@ -709,11 +688,6 @@ mod tests {
         let parts = vec![part, bare];
         assert_eq!(decode_parts(&encode_parts(&parts)), Some(parts));
         assert_eq!(decode_parts(""), Some(Vec::new()));
-        let rows = vec![
-            ("/a".to_owned(), "delivered".to_owned(), 3),
-            ("(none)".to_owned(), "not-found".to_owned(), 1),
-        ];
-        assert_eq!(decode_tallies(&encode_tallies(&rows)), Some(rows));
         let cells = vec![
             Count {
                 minute: 29_936_017,
@@ -768,11 +742,11 @@ mod tests {
             "a scan says how many"
         );
         assert_eq!(LogCommand::decode("/lookup", "route=/a"), None);
-        assert_eq!(LogCommand::decode("/stats", "since=soon"), None);
+        assert_eq!(LogCommand::decode("/stats", "since=soon&by=1&span=1"), None);
         assert_eq!(decode_parts("p=/a&key=k"), None);
         assert_eq!(decode_parts("key=k&p=/a"), None);
-        assert_eq!(decode_tallies("t=/a&reason=x&count=-1"), None);
-        assert_eq!(LogCommand::decode("/series", "since=1"), None);
+        assert_eq!(LogCommand::decode("/stats", "since=1&by=2"), None);
+        assert_eq!(decode_counts("c=1&route=/a&reason=x&count=-1"), None);
         assert_eq!(decode_counts("c=1&route=/a&reason=x"), None);
     }
 

@@ -84,8 +84,10 @@ impl Histogram {
         }
         // The rank of the sample wanted, 1-based: the 50th of 100 is the
         // 50th, of 3 the 2nd (rounded up, so a single sample is its own).
-        let rank = (u128::from(samples) * u128::from(percent.min(100))).div_ceil(100);
-        let rank = u64::try_from(rank).unwrap_or(samples).max(1);
+        let rank = samples
+            .saturating_mul(percent.min(100))
+            .div_ceil(100)
+            .max(1);
         let mut below = 0u64;
         for (at, count) in self.counts.iter().enumerate() {
             if *count == 0 || below + count < rank {

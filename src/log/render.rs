@@ -121,7 +121,7 @@ pub fn series(series: &Series) -> String {
 }
 
 /// Counts per reason as `{"reason":[n,…]}`.
-fn push_rows<const N: usize>(out: &mut String, rows: &[(String, [u64; N])]) {
+fn push_rows(out: &mut String, rows: &[(String, Vec<u64>)]) {
     out.push('{');
     for (i, (reason, counts)) in rows.iter().enumerate() {
         if i > 0 {

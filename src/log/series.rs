@@ -50,10 +50,10 @@ impl Window {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSeries {
     pub route: String,
-    /// Per reason, the count of each minute of the window.
-    pub minutes: Vec<(String, [u64; MINUTES])>,
-    /// Per reason, the count of each hour of the window.
-    pub hours: Vec<(String, [u64; HOURS])>,
+    /// Per reason, the count of each minute of the window ([`MINUTES`]).
+    pub minutes: Vec<(String, Vec<u64>)>,
+    /// Per reason, the count of each hour of the window ([`HOURS`]).
+    pub hours: Vec<(String, Vec<u64>)>,
     pub latency: Histogram,
 }
 
@@ -80,19 +80,17 @@ pub struct Series {
     pub routes: Vec<RouteSeries>,
 }
 
-/// The row of `reason` in `rows`, added when new.
-fn row<'a, const N: usize>(
-    rows: &'a mut Vec<(String, [u64; N])>,
-    reason: &str,
-) -> &'a mut [u64; N] {
-    let at = match rows.iter().position(|(r, _)| r == reason) {
-        Some(at) => at,
+/// Adds `count` at `at` to the row of `reason` (of `len` slots), added
+/// when new.
+fn add_to(rows: &mut Vec<(String, Vec<u64>)>, reason: &str, len: usize, at: usize, count: u64) {
+    let row = match rows.iter().position(|(r, _)| r == reason) {
+        Some(row) => row,
         None => {
-            rows.push((reason.to_owned(), [0; N]));
+            rows.push((reason.to_owned(), vec![0; len]));
             rows.len() - 1
         }
     };
-    &mut rows[at].1
+    rows[row].1[at] += count;
 }
 
 impl Series {
@@ -126,10 +124,16 @@ impl Series {
         if route.latency.add(&cell.reason, cell.count) {
             return;
         }
-        row(&mut route.hours, &cell.reason)[hour] += cell.count;
+        add_to(&mut route.hours, &cell.reason, HOURS, hour, cell.count);
         let minute = cell.minute - self.window.first_minute;
         if let Some(minute) = usize::try_from(minute).ok().filter(|m| *m < MINUTES) {
-            row(&mut route.minutes, &cell.reason)[minute] += cell.count;
+            add_to(
+                &mut route.minutes,
+                &cell.reason,
+                MINUTES,
+                minute,
+                cell.count,
+            );
         }
     }
 }
@@ -179,7 +183,7 @@ mod tests {
             quo.minutes
                 .iter()
                 .find(|(r, _)| r == reason)
-                .map(|(_, c)| *c)
+                .map(|(_, c)| c.clone())
         };
         let delivered = minutes("delivered").expect("delivered");
         assert_eq!(delivered[MINUTES - 1], 5);

@@ -66,17 +66,19 @@ async function launch() {
 
 /**
  * A tab watched for what must never happen: a dialog, a CSP violation (an
- * injected inline script or handler would be one), a script error.
+ * injected inline script or handler would be one), a script error. A
+ * dialog is dismissed, unless `watch.accept` is set (an admin action's
+ * confirmation, which a test accepts).
  */
 async function watchedPage(context) {
   const page = await context.newPage();
-  const watch = { dialogs: [], errors: [], requests: [] };
+  const watch = { dialogs: [], errors: [], requests: [], accept: false };
   page.on('dialog', async (dialog) => {
     watch.dialogs.push(dialog.message());
-    await dialog.dismiss();
+    await (watch.accept ? dialog.accept() : dialog.dismiss());
   });
   page.on('pageerror', (error) => watch.errors.push(error.message));
-  page.on('request', (request) => watch.requests.push(new URL(request.url()).pathname));
+  page.on('request', (request) => watch.requests.push(`${request.method() === 'GET' ? '' : `${request.method()} `}${new URL(request.url()).pathname}`));
   await page.evaluateOnNewDocument(() => {
     window.__violations = [];
     document.addEventListener('securitypolicyviolation', (event) => window.__violations.push(`${event.violatedDirective} ${event.sample}`));
@@ -158,6 +160,8 @@ describe('the dashboard in Chromium', () => {
     await deliver('/quo', signed(quoBody, { id: made.quo }), quoBody, 200);
     const github = sampleEvent('github');
     const githubHeaders = { ...github.headers, ...(await signFor('github', { secret: GITHUB_SECRET, body: github.body })) };
+    // An origin that takes 250 ms: the chart's latency for /github.
+    origins.github.answer(() => ({ status: 200, delayMs: 250 }));
     await deliver('/github', githubHeaders, github.body, 200);
     await deliver('/github', githubHeaders, github.body, 200); // the duplicate
     // One that fails at the origin, then succeeds on the sender's retry.
@@ -285,6 +289,85 @@ describe('the dashboard in Chromium', () => {
       assert.equal(count('/quo', 'origin-failed'), '2');
       assert.ok(table.badges.some((classes) => classes.includes('bad-signature')));
     }
+  });
+
+  test('the chart: a bar per minute of the last hour and per hour of the day, drawn from the counts', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#chart svg').length === 2, WAIT);
+    const charts = await page.$$eval('#chart figure', (figures) =>
+      figures.map((figure) => ({
+        caption: figure.querySelector('figcaption').textContent,
+        bars: [...figure.querySelectorAll('svg > g')].map((g) => ({
+          at: Number(g.dataset.at),
+          counts: JSON.parse(g.dataset.counts),
+          title: g.querySelector('title').textContent,
+          rects: [...g.querySelectorAll('rect')].map((rect) => [rect.getAttribute('class'), Number(rect.getAttribute('height'))]),
+        })),
+      })),
+    );
+    assert.match(charts[0].caption, /^Last hour, per minute/);
+    assert.match(charts[1].caption, /^Last day, per hour/);
+    const series = (await admin(gate, '/stats/series')).json;
+    const now = Date.now();
+    for (const [chart, key, slots, step] of [
+      [charts[0], 'minutes', 60, 60_000],
+      [charts[1], 'hours', 24, 3_600_000],
+    ]) {
+      assert.equal(chart.bars.length, slots);
+      chart.bars.forEach((bar, i) => assert.equal(bar.at, chart.bars[0].at + i * step));
+      const last = chart.bars.at(-1).at;
+      assert.ok(last <= now && now < last + 2 * step, `the last ${key} bar is the current one`);
+      // Every delivery of the test is in the bars, by outcome, all routes.
+      const total = {};
+      for (const bar of chart.bars) for (const [reason, count] of Object.entries(bar.counts)) total[reason] = (total[reason] ?? 0) + count;
+      assert.deepEqual(total, { delivered: 4, 'origin-failed': 2, duplicate: 1, 'bad-signature': 3 }, key);
+      // Each bar carries what the API counted for its minute or hour, on the routes (not the admin API's own counts).
+      for (const bar of chart.bars) {
+        const counted = {};
+        for (const [route, numbers] of Object.entries(series.routes)) {
+          if (!route.startsWith('/') || route.startsWith('/_hookgate')) continue;
+          const i = (bar.at - series[`${key}_from`]) / step;
+          for (const [reason, counts] of Object.entries(numbers[key])) if (counts[i]) counted[reason] = (counted[reason] ?? 0) + counts[i];
+        }
+        if (bar.at >= series[`${key}_from`]) assert.deepEqual(bar.counts, counted, `${key} bar at ${bar.at}`);
+        // A part of the bar per reason, as tall as its count.
+        assert.deepEqual(bar.rects.map(([reason]) => reason), Object.keys(bar.counts));
+        const top = Math.max(...chart.bars.map((b) => Object.values(b.counts).reduce((a, n) => a + n, 0)));
+        for (const [reason, height] of bar.rects) assert.ok(Math.abs(height - (bar.counts[reason] / top) * 100) < 1e-6, `${reason} ${height}`);
+        for (const [reason, count] of Object.entries(bar.counts)) assert.ok(bar.title.includes(`${reason} ${count}`), bar.title);
+      }
+      // The minutes with counts are those of this test.
+      if (key === 'minutes') {
+        for (const bar of chart.bars.filter((b) => Object.keys(b.counts).length > 0)) {
+          assert.ok(bar.at >= started - 60_000 && bar.at <= now, `a count at ${bar.at}, the test ran from ${started}`);
+        }
+      }
+    }
+    // Delivered and failed parts look different.
+    const fills = await page.$$eval('#chart rect', (rects) => [...new Set(rects.map((r) => getComputedStyle(r).fill))]);
+    assert.ok(fills.length >= 3, `fills: ${fills}`);
+  });
+
+  test('per route over the day: success rate and origin latency (median, 95th percentile)', async () => {
+    const shown = await page.$$eval('#routes tr[data-route]', (trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.route, [...tr.cells].slice(1, 6).map((td) => td.textContent)])));
+    assert.deepEqual(Object.keys(shown).sort(), ['/github', '/quo']);
+    // /quo: 3 delivered, 2 refused by the origin (503, then 500).
+    assert.deepEqual(shown['/quo'].slice(0, 3), ['3', '2', '60.0%']);
+    assert.deepEqual(shown['/github'].slice(0, 3), ['1', '0', '100.0%']);
+    const series = (await admin(gate, '/stats/series')).json;
+    for (const [route, samples] of [
+      ['/quo', 5],
+      ['/github', 1],
+    ]) {
+      const { latency } = series.routes[route];
+      assert.equal(latency.samples, samples, `${route}: every attempt the origin answered, not the duplicate`);
+      assert.ok(latency.p50_ms <= latency.p95_ms, JSON.stringify(latency));
+      assert.deepEqual(shown[route].slice(3), [`${latency.p50_ms} ms`, `${latency.p95_ms} ms`]);
+    }
+    // The origin took 250 ms: its one sample's bucket reads at least that.
+    assert.ok(series.routes['/github'].latency.p50_ms >= 250, JSON.stringify(series.routes['/github']));
+    // The stats still count requests only.
+    const stats = (await admin(gate, '/stats?since=1h')).json;
+    assert.ok(!Object.keys(stats.routes['/quo']).some((reason) => reason.startsWith('latency')), JSON.stringify(stats.routes['/quo']));
   });
 
   test("today's KV writes beside the free plan's 1,000 a day", async () => {
@@ -543,8 +626,16 @@ describe('a dead letter in the dashboard', () => {
     await page.click(`#deliveries tbody tr[data-key="${id}"]`);
     await page.waitForSelector('#retry', { visible: true, ...WAIT });
     origin.answer(() => ({ status: 200 }));
+    // Dismissed, the confirmation sends nothing.
+    await page.click('#retry');
+    await sleep(300);
+    assert.match(watch.dialogs[0] ?? '', /^Queue the dead letter .+ of \/ again\?$/);
+    assert.deepEqual(watch.requests.filter((r) => r.startsWith('POST')), [], 'nothing sent');
+    assert.equal(origin.receivedFor(id).length, 1);
+    watch.accept = true;
     await page.click('#retry');
     await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('queued again'), WAIT);
+    assert.deepEqual(watch.requests.filter((r) => r.startsWith('POST')), [`POST /_hookgate/deliveries/${id}/retry`]);
     await poll(() => origin.receivedFor(id).length >= 2, 10_000);
     assert.equal(origin.receivedFor(id).length, 2, 'the failed attempt, then the retried delivery');
     await page.click('#refresh');
@@ -577,6 +668,46 @@ describe('a dead letter in the dashboard', () => {
     assert.match(detail, /\/removed \(gone: no route has this path now\)/);
     assert.match(detail, /its route is gone/);
     assert.equal(await page.$('#retry'), null, 'no retry button');
+    assert.equal(await page.$(`#deliveries tbody tr[data-key="${gone}"] .retry`), null, 'none in its row either');
+    assert.deepEqual(watch.errors, []);
+  });
+
+  test('"Retry dead letters" of a route, once confirmed, requeues them all; each reaches the origin once', async () => {
+    origin.answer(() => ({ status: 500 }));
+    const ids = [newId(), newId()];
+    for (const dead of ids) {
+      const body = quoEvent('message.received');
+      assert.equal((await send(gate.url, { headers: signed(body, { id: dead }), body })).status, 202);
+    }
+    const allDead = async () => {
+      for (const dead of ids) if (!(await admin(gate, `/deliveries/${dead}?route=%2F`)).json?.dead_letter) return false;
+      return true;
+    };
+    await poll(allDead, 10_000);
+    assert.ok(await allDead(), 'both are dead letters');
+    const { page, watch } = await watchedPage(chromium.browser);
+    await page.goto(`${gate.url}_hookgate/`, { waitUntil: 'load' });
+    await page.type('#token', TOKEN);
+    await page.click('#sign-in button[type=submit]');
+    await waitForRows(page, 4);
+    for (const dead of ids) assert.ok(await page.$(`#deliveries tbody tr[data-key="${dead}"] .retry`), 'a retry button in its row');
+    origin.answer(() => ({ status: 200 }));
+    watch.accept = true;
+    const button = '#routes tr[data-route="/"] button';
+    await page.waitForSelector(button, WAIT);
+    await page.click(button);
+    await page.waitForFunction(() => document.getElementById('status').textContent === '/: requeued 2', WAIT);
+    assert.equal(watch.dialogs.at(-1), 'Queue every dead letter of / again?');
+    assert.deepEqual(watch.requests.filter((r) => r.startsWith('POST')), ['POST /_hookgate/dead-letters/retry']);
+    await poll(() => ids.every((dead) => origin.receivedFor(dead).length >= 2), 10_000);
+    await sleep(500); // a second delivery would have arrived by now
+    for (const dead of ids) assert.equal(origin.receivedFor(dead).length, 2, 'the failed attempt, then the retried delivery');
+    await page.click('#refresh');
+    await page.waitForFunction(
+      (ids) => ids.every((dead) => document.querySelector(`#deliveries tbody tr[data-key="${dead}"] .outcome`)?.textContent === 'delivered'),
+      WAIT,
+      ids,
+    );
     assert.deepEqual(watch.errors, []);
   });
 });
