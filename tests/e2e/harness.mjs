@@ -496,10 +496,14 @@ export async function startGate(
      */
     async logStats(sinceMs = 0) {
       const routes = {};
+      // Summed over the whole range (a span of 2^40 minutes, src/log/command.rs WHOLE).
+      const whole = 2 ** 40;
+      const query = `since=${Math.floor(sinceMs / 60_000)}&by=${whole}&span=${whole}`;
       for (let shard = 0; shard < LOG_SHARDS; shard += 1) {
-        const rows = [...new URLSearchParams(await (await logShard(shard, '/stats', `since=${sinceMs}`)).text())];
-        for (let i = 0; i + 2 < rows.length; i += 3) {
-          const [[, route], [, reason], [, count]] = rows.slice(i, i + 3);
+        const rows = [...new URLSearchParams(await (await logShard(shard, '/stats', query)).text())];
+        for (let i = 0; i + 3 < rows.length; i += 4) {
+          const [, [, route], [, reason], [, count]] = rows.slice(i, i + 4);
+          if (reason.startsWith('latency:')) continue; // the chart's latency buckets, not requests
           routes[route] ??= {};
           routes[route][reason] = (routes[route][reason] ?? 0) + Number(count);
         }
