@@ -16,6 +16,9 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// No slot taken yet.
+    pub const NEW: Self = Self { next: Vec::new() };
+
     /// Takes `route`'s next slot: how many ms from `now_ms` its forward
     /// waits (0 when the route has been quiet for a slot's length).
     pub fn wait_ms(&mut self, route: &str, per_second: u32, now_ms: i64) -> i64 {

@@ -22,51 +22,32 @@ pub const PAUSED_RETRY_AFTER_SECONDS: u64 = 60;
 /// it goes within about this long of a resume.
 pub const MAX_HOLD_SECONDS: u64 = 300;
 
-/// The paused routes (path, paused since, Unix ms) as an isolate last read
-/// them, and when.
+/// The paused routes as an isolate last read them, and when.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PausedRoutes {
     pub read_ms: i64,
-    pub routes: Vec<(String, i64)>,
+    /// Their paths, as the log answers them: each ended by a newline (a
+    /// route path holds no control character).
+    pub routes: String,
 }
 
 impl PausedRoutes {
+    /// Nothing read yet.
+    pub const NONE: Self = Self {
+        read_ms: i64::MIN,
+        routes: String::new(),
+    };
+
     /// Whether this reading may still be trusted at `now_ms`. A clock that
     /// went back counts as stale.
     pub fn fresh(&self, now_ms: i64) -> bool {
         (0..PAUSE_TTL_MS).contains(&now_ms.saturating_sub(self.read_ms))
     }
 
-    /// Since when `route` is paused, if it is.
-    pub fn since(&self, route: &str) -> Option<i64> {
-        self.routes
-            .iter()
-            .find(|(path, _)| path == route)
-            .map(|(_, at)| *at)
+    /// Whether `route` is paused.
+    pub fn holds(&self, route: &str) -> bool {
+        self.routes.split('\n').any(|path| path == route)
     }
-}
-
-/// The paused routes as the log answers them: `at path`, a line each (a
-/// route path holds no space or control character).
-pub fn encode(routes: &[(String, i64)]) -> String {
-    let mut out = String::new();
-    for (path, at) in routes {
-        out.push_str(&at.to_string());
-        out.push(' ');
-        out.push_str(path);
-        out.push('\n');
-    }
-    out
-}
-
-/// Reads what [`encode`] wrote; `None` for anything else.
-pub fn decode(text: &str) -> Option<Vec<(String, i64)>> {
-    let mut routes = Vec::new();
-    for line in text.lines() {
-        let (at, path) = line.split_once(' ')?;
-        routes.push((path.to_owned(), at.parse().ok()?));
-    }
-    Some(routes)
 }
 
 /// How long a queued event of a paused route waits before it is looked at
@@ -82,30 +63,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_paused_routes_travel_as_lines() {
-        let routes = vec![
-            ("/quo".to_owned(), 1_700_000_000_000),
-            ("/a/b".to_owned(), 5),
-        ];
-        assert_eq!(decode(&encode(&routes)), Some(routes));
-        assert_eq!(decode(""), Some(Vec::new()));
-        assert_eq!(decode("x /quo\n"), None);
-        assert_eq!(decode("/quo\n"), None);
-    }
-
-    #[test]
     fn a_reading_is_trusted_for_a_few_seconds() {
         let read = PausedRoutes {
             read_ms: 10_000,
-            routes: vec![("/quo".to_owned(), 9_000)],
+            routes: "/quo\n/a/b\n".to_owned(),
         };
         assert!(read.fresh(10_000));
         assert!(read.fresh(14_999));
         assert!(!read.fresh(15_000));
         assert!(!read.fresh(9_999), "a clock that went back");
-        assert_eq!(read.since("/quo"), Some(9_000));
-        assert_eq!(read.since("/other"), None);
-        assert!(!PausedRoutes::default().fresh(1_700_000_000_000));
+        assert!(read.holds("/quo") && read.holds("/a/b"));
+        assert!(!read.holds("/a") && !read.holds("/quo/"));
+        assert!(!PausedRoutes::NONE.fresh(1_700_000_000_000));
     }
 
     #[test]

@@ -59,8 +59,8 @@ pub struct QueuePolicy {
     /// [`MAX_RETRY_DELAY_SECONDS`].
     pub retry_base_seconds: u64,
     /// The most forwards a second to the origin (`max_per_second`), paced
-    /// by [`crate::pace`]; `None`: as fast as the queue hands them over.
-    pub max_per_second: Option<u32>,
+    /// by [`crate::pace`]; 0: as fast as the queue hands them over.
+    pub max_per_second: u32,
 }
 
 impl QueuePolicy {
@@ -68,7 +68,7 @@ impl QueuePolicy {
     pub const DEFAULT: Self = Self {
         max_attempts: 12,
         retry_base_seconds: 30,
-        max_per_second: None,
+        max_per_second: 0,
     };
 }
 

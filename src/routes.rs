@@ -310,10 +310,7 @@ fn route(
                 max_attempts: number(&QUEUE_MAX_ATTEMPTS, u64::from(queue_defaults.max_attempts))?
                     as u32,
                 retry_base_seconds: number(&QUEUE_RETRY_BASE, queue_defaults.retry_base_seconds)?,
-                max_per_second: match field("max_per_second") {
-                    None => None,
-                    Some(_) => Some(number(&MAX_PER_SECOND, 1)? as u32),
-                },
+                max_per_second: number(&MAX_PER_SECOND, 0)? as u32,
             })
         }
         Some(_) => return Err(fail("delivery", Rule::DeliveryMode)),
@@ -321,7 +318,7 @@ fn route(
     if delivery == Delivery::Direct && field("max_per_second").is_some() {
         return Err(fail(
             "max_per_second",
-            Rule::Unused("only a queue route's forwards are paced (delivery = \"queue\"): a direct route forwards while its sender waits"),
+            Rule::Unused("only a queue route's forwards are paced"),
         ));
     }
 
@@ -851,7 +848,7 @@ mod tests {
             Delivery::Queue(QueuePolicy {
                 max_attempts: 5,
                 retry_base_seconds: 30,
-                max_per_second: None
+                max_per_second: 0
             })
         );
         let (_, field, rule) = failure(
@@ -876,7 +873,7 @@ mod tests {
         assert!(matches!(
             config.routes[0].delivery,
             Delivery::Queue(QueuePolicy {
-                max_per_second: Some(5),
+                max_per_second: 5,
                 ..
             })
         ));
@@ -884,7 +881,7 @@ mod tests {
         assert!(matches!(
             text.routes[0].delivery,
             Delivery::Queue(QueuePolicy {
-                max_per_second: Some(1000),
+                max_per_second: 1000,
                 ..
             })
         ));

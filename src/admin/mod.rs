@@ -63,6 +63,11 @@ pub enum AdminRequest {
         since_ms: i64,
         until_ms: i64,
     },
+    /// `GET /_hookgate/routes`: every route, with whether it is paused.
+    Routes,
+    /// `POST /_hookgate/routes/pause?route=<path>` (`paused`) or
+    /// `…/routes/resume?route=<path>`.
+    Pause { route: String, paused: bool },
 }
 
 /// The most dead letters one bulk retry queues. Each costs three requests
@@ -101,6 +106,8 @@ pub enum AdminError {
     RouteGone,
     /// The delivery queue refused the retried event; the letter is kept.
     QueueUnavailable,
+    /// No route has the path to pause or resume.
+    UnknownRoute,
     /// The delivery log could not be reached.
     LogUnavailable,
 }
@@ -117,6 +124,7 @@ impl AdminError {
             AdminError::NotADeadLetter => "not-a-dead-letter",
             AdminError::RouteGone => "route-gone",
             AdminError::QueueUnavailable => "queue-unavailable",
+            AdminError::UnknownRoute => "unknown-route",
             AdminError::LogUnavailable => "log-unavailable",
         }
     }
@@ -144,6 +152,7 @@ impl AdminError {
             ),
             AdminError::BadQuery(detail) => (400, detail),
             AdminError::UnknownDelivery => (404, "No delivery with that key on that route."),
+            AdminError::UnknownRoute => (404, "No route has that path."),
             AdminError::NotADeadLetter => (
                 409,
                 "That delivery holds no dead letter: it was delivered, is still being retried, or was retried already.",
@@ -204,6 +213,27 @@ pub fn retryable(config: &Config, route: &str) -> Result<(), AdminError> {
         Some(_) => Ok(()),
         None => Err(AdminError::RouteGone),
     }
+}
+
+/// `GET /_hookgate/routes`: each route's path and whether it is paused
+/// (`paused`: the paused routes' paths, a line each), in the settings'
+/// order.
+pub fn routes_json(config: &Config, paused: &str) -> String {
+    let mut out = String::from(r#"{"routes":["#);
+    for (i, route) in config.routes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"route":"#);
+        crate::json::push_str(&mut out, &route.path);
+        out.push_str(if paused.split('\n').any(|path| path == route.path) {
+            r#","paused":true}"#
+        } else {
+            r#","paused":false}"#
+        });
+    }
+    out.push_str("]}");
+    out
 }
 
 /// Decides an admin request once `ADMIN_TOKEN` (`token`) is set: the
@@ -274,12 +304,7 @@ pub fn parse(
             return Ok(AdminRequest::Retry { route, key });
         }
         ["dead-letters", "retry"] => {
-            let fields = pairs(query).ok_or(AdminError::BadQuery(
-                "The query string is not valid percent-encoding.",
-            ))?;
-            let route = one(&fields, "route").ok_or(AdminError::BadQuery(
-                "route= is required: dead letters are retried one route at a time.",
-            ))?;
+            let (fields, route) = route_query(query)?;
             let since_ms = time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(i64::MIN);
             let until_ms = time(&fields, "until", BAD_UNTIL, now_ms)?.unwrap_or(i64::MAX);
             if method != "POST" {
@@ -289,6 +314,17 @@ pub fn parse(
                 route,
                 since_ms,
                 until_ms,
+            });
+        }
+        ["routes"] => AdminRequest::Routes,
+        ["routes", action @ ("pause" | "resume")] => {
+            let (_, route) = route_query(query)?;
+            if method != "POST" {
+                return Err(AdminError::MethodNotAllowed);
+            }
+            return Ok(AdminRequest::Pause {
+                route,
+                paused: *action == "pause",
             });
         }
         ["stats"] => {
@@ -308,6 +344,18 @@ pub fn parse(
 }
 
 const DAY_MS: i64 = 86_400_000;
+
+/// The query's fields and its `route=`, which an action on a route's
+/// deliveries needs.
+fn route_query(query: &str) -> Result<(Vec<(String, String)>, String), AdminError> {
+    let fields = pairs(query).ok_or(AdminError::BadQuery(
+        "The query string is not valid percent-encoding.",
+    ))?;
+    let route = one(&fields, "route").ok_or(AdminError::BadQuery(
+        "route= is required: the route to act on.",
+    ))?;
+    Ok((fields, route))
+}
 
 /// The key of a record's path and its `route=`.
 fn keyed(key: &str, query: &str) -> Result<(String, String), AdminError> {
@@ -533,9 +581,7 @@ mod tests {
             (
                 "POST",
                 "",
-                AdminError::BadQuery(
-                    "route= is required: dead letters are retried one route at a time.",
-                ),
+                AdminError::BadQuery("route= is required: the route to act on."),
             ),
             ("POST", "route=%2Fquo&until=never", BAD_UNTIL),
             ("POST", "route=%2Fquo&since=x", BAD_SINCE),

@@ -6,6 +6,7 @@
 use super::delivery_log::{to_every_shard, to_shard, Call, LogClient};
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{flush_all, Sinks};
+use super::pause;
 use super::runtime::console_error;
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
@@ -97,6 +98,32 @@ pub async fn answer(
                 headers: Vec::new(),
             });
         }
+        AdminRequest::Routes => {
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            let read = LogCommand::Paused {
+                route: None,
+                on: false,
+            };
+            let paused = pause::ask(prepared, log, &read)
+                .await
+                .ok_or(AdminError::LogUnavailable)?;
+            return Ok(json(admin::routes_json(&prepared.config, &paused)));
+        }
+        AdminRequest::Pause { route, paused } => {
+            if prepared.config.route_for(&route).is_none() {
+                return Err(AdminError::UnknownRoute);
+            }
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            let change = LogCommand::Paused {
+                route: Some(route),
+                on: paused,
+            };
+            pause::ask(prepared, log, &change)
+                .await
+                .ok_or(AdminError::LogUnavailable)?;
+            let status = if paused { "paused" } else { "resumed" };
+            return Ok(json(format!(r#"{{"status":"{status}"}}"#)));
+        }
         AdminRequest::List {
             filter,
             limit,
@@ -151,12 +178,17 @@ pub async fn answer(
             render::stats(since_ms, &rows)
         }
     };
-    Ok(Answer {
+    Ok(json(body))
+}
+
+/// A 200 answer of the API.
+fn json(body: String) -> Answer {
+    Answer {
         status: 200,
         content_type: "application/json",
         body,
         headers: vec![("x-content-type-options", "nosniff".to_owned())],
-    })
+    }
 }
 
 /// Sends a round of reads, all at once: each answer's text, in order. Any

@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::keys::Algorithm;
 use crate::keys::SigningKey;
 use crate::mac::{algorithm_of, keys_of, KeyUse, MacError};
+use crate::pace::Pacer;
+use crate::pause::PausedRoutes;
 use crate::replay::cooldown::Cooled;
 use crate::replay::local::Held;
 use js_sys::{Object, Uint8Array};
@@ -67,6 +69,11 @@ pub struct Prepared {
     pub cooled: Cooled,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
+    /// The paused routes as this isolate read them, and the read under
+    /// way (see `super::pause`).
+    pub paused: RefCell<(PausedRoutes, Option<js_sys::Promise>)>,
+    /// The paced routes' next slots, across this isolate's batches.
+    pub pacer: RefCell<Pacer>,
 }
 
 thread_local! {
@@ -120,6 +127,8 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
         cooled: Cooled::default(),
+        paused: RefCell::new((PausedRoutes::NONE, None)),
+        pacer: RefCell::new(Pacer::NEW),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)
