@@ -9,32 +9,14 @@
 //! hands over the next batch only when this one is done, and holds the
 //! rest of a burst itself, at no cost.
 
-/// The next free slot of each paced route (path, Unix ms).
-#[derive(Debug, Default)]
-pub struct Pacer {
-    next: Vec<(String, i64)>,
-}
-
-impl Pacer {
-    /// No slot taken yet.
-    pub const NEW: Self = Self { next: Vec::new() };
-
-    /// Takes `route`'s next slot: how many ms from `now_ms` its forward
-    /// waits (0 when the route has been quiet for a slot's length).
-    pub fn wait_ms(&mut self, route: &str, per_second: u32, now_ms: i64) -> i64 {
-        let per_second = i64::from(per_second.max(1));
-        let gap = (1000 + per_second - 1) / per_second;
-        let at = match self.next.iter().position(|(path, _)| path == route) {
-            Some(at) => at,
-            None => {
-                self.next.push((route.to_owned(), now_ms));
-                self.next.len() - 1
-            }
-        };
-        let slot = self.next[at].1.max(now_ms);
-        self.next[at].1 = slot.saturating_add(gap);
-        slot - now_ms
-    }
+/// Takes a route's next free slot (`next`, Unix ms, 0 before the first):
+/// how many ms from `now_ms` its forward waits (0 when the route has been
+/// quiet for a slot's length).
+pub fn take_slot(next: &mut i64, per_second: u32, now_ms: i64) -> i64 {
+    let per_second = i64::from(per_second.max(1));
+    let slot = (*next).max(now_ms);
+    *next = slot.saturating_add((1000 + per_second - 1) / per_second);
+    slot - now_ms
 }
 
 #[cfg(test)]
@@ -42,27 +24,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_burst_is_spread_over_slots_and_routes_are_apart() {
-        let mut pacer = Pacer::default();
-        let waits: Vec<i64> = (0..6).map(|_| pacer.wait_ms("/a", 5, 1_000)).collect();
+    fn a_burst_is_spread_over_slots() {
+        let mut next = 0;
+        let waits: Vec<i64> = (0..6).map(|_| take_slot(&mut next, 5, 1_000)).collect();
         assert_eq!(waits, [0, 200, 400, 600, 800, 1_000]);
-        assert_eq!(pacer.wait_ms("/b", 5, 1_000), 0, "another route's slots");
         // Later in time: the slots already taken still count.
-        assert_eq!(pacer.wait_ms("/a", 5, 1_500), 700);
+        assert_eq!(take_slot(&mut next, 5, 1_500), 700);
         // A quiet route starts again at once.
-        assert_eq!(pacer.wait_ms("/a", 5, 10_000), 0);
-        assert_eq!(pacer.wait_ms("/a", 5, 10_000), 200);
+        assert_eq!(take_slot(&mut next, 5, 10_000), 0);
+        assert_eq!(take_slot(&mut next, 5, 10_000), 200);
     }
 
     #[test]
     fn slots_round_up_so_the_limit_is_never_passed() {
-        let mut pacer = Pacer::default();
-        assert_eq!(pacer.wait_ms("/a", 3, 0), 0);
-        assert_eq!(pacer.wait_ms("/a", 3, 0), 334);
-        let mut fast = Pacer::default();
-        fast.wait_ms("/a", 1_000, 0);
-        assert_eq!(fast.wait_ms("/a", 1_000, 0), 1);
-        assert_eq!(fast.wait_ms("/a", 0, 0), 2);
-        assert_eq!(fast.wait_ms("/a", 0, 0), 1_002, "0 is read as 1 a second");
+        let mut next = 0;
+        assert_eq!(take_slot(&mut next, 3, 0), 0);
+        assert_eq!(take_slot(&mut next, 3, 0), 334);
+        let mut fast = 0;
+        take_slot(&mut fast, 1_000, 0);
+        assert_eq!(take_slot(&mut fast, 1_000, 0), 1);
+        assert_eq!(take_slot(&mut fast, 0, 0), 2);
+        assert_eq!(take_slot(&mut fast, 0, 0), 1_002, "0 is read as 1 a second");
     }
 }

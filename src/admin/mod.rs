@@ -303,28 +303,30 @@ pub fn parse(
             }
             return Ok(AdminRequest::Retry { route, key });
         }
-        ["dead-letters", "retry"] => {
-            let (fields, route) = route_query(query)?;
+        ["routes"] => AdminRequest::Routes,
+        // The actions on a route: each needs its route= and a POST.
+        ["dead-letters", action @ "retry"] | ["routes", action @ ("pause" | "resume")] => {
+            let fields = pairs(query).ok_or(AdminError::BadQuery(
+                "The query string is not valid percent-encoding.",
+            ))?;
+            let route = one(&fields, "route").ok_or(AdminError::BadQuery(
+                "route= is required: the route to act on.",
+            ))?;
             let since_ms = time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(i64::MIN);
             let until_ms = time(&fields, "until", BAD_UNTIL, now_ms)?.unwrap_or(i64::MAX);
             if method != "POST" {
                 return Err(AdminError::MethodNotAllowed);
             }
-            return Ok(AdminRequest::RetryDead {
-                route,
-                since_ms,
-                until_ms,
-            });
-        }
-        ["routes"] => AdminRequest::Routes,
-        ["routes", action @ ("pause" | "resume")] => {
-            let (_, route) = route_query(query)?;
-            if method != "POST" {
-                return Err(AdminError::MethodNotAllowed);
-            }
-            return Ok(AdminRequest::Pause {
-                route,
-                paused: *action == "pause",
+            return Ok(match *action {
+                "retry" => AdminRequest::RetryDead {
+                    route,
+                    since_ms,
+                    until_ms,
+                },
+                action => AdminRequest::Pause {
+                    route,
+                    paused: action == "pause",
+                },
             });
         }
         ["stats"] => {
@@ -344,18 +346,6 @@ pub fn parse(
 }
 
 const DAY_MS: i64 = 86_400_000;
-
-/// The query's fields and its `route=`, which an action on a route's
-/// deliveries needs.
-fn route_query(query: &str) -> Result<(Vec<(String, String)>, String), AdminError> {
-    let fields = pairs(query).ok_or(AdminError::BadQuery(
-        "The query string is not valid percent-encoding.",
-    ))?;
-    let route = one(&fields, "route").ok_or(AdminError::BadQuery(
-        "route= is required: the route to act on.",
-    ))?;
-    Ok((fields, route))
-}
 
 /// The key of a record's path and its `route=`.
 fn keyed(key: &str, query: &str) -> Result<(String, String), AdminError> {

@@ -7,7 +7,7 @@ use super::delivery_log::{to_every_shard, to_shard, Call, LogClient};
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{flush_all, Sinks};
 use super::pause;
-use super::runtime::console_error;
+use super::runtime::{console_error, wait_for};
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
@@ -104,10 +104,11 @@ pub async fn answer(
                 route: None,
                 on: false,
             };
-            let paused = pause::ask(prepared, log, &read)
-                .await
-                .ok_or(AdminError::LogUnavailable)?;
-            return Ok(json(admin::routes_json(&prepared.config, &paused)));
+            if !pause::keep(prepared, wait_for(log.ask_promise(0, &read)).await) {
+                return Err(AdminError::LogUnavailable);
+            }
+            let paused = &prepared.paused.borrow().routes;
+            return Ok(json(admin::routes_json(&prepared.config, paused)));
         }
         AdminRequest::Pause { route, paused } => {
             if prepared.config.route_for(&route).is_none() {
@@ -118,9 +119,9 @@ pub async fn answer(
                 route: Some(route),
                 on: paused,
             };
-            pause::ask(prepared, log, &change)
-                .await
-                .ok_or(AdminError::LogUnavailable)?;
+            if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
+                return Err(AdminError::LogUnavailable);
+            }
             let status = if paused { "paused" } else { "resumed" };
             return Ok(json(format!(r#"{{"status":"{status}"}}"#)));
         }

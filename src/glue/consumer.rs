@@ -16,6 +16,7 @@ use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
+use crate::pace::take_slot;
 use crate::pause::hold_seconds;
 use crate::ports::Pauses;
 use crate::queue::{self as queued, Consumed, Verdict};
@@ -124,13 +125,13 @@ async fn consume_one(
     };
     let attempt = attempt_of(message).max(1.0) as u32;
     let found = config.route_for(&queued.route);
-    if let (Some((_, route)), false) = (found, dead_letters) {
+    if let (Some((index, route)), false) = (found, dead_letters) {
         let policy = match route.delivery {
             Delivery::Queue(policy) => policy,
             Delivery::Direct => QueuePolicy::DEFAULT,
         };
         if let Some(due) = pause::due(prepared, sinks.log.as_ref()) {
-            pause::read(prepared, wait_for(due).await);
+            pause::keep(prepared, wait_for(due).await);
         }
         if prepared.paused(&route.path) {
             // Held, not attempted: it comes back once the route is resumed.
@@ -147,7 +148,11 @@ async fn consume_one(
         let limit = policy.max_per_second;
         if limit > 0 {
             let now = js_sys::Date::now() as i64;
-            let wait = prepared.pacer.borrow_mut().wait_ms(&route.path, limit, now);
+            let wait = {
+                let slots = &mut *prepared.slots.borrow_mut();
+                slots.resize(prepared.config.routes.len(), 0);
+                take_slot(&mut slots[index], limit, now)
+            };
             if wait > 0 {
                 let _ = wait_for(sleep(wait as f64)).await;
             }

@@ -133,7 +133,7 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         let store = LocalGuard::new(LocationGuard::new(&store, &cache), &prepared.held);
         let cool_down = CoolDowns::new(&prepared.cooled, &cache, config.failure_cool_down_seconds);
         if let Some(due) = pause::due(&prepared, sinks.log.as_ref()) {
-            pause::read(&prepared, wait_for(due).await);
+            pause::keep(&prepared, wait_for(due).await);
         }
         let ports = Ports {
             store: &store,

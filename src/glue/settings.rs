@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::keys::Algorithm;
 use crate::keys::SigningKey;
 use crate::mac::{algorithm_of, keys_of, KeyUse, MacError};
-use crate::pace::Pacer;
 use crate::pause::PausedRoutes;
 use crate::replay::cooldown::Cooled;
 use crate::replay::local::Held;
@@ -69,11 +68,11 @@ pub struct Prepared {
     pub cooled: Cooled,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
-    /// The paused routes as this isolate read them, and the read under
-    /// way (see `super::pause`).
-    pub paused: RefCell<(PausedRoutes, Option<js_sys::Promise>)>,
-    /// The paced routes' next slots, across this isolate's batches.
-    pub pacer: RefCell<Pacer>,
+    /// The paused routes as this isolate read them (see `super::pause`).
+    pub paused: RefCell<PausedRoutes>,
+    /// Each route's next free slot to forward in ([`crate::pace`]), across
+    /// this isolate's batches.
+    pub slots: RefCell<Vec<i64>>,
 }
 
 thread_local! {
@@ -127,8 +126,8 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
         cooled: Cooled::default(),
-        paused: RefCell::new((PausedRoutes::NONE, None)),
-        pacer: RefCell::new(Pacer::NEW),
+        paused: RefCell::new(PausedRoutes::NONE),
+        slots: RefCell::new(Vec::new()),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)
