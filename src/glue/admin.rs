@@ -98,32 +98,30 @@ pub async fn answer(
                 headers: Vec::new(),
             });
         }
-        AdminRequest::Routes => {
-            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
-            let read = LogCommand::Paused {
-                route: None,
-                on: false,
+        // A pause or a resume answers the routes as a read of them does.
+        AdminRequest::Routes | AdminRequest::Pause { .. } => {
+            let change = match request {
+                AdminRequest::Pause { route, paused } => {
+                    prepared
+                        .config
+                        .route_for(&route)
+                        .ok_or(AdminError::UnknownRoute)?;
+                    LogCommand::Paused {
+                        route: Some(route),
+                        on: paused,
+                    }
+                }
+                _ => LogCommand::Paused {
+                    route: None,
+                    on: false,
+                },
             };
-            if !pause::keep(prepared, wait_for(log.ask_promise(0, &read)).await) {
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
                 return Err(AdminError::LogUnavailable);
             }
             let paused = &prepared.paused.borrow().routes;
             return Ok(json(admin::routes_json(&prepared.config, paused)));
-        }
-        AdminRequest::Pause { route, paused } => {
-            if prepared.config.route_for(&route).is_none() {
-                return Err(AdminError::UnknownRoute);
-            }
-            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
-            let change = LogCommand::Paused {
-                route: Some(route),
-                on: paused,
-            };
-            if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
-                return Err(AdminError::LogUnavailable);
-            }
-            let status = if paused { "paused" } else { "resumed" };
-            return Ok(json(format!(r#"{{"status":"{status}"}}"#)));
         }
         AdminRequest::List {
             filter,
