@@ -61,7 +61,7 @@ describe('pause and resume', () => {
     const { gate, origin } = rig;
     const paused = await pause(gate, '/');
     assert.equal(paused.status, 200, paused.text);
-    assert.deepEqual(paused.json, { status: 'paused' });
+    assert.deepEqual(paused.json, { routes: [{ route: '/', paused: true }] }, 'answered with the routes');
     assert.deepEqual(await routes(gate), { '/': true });
     const ids = [];
     for (let i = 0; i < 5; i += 1) {
@@ -75,7 +75,7 @@ describe('pause and resume', () => {
     await sleep(8_000);
     assert.equal(origin.received.length, 0, 'nothing reached the origin while paused');
     const resumed = await resume(gate, '/');
-    assert.deepEqual(resumed.json, { status: 'resumed' });
+    assert.deepEqual(resumed.json, { routes: [{ route: '/', paused: false }] });
     assert.deepEqual(await routes(gate), { '/': false });
     await eventually(() => ids.every((id) => origin.receivedFor(id).length >= 1), 30_000, 'every held event delivered after the resume');
     await sleep(3_000); // a stray second copy would arrive by now
