@@ -173,7 +173,7 @@ impl Outcome {
             Outcome::Challenge => "The handshake was verified.",
             Outcome::Filtered => "The event was verified; this endpoint does not forward its type.",
             Outcome::Queued => "The event was verified and queued for delivery.",
-            Outcome::Paused => "This endpoint is paused; nothing was forwarded. Retry later.",
+            Outcome::Paused => "This endpoint is paused; retry later.",
             Outcome::QueueUnavailable => {
                 "The delivery queue is unavailable; nothing was queued. Retry later."
             }

@@ -311,14 +311,15 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
                 };
                 table.write(change, vec![route.as_str().into()])?;
             }
-            let mut routes = String::new();
-            for row in &table.rows("SELECT route FROM paused", Vec::new())? {
-                if let Some(route) = text(row.first()) {
-                    routes.push_str(&route);
-                    routes.push('\n');
-                }
-            }
-            plain(200, routes)
+            // Each path ended by a newline, in one value.
+            let rows = table.rows(
+                "SELECT group_concat(route || char(10), '') FROM paused",
+                Vec::new(),
+            )?;
+            plain(
+                200,
+                text(rows.first().and_then(|row| row.first())).unwrap_or_default(),
+            )
         }
         LogCommand::Meta => {
             let parts = table.scalar("SELECT COUNT(*) FROM parts", Vec::new())?;
