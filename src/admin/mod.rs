@@ -585,6 +585,68 @@ mod tests {
     }
 
     #[test]
+    fn a_route_is_paused_and_resumed_with_post_and_the_routes_are_read_with_get() {
+        for (action, paused) in [("pause", true), ("resume", false)] {
+            let path = format!("/_hookgate/routes/{action}");
+            assert_eq!(
+                parse("POST", &path, "route=%2Fquo", NOW),
+                Ok(AdminRequest::Pause {
+                    route: "/quo".into(),
+                    paused
+                })
+            );
+            assert_eq!(
+                parse("GET", &path, "route=%2Fquo", NOW),
+                Err(AdminError::MethodNotAllowed)
+            );
+            assert!(matches!(
+                parse("POST", &path, "", NOW),
+                Err(AdminError::BadQuery(_))
+            ));
+            assert_eq!(
+                request("POST", &path, "route=%2Fquo", NOW, None, TOKEN),
+                Err(AdminError::Unauthorized)
+            );
+        }
+        assert_eq!(
+            parse("GET", "/_hookgate/routes", "", NOW),
+            Ok(AdminRequest::Routes)
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/routes/stop", "route=%2Fquo", NOW),
+            Err(AdminError::NotFound)
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/dead-letters/pause", "route=%2Fquo", NOW),
+            Err(AdminError::NotFound)
+        );
+        let config = Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(crate::testing::VECTOR_KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://x/".to_owned()),
+            "WEBHOOK_PATH" => Some("/quo".to_owned()),
+            _ => None,
+        })
+        .expect("valid");
+        let path = &config.routes[0].path;
+        let listed = |paused: &str| -> serde_json::Value {
+            serde_json::from_str(&routes_json(&config, paused)).expect("JSON")
+        };
+        assert_eq!(
+            listed(""),
+            serde_json::json!({"routes": [{"route": path, "paused": false}]})
+        );
+        assert_eq!(
+            listed(&format!("/other\n{path}\n")),
+            serde_json::json!({"routes": [{"route": path, "paused": true}]})
+        );
+        assert_eq!(
+            listed(&format!("{path}/x\n")),
+            serde_json::json!({"routes": [{"route": path, "paused": false}]}),
+            "a path under it is another route"
+        );
+    }
+
+    #[test]
     fn one_record_by_route_and_encoded_key() {
         assert_eq!(
             parse(
@@ -778,6 +840,7 @@ mod tests {
             AdminError::NotADeadLetter,
             AdminError::RouteGone,
             AdminError::QueueUnavailable,
+            AdminError::UnknownRoute,
             AdminError::LogUnavailable,
         ] {
             assert_eq!(error.counted_as(), (ADMIN_PREFIX, error.reason()));
