@@ -280,6 +280,7 @@ impl Config {
                 &QUEUE_RETRY_BASE,
                 QueuePolicy::DEFAULT.retry_base_seconds,
             ),
+            max_per_second: 0,
         };
         let finish = |routes: Vec<Route>| {
             let config = Self {
@@ -873,7 +874,8 @@ mod tests {
             queued.delivery,
             Delivery::Queue(QueuePolicy {
                 max_attempts: 12,
-                retry_base_seconds: 30
+                retry_base_seconds: 30,
+                max_per_second: 0
             })
         );
         let tuned = route(with(&[
@@ -886,7 +888,8 @@ mod tests {
             tuned.delivery,
             Delivery::Queue(QueuePolicy {
                 max_attempts: 3,
-                retry_base_seconds: 1
+                retry_base_seconds: 1,
+                max_per_second: 0
             })
         );
         assert_eq!(err(with(&[("DELIVERY", "later")])).rule, Rule::DeliveryMode);

@@ -13,7 +13,8 @@ use crate::keys::{find_match, fingerprint, fingerprint_with, id_fingerprint};
 use crate::mac::{KeyUse, Mac};
 use crate::origin::{build_forward, resign, HeaderName, Origin, OriginError};
 use crate::outcome::Outcome;
-use crate::ports::{BodyBytes, Clock, DeliveryQueue, Queued, MAX_QUEUED_BODY_BYTES};
+use crate::pause::PAUSED_RETRY_AFTER_SECONDS;
+use crate::ports::{BodyBytes, Clock, DeliveryQueue, Pauses, Queued, MAX_QUEUED_BODY_BYTES};
 use crate::replay::cooldown::CoolDown;
 use crate::replay::{claim_ttl_seconds, Claim, ReplayStore};
 use crate::route::{Delivery, Route};
@@ -204,22 +205,23 @@ pub fn header_names(config: &Config) -> Vec<&str> {
 }
 
 /// What the gate works with besides the request: the replay store, the
-/// MAC, the origin, the delivery queue, the clock and the cool-downs of keys
-/// whose forward failed.
-pub struct Ports<'a, S, M, O, Q, C, D> {
+/// MAC, the origin, the delivery queue, the clock, the cool-downs of keys
+/// whose forward failed and the paused routes.
+pub struct Ports<'a, S, M, O, Q, C, D, P> {
     pub store: &'a S,
     pub mac: &'a M,
     pub origin: &'a O,
     pub queue: &'a Q,
     pub clock: &'a C,
     pub cool_down: &'a D,
+    pub paused: &'a P,
 }
 
 /// Runs one request through the gate.
-pub async fn handle<I, S, M, O, Q, C, D>(
+pub async fn handle<I, S, M, O, Q, C, D, P>(
     config: &Config,
     request: &mut I,
-    ports: &Ports<'_, S, M, O, Q, C, D>,
+    ports: &Ports<'_, S, M, O, Q, C, D, P>,
 ) -> Handled
 where
     I: Incoming,
@@ -229,6 +231,7 @@ where
     Q: DeliveryQueue<I::Body>,
     C: Clock,
     D: CoolDown,
+    P: Pauses,
 {
     let Some((index, route)) = config.route_for(request.path()) else {
         return Handled::new(Outcome::NotFound);
@@ -258,16 +261,27 @@ where
             return handled;
         }
     }
+    // Paused: a direct route (or a body too large for the queue) is asked
+    // to come back later, after the signature (a forgery learns nothing it
+    // did not before) and before the store (no claim, no write). A queue
+    // route queues as ever; its consumer holds the event.
+    let queued = matches!(route.delivery, Delivery::Queue(_))
+        && verified.body.len() <= MAX_QUEUED_BODY_BYTES;
+    if !queued && ports.paused.paused(&route.path) {
+        handled.outcome = Outcome::Paused;
+        handled.retry_after = Some(PAUSED_RETRY_AFTER_SECONDS);
+        return handled;
+    }
     deliver(route, index, verified, ports, &mut handled).await;
     handled
 }
 
 /// Claim, then forward or enqueue, then settle.
-async fn deliver<B, S, M, O, Q, C, D>(
+async fn deliver<B, S, M, O, Q, C, D, P>(
     route: &Route,
     index: usize,
     verified: Verified<B>,
-    ports: &Ports<'_, S, M, O, Q, C, D>,
+    ports: &Ports<'_, S, M, O, Q, C, D, P>,
     handled: &mut Handled,
 ) where
     B: BodyBytes,
@@ -285,6 +299,7 @@ async fn deliver<B, S, M, O, Q, C, D>(
         queue,
         clock,
         cool_down,
+        ..
     } = *ports;
     let limits = &route.limits;
     // A copy of this delivery can be replayed until its own timestamp leaves

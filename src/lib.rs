@@ -17,6 +17,8 @@ pub mod mac;
 pub mod observe;
 pub mod origin;
 pub mod outcome;
+pub mod pace;
+pub mod pause;
 pub mod ports;
 pub mod query;
 pub mod queue;

@@ -26,6 +26,11 @@ pub enum Outcome {
     /// Verified, but of an event type the route's `events` leaves out:
     /// answered 200 so the sender stops, never stored or forwarded.
     Filtered,
+    /// Verified, but the route is paused (admin API): nothing was claimed
+    /// or forwarded, and the sender is asked to retry after
+    /// `Retry-After`. A queue route queues its events instead, unless a body
+    /// is too large for the queue.
+    Paused,
     /// Verified and safely in the delivery queue (queue mode); the consumer
     /// forwards it.
     Queued,
@@ -95,6 +100,7 @@ impl Outcome {
             Outcome::Challenge => "challenge",
             Outcome::Filtered => "filtered",
             Outcome::Queued => "queued",
+            Outcome::Paused => "paused",
             Outcome::QueueUnavailable => "queue-unavailable",
             Outcome::InFlight => "in-flight",
             Outcome::CoolingDown => "cooling-down",
@@ -137,7 +143,10 @@ impl Outcome {
             Outcome::TooLarge => 413,
             Outcome::Misconfigured | Outcome::Internal => 500,
             Outcome::OriginFailed => 502,
-            Outcome::StoreUnavailable | Outcome::QueueUnavailable | Outcome::CoolingDown => 503,
+            Outcome::StoreUnavailable
+            | Outcome::QueueUnavailable
+            | Outcome::CoolingDown
+            | Outcome::Paused => 503,
             Outcome::OriginTimeout => 504,
         }
     }
@@ -164,6 +173,7 @@ impl Outcome {
             Outcome::Challenge => "The handshake was verified.",
             Outcome::Filtered => "The event was verified; this endpoint does not forward its type.",
             Outcome::Queued => "The event was verified and queued for delivery.",
+            Outcome::Paused => "This endpoint is paused; retry later.",
             Outcome::QueueUnavailable => {
                 "The delivery queue is unavailable; nothing was queued. Retry later."
             }
@@ -217,6 +227,7 @@ impl Outcome {
                 | Outcome::StoreUnavailable
                 | Outcome::QueueUnavailable
                 | Outcome::CoolingDown
+                | Outcome::Paused
         ) {
             let seconds = retry_after.unwrap_or(u64::from(RETRY_AFTER_SECONDS));
             headers.push(("retry-after", seconds.to_string()));

@@ -38,6 +38,13 @@ impl BodyBytes for Vec<u8> {
 /// route are forwarded directly, as on a direct route.
 pub const MAX_QUEUED_BODY_BYTES: usize = 96 * 1024;
 
+/// Which routes are paused (see [`crate::pause`]), as the caller read them
+/// before the request: asked only once a delivery verified. Not knowing is
+/// `false`: a log that is down never stops deliveries.
+pub trait Pauses {
+    fn paused(&self, route: &str) -> bool;
+}
+
 /// A verified event, as it travels in the delivery queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued<B> {

@@ -115,6 +115,7 @@ where
     let QueuePolicy {
         max_attempts,
         retry_base_seconds: base,
+        ..
     } = match route.delivery {
         Delivery::Queue(policy) => policy,
         // Switched to direct since: finish what was accepted, with the

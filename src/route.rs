@@ -58,6 +58,9 @@ pub struct QueuePolicy {
     /// The first retry's delay; each next one doubles, up to
     /// [`MAX_RETRY_DELAY_SECONDS`].
     pub retry_base_seconds: u64,
+    /// The most forwards a second to the origin (`max_per_second`), paced
+    /// by [`crate::pace`]; 0: as fast as the queue hands them over.
+    pub max_per_second: u32,
 }
 
 impl QueuePolicy {
@@ -65,6 +68,7 @@ impl QueuePolicy {
     pub const DEFAULT: Self = Self {
         max_attempts: 12,
         retry_base_seconds: 30,
+        max_per_second: 0,
     };
 }
 

@@ -23,8 +23,8 @@ use crate::schemes::hmac::{Encoding, HmacSpec, KeyEncoding, Part, Template, Unit
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
     check_header_name, check_origin_url, check_path, dedupe_number, near_miss, parse_number,
-    ConfigError, Number, Place, Rule, StoreKind, FIELDS, HMAC_FIELDS, MAX_BODY, ORIGIN_TIMEOUT,
-    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
+    ConfigError, Number, Place, Rule, StoreKind, FIELDS, HMAC_FIELDS, MAX_BODY, MAX_PER_SECOND,
+    ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, TOLERANCE,
 };
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -310,10 +310,17 @@ fn route(
                 max_attempts: number(&QUEUE_MAX_ATTEMPTS, u64::from(queue_defaults.max_attempts))?
                     as u32,
                 retry_base_seconds: number(&QUEUE_RETRY_BASE, queue_defaults.retry_base_seconds)?,
+                max_per_second: number(&MAX_PER_SECOND, 0)? as u32,
             })
         }
         Some(_) => return Err(fail("delivery", Rule::DeliveryMode)),
     };
+    if delivery == Delivery::Direct && field("max_per_second").is_some() {
+        return Err(fail(
+            "max_per_second",
+            Rule::Unused("only a queue route's forwards are paced"),
+        ));
+    }
 
     let events = match field("events") {
         None => None,
@@ -840,7 +847,8 @@ mod tests {
             config.routes[0].delivery,
             Delivery::Queue(QueuePolicy {
                 max_attempts: 5,
-                retry_base_seconds: 30
+                retry_base_seconds: 30,
+                max_per_second: 0
             })
         );
         let (_, field, rule) = failure(
@@ -851,6 +859,45 @@ mod tests {
             r#"{"/q": {"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/", "delivery": "later"}}"#,
         );
         assert_eq!(field, "delivery");
+    }
+
+    #[test]
+    fn max_per_second_paces_a_queue_route_and_is_refused_elsewhere() {
+        let with = |delivery: &str, limit: &str| {
+            format!(
+                r#"{{"/q": {{"scheme": "github", "secret": "GITHUB_WEBHOOK_SECRET", "origin": "http://x/",
+                "origin_secret": "ORIGIN_SECRET", "delivery": "{delivery}", "max_per_second": {limit}}}}}"#
+            )
+        };
+        let config = read(&with("queue", "5")).expect("valid");
+        assert!(matches!(
+            config.routes[0].delivery,
+            Delivery::Queue(QueuePolicy {
+                max_per_second: 5,
+                ..
+            })
+        ));
+        let text = read(&with("queue", r#""1000""#)).expect("valid");
+        assert!(matches!(
+            text.routes[0].delivery,
+            Delivery::Queue(QueuePolicy {
+                max_per_second: 1000,
+                ..
+            })
+        ));
+        for bad in ["0", "1001", "2.5", r#""fast""#, "-1", "true"] {
+            let (path, field, rule) = failure(&with("queue", bad));
+            assert_eq!(
+                (path.as_str(), field, rule),
+                ("/q", "max_per_second", Rule::Number("from 1 to 1000")),
+                "{bad}"
+            );
+        }
+        let (path, field, rule) = failure(&with("direct", "5"));
+        assert_eq!((path.as_str(), field), ("/q", "max_per_second"));
+        assert!(matches!(rule, Rule::Unused(_)), "{rule:?}");
+        let error = read(&with("direct", "5")).expect_err("invalid").to_string();
+        assert!(error.contains("max_per_second"), "{error}");
     }
 
     #[test]

@@ -500,6 +500,14 @@ pub const QUEUE_RETRY_BASE: Number = Number {
     max: MAX_RETRY_DELAY_SECONDS,
     range: "from 1 to 21600",
 };
+/// A queue route's origin rate limit: a route field only.
+pub const MAX_PER_SECOND: Number = Number {
+    setting: "max_per_second",
+    field: "max_per_second",
+    min: 1,
+    max: 1_000,
+    range: "from 1 to 1000",
+};
 pub const FAILURE_COOL_DOWN: Number = Number {
     setting: "FAILURE_COOL_DOWN_SECONDS",
     field: "failure_cool_down_seconds",
@@ -612,6 +620,7 @@ pub const FIELDS: &[&str] = &[
     "delivery",
     "queue_max_attempts",
     "queue_retry_base_seconds",
+    "max_per_second",
     "events",
     "signature_header",
     "signature_prefix",

@@ -183,6 +183,27 @@ async function loadCounts() {
   for (const route of Object.keys(day.routes)) if (isRoute(route)) addOption($('route'), route);
 }
 
+/** Each route, paused or not, with a button that pauses or resumes it once confirmed. */
+async function loadRoutes() {
+  const { routes } = await api('/routes');
+  $('routes').replaceChildren(
+    ...routes.map(({ route, paused }) => {
+      const action = paused ? 'Resume' : 'Pause';
+      const button = h('button', { type: 'button', 'data-route': route }, action);
+      button.addEventListener('click', async () => {
+        if (!confirm(`${action} ${route}?`)) return;
+        try {
+          await api(`/routes/${action.toLowerCase()}?route=${encodeURIComponent(route)}`, 'POST');
+          await loadRoutes();
+        } catch (error) {
+          failed(error);
+        }
+      });
+      return h('span', {}, route, ' ', paused ? h('span', { class: 'paused' }, 'paused ') : '', button);
+    }),
+  );
+}
+
 function row(delivery) {
   const tr = h(
     'tr',
@@ -317,7 +338,7 @@ async function retryDead(route, button) {
 async function refresh() {
   $('status').textContent = 'loading…';
   try {
-    await Promise.all([loadCounts(), loadDeliveries()]);
+    await Promise.all([loadCounts(), loadRoutes(), loadDeliveries()]);
     $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     failed(error);
@@ -353,6 +374,7 @@ function signOut(message = '') {
   $('deliveries').tBodies[0].replaceChildren();
   $('counts').replaceChildren();
   $('chart').replaceChildren();
+  $('routes').replaceChildren();
   $('detail').replaceChildren();
   $('detail').hidden = true;
   $('more').hidden = true;

@@ -66,6 +66,11 @@ pub enum AdminRequest {
         since_ms: i64,
         until_ms: i64,
     },
+    /// `GET /_hookgate/routes`: every route, with whether it is paused.
+    Routes,
+    /// `POST /_hookgate/routes/pause?route=<path>` (`paused`) or
+    /// `…/routes/resume?route=<path>`.
+    Pause { route: String, paused: bool },
 }
 
 /// The most dead letters one bulk retry queues. Each costs three requests
@@ -104,6 +109,8 @@ pub enum AdminError {
     RouteGone,
     /// The delivery queue refused the retried event; the letter is kept.
     QueueUnavailable,
+    /// No route has the path to pause or resume.
+    UnknownRoute,
     /// The delivery log could not be reached.
     LogUnavailable,
 }
@@ -120,6 +127,7 @@ impl AdminError {
             AdminError::NotADeadLetter => "not-a-dead-letter",
             AdminError::RouteGone => "route-gone",
             AdminError::QueueUnavailable => "queue-unavailable",
+            AdminError::UnknownRoute => "unknown-route",
             AdminError::LogUnavailable => "log-unavailable",
         }
     }
@@ -147,6 +155,7 @@ impl AdminError {
             ),
             AdminError::BadQuery(detail) => (400, detail),
             AdminError::UnknownDelivery => (404, "No delivery with that key on that route."),
+            AdminError::UnknownRoute => (404, "No route has that path."),
             AdminError::NotADeadLetter => (
                 409,
                 "That delivery holds no dead letter: it was delivered, is still being retried, or was retried already.",
@@ -207,6 +216,27 @@ pub fn retryable(config: &Config, route: &str) -> Result<(), AdminError> {
         Some(_) => Ok(()),
         None => Err(AdminError::RouteGone),
     }
+}
+
+/// `GET /_hookgate/routes`: each route's path and whether it is paused
+/// (`paused`: the paused routes' paths, a line each), in the settings'
+/// order.
+pub fn routes_json(config: &Config, paused: &str) -> String {
+    let mut out = String::from(r#"{"routes":["#);
+    for (i, route) in config.routes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"route":"#);
+        crate::json::push_str(&mut out, &route.path);
+        out.push_str(if paused.split('\n').any(|path| path == route.path) {
+            r#","paused":true}"#
+        } else {
+            r#","paused":false}"#
+        });
+    }
+    out.push_str("]}");
+    out
 }
 
 /// Decides an admin request once `ADMIN_TOKEN` (`token`) is set: the
@@ -276,22 +306,30 @@ pub fn parse(
             }
             return Ok(AdminRequest::Retry { route, key });
         }
-        ["dead-letters", "retry"] => {
+        ["routes"] => AdminRequest::Routes,
+        // The actions on a route: each needs its route= and a POST.
+        ["dead-letters", action @ "retry"] | ["routes", action @ ("pause" | "resume")] => {
             let fields = pairs(query).ok_or(AdminError::BadQuery(
                 "The query string is not valid percent-encoding.",
             ))?;
             let route = one(&fields, "route").ok_or(AdminError::BadQuery(
-                "route= is required: dead letters are retried one route at a time.",
+                "route= is required: the route to act on.",
             ))?;
             let since_ms = time(&fields, "since", BAD_SINCE, now_ms)?.unwrap_or(i64::MIN);
             let until_ms = time(&fields, "until", BAD_UNTIL, now_ms)?.unwrap_or(i64::MAX);
             if method != "POST" {
                 return Err(AdminError::MethodNotAllowed);
             }
-            return Ok(AdminRequest::RetryDead {
-                route,
-                since_ms,
-                until_ms,
+            return Ok(match *action {
+                "retry" => AdminRequest::RetryDead {
+                    route,
+                    since_ms,
+                    until_ms,
+                },
+                action => AdminRequest::Pause {
+                    route,
+                    paused: action == "pause",
+                },
             });
         }
         ["stats"] => {
@@ -537,9 +575,7 @@ mod tests {
             (
                 "POST",
                 "",
-                AdminError::BadQuery(
-                    "route= is required: dead letters are retried one route at a time.",
-                ),
+                AdminError::BadQuery("route= is required: the route to act on."),
             ),
             ("POST", "route=%2Fquo&until=never", BAD_UNTIL),
             ("POST", "route=%2Fquo&since=x", BAD_SINCE),
@@ -550,6 +586,68 @@ mod tests {
                 "{method} {query}"
             );
         }
+    }
+
+    #[test]
+    fn a_route_is_paused_and_resumed_with_post_and_the_routes_are_read_with_get() {
+        for (action, paused) in [("pause", true), ("resume", false)] {
+            let path = format!("/_hookgate/routes/{action}");
+            assert_eq!(
+                parse("POST", &path, "route=%2Fquo", NOW),
+                Ok(AdminRequest::Pause {
+                    route: "/quo".into(),
+                    paused
+                })
+            );
+            assert_eq!(
+                parse("GET", &path, "route=%2Fquo", NOW),
+                Err(AdminError::MethodNotAllowed)
+            );
+            assert!(matches!(
+                parse("POST", &path, "", NOW),
+                Err(AdminError::BadQuery(_))
+            ));
+            assert_eq!(
+                request("POST", &path, "route=%2Fquo", NOW, None, TOKEN),
+                Err(AdminError::Unauthorized)
+            );
+        }
+        assert_eq!(
+            parse("GET", "/_hookgate/routes", "", NOW),
+            Ok(AdminRequest::Routes)
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/routes/stop", "route=%2Fquo", NOW),
+            Err(AdminError::NotFound)
+        );
+        assert_eq!(
+            parse("POST", "/_hookgate/dead-letters/pause", "route=%2Fquo", NOW),
+            Err(AdminError::NotFound)
+        );
+        let config = Config::from_settings(|name| match name {
+            "WEBHOOK_SECRET" => Some(crate::testing::VECTOR_KEY.to_owned()),
+            "ORIGIN_URL" => Some("http://x/".to_owned()),
+            "WEBHOOK_PATH" => Some("/quo".to_owned()),
+            _ => None,
+        })
+        .expect("valid");
+        let path = &config.routes[0].path;
+        let listed = |paused: &str| -> serde_json::Value {
+            serde_json::from_str(&routes_json(&config, paused)).expect("JSON")
+        };
+        assert_eq!(
+            listed(""),
+            serde_json::json!({"routes": [{"route": path, "paused": false}]})
+        );
+        assert_eq!(
+            listed(&format!("/other\n{path}\n")),
+            serde_json::json!({"routes": [{"route": path, "paused": true}]})
+        );
+        assert_eq!(
+            listed(&format!("{path}/x\n")),
+            serde_json::json!({"routes": [{"route": path, "paused": false}]}),
+            "a path under it is another route"
+        );
     }
 
     #[test]
@@ -756,6 +854,7 @@ mod tests {
             AdminError::NotADeadLetter,
             AdminError::RouteGone,
             AdminError::QueueUnavailable,
+            AdminError::UnknownRoute,
             AdminError::LogUnavailable,
         ] {
             assert_eq!(error.counted_as(), (ADMIN_PREFIX, error.reason()));

@@ -147,7 +147,22 @@ impl ReplayStore for RigStore<'_> {
     }
 }
 
+/// The paused routes, as the rig's gate asks them; how often it asked.
+#[derive(Default)]
+struct RigPauses {
+    routes: std::cell::RefCell<Vec<String>>,
+    asked: std::cell::Cell<usize>,
+}
+
+impl crate::ports::Pauses for RigPauses {
+    fn paused(&self, route: &str) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.routes.borrow().iter().any(|path| path == route)
+    }
+}
+
 struct Rig {
+    paused: RigPauses,
     config: Config,
     kv: FakeKv,
     refuse_release: std::cell::Cell<bool>,
@@ -164,6 +179,7 @@ impl Rig {
     }
     fn with(config: Config) -> Self {
         Self {
+            paused: RigPauses::default(),
             config,
             kv: FakeKv::default(),
             refuse_release: std::cell::Cell::new(false),
@@ -195,6 +211,7 @@ impl Rig {
             queue: &&self.queue,
             clock: &self.clock,
             cool_down: &cool_down,
+            paused: &self.paused,
         };
         let handled = block_on(handle(&self.config, request, &ports));
         // The entry reads only these headers from the runtime: a header the
@@ -1274,6 +1291,58 @@ fn a_quo_legacy_retry_is_keyed_by_the_body_event_id() {
     // Milliseconds: a stamp 301 s old is stale.
     assert_eq!(send(NOW * 1000 - 301_000).outcome, Outcome::StaleTimestamp);
     assert_eq!(rig.forwarded(), 1);
+}
+
+// --- paused routes ----------------------------------------------------------
+
+#[test]
+fn a_paused_direct_route_asks_the_sender_to_retry_and_claims_nothing() {
+    let rig = Rig::new();
+    rig.paused.routes.borrow_mut().push("/".into());
+    let handled = rig.run(&mut signed("msg_1", NOW, b"{}"));
+    assert_eq!(handled.outcome, Outcome::Paused);
+    assert_eq!(handled.retry_after, Some(PAUSED_RETRY_AFTER_SECONDS));
+    assert_eq!(
+        (rig.forwarded(), rig.kv.len()),
+        (0, 0),
+        "no forward, no claim"
+    );
+    let answer = handled.outcome.answer_after(None, handled.retry_after);
+    assert_eq!(answer.status, 503);
+    assert!(answer.headers.contains(&("retry-after", "60".to_owned())));
+    // A forgery is refused as ever, without asking whether the route is paused.
+    let asked = rig.paused.asked.get();
+    let mut forged = signed("msg_2", NOW, b"{}");
+    forged.body = Ok(b"{\"x\":1}".to_vec());
+    assert_eq!(rig.run(&mut forged).outcome, Outcome::BadSignature);
+    assert_eq!(rig.paused.asked.get(), asked);
+    // Resumed: the sender's retry goes through, once.
+    rig.paused.routes.borrow_mut().clear();
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Delivered
+    );
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::AlreadyDelivered
+    );
+    assert_eq!(rig.forwarded(), 1);
+}
+
+#[test]
+fn a_paused_queue_route_still_queues_but_a_body_too_large_for_the_queue_waits() {
+    let rig = queue_rig();
+    rig.paused.routes.borrow_mut().push("/".into());
+    assert_eq!(
+        rig.run(&mut signed("msg_1", NOW, b"{}")).outcome,
+        Outcome::Queued
+    );
+    let large = vec![b' '; MAX_QUEUED_BODY_BYTES + 1];
+    assert_eq!(
+        rig.run(&mut signed("msg_2", NOW, &large)).outcome,
+        Outcome::Paused
+    );
+    assert_eq!((rig.queue.sent.borrow().len(), rig.forwarded()), (1, 0));
 }
 
 // --- queue mode -------------------------------------------------------------

@@ -6,7 +6,8 @@
 use super::delivery_log::{to_every_shard, to_shard, Call, LogClient};
 use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{flush_all, Sinks};
-use super::runtime::console_error;
+use super::pause;
+use super::runtime::{console_error, wait_for};
 use super::settings::Prepared;
 use crate::admin::{self, AdminError, AdminRequest, Asset};
 use crate::gate::Incoming;
@@ -101,6 +102,31 @@ pub async fn answer(
                 headers: Vec::new(),
             });
         }
+        // A pause or a resume answers the routes as a read of them does.
+        AdminRequest::Routes | AdminRequest::Pause { .. } => {
+            let change = match request {
+                AdminRequest::Pause { route, paused } => {
+                    prepared
+                        .config
+                        .route_for(&route)
+                        .ok_or(AdminError::UnknownRoute)?;
+                    LogCommand::Paused {
+                        route: Some(route),
+                        on: paused,
+                    }
+                }
+                _ => LogCommand::Paused {
+                    route: None,
+                    on: false,
+                },
+            };
+            let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
+            if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
+                return Err(AdminError::LogUnavailable);
+            }
+            let paused = &prepared.paused.borrow().routes;
+            return Ok(json(admin::routes_json(&prepared.config, paused)));
+        }
         AdminRequest::List {
             filter,
             limit,
@@ -176,12 +202,17 @@ pub async fn answer(
             render::series(&chart)
         }
     };
-    Ok(Answer {
+    Ok(json(body))
+}
+
+/// A 200 answer of the API.
+fn json(body: String) -> Answer {
+    Answer {
         status: 200,
         content_type: "application/json",
         body,
         headers: vec![("x-content-type-options", "nosniff".to_owned())],
-    })
+    }
 }
 
 /// Sends a round of reads, all at once: each answer's text, in order. Any

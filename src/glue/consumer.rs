@@ -7,16 +7,22 @@ use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
     WorkerCache,
 };
+use super::io::sleep;
 use super::observe::{flush_queue_batch, Sinks};
+use super::pause;
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
 use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
+use crate::pace::take_slot;
+use crate::pause::hold_seconds;
+use crate::ports::Pauses;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
 use crate::replay::location::{LocationGuard, RequestCache};
+use crate::route::{Delivery, QueuePolicy};
 use js_sys::{Array, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -39,13 +45,22 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn body(this: &QueueMessage) -> JsValue;
 
-    /// The runtime's count of deliveries of this message, from 1.
-    #[wasm_bindgen(method, getter)]
-    fn attempts(this: &QueueMessage) -> Option<f64>;
-
     #[wasm_bindgen(method)]
     fn ack(this: &QueueMessage);
 
+}
+
+#[wasm_bindgen(module = "/src/js/edge.js")]
+extern "C" {
+    /// The gate's count of attempts at this message's event, from 1.
+    #[wasm_bindgen(js_name = attemptOf)]
+    fn attempt_of(message: &QueueMessage) -> f64;
+
+    #[wasm_bindgen(js_name = heldOf)]
+    fn held_of(message: &QueueMessage) -> f64;
+
+    #[wasm_bindgen(js_name = holdMessage)]
+    fn hold_message(queue: &JsValue, message: &QueueMessage, delay_seconds: f64) -> Promise;
 }
 
 #[wasm_bindgen]
@@ -108,8 +123,41 @@ async fn consume_one(
         message.ack();
         return;
     };
-    let attempt = message.attempts().map_or(1, |n| n.max(1.0) as u32);
+    let attempt = attempt_of(message).max(1.0) as u32;
     let found = config.route_for(&queued.route);
+    if let (Some((index, route)), false) = (found, dead_letters) {
+        let policy = match route.delivery {
+            Delivery::Queue(policy) => policy,
+            Delivery::Direct => QueuePolicy::DEFAULT,
+        };
+        if let Some(due) = pause::due(prepared, sinks.log.as_ref()) {
+            pause::keep(prepared, wait_for(due).await);
+        }
+        if prepared.paused(&route.path) {
+            // Held, not attempted: it comes back once the route is resumed.
+            let held = held_of(message) as u32;
+            let delay = hold_seconds(held, policy.retry_base_seconds);
+            let queue = prepared
+                .bindings()
+                .delivery_queue
+                .clone()
+                .unwrap_or(JsValue::NULL);
+            let _ = wait_for(hold_message(&queue, message, delay as f64)).await;
+            return;
+        }
+        let limit = policy.max_per_second;
+        if limit > 0 {
+            let now = js_sys::Date::now() as i64;
+            let wait = {
+                let slots = &mut *prepared.slots.borrow_mut();
+                slots.resize(prepared.config.routes.len(), 0);
+                take_slot(&mut slots[index], limit, now)
+            };
+            if wait > 0 {
+                let _ = wait_for(sleep(wait as f64)).await;
+            }
+        }
+    }
     let scheme = found.map_or("", |(_, route)| route.scheme.name());
     if found.is_none() {
         // Kept as a dead letter below; the admin API shows its route as gone

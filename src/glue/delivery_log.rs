@@ -66,7 +66,7 @@ const PUT: &str = "INSERT INTO parts (bucket, route, key, tie, scheme, event_typ
 
 /// What the tables are. `IF NOT EXISTS`: every instance runs them as it
 /// starts.
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS parts (bucket INTEGER NOT NULL, route TEXT NOT NULL, key TEXT NOT NULL, \
      tie INTEGER NOT NULL, scheme TEXT NOT NULL, event_type TEXT, first_seen INTEGER NOT NULL, \
      last_seen INTEGER NOT NULL, attempts INTEGER NOT NULL, last_outcome TEXT NOT NULL, last_status INTEGER, \
@@ -78,6 +78,8 @@ const TABLES: [&str; 4] = [
      scheme TEXT NOT NULL, meta TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (route, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS tallies (minute INTEGER NOT NULL, route TEXT NOT NULL, reason TEXT NOT NULL, \
      count INTEGER NOT NULL, PRIMARY KEY (minute, route, reason)) WITHOUT ROWID",
+    // The paused routes (crate::pause), in the first shard only.
+    "CREATE TABLE IF NOT EXISTS paused (route TEXT PRIMARY KEY) WITHOUT ROWID",
 ];
 
 /// The log as one object kept it before it had shards (`deliveries` with
@@ -305,6 +307,26 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
         LogCommand::Purge { before_ms } => {
             wrote();
             plain(200, table.purge(before_ms)?.to_string())
+        }
+        LogCommand::Paused { route, on } => {
+            if let Some(route) = route {
+                wrote();
+                let change = if on {
+                    "INSERT OR IGNORE INTO paused (route) VALUES (?)"
+                } else {
+                    "DELETE FROM paused WHERE route = ?"
+                };
+                table.write(change, vec![route.as_str().into()])?;
+            }
+            // Each path ended by a newline, in one value.
+            let rows = table.rows(
+                "SELECT group_concat(route || char(10), '') FROM paused",
+                Vec::new(),
+            )?;
+            plain(
+                200,
+                text(rows.first().and_then(|row| row.first())).unwrap_or_default(),
+            )
         }
         LogCommand::Meta => {
             let parts = table.scalar("SELECT COUNT(*) FROM parts", Vec::new())?;
@@ -816,6 +838,13 @@ impl LogClient {
     /// while it is under way; [`stored`] reads what it resolved to.
     pub fn write_promise(&self, path: &str, body: &str) -> Promise {
         call_object_promise(&self.namespace, &shard_name(self.shard), &url(path), body)
+    }
+
+    /// The promise of one command to one shard, for a caller that keeps it
+    /// (others may wait for the same call); [`answer_of`] reads it.
+    pub fn ask_promise(&self, shard: usize, command: &LogCommand) -> Promise {
+        let (path, body) = command.encode();
+        call_object_promise(&self.namespace, &shard_name(shard), &url(path), &body)
     }
 
     /// Sends commands to shards, all at once ([`Call`]s, see

@@ -15,6 +15,7 @@ use super::edge::{
 };
 use super::io::respond;
 use super::observe::Sinks;
+use super::pause;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::{prepare, Bindings};
 use crate::config::{Config, DEFAULT_STATS_FLUSH_SECONDS};
@@ -131,6 +132,9 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         let cache = RequestCache::new(WorkerCache);
         let store = LocalGuard::new(LocationGuard::new(&store, &cache), &prepared.held);
         let cool_down = CoolDowns::new(&prepared.cooled, &cache, config.failure_cool_down_seconds);
+        if let Some(due) = pause::due(&prepared, sinks.log.as_ref()) {
+            pause::keep(&prepared, wait_for(due).await);
+        }
         let ports = Ports {
             store: &store,
             mac: &mac,
@@ -138,6 +142,7 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
             queue: &queue,
             clock: &RuntimeClock,
             cool_down: &cool_down,
+            paused: &*prepared,
         };
         let handled = gate::handle(config, &mut incoming, &ports).await;
         if cache.released() {

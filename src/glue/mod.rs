@@ -11,6 +11,7 @@
 //! - `observe`: the log line, metrics, counts and delivery records;
 //! - `admin`: the admin API and the dashboard's files;
 //! - `consumer`: the queue consumer;
+//! - `pause`: the paused routes as an isolate knows them;
 //! - `replay_shard`, `delivery_log`: the Durable Objects;
 //! - `io`: the calls into `edge.js` the others share (answers, calls to
 //!   objects, key import);
@@ -24,6 +25,7 @@ mod edge;
 mod entry;
 mod io;
 mod observe;
+mod pause;
 pub(crate) mod replay_shard;
 mod runtime;
 mod settings;

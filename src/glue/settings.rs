@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::keys::Algorithm;
 use crate::keys::SigningKey;
 use crate::mac::{algorithm_of, keys_of, KeyUse, MacError};
+use crate::pause::PausedRoutes;
 use crate::replay::cooldown::Cooled;
 use crate::replay::local::Held;
 use js_sys::{Object, Uint8Array};
@@ -67,6 +68,11 @@ pub struct Prepared {
     pub cooled: Cooled,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
+    /// The paused routes as this isolate read them (see `super::pause`).
+    pub paused: RefCell<PausedRoutes>,
+    /// Each route's next free slot to forward in ([`crate::pace`]), across
+    /// this isolate's batches.
+    pub slots: RefCell<Vec<i64>>,
 }
 
 thread_local! {
@@ -120,6 +126,8 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
         cooled: Cooled::default(),
+        paused: RefCell::new(PausedRoutes::NONE),
+        slots: RefCell::new(Vec::new()),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)

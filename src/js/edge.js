@@ -211,6 +211,33 @@ export function readMessage(message) {
   return [facts, body];
 }
 
+/** The gate's count of a message's attempts, from 1: the queue's own, and
+ * those spent before a hold sent it again (a new message's own count starts
+ * at 1). */
+export function attemptOf(message) {
+  return (message.body?.spent >>> 0) + message.attempts;
+}
+
+/** How often a message was held (sent again while its route was paused). */
+export function heldOf(message) {
+  return message.body?.held >>> 0;
+}
+
+/** Holds a message of a paused route without spending an attempt: a copy
+ * goes to `queue` after `delaySeconds`, carrying the attempts spent and one
+ * hold more, and only then is the message acknowledged. Should the queue
+ * refuse the copy, the message is retried after the delay instead (which
+ * counts as an attempt). */
+export async function holdMessage(queue, message, delaySeconds) {
+  const body = message.body;
+  try {
+    await queue.send({ ...body, spent: attemptOf(message) - 1, held: heldOf(message) + 1 }, { contentType: 'v8', delaySeconds });
+    message.ack();
+  } catch {
+    message.retry({ delaySeconds });
+  }
+}
+
 /** Retries a queue message after `delaySeconds`. */
 export function retryMessage(message, delaySeconds) {
   message.retry({ delaySeconds });

@@ -45,6 +45,9 @@ pub enum LogCommand {
         until_ms: i64,
         limit: u32,
     },
+    /// The paused routes, a path a line, after pausing (`on`) or resuming
+    /// `route`, when one is given. Kept by the first shard only.
+    Paused { route: Option<String>, on: bool },
     /// Parts, newest first, for a listing ([`super::listing`]).
     Scan(Scan),
     /// Every part the shard holds of these deliveries (route, key).
@@ -456,6 +459,15 @@ impl LogCommand {
                 field(&mut body, "before", &before_ms.to_string());
                 "/purge"
             }
+            LogCommand::Paused { route, on } => {
+                if let Some(route) = route {
+                    field(&mut body, "route", route);
+                }
+                if *on {
+                    field(&mut body, "on", "1");
+                }
+                "/paused"
+            }
             LogCommand::Meta => "/meta",
         };
         (path, body)
@@ -531,6 +543,10 @@ impl LogCommand {
             },
             "/purge" => LogCommand::Purge {
                 before_ms: number(&fields, "before")?,
+            },
+            "/paused" => LogCommand::Paused {
+                route: one("route"),
+                on: one("on").is_some(),
             },
             "/meta" => LogCommand::Meta,
             _ => return None,
@@ -670,6 +686,13 @@ mod tests {
         });
         round_trip(LogCommand::Purge { before_ms: 123 });
         round_trip(LogCommand::Meta);
+        for (route, on) in [
+            (None, false),
+            (Some("/quo & =".to_owned()), true),
+            (Some("/quo".to_owned()), false),
+        ] {
+            round_trip(LogCommand::Paused { route, on });
+        }
     }
 
     #[test]

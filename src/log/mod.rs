@@ -174,6 +174,7 @@ pub fn records(outcome: Outcome) -> bool {
         Outcome::AlreadyDelivered
         | Outcome::InFlight
         | Outcome::CoolingDown
+        | Outcome::Paused
         | Outcome::Challenge
         | Outcome::Filtered
         | Outcome::NotFound

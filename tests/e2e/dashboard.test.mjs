@@ -74,6 +74,14 @@ async function watchedPage(context) {
   const page = await context.newPage();
   const watch = { dialogs: [], errors: [], requests: [], accept: false };
   page.on('dialog', async (dialog) => {
+    // A confirmation a test expects (`watch.accept`) is accepted, once;
+    // any other dialog is recorded and dismissed.
+    if (watch.accept && dialog.type() === 'confirm') {
+      watch.accept = false;
+      watch.confirmed = dialog.message();
+      await dialog.accept();
+      return;
+    }
     watch.dialogs.push(dialog.message());
     await (watch.accept ? dialog.accept() : dialog.dismiss());
   });
@@ -574,6 +582,28 @@ describe('the dashboard in Chromium', () => {
       writeFileSync(file, png);
       console.log(`screenshot written to ${file}`);
     }
+  });
+
+  test('a route\'s pause button pauses it once confirmed, and its resume button resumes it', async () => {
+    const button = '#routes button[data-route="/quo"]';
+    await page.waitForSelector(button, WAIT);
+    assert.equal(await page.$eval(button, (b) => b.textContent), 'Pause');
+    watch.accept = true;
+    await page.click(button);
+    await page.waitForFunction((button) => document.querySelector(button)?.textContent === 'Resume', WAIT, button);
+    assert.equal(watch.confirmed, 'Pause /quo?');
+    const paused = Object.fromEntries((await admin(gate, '/routes')).json.routes.map((r) => [r.route, r.paused]));
+    assert.deepEqual(paused, { '/quo': true, '/github': false });
+    assert.match(await page.$eval('#routes', (div) => div.textContent), /\/quo paused Resume/);
+    // A dismissed confirmation sends nothing.
+    await page.click(button);
+    await sleep(300);
+    assert.equal(watch.dialogs.pop(), 'Resume /quo?');
+    assert.equal((await admin(gate, '/routes')).json.routes[0].paused, true, 'still paused');
+    watch.accept = true;
+    await page.click(button);
+    await page.waitForFunction((button) => document.querySelector(button)?.textContent === 'Pause', WAIT, button);
+    assert.equal((await admin(gate, '/routes')).json.routes[0].paused, false);
   });
 
   test('"Forget token" signs out and leaves no data on the page', async () => {

@@ -1,0 +1,175 @@
+// End to end, in workerd with real local Queues: pausing and resuming a
+// route (issue 22 item 6) and a queue route's origin rate limit,
+// max_per_second (item 8). A paused queue route holds its events without
+// spending attempts and delivers each once after the resume; a paused
+// direct route answers 503 with Retry-After, and the sender's retry after
+// the resume is delivered once; a route limited to 5 a second delivers a
+// burst of 50 at that pace.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ORIGIN_KEY, SENDER_KEY, eventually, quoEvent, send, signed, sleep, startGate, startOrigin, useGate } from './harness.mjs';
+
+const TOKEN = 'admin-token-for-the-steer-tests-01';
+
+function admin(gate, path, { method = 'GET', token = TOKEN } = {}) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  return send(gate.url, { method, path: `/_hookgate${path}`, headers });
+}
+
+const pause = (gate, route) => admin(gate, `/routes/pause?route=${encodeURIComponent(route)}`, { method: 'POST' });
+const resume = (gate, route) => admin(gate, `/routes/resume?route=${encodeURIComponent(route)}`, { method: 'POST' });
+
+async function routes(gate) {
+  const answer = await admin(gate, '/routes');
+  assert.equal(answer.status, 200, answer.text);
+  return Object.fromEntries(answer.json.routes.map((r) => [r.route, r.paused]));
+}
+
+describe('pause and resume', () => {
+  const rig = useGate(
+    {
+      DELIVERY: 'queue',
+      ORIGIN_SECRET: ORIGIN_KEY,
+      QUEUE_RETRY_BASE_SECONDS: '1',
+      // Fewer attempts than the holds a pause of several seconds makes: a
+      // hold that spent one would make every event a dead letter.
+      QUEUE_MAX_ATTEMPTS: '2',
+      ADMIN_TOKEN: TOKEN,
+    },
+    { queues: true },
+  );
+
+  test('need the token: 401 without it or with another; 404 for a path no route has; 405 for a GET', async () => {
+    const { gate } = rig;
+    for (const action of ['pause', 'resume']) {
+      for (const token of [null, 'not-the-token-at-all-0123']) {
+        const answer = await admin(gate, `/routes/${action}?route=%2F`, { method: 'POST', token });
+        assert.equal(answer.status, 401, `${action} with ${token}`);
+        assert.equal(answer.json.reason, 'unauthorized');
+      }
+    }
+    assert.equal((await admin(gate, '/routes', { token: null })).status, 401);
+    assert.deepEqual(await routes(gate), { '/': false }, 'nothing was paused');
+    const unknown = await admin(gate, '/routes/pause?route=%2Fnowhere', { method: 'POST' });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.reason, 'unknown-route');
+    assert.equal((await admin(gate, '/routes/pause?route=%2F')).status, 405);
+    assert.equal((await admin(gate, '/routes/pause', { method: 'POST' })).status, 400);
+  });
+
+  test('a paused queue route holds five events without spending attempts, and delivers each once after the resume', async () => {
+    const { gate, origin } = rig;
+    const paused = await pause(gate, '/');
+    assert.equal(paused.status, 200, paused.text);
+    assert.deepEqual(paused.json, { routes: [{ route: '/', paused: true }] }, 'answered with the routes');
+    assert.deepEqual(await routes(gate), { '/': true });
+    const ids = [];
+    for (let i = 0; i < 5; i += 1) {
+      const body = quoEvent('message.received', { n: i });
+      const headers = signed(body);
+      const answer = await send(gate.url, { headers, body });
+      assert.equal(answer.status, 202, answer.text);
+      ids.push(headers['webhook-id']);
+    }
+    // Held for longer than QUEUE_MAX_ATTEMPTS holds: 1, 2 and 4 seconds.
+    await sleep(8_000);
+    assert.equal(origin.received.length, 0, 'nothing reached the origin while paused');
+    const resumed = await resume(gate, '/');
+    assert.deepEqual(resumed.json, { routes: [{ route: '/', paused: false }] });
+    assert.deepEqual(await routes(gate), { '/': false });
+    await eventually(() => ids.every((id) => origin.receivedFor(id).length >= 1), 30_000, 'every held event delivered after the resume');
+    await sleep(3_000); // a stray second copy would arrive by now
+    for (const id of ids) assert.equal(origin.receivedFor(id).length, 1, `${id} delivered once`);
+    const records = (await admin(gate, '/deliveries')).json.deliveries;
+    for (const id of ids) {
+      const record = records.find((r) => r.key === id);
+      assert.equal(record.outcome, 'delivered', JSON.stringify(record));
+      assert.equal(record.attempts, 2, 'accepted, then delivered: no attempt spent on the holds');
+      assert.equal(record.dead_letter, false);
+    }
+  });
+});
+
+describe('a paused direct route', () => {
+  const rig = useGate({ ADMIN_TOKEN: TOKEN, FAILURE_COOL_DOWN_SECONDS: '1' });
+
+  test('answers 503 paused with Retry-After to a verified delivery, 401 to a forgery, and delivers the sender\'s retry once after the resume', async () => {
+    const { gate, origin } = rig;
+    assert.equal((await pause(gate, '/')).status, 200);
+    const body = quoEvent();
+    const headers = signed(body);
+    const answer = await send(gate.url, { headers, body });
+    assert.equal(answer.status, 503, answer.text);
+    assert.equal(answer.json.reason, 'paused');
+    assert.equal(answer.headers.get('retry-after'), '60');
+    const forged = await send(gate.url, { headers: signed(body, { key: 'whsec_' + Buffer.alloc(24, 7).toString('base64') }), body });
+    assert.equal(forged.status, 401, 'a forgery learns nothing of the pause');
+    assert.equal(origin.received.length, 0);
+    assert.equal((await resume(gate, '/')).status, 200);
+    // The sender's retry: the same id, signed again.
+    const retry = signed(body, { id: headers['webhook-id'] });
+    const delivered = await send(gate.url, { headers: retry, body });
+    assert.equal(delivered.status, 200, delivered.text);
+    assert.deepEqual(delivered.json, { status: 'delivered' });
+    const again = await send(gate.url, { headers: signed(body, { id: headers['webhook-id'] }), body });
+    assert.deepEqual(again.json, { status: 'duplicate' });
+    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    const stats = (await admin(gate, '/stats?since=1h')).json.routes['/'];
+    assert.equal(stats.paused, 1, JSON.stringify(stats));
+  });
+});
+
+describe('max_per_second: a queue route limited to 5 a second', () => {
+  const rig = {};
+
+  test('delivers a burst of 50 at the origin\'s pace, each once', async (t) => {
+    rig.origin = await startOrigin();
+    rig.gate = await startGate(
+      {
+        ROUTES: {
+          '/paced': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: rig.origin.url, origin_secret: 'ORIGIN_SECRET', delivery: 'queue', max_per_second: 5 },
+        },
+        QUO_SECRET: SENDER_KEY,
+        ORIGIN_SECRET: ORIGIN_KEY,
+        WEBHOOK_SECRET: undefined,
+      },
+      { queues: true },
+    );
+    t.after(async () => {
+      await rig.gate.close();
+      await rig.origin.close();
+    });
+    const { gate, origin } = rig;
+    const arrived = new Map();
+    origin.answer((entry) => {
+      arrived.set(entry.headers['webhook-id'], [...(arrived.get(entry.headers['webhook-id']) ?? []), Date.now()]);
+      return { status: 200 };
+    });
+    const ids = [];
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => {
+        const body = quoEvent();
+        const headers = signed(body);
+        ids.push(headers['webhook-id']);
+        return send(gate.url, { path: '/paced', headers, body });
+      }),
+    );
+    assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([202]), 'the burst is accepted at once');
+    await eventually(() => ids.every((id) => arrived.has(id)), 40_000, 'every event delivered');
+    await sleep(2_000);
+    for (const id of ids) assert.equal(arrived.get(id).length, 1, `${id} delivered once`);
+    const times = ids.map((id) => arrived.get(id)[0]).sort((a, b) => a - b);
+    const span = times.at(-1) - times[0];
+    t.diagnostic(`50 forwards over ${span} ms`);
+    assert.ok(span >= 8_000, `spread over ${span} ms, not at the sender's pace`);
+    // No window of one second holds more than the limit and one (a
+    // window's edges may catch one slot early).
+    let busiest = 0;
+    for (let i = 0; i < times.length; i += 1) {
+      let j = i;
+      while (j < times.length && times[j] < times[i] + 1_000) j += 1;
+      busiest = Math.max(busiest, j - i);
+    }
+    assert.ok(busiest <= 6, `${busiest} forwards within one second`);
+  });
+});
