@@ -11,13 +11,15 @@
 //! they are the defaults of every route's limits, and the settings of that
 //! one route ([`SINGLE_ROUTE`]) are refused rather than ignored.
 
+use crate::keys::SigningKey;
 use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::routes;
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
-    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Rule,
-    StoreKind, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT,
-    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE, STATS_FLUSH, TOLERANCE,
+    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Place, Rule,
+    StoreKind, ALERT_FAILURES, ALERT_WINDOW, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY,
+    MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE,
+    STATS_FLUSH, TOLERANCE,
 };
 use std::cell::RefCell;
 
@@ -40,6 +42,22 @@ pub struct Config {
     /// five minutes) before the store or the origin is asked again; 0 turns
     /// it off.
     pub failure_cool_down_seconds: u64,
+    /// Where alerts go and when (`crate::alert`).
+    pub alerts: Alerts,
+}
+
+/// The alert settings; a route's `alert_url` goes before `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerts {
+    /// `ALERT_URL`, read as a secret (it may hold a Slack or Discord token).
+    pub url: Option<String>,
+    /// `ALERT_SECRET`: signs every alert; without it, each route's origin
+    /// secret signs its own.
+    pub key: Option<SigningKey>,
+    /// `ALERT_FAILURES` failed forwards of a route within
+    /// `ALERT_WINDOW_SECONDS` make an alert.
+    pub failures: u32,
+    pub window_seconds: u64,
 }
 
 /// Settings of the delivery log and the admin API.
@@ -281,12 +299,55 @@ impl Config {
                 QueuePolicy::DEFAULT.retry_base_seconds,
             ),
         };
+        let alert_url = secret("ALERT_URL", Need::Optional).and_then(|url| {
+            let url = url.trim().to_owned();
+            check_origin_url(&url)
+                .map_err(|e| fail(ConfigError::setting("ALERT_URL", Rule::Url(e))))
+                .ok()
+                .map(|()| url)
+        });
+        let alert_failures = number_or_default(&ALERT_FAILURES, 10) as u32;
+        let alert_window = number_or_default(&ALERT_WINDOW, 300);
         let finish = |routes: Vec<Route>| {
+            // Read only when an alert can go somewhere.
+            let wanted = alert_url.is_some() || routes.iter().any(|r| r.alert_url.is_some());
+            let given = wanted
+                .then(|| secret("ALERT_SECRET", Need::Optional))
+                .flatten();
+            let key = given.as_deref().and_then(|text| {
+                standard_webhooks::parse_key(text)
+                    .map_err(|e| fail(ConfigError::setting("ALERT_SECRET", Rule::Key(e))))
+                    .ok()
+            });
+            if given.is_none() {
+                // The first route whose alerts nothing would sign.
+                let unsigned = routes.iter().find(|r| {
+                    r.origin_key.is_none() && (r.alert_url.is_some() || alert_url.is_some())
+                });
+                if let Some(route) = unsigned {
+                    fail(ConfigError {
+                        place: match route.alert_url {
+                            Some(_) => Place::Route {
+                                path: route.path.clone(),
+                                field: "alert_url",
+                            },
+                            None => Place::Setting("ALERT_URL"),
+                        },
+                        rule: Rule::AlertUnsigned,
+                    });
+                }
+            }
             let config = Self {
                 routes,
                 store,
                 observe,
                 failure_cool_down_seconds,
+                alerts: Alerts {
+                    url: alert_url,
+                    key,
+                    failures: alert_failures,
+                    window_seconds: alert_window,
+                },
             };
             (config, errors.take())
         };
@@ -421,6 +482,7 @@ impl Config {
                     scoped_keys: false,
                     events: None,
                     delivery,
+                    alert_url: None,
                 }]
             }
             _ => Vec::new(),
@@ -1038,6 +1100,8 @@ mod tests {
             routes.needs(),
             [
                 ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                // A secret, as it may hold a Slack or Discord token.
+                ("ALERT_URL".to_owned(), Need::Optional),
                 need("A_SECRET"),
                 need("A_NEXT"),
                 need("ORIGIN_SECRET"),
@@ -1051,14 +1115,24 @@ mod tests {
             single.needs(),
             [
                 ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                ("ALERT_URL".to_owned(), Need::Optional),
                 need("WEBHOOK_SECRET"),
                 ("ORIGIN_SECRET".to_owned(), Need::Optional),
             ]
         );
+        // ALERT_SECRET only when an alert can go somewhere.
+        let alerted = Recorded::new(&[
+            ("ORIGIN_URL", "http://x/"),
+            ("ALERT_URL", "https://alerts.example/"),
+        ]);
+        Config::read_all(&alerted);
+        assert!(alerted
+            .needs()
+            .contains(&("ALERT_SECRET".to_owned(), Need::Optional)));
         let queued = Recorded::new(&[("ORIGIN_URL", "http://x/"), ("DELIVERY", " queue ")]);
         Config::read_all(&queued);
         assert_eq!(
-            queued.needs()[2],
+            queued.needs()[3],
             need("ORIGIN_SECRET"),
             "queue mode needs it"
         );

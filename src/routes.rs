@@ -320,6 +320,29 @@ fn route(
         Some(value) => Some(event_filter(value).ok_or_else(|| fail("events", Rule::Type(EVENTS)))?),
     };
 
+    // A URL, or the name of a secret holding one: Slack's and Discord's
+    // hold their token, which ROUTES (a plain var) would show.
+    let alert_url = match field("alert_url") {
+        None => None,
+        Some(Raw::Text(text)) => {
+            let mut url = text.trim().to_owned();
+            if !url.contains("://") {
+                url = bound(&url, secret)
+                    .map_err(|rule| fail("alert_url", rule))?
+                    .trim()
+                    .to_owned();
+            }
+            check_origin_url(&url).map_err(|e| fail("alert_url", Rule::Url(e)))?;
+            Some(url)
+        }
+        Some(_) => {
+            return Err(fail(
+                "alert_url",
+                Rule::Type("text: an http(s) URL, or the name of a secret holding one"),
+            ))
+        }
+    };
+
     Ok(Route {
         path: path.to_owned(),
         scheme,
@@ -331,6 +354,7 @@ fn route(
         scoped_keys: true,
         delivery,
         events,
+        alert_url,
     })
 }
 

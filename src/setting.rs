@@ -154,6 +154,10 @@ pub enum Rule {
     ReservedHeader,
     /// Two of a route's header fields name the same header.
     SameHeader,
+    /// Alerts go to a URL (`ALERT_URL`, a route's `alert_url`) with no key
+    /// to sign them: neither `ALERT_SECRET` nor the route's origin secret
+    /// is set, and an unsigned alert could not be told from a forged one.
+    AlertUnsigned,
 }
 
 /// How an origin URL is wrong.
@@ -308,6 +312,10 @@ impl std::fmt::Display for Rule {
                  session, so no sender's signature travels in it",
             ),
             Rule::SameHeader => f.write_str("another of the route's header fields names this header"),
+            Rule::AlertUnsigned => f.write_str(
+                "alerts are signed with ALERT_SECRET, or else the route's origin secret \
+                 (origin_secret, or ORIGIN_SECRET without ROUTES), and neither is set",
+            ),
             Rule::WeakToken => write!(
                 f,
                 "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
@@ -507,6 +515,20 @@ pub const FAILURE_COOL_DOWN: Number = Number {
     max: 300,
     range: "from 0 to 300",
 };
+pub const ALERT_FAILURES: Number = Number {
+    setting: "ALERT_FAILURES",
+    field: "",
+    min: 1,
+    max: 1_000,
+    range: "from 1 to 1000",
+};
+pub const ALERT_WINDOW: Number = Number {
+    setting: "ALERT_WINDOW_SECONDS",
+    field: "",
+    min: 1,
+    max: 3_600,
+    range: "from 1 to 3600",
+};
 pub const ORIGIN_TIMEOUT: Number = Number {
     setting: "ORIGIN_TIMEOUT_MS",
     field: "origin_timeout_ms",
@@ -613,6 +635,7 @@ pub const FIELDS: &[&str] = &[
     "queue_max_attempts",
     "queue_retry_base_seconds",
     "events",
+    "alert_url",
     "signature_header",
     "signature_prefix",
     "algorithm",

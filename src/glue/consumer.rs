@@ -133,6 +133,7 @@ async fn consume_one(
             verdict: Verdict::DeadLetter,
             route: None,
             origin_status: None,
+            store_refused: false,
         }
     } else {
         let Some(store) = store else {
