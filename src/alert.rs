@@ -25,14 +25,23 @@ use crate::schemes::standard_webhooks;
 /// one message every ten minutes, not one per delivery.
 pub const QUIET_MS: i64 = 600_000;
 
+/// This many failed forwards of a route within [`WINDOW_MS`] make an
+/// alert: more than a blip (a deploy of the origin, one bad event retried),
+/// and still found within minutes of an outage.
+pub const FAILURES: usize = 10;
+
+/// See [`FAILURES`].
+pub const WINDOW_MS: i64 = 300_000;
+
 /// Why an alert is sent. Each is `type` `hookgate.<name>` in the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
     /// A queued event ran out of attempts (or its route is gone) and is kept
     /// as a dead letter until someone retries it.
     DeadLetter,
-    /// The route's forwards failed `ALERT_FAILURES` times within
-    /// `ALERT_WINDOW_SECONDS` (502, 504, or the origin unreachable).
+    /// The route's forwards failed [`FAILURES`] times within [`WINDOW_MS`]
+    /// (the origin answered non-2xx, did not answer in time, or could not
+    /// be reached).
     OriginFailures,
     /// The replay store refused a claim or a write: KV's daily write limit,
     /// or a store that is down.
@@ -130,9 +139,9 @@ impl Alert {
         )
     }
 
-    /// The request's headers and body, signed as Standard Webhooks (with
-    /// the code that re-signs forwards), so the receiver verifies an alert
-    /// as the origin verifies a forward. The id is unique per isolate: its
+    /// The request's headers and body, signed as Standard Webhooks with
+    /// the code that re-signs forwards, so the receiver verifies an alert as
+    /// the origin verifies a forward. The id is unique per isolate: its
     /// alerts of one cause and route are ten minutes apart.
     pub fn signed(&self, key: &SigningKey) -> (Vec<(&'static str, String)>, String) {
         let body = self.payload();
@@ -140,7 +149,9 @@ impl Alert {
         let timestamp = self.at_ms.div_euclid(1000);
         let tag = key.tag(&standard_webhooks::prefix(&id, timestamp), body.as_bytes());
         let mut headers = vec![("content-type", "application/json".to_owned())];
-        headers.extend(standard_webhooks::headers_for(&id, timestamp, &tag));
+        for header in standard_webhooks::headers_for(&id, timestamp, &tag) {
+            headers.push(header);
+        }
         (headers, body)
     }
 }
@@ -149,12 +160,22 @@ impl Alert {
 #[derive(Debug)]
 struct Watch {
     route: String,
-    /// The newest failed forwards' times, at most `ALERT_FAILURES` of them.
+    /// The newest failed forwards' times, at most [`FAILURES`] of them.
     failures: Vec<i64>,
+    next: usize,
     /// Per cause: until when this isolate stays quiet, and what it saw
     /// since its last alert.
     quiet_until: [i64; 4],
     seen: [u32; 4],
+}
+
+/// What [`Memory::seen`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    /// A request the gate handled.
+    Request(&'a Handled),
+    /// A queue consumer attempt.
+    Attempt(&'a Attempted),
 }
 
 /// What one isolate remembers for alerts: a few numbers per route, so a
@@ -165,6 +186,13 @@ pub struct Memory {
 }
 
 impl Memory {
+    /// Nothing remembered yet (`const`, for the isolate's `thread_local`).
+    pub const fn new() -> Self {
+        Self {
+            watches: Vec::new(),
+        }
+    }
+
     fn watch(&mut self, route: &str) -> &mut Watch {
         let at = match self.watches.iter().position(|w| w.route == route) {
             Some(at) => at,
@@ -172,6 +200,7 @@ impl Memory {
                 self.watches.push(Watch {
                     route: route.to_owned(),
                     failures: Vec::new(),
+                    next: 0,
                     quiet_until: [i64::MIN; 4],
                     seen: [0; 4],
                 });
@@ -205,94 +234,73 @@ impl Memory {
         self.watch(&alert.route).quiet_until[alert.cause as usize] = until;
     }
 
-    /// A failed forward: once `failures` of them fall within `window_ms`,
-    /// the origin-failures alert (as [`Memory::occurred`] lets it).
-    pub fn failed(
-        &mut self,
-        route: &str,
-        now: i64,
-        failures: u32,
-        window_ms: i64,
-    ) -> Option<Alert> {
+    /// A failed forward: once [`FAILURES`] of them fall within
+    /// [`WINDOW_MS`], the origin-failures alert (as [`Memory::occurred`]
+    /// lets it).
+    pub fn failed(&mut self, route: &str, now: i64) -> Option<Alert> {
         let watch = self.watch(route);
+        // A ring of the newest FAILURES; once full, `next` is the oldest.
         let kept = &mut watch.failures;
-        if kept.len() >= failures as usize {
-            kept.remove(0);
+        if kept.len() < FAILURES {
+            kept.push(now);
+        } else {
+            kept[watch.next] = now;
+            watch.next = (watch.next + 1) % FAILURES;
         }
-        kept.push(now);
-        let crossed = kept.len() >= failures as usize && now.saturating_sub(kept[0]) < window_ms;
+        let crossed = kept.len() == FAILURES && now.saturating_sub(kept[watch.next]) < WINDOW_MS;
         if !crossed {
             return None;
         }
         let alert = self.occurred(route, Cause::OriginFailures, now)?;
         Some(Alert {
-            count: failures,
+            count: FAILURES as u32,
             ..alert
         })
     }
 
-    /// What a request the gate handled on `route` says: a failed forward
-    /// counts towards the threshold; a refusal of the store or the queue
-    /// is an alert's cause.
-    pub fn request(
-        &mut self,
-        config: &Config,
-        route: &str,
-        handled: &Handled,
-        now: i64,
-    ) -> Vec<Alert> {
+    /// What a request the gate handled, or a queue consumer attempt, on
+    /// `route` says: a failed forward counts towards the threshold; a dead
+    /// letter, or a refusal of the store or the queue, is an alert's cause.
+    pub fn seen(&mut self, route: &str, seen: Seen<'_>, now: i64) -> Vec<Alert> {
+        let (failed, store, queue, dead) = match seen {
+            Seen::Request(handled) => (
+                matches!(
+                    handled.outcome,
+                    Outcome::OriginFailed | Outcome::OriginTimeout
+                ),
+                handled.outcome == Outcome::StoreUnavailable
+                    || handled
+                        .incidents
+                        .iter()
+                        .any(|i| matches!(i, Incident::MarkDoneFailed | Incident::ReleaseFailed)),
+                handled.outcome == Outcome::QueueUnavailable,
+                false,
+            ),
+            Seen::Attempt(attempted) => (
+                attempted.route.is_some()
+                    && !attempted.store_refused
+                    && matches!(attempted.consumed, Consumed::Retrying | Consumed::Dead),
+                attempted.store_refused,
+                false,
+                attempted.consumed == Consumed::Dead,
+            ),
+        };
         let mut alerts = Vec::new();
-        if matches!(
-            handled.outcome,
-            Outcome::OriginFailed | Outcome::OriginTimeout
-        ) {
-            alerts.extend(self.origin_failed(config, route, now));
+        let failures = failed.then(|| self.failed(route, now));
+        // Pushed one by one: no `extend` instance for an `Option`.
+        if let Some(Some(alert)) = failures {
+            alerts.push(alert);
         }
-        let store = handled.outcome == Outcome::StoreUnavailable
-            || handled
-                .incidents
-                .iter()
-                .any(|i| matches!(i, Incident::MarkDoneFailed | Incident::ReleaseFailed));
-        if store {
-            alerts.extend(self.occurred(route, Cause::StoreRefused, now));
-        }
-        if handled.outcome == Outcome::QueueUnavailable {
-            alerts.extend(self.occurred(route, Cause::QueueRefused, now));
+        for (cause, happened) in [
+            (Cause::StoreRefused, store),
+            (Cause::QueueRefused, queue),
+            (Cause::DeadLetter, dead),
+        ] {
+            if let Some(alert) = happened.then(|| self.occurred(route, cause, now)).flatten() {
+                alerts.push(alert);
+            }
         }
         alerts
-    }
-
-    /// What a queue consumer attempt on `route` says: a dead letter is an
-    /// alert's cause, a failed forward counts towards the threshold.
-    pub fn attempt(
-        &mut self,
-        config: &Config,
-        route: &str,
-        attempted: &Attempted,
-        now: i64,
-    ) -> Vec<Alert> {
-        let mut alerts = Vec::new();
-        let forwarded = attempted.route.is_some() && !attempted.store_refused;
-        if forwarded && matches!(attempted.consumed, Consumed::Retrying | Consumed::Dead) {
-            alerts.extend(self.origin_failed(config, route, now));
-        }
-        if attempted.store_refused {
-            alerts.extend(self.occurred(route, Cause::StoreRefused, now));
-        }
-        if attempted.consumed == Consumed::Dead {
-            alerts.extend(self.occurred(route, Cause::DeadLetter, now));
-        }
-        alerts
-    }
-
-    fn origin_failed(&mut self, config: &Config, route: &str, now: i64) -> Option<Alert> {
-        let window = i64::try_from(config.alerts.window_seconds).unwrap_or(i64::MAX);
-        self.failed(
-            route,
-            now,
-            config.alerts.failures,
-            window.saturating_mul(1000),
-        )
     }
 }
 
@@ -385,48 +393,37 @@ mod tests {
     #[test]
     fn failures_alert_once_they_cross_the_threshold_within_the_window() {
         let mut memory = Memory::default();
-        let window = 300_000;
         // Spread wider than the window: never ten within it.
         for i in 0..30 {
-            assert_eq!(
-                memory.failed("/quo", NOW + i * 40_000, 10, window),
-                None,
-                "{i}"
-            );
+            assert_eq!(memory.failed("/quo", NOW + i * 40_000), None, "{i}");
         }
         let start = NOW + 10_000_000;
         for i in 0..9 {
-            assert_eq!(memory.failed("/quo", start + i, 10, window), None);
+            assert_eq!(memory.failed("/quo", start + i), None);
         }
-        let alert = memory
-            .failed("/quo", start + 9, 10, window)
-            .expect("the tenth");
+        let alert = memory.failed("/quo", start + 9).expect("the tenth");
         assert_eq!((alert.cause, alert.count), (Cause::OriginFailures, 10));
-        assert_eq!(
-            memory.failed("/quo", start + 10, 10, window),
-            None,
-            "quiet now"
-        );
+        assert_eq!(memory.failed("/quo", start + 10), None, "quiet now");
         assert_eq!(
             memory.watches[0].failures.len(),
             10,
             "bounded by the threshold"
         );
         assert!(
-            memory
-                .failed("/quo", start + QUIET_MS, 10, window)
-                .is_none(),
+            memory.failed("/quo", start + QUIET_MS).is_none(),
             "the window moved on"
         );
     }
 
     #[test]
     fn a_request_names_its_causes() {
-        let config = config(&[("ALERT_FAILURES", "2")]);
         let mut memory = Memory::default();
+        for i in 0..FAILURES as i64 - 2 {
+            assert_eq!(memory.failed("/", NOW - 100 + i), None);
+        }
         let causes = |memory: &mut Memory, handled: &Handled, now| -> Vec<Cause> {
             memory
-                .request(&config, "/", handled, now)
+                .seen("/", Seen::Request(handled), now)
                 .iter()
                 .map(|a| a.cause)
                 .collect()
@@ -467,11 +464,13 @@ mod tests {
 
     #[test]
     fn a_queue_attempt_names_its_causes() {
-        let config = config(&[("ALERT_FAILURES", "1")]);
         let causes = |attempted: &Attempted| -> Vec<Cause> {
             let mut memory = Memory::default();
+            for i in 0..FAILURES as i64 - 1 {
+                memory.failed("/", NOW - 100 + i);
+            }
             memory
-                .attempt(&config, "/", attempted, NOW)
+                .seen("/", Seen::Attempt(attempted), NOW)
                 .iter()
                 .map(|a| a.cause)
                 .collect()
@@ -703,12 +702,6 @@ mod tests {
             ]),
             ConfigErrorAt::Setting("ALERT_SECRET", Rule::Key(crate::keys::KeyError::ZeroLength))
         );
-        assert_eq!(
-            config_err(&[("ALERT_FAILURES", "0")]),
-            ConfigErrorAt::Setting("ALERT_FAILURES", Rule::Number("from 1 to 1000"))
-        );
-        let defaults = config(&[]).alerts;
-        assert_eq!((defaults.failures, defaults.window_seconds), (10, 300));
-        assert_eq!(defaults.url, None);
+        assert_eq!(config(&[]).alerts.url, None);
     }
 }

@@ -17,9 +17,8 @@ use crate::routes;
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
     check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Place, Rule,
-    StoreKind, ALERT_FAILURES, ALERT_WINDOW, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY,
-    MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT, QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE,
-    STATS_FLUSH, TOLERANCE,
+    StoreKind, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT,
+    QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE, STATS_FLUSH, TOLERANCE,
 };
 use std::cell::RefCell;
 
@@ -54,10 +53,6 @@ pub struct Alerts {
     /// `ALERT_SECRET`: signs every alert; without it, each route's origin
     /// secret signs its own.
     pub key: Option<SigningKey>,
-    /// `ALERT_FAILURES` failed forwards of a route within
-    /// `ALERT_WINDOW_SECONDS` make an alert.
-    pub failures: u32,
-    pub window_seconds: u64,
 }
 
 /// Settings of the delivery log and the admin API.
@@ -306,8 +301,6 @@ impl Config {
                 .ok()
                 .map(|()| url)
         });
-        let alert_failures = number_or_default(&ALERT_FAILURES, 10) as u32;
-        let alert_window = number_or_default(&ALERT_WINDOW, 300);
         let finish = |routes: Vec<Route>| {
             // Read only when an alert can go somewhere.
             let wanted = alert_url.is_some() || routes.iter().any(|r| r.alert_url.is_some());
@@ -345,8 +338,6 @@ impl Config {
                 alerts: Alerts {
                     url: alert_url,
                     key,
-                    failures: alert_failures,
-                    window_seconds: alert_window,
                 },
             };
             (config, errors.take())

@@ -260,12 +260,25 @@ fn route(
         keys.extend(parsed.map_err(|e| fail("secret", Rule::Key(e)))?);
     }
 
-    let origin_url = match field("origin") {
-        None => return Err(fail("origin", Rule::Required)),
-        Some(Raw::Text(url)) => url.trim().to_owned(),
-        Some(_) => return Err(fail("origin", Rule::Type("text: an http(s) URL"))),
+    // A URL field, checked; `alert_url` may name a secret holding the URL
+    // instead: Slack's and Discord's hold their token, which ROUTES (a
+    // plain var) would show.
+    let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        let Some(value) = field(name) else {
+            return Ok(None);
+        };
+        let Raw::Text(text) = value else {
+            return Err(fail(name, Rule::Type("text: an http(s) URL")));
+        };
+        let mut url = text.trim().to_owned();
+        if name == "alert_url" && !url.contains(':') {
+            url = bound(&url, secret).map_err(|rule| fail(name, rule))?;
+            url = url.trim().to_owned();
+        }
+        check_origin_url(&url).map_err(|e| fail(name, Rule::Url(e)))?;
+        Ok(Some(url))
     };
-    check_origin_url(&origin_url).map_err(|e| fail("origin", Rule::Url(e)))?;
+    let origin_url = url("origin")?.ok_or_else(|| fail("origin", Rule::Required))?;
 
     let origin_key = match field("origin_secret") {
         None => None,
@@ -320,28 +333,7 @@ fn route(
         Some(value) => Some(event_filter(value).ok_or_else(|| fail("events", Rule::Type(EVENTS)))?),
     };
 
-    // A URL, or the name of a secret holding one: Slack's and Discord's
-    // hold their token, which ROUTES (a plain var) would show.
-    let alert_url = match field("alert_url") {
-        None => None,
-        Some(Raw::Text(text)) => {
-            let mut url = text.trim().to_owned();
-            if !url.contains("://") {
-                url = bound(&url, secret)
-                    .map_err(|rule| fail("alert_url", rule))?
-                    .trim()
-                    .to_owned();
-            }
-            check_origin_url(&url).map_err(|e| fail("alert_url", Rule::Url(e)))?;
-            Some(url)
-        }
-        Some(_) => {
-            return Err(fail(
-                "alert_url",
-                Rule::Type("text: an http(s) URL, or the name of a secret holding one"),
-            ))
-        }
-    };
+    let alert_url = url("alert_url")?;
 
     Ok(Route {
         path: path.to_owned(),

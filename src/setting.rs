@@ -515,20 +515,6 @@ pub const FAILURE_COOL_DOWN: Number = Number {
     max: 300,
     range: "from 0 to 300",
 };
-pub const ALERT_FAILURES: Number = Number {
-    setting: "ALERT_FAILURES",
-    field: "",
-    min: 1,
-    max: 1_000,
-    range: "from 1 to 1000",
-};
-pub const ALERT_WINDOW: Number = Number {
-    setting: "ALERT_WINDOW_SECONDS",
-    field: "",
-    min: 1,
-    max: 3_600,
-    range: "from 1 to 3600",
-};
 pub const ORIGIN_TIMEOUT: Number = Number {
     setting: "ORIGIN_TIMEOUT_MS",
     field: "origin_timeout_ms",

@@ -3,6 +3,7 @@
 //! delivery log for a retry). Exported with plain wasm-bindgen; the entry
 //! (src/js/shim.js) hands the runtime's `queue` event to it.
 
+use super::alerts;
 use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
     WorkerCache,
@@ -10,6 +11,7 @@ use super::edge::{
 use super::observe::{flush_queue_batch, Sinks};
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
+use crate::alert::Seen;
 use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
@@ -193,6 +195,7 @@ async fn consume_one(
         }
     }
     sinks.observe_forward(&seen);
+    alerts::raise(config, &route, Seen::Attempt(&attempted), finished).await;
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -10,6 +10,7 @@
 //! - `edge`: the request, body, MAC, origin, KV, queue and answer;
 //! - `observe`: the log line, metrics, counts and delivery records;
 //! - `admin`: the admin API and the dashboard's files;
+//! - `alerts`: sends the alerts `crate::alert` decides;
 //! - `consumer`: the queue consumer;
 //! - `replay_shard`, `delivery_log`: the Durable Objects;
 //! - `io`: the calls into `edge.js` the others share (answers, calls to
@@ -18,6 +19,7 @@
 //!   the module's start.
 
 mod admin;
+mod alerts;
 mod consumer;
 pub(crate) mod delivery_log;
 mod edge;

@@ -99,10 +99,14 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     })
     .map_err(|error| error.to_string())?;
     // The full URL check, by the same parser fetch will use.
+    // The route's alert URL is its alert_url, else ALERT_URL (a gate has a
+    // route whenever its settings are valid).
     for route in &config.routes {
-        if WebUrl::new(&route.origin_url).is_err() {
+        let alert_url = route.alert_url.as_ref().or(config.alerts.url.as_ref());
+        let unparsed = |url: &String| WebUrl::new(url).is_err();
+        if unparsed(&route.origin_url) || alert_url.is_some_and(unparsed) {
             return Err(format!(
-                "the origin URL of route {} does not parse as a URL",
+                "the origin or alert URL of route {} does not parse as a URL",
                 crate::setting::shown_path(&route.path)
             ));
         }
