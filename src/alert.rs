@@ -62,17 +62,22 @@ impl Cause {
         }
     }
 
-    /// What happened, after the route's path, for a chat message.
-    fn said(self) -> &'static str {
+    /// What is counted, and a hint, for the chat line.
+    fn said(self) -> (&'static str, &'static str) {
         match self {
-            Cause::DeadLetter => "events became dead letters; retry them once the origin is back",
-            Cause::OriginFailures => "forwards failed; the origin is failing",
-            Cause::StoreRefused => {
-                "times the replay store refused (KV's daily write limit, or the store is down)"
-            }
-            Cause::QueueRefused => {
-                "events the delivery queue refused (a Queues limit, or the queue is down); senders retry"
-            }
+            Cause::DeadLetter => (
+                "dead letters",
+                "queued events out of attempts; retry them once the origin is back",
+            ),
+            Cause::OriginFailures => ("failed forwards within 5 minutes", "the origin is failing"),
+            Cause::StoreRefused => (
+                "refusals of the replay store",
+                "KV's daily write limit, or the store is down",
+            ),
+            Cause::QueueRefused => (
+                "refusals of the delivery queue",
+                "a Queues limit, or the queue is down; senders retry",
+            ),
         }
     }
 }
@@ -119,11 +124,10 @@ impl Alert {
 
     /// The chat line: Slack shows `text`, Discord `content`.
     pub fn text(&self) -> String {
+        let (counted, hint) = self.cause.said();
         format!(
-            "hookgate: route `{}`: {} {}",
-            self.route,
-            self.count,
-            self.cause.said()
+            "hookgate: route `{}`: {counted}: {} ({hint})",
+            self.route, self.count
         )
     }
 
@@ -556,7 +560,7 @@ mod tests {
         assert_eq!(value["time"], NOW);
         let text = value["text"].as_str().expect("text");
         assert!(
-            text.starts_with("hookgate: route `/quo&<b>`: 10 forwards failed"),
+            text.starts_with("hookgate: route `/quo&<b>`: failed forwards within 5 minutes: 10 ("),
             "{text}"
         );
         assert_eq!(value["content"], value["text"], "Discord's field");

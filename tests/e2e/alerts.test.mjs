@@ -124,7 +124,7 @@ describe('alerts from queue mode: dead letters and a refusing queue', () => {
     assert.equal(recorder.of('hookgate.dead_letter').length, 1, 'exactly one');
     assert.equal(alert.url, '/alerts', 'sent to ALERT_URL');
     assert.deepEqual([alert.json.cause, alert.json.route, alert.json.count], ['dead_letter', '/', 1]);
-    assert.match(alert.json.text, /^hookgate: route `\/`: 1 events became dead letters/);
+    assert.match(alert.json.text, /^hookgate: route `\/`: dead letters: 1 \(queued events out of attempts/);
     assertClean(recorder, signatures);
   });
 
