@@ -202,7 +202,7 @@ describe('alerts from direct delivery: origin failures and a refusing replay sto
     await eventually(() => recorder.of('hookgate.store_refused').length === 1, 10_000, 'the alert');
     await sleep(1_500);
     assert.equal(recorder.of('hookgate.store_refused').length, 1);
-    assert.match(recorder.of('hookgate.store_refused')[0].json.text, /replay store refused/);
+    assert.match(recorder.of('hookgate.store_refused')[0].json.text, /refusals of the replay store: 1 \(KV/);
     assertClean(recorder, signatures);
   });
 });
@@ -221,7 +221,7 @@ describe("a route's alert_url goes before ALERT_URL, signed with the route's ori
   const own = useRecorder(ORIGIN_KEY, settings, 'OWN_ALERT_URL');
   const rig = useGate(settings);
 
-  test("each route's failures alert its own URL (one named by a secret), and an alert URL that fails changes no answer", async () => {
+  test("each route's failures alert its own URL, one named by a secret", async () => {
     for (const path of ['/own', '/shared']) {
       for (let i = 0; i < 10; i += 1) {
         const { body, headers } = event();
