@@ -195,7 +195,7 @@ async fn consume_one(
         }
     }
     sinks.observe_forward(&seen);
-    alerts::raise(config, &route, Seen::Attempt(&attempted), finished).await;
+    alerts::raise(prepared, &route, Seen::Attempt(&attempted), finished).await;
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

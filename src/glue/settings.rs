@@ -6,6 +6,7 @@
 
 use super::io::import_hmac_key;
 use super::runtime::wait_for;
+use crate::alert::Memory;
 use crate::config::Config;
 use crate::keys::Algorithm;
 use crate::keys::SigningKey;
@@ -65,6 +66,9 @@ pub struct Prepared {
     pub held: Held,
     /// Replay keys whose forward failed lately, and until when they wait.
     pub cooled: Cooled,
+    /// Failure windows and quiet periods of alerts (`crate::alert`); a
+    /// change of settings starts them afresh.
+    pub alerts: RefCell<Memory>,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
 }
@@ -124,6 +128,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
         cooled: Cooled::default(),
+        alerts: RefCell::new(Memory::new()),
     });
     PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
     Ok(prepared)
