@@ -593,14 +593,13 @@ mod tests {
     fn alerts_go_to_the_routes_url_else_alert_url_signed_by_alert_secret_else_the_origins() {
         let routes = r#"{
             "/a": {"scheme": "github", "secret": "S", "origin": "http://o/", "alert_url": "https://alerts.example/a"},
-            "/b": {"scheme": "github", "secret": "S", "origin": "http://o/", "origin_secret": "O", "alert_url": "HOOK"},
+            "/b": {"scheme": "github", "secret": "S", "origin": "http://o/", "origin_secret": "O", "alert_url": "https://hooks.example/b"},
             "/c": {"scheme": "github", "secret": "S", "origin": "http://o/", "origin_secret": "O"}
         }"#;
         let base = [
             ("ROUTES", routes),
             ("S", "a secret"),
             ("O", ORIGIN_KEY),
-            ("HOOK", "https://hooks.example/T0/B0/xyz"),
             ("ALERT_URL", "https://alerts.example/all"),
             ("ALERT_SECRET", ROTATED_KEY),
         ];
@@ -617,8 +616,7 @@ mod tests {
         );
         assert_eq!(
             of(1),
-            Some(("https://hooks.example/T0/B0/xyz".into(), alert_key.clone())),
-            "named secret"
+            Some(("https://hooks.example/b".into(), alert_key.clone()))
         );
         assert_eq!(
             of(2),

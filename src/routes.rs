@@ -260,9 +260,7 @@ fn route(
         keys.extend(parsed.map_err(|e| fail("secret", Rule::Key(e)))?);
     }
 
-    // A URL field, checked; `alert_url` may name a secret holding the URL
-    // instead: Slack's and Discord's hold their token, which ROUTES (a
-    // plain var) would show.
+    // A URL field (`origin`, `alert_url`), checked.
     let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
         let Some(value) = field(name) else {
             return Ok(None);
@@ -270,11 +268,7 @@ fn route(
         let Raw::Text(text) = value else {
             return Err(fail(name, Rule::Type("text: an http(s) URL")));
         };
-        let mut url = text.trim().to_owned();
-        if name == "alert_url" && !url.contains(':') {
-            url = bound(&url, secret).map_err(|rule| fail(name, rule))?;
-            url = url.trim().to_owned();
-        }
+        let url = text.trim().to_owned();
         check_origin_url(&url).map_err(|e| fail(name, Rule::Url(e)))?;
         Ok(Some(url))
     };
