@@ -628,7 +628,7 @@ mod tests {
             "a route that is gone"
         );
         // Without ALERT_SECRET each route's origin secret signs; a route
-        // with none is an error, named where its URL comes from.
+        // with none makes ALERT_SECRET required.
         let without = |drop: &[&str]| {
             let mut map = map.clone();
             for name in drop {
@@ -637,19 +637,13 @@ mod tests {
             Config::from_settings(|name| map.get(name).map(|v| (*v).to_owned()))
         };
         let error = without(&["ALERT_SECRET"]).expect_err("/a has no key");
-        assert_eq!(
-            error.place,
-            crate::setting::Place::Route {
-                path: "/a".into(),
-                field: "alert_url"
-            }
-        );
+        assert_eq!(error.place, crate::setting::Place::Setting("ALERT_SECRET"));
         assert_eq!(error.rule, crate::setting::Rule::AlertUnsigned);
-        assert!(error.to_string().contains("ALERT_SECRET"), "{error}");
+        assert!(error.to_string().contains("origin_secret"), "{error}");
         let single = config_err(&[("ALERT_URL", "https://alerts.example/")]);
         assert_eq!(
             single,
-            ConfigErrorAt::Setting("ALERT_URL", crate::setting::Rule::AlertUnsigned)
+            ConfigErrorAt::Setting("ALERT_SECRET", crate::setting::Rule::AlertUnsigned)
         );
         let signed_by_origin = self::config(&[
             ("ALERT_URL", "https://alerts.example/"),

@@ -16,7 +16,7 @@ use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::routes;
 use crate::schemes::{standard_webhooks, Scheme};
 use crate::setting::{
-    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Place, Rule,
+    check_origin_url, check_path, dedupe_number, parse_number, ConfigError, Number, Rule,
     StoreKind, FAILURE_COOL_DOWN, LOG_RETENTION, MAX_BODY, MIN_ADMIN_TOKEN_CHARS, ORIGIN_TIMEOUT,
     QUEUE_MAX_ATTEMPTS, QUEUE_RETRY_BASE, SINGLE_ROUTE, STATS_FLUSH, TOLERANCE,
 };
@@ -312,23 +312,12 @@ impl Config {
                     .map_err(|e| fail(ConfigError::setting("ALERT_SECRET", Rule::Key(e))))
                     .ok()
             });
-            if given.is_none() {
-                // The first route whose alerts nothing would sign.
-                let unsigned = routes.iter().find(|r| {
-                    r.origin_key.is_none() && (r.alert_url.is_some() || alert_url.is_some())
-                });
-                if let Some(route) = unsigned {
-                    fail(ConfigError {
-                        place: match route.alert_url {
-                            Some(_) => Place::Route {
-                                path: route.path.clone(),
-                                field: "alert_url",
-                            },
-                            None => Place::Setting("ALERT_URL"),
-                        },
-                        rule: Rule::AlertUnsigned,
-                    });
-                }
+            // A route with an alert URL and no key of its own needs it.
+            let unsigned = routes
+                .iter()
+                .any(|r| r.origin_key.is_none() && (r.alert_url.is_some() || alert_url.is_some()));
+            if given.is_none() && unsigned {
+                fail(ConfigError::setting("ALERT_SECRET", Rule::AlertUnsigned));
             }
             let config = Self {
                 routes,

@@ -154,9 +154,10 @@ pub enum Rule {
     ReservedHeader,
     /// Two of a route's header fields name the same header.
     SameHeader,
-    /// Alerts go to a URL (`ALERT_URL`, a route's `alert_url`) with no key
-    /// to sign them: neither `ALERT_SECRET` nor the route's origin secret
-    /// is set, and an unsigned alert could not be told from a forged one.
+    /// `ALERT_SECRET` is not set, and a route with an alert URL
+    /// (`ALERT_URL`, or its `alert_url`) has no origin secret either, so
+    /// nothing would sign its alerts: an unsigned alert could not be told
+    /// from a forged one.
     AlertUnsigned,
 }
 
@@ -313,8 +314,8 @@ impl std::fmt::Display for Rule {
             ),
             Rule::SameHeader => f.write_str("another of the route's header fields names this header"),
             Rule::AlertUnsigned => f.write_str(
-                "alerts are signed with ALERT_SECRET, or else the route's origin secret \
-                 (origin_secret, or ORIGIN_SECRET without ROUTES), and neither is set",
+                "alerts are signed with it, or else their route's origin secret (origin_secret, \
+                 or ORIGIN_SECRET without ROUTES), and a route with an alert URL has neither",
             ),
             Rule::WeakToken => write!(
                 f,

@@ -7,23 +7,30 @@ use super::io::joined;
 use super::runtime::wait_for;
 use super::settings::Prepared;
 use crate::alert::{location_admits, target, Seen};
+use crate::route::Route;
 use js_sys::Uint8Array;
 
-/// Sends the alerts `seen` on `route` makes, if any route can alert at all
-/// (without, nothing is remembered).
-pub async fn raise(prepared: &Prepared, route: &str, seen: Seen<'_>, now: i64) {
+/// Sends the alerts `seen` on `path` makes (`route` is the route there,
+/// `None` when it is gone), if any route can alert at all (without,
+/// nothing is remembered).
+pub async fn raise(
+    prepared: &Prepared,
+    path: &str,
+    route: Option<&Route>,
+    seen: Seen<'_>,
+    now: i64,
+) {
     let config = &prepared.config;
     let alerts = &config.alerts;
     if alerts.url.is_none() && config.routes.iter().all(|r| r.alert_url.is_none()) {
         return;
     }
     let memory = &prepared.alerts;
-    let found = memory.borrow_mut().seen(route, seen, now);
+    let Some((url, key)) = target(config, route) else {
+        return;
+    };
+    let found = memory.borrow_mut().seen(path, seen, now);
     for alert in found {
-        let found = config.route_for(&alert.route).map(|(_, route)| route);
-        let Some((url, key)) = target(config, found) else {
-            continue;
-        };
         if let Err(until) = location_admits(&WorkerCache, &alert).await {
             memory.borrow_mut().quiet_until(&alert, until);
             continue;

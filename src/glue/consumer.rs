@@ -195,7 +195,8 @@ async fn consume_one(
         }
     }
     sinks.observe_forward(&seen);
-    alerts::raise(prepared, &route, Seen::Attempt(&attempted), finished).await;
+    let found = found.map(|(_, route)| route);
+    alerts::raise(prepared, &route, found, Seen::Attempt(&attempted), finished).await;
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

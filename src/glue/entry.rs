@@ -156,7 +156,14 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         sinks.observe(config, &handled, started).await;
         if let Some(route) = handled.route.and_then(|index| config.routes.get(index)) {
             let now = js_sys::Date::now() as i64;
-            alerts::raise(&prepared, &route.path, Seen::Request(&handled), now).await;
+            alerts::raise(
+                &prepared,
+                &route.path,
+                Some(route),
+                Seen::Request(&handled),
+                now,
+            )
+            .await;
         }
         Ok(JsValue::UNDEFINED)
     });
