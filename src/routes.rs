@@ -260,12 +260,19 @@ fn route(
         keys.extend(parsed.map_err(|e| fail("secret", Rule::Key(e)))?);
     }
 
-    let origin_url = match field("origin") {
-        None => return Err(fail("origin", Rule::Required)),
-        Some(Raw::Text(url)) => url.trim().to_owned(),
-        Some(_) => return Err(fail("origin", Rule::Type("text: an http(s) URL"))),
+    // A URL field (`origin`, `alert_url`), checked.
+    let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        let Some(value) = field(name) else {
+            return Ok(None);
+        };
+        let Raw::Text(text) = value else {
+            return Err(fail(name, Rule::Type("text: an http(s) URL")));
+        };
+        let url = text.trim().to_owned();
+        check_origin_url(&url).map_err(|e| fail(name, Rule::Url(e)))?;
+        Ok(Some(url))
     };
-    check_origin_url(&origin_url).map_err(|e| fail("origin", Rule::Url(e)))?;
+    let origin_url = url("origin")?.ok_or_else(|| fail("origin", Rule::Required))?;
 
     let origin_key = match field("origin_secret") {
         None => None,
@@ -327,6 +334,8 @@ fn route(
         Some(value) => Some(event_filter(value).ok_or_else(|| fail("events", Rule::Type(EVENTS)))?),
     };
 
+    let alert_url = url("alert_url")?;
+
     Ok(Route {
         path: path.to_owned(),
         scheme,
@@ -338,6 +347,7 @@ fn route(
         scoped_keys: true,
         delivery,
         events,
+        alert_url,
     })
 }
 
