@@ -73,6 +73,23 @@ pub enum AdminRequest {
     Pause { route: String, paused: bool },
 }
 
+impl AdminRequest {
+    /// What this request changes, if anything, and on which route: every
+    /// admin action is recorded (a log line, and a count in the stats under
+    /// the admin prefix by its name), so who paused a route or retried its
+    /// letters can be told afterwards. Reads change nothing.
+    pub fn action(&self) -> Option<(&'static str, &str)> {
+        match self {
+            AdminRequest::Retry { route, .. } => Some(("retry", route)),
+            AdminRequest::RetryDead { route, .. } => Some(("retry-dead-letters", route)),
+            AdminRequest::Pause { route, paused } => {
+                Some((if *paused { "pause" } else { "resume" }, route))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The most dead letters one bulk retry queues. Each costs three requests
 /// beyond the shards' one each (take the letter, queue it, mark it queued),
 /// and a request on the free plan may make 50: 8 + 3 × 12 = 44. The answer
@@ -909,5 +926,38 @@ mod tests {
             .iter()
             .any(|(n, _)| *n == "www-authenticate"));
         assert_eq!(AdminError::Disabled.answer().status, 404);
+    }
+    #[test]
+    fn every_post_is_an_action_and_no_read_is() {
+        let action = |method: &str, path: &str, query: &str| {
+            let request = parse(method, path, query, NOW).unwrap();
+            request
+                .action()
+                .map(|(name, route)| (name, route.to_owned()))
+        };
+        let quo = |name: &'static str| Some((name, "/quo".to_owned()));
+        assert_eq!(
+            action("POST", "/_hookgate/routes/pause", "route=%2Fquo"),
+            quo("pause")
+        );
+        assert_eq!(
+            action("POST", "/_hookgate/routes/resume", "route=%2Fquo"),
+            quo("resume")
+        );
+        assert_eq!(
+            action("POST", "/_hookgate/deliveries/k/retry", "route=%2Fquo"),
+            quo("retry")
+        );
+        assert_eq!(
+            action("POST", "/_hookgate/dead-letters/retry", "route=%2Fquo"),
+            quo("retry-dead-letters")
+        );
+        for path in [
+            "/_hookgate/routes",
+            "/_hookgate/deliveries",
+            "/_hookgate/stats",
+        ] {
+            assert_eq!(action("GET", path, ""), None, "{path}");
+        }
     }
 }

@@ -20,8 +20,10 @@ use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
 use crate::log::series::{Series, Window};
 use crate::log::{render, to_retry, Letter, SHARDS};
+use crate::observe::{encode_line, Value};
 use crate::outcome::{Answer, Outcome};
 use crate::ports::{DeliveryQueue, Queued};
+use crate::setting::ADMIN_PREFIX;
 use js_sys::Uint8Array;
 
 /// Every shard of the log, in order: the shards a lookup asks, and a
@@ -45,27 +47,51 @@ enum Read {
     Series { now_ms: i64 },
 }
 
+/// An admin action taken: its name and route ([`AdminRequest::action`]).
+pub type Action = (&'static str, String);
+
 /// Answers one request under `/_hookgate`: the answer, or the refusal,
-/// which the caller answers and then counts ([`count_refusal`]). A read
-/// asks every shard of the log, after this isolate wrote what it holds.
+/// which the caller answers and then counts ([`count_refusal`]), with the
+/// action the request took or tried, which the caller then records
+/// ([`record`]). A read asks every shard of the log, after this isolate
+/// wrote what it holds.
 pub async fn answer(
     incoming: &WorkerIncoming,
     prepared: &Prepared,
     now: i64,
-) -> Result<Answer, AdminError> {
+) -> (Option<Action>, Result<Answer, AdminError>) {
+    let request = match parsed(incoming, prepared, now) {
+        Ok(request) => request,
+        Err(refused) => return (None, Err(refused)),
+    };
+    let action = request
+        .action()
+        .map(|(name, route)| (name, route.to_owned()));
+    (action, reply(request, prepared, now).await)
+}
+
+/// The request, once the admin API exists and the token is right.
+fn parsed(
+    incoming: &WorkerIncoming,
+    prepared: &Prepared,
+    now: i64,
+) -> Result<AdminRequest, AdminError> {
     let Some(token) = &prepared.config.observe.admin_token else {
         return Err(AdminError::Disabled);
     };
     let query = query_of(&incoming.request);
     let authorization = incoming.header("authorization");
-    let request = admin::request(
+    admin::request(
         incoming.method(),
         incoming.path(),
         &query,
         now,
         authorization.as_deref(),
         token.as_str(),
-    )?;
+    )
+}
+
+async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<Answer, AdminError> {
     let bindings = prepared.bindings();
     let log = Sinks::of(&bindings).log;
     let read = match request {
@@ -251,6 +277,27 @@ fn parts_of(
         ));
     }
     Ok(parts)
+}
+
+/// Records an admin action: a log line with its name, route and answer's
+/// status (a refused one too: who tried is worth as much), and, when it
+/// was done, a count in the stats under the admin prefix by its name, as
+/// a refusal is counted by its reason.
+pub async fn record(prepared: &Prepared, (name, route): Action, status: u16, now: i64) {
+    super::edge::log_object(
+        "log",
+        &encode_line(&[
+            ("admin", Value::Text(name.into())),
+            ("route", Value::Text(route.into())),
+            ("status", Value::Number(status.into())),
+        ]),
+    );
+    if status < 300 {
+        let flush_seconds = prepared.config.observe.stats_flush_seconds;
+        Sinks::of(&prepared.bindings())
+            .count_refusal(flush_seconds, now, ADMIN_PREFIX, name)
+            .await;
+    }
 }
 
 /// Counts a refusal in the stats, after it was answered: under the admin

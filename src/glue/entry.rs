@@ -99,12 +99,21 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     let path = incoming.path();
     if is_admin_path(path) {
         let work = promise(async move {
-            match admin::answer(&incoming, &prepared, started).await {
-                Ok(answer) => answer_with(&settle, &answer),
-                Err(refused) => {
-                    answer_with(&settle, &refused.answer());
-                    admin::count_refusal(&prepared, refused, started).await;
+            let (action, answered) = admin::answer(&incoming, &prepared, started).await;
+            let status = match answered {
+                Ok(answer) => {
+                    answer_with(&settle, &answer);
+                    answer.status
                 }
+                Err(refused) => {
+                    let answer = refused.answer();
+                    answer_with(&settle, &answer);
+                    admin::count_refusal(&prepared, refused, started).await;
+                    answer.status
+                }
+            };
+            if let Some(action) = action {
+                admin::record(&prepared, action, status, started).await;
             }
             Ok(JsValue::UNDEFINED)
         });

@@ -117,6 +117,29 @@ describe('a paused direct route', () => {
     const stats = (await admin(gate, '/stats?since=1h')).json.routes['/'];
     assert.equal(stats.paused, 1, JSON.stringify(stats));
   });
+
+  test('every admin action is recorded: a log line each, refused ones too, and a count under /_hookgate by its name', async () => {
+    const { gate } = rig;
+    const counted = async () => (await admin(gate, '/stats?since=1h')).json.routes['/_hookgate'] ?? {};
+    const before = await counted();
+    const lines = gate.logs.length;
+    assert.equal((await pause(gate, '/')).status, 200);
+    assert.equal((await resume(gate, '/')).status, 200);
+    assert.equal((await admin(gate, '/routes/pause?route=%2Fnowhere', { method: 'POST' })).status, 404);
+    const retried = await admin(gate, '/deliveries/nothing-here/retry?route=%2F', { method: 'POST' });
+    assert.equal(retried.status, 404, retried.text);
+    const after = await counted();
+    for (const name of ['pause', 'resume']) {
+      assert.equal((after[name] ?? 0) - (before[name] ?? 0), 1, `${name} counted once: ${JSON.stringify(after)}`);
+    }
+    assert.equal(after.retry, before.retry, 'a refused retry is counted by its reason, not as done');
+    const printed = gate.logs.slice(lines).join('\n');
+    for (const [name, route, status] of [['pause', '/', 200], ['resume', '/', 200], ['pause', '/nowhere', 404], ['retry', '/', 404]]) {
+      const line = `admin: '${name}', route: '${route}', status: ${status}`;
+      assert.ok(printed.includes(line), `a log line for ${name} ${route} ${status}:\n${printed}`);
+    }
+    assert.ok(!printed.includes(TOKEN), 'the token is never logged');
+  });
 });
 
 describe('max_per_second: a queue route limited to 5 a second', () => {
