@@ -26,12 +26,12 @@ export function requestFacts(request, names) {
   return facts;
 }
 
-/** The query string of a request's URL, without its `?`. */
 /** The request's whole URL, for hmac routes that sign {url}. */
 export function urlOf(request) {
   return request.url;
 }
 
+/** The query string of a request's URL, without its `?`. */
 export function queryOf(request) {
   const url = request.url;
   const query = url.indexOf('?');
