@@ -22,6 +22,7 @@ use super::io::{
     answer_of, call_object, call_object_promise, call_objects, plain, respond, with_count,
     ROWS_WRITTEN, START_ROWS_WRITTEN,
 };
+use super::local::Local;
 use super::runtime::{
     console_error, promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest,
     SqlStorage, SqlStorageValue,
@@ -34,7 +35,7 @@ use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
 use crate::log::{decode_history, encode_history, shard_name, Attempt, Fact, Letter, SHARDS};
 use crate::outcome::Answer;
 use js_sys::Promise;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, LazyCell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -746,11 +747,11 @@ impl Table {
     }
 }
 
-thread_local! {
-    /// The shard this isolate writes to, drawn once: a flush is one
-    /// request, and the isolates of a busy gate spread over the shards.
-    static SHARD: usize = ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1);
-}
+/// The shard this isolate writes to, drawn once: a flush is one request,
+/// and the isolates of a busy gate spread over the shards.
+static SHARD: Local<LazyCell<usize>> = Local::new(LazyCell::new(|| {
+    ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1)
+}));
 
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
@@ -771,7 +772,7 @@ impl LogClient {
     pub fn new(namespace: JsValue) -> Self {
         Self {
             namespace,
-            shard: SHARD.with(|shard| *shard),
+            shard: **SHARD,
         }
     }
 

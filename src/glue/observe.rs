@@ -11,6 +11,7 @@
 use super::delivery_log::{stored, LogClient};
 use super::edge::{log_object, take_kv_writes, write_point};
 use super::io::sleep;
+use super::local::Local;
 use super::runtime::{console_error, wait_for};
 use super::settings::Bindings;
 use crate::config::Config;
@@ -20,16 +21,15 @@ use crate::log::command::LogCommand;
 use crate::log::counts::{KV_ROUTE, KV_WRITE, KV_WRITE_REFUSED};
 use crate::observe::{encode_line, Forwarded, Observation};
 use js_sys::{Object, Promise};
-use std::cell::RefCell;
+use std::cell::{LazyCell, RefCell};
 use wasm_bindgen::JsValue;
 
-thread_local! {
-    /// This isolate's attempts and counts, written in batches.
-    static BUFFER: RefCell<LogBuffer> = RefCell::new(LogBuffer::default());
-    /// Batches being written now: a read of the log waits for them, so
-    /// that what this isolate saw shows in what it reads.
-    static IN_FLIGHT: RefCell<Vec<Promise>> = const { RefCell::new(Vec::new()) };
-}
+/// This isolate's attempts and counts, written in batches.
+static BUFFER: Local<LazyCell<RefCell<LogBuffer>>> =
+    Local::new(LazyCell::new(|| RefCell::new(LogBuffer::default())));
+/// Batches being written now: a read of the log waits for them, so that
+/// what this isolate saw shows in what it reads.
+static IN_FLIGHT: Local<RefCell<Vec<Promise>>> = Local::new(RefCell::new(Vec::new()));
 
 /// Where what the gate says goes, from the isolate's bindings.
 pub struct Sinks {

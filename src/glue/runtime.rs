@@ -14,8 +14,9 @@
 //! per awaited promise, a wake, a task queue and a `queueMicrotask`) was
 //! about a tenth of the busy time.
 
+use super::local::Local;
 use js_sys::{Array, Function, Promise, Uint8Array};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, LazyCell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -25,19 +26,19 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The work of an event.
 type Work = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
-thread_local! {
-    /// The promise the work being stepped waits on next.
-    static WAITING: Cell<Option<Promise>> = const { Cell::new(None) };
-    /// What the promise the work waited on settled to.
-    static SETTLED: Cell<Option<Result<JsValue, JsValue>>> = const { Cell::new(None) };
-    /// Every task not yet finished, by slot; `None` where one was.
-    static TASKS: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
-    /// This instance's part of every task number, drawn at random: after a
-    /// trap the module is set up again with no tasks, and the steps of a
-    /// task of the old instance must find nothing, never a new task in the
-    /// same slot.
-    static INSTANCE: f64 = (js_sys::Math::random() * INSTANCES).floor();
-}
+/// The promise the work being stepped waits on next.
+static WAITING: Local<Cell<Option<Promise>>> = Local::new(Cell::new(None));
+/// What the promise the work waited on settled to.
+static SETTLED: Local<Cell<Option<Result<JsValue, JsValue>>>> = Local::new(Cell::new(None));
+/// Every task not yet finished, by slot; `None` where one was.
+static TASKS: Local<RefCell<Vec<Option<Task>>>> = Local::new(RefCell::new(Vec::new()));
+/// This instance's part of every task number, drawn at random: after a
+/// trap the module is set up again with no tasks, and the steps of a task
+/// of the old instance must find nothing, never a new task in the same
+/// slot.
+static INSTANCE: Local<LazyCell<f64>> = Local::new(LazyCell::new(|| {
+    (js_sys::Math::random() * INSTANCES).floor()
+}));
 
 /// How many slots a task number holds: tasks at once in one isolate.
 const SLOTS: f64 = 1_048_576.0;
@@ -47,13 +48,13 @@ const INSTANCES: f64 = 4_294_967_296.0;
 
 /// A task's number: its slot, in this instance.
 fn number_of(slot: usize) -> f64 {
-    INSTANCE.with(|instance| instance * SLOTS + slot as f64)
+    **INSTANCE * SLOTS + slot as f64
 }
 
 /// The slot of a task number, if it is one of this instance's.
 fn slot_of(number: f64) -> Option<usize> {
     let instance = (number / SLOTS).floor();
-    let ours = INSTANCE.with(|this| *this == instance);
+    let ours = **INSTANCE == instance;
     ours.then_some((number - instance * SLOTS) as usize)
 }
 
@@ -316,13 +317,11 @@ impl SqlStorageValue {
 /// A statement failed.
 pub struct SqlFailed;
 
-thread_local! {
-    /// The rows every statement run in this isolate wrote, summed (as the
-    /// runtime counts them on each cursor: what Cloudflare bills a Durable
-    /// Object's SQLite storage by); [`rows_written_during`] takes the
-    /// difference.
-    static ROWS_WRITTEN: Cell<u64> = const { Cell::new(0) };
-}
+/// The rows every statement run in this isolate wrote, summed (as the
+/// runtime counts them on each cursor: what Cloudflare bills a Durable
+/// Object's SQLite storage by); [`rows_written_during`] takes the
+/// difference.
+static ROWS_WRITTEN: Local<Cell<u64>> = Local::new(Cell::new(0));
 
 /// Runs `work`, which must not wait on anything (a Durable Object's SQL
 /// calls are synchronous), and returns what it returned with the rows its

@@ -5,6 +5,7 @@
 //! config read, so a changed setting is picked up at once.
 
 use super::io::import_hmac_key;
+use super::local::Local;
 use super::runtime::wait_for;
 use crate::config::Config;
 use crate::keys::Algorithm;
@@ -69,14 +70,12 @@ pub struct Prepared {
     pub header_names: JsValue,
 }
 
-thread_local! {
-    static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
-}
+static PREPARED: Local<RefCell<Option<Rc<Prepared>>>> = Local::new(RefCell::new(None));
 
 /// The isolate's settings for `env`, read and checked when they are new.
 /// The error is the config's message: it names the setting, never a value.
 pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
-    let cached = PREPARED.with(|cell| cell.borrow().clone());
+    let cached = PREPARED.borrow().clone();
     if let Some(prepared) = &cached {
         if Object::is(&prepared.env.borrow(), env) {
             return Ok(prepared.clone());
@@ -121,7 +120,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         held: Held::default(),
         cooled: Cooled::default(),
     });
-    PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
+    *PREPARED.borrow_mut() = Some(prepared.clone());
     Ok(prepared)
 }
 
