@@ -80,7 +80,14 @@ pub fn install_stepper(step: &Function, finish: &Function) {
 /// boxed type, rather than an instance (its drop glue) per future type.
 /// The work must wait only through [`wait_for`].
 pub fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let task = Task::Working(Box::pin(work) as Work);
+    run_boxed(Box::pin(work))
+}
+
+/// The part of [`promise`] every work shares: one copy, not one per future
+/// type.
+#[inline(never)]
+fn run_boxed(work: Work) -> Promise {
+    let task = Task::Working(work);
     let slot = TASKS.with_borrow_mut(|tasks| match tasks.iter().position(Option::is_none) {
         Some(free) => {
             tasks[free] = Some(task);
