@@ -49,16 +49,16 @@ HOOKGATE_DASHBOARD_DIR="$dashboard" cargo build --release --target wasm32-unknow
 # Workers import a wasm module as a plain import (the source phase is not
 # supported by every bundler and runtime yet).
 sed -i 's/^import source wasmModule from/import wasmModule from/' "$staging/index.js"
+# The table's entries for wasm-bindgen's closure invoke shims, which nothing
+# calls, point at one of them, so wasm-opt drops the rest
+# (scripts/prune-table.mjs; upload 125.17 -> 124.22 KiB gzipped).
+node scripts/prune-table.mjs "$staging/index_bg.wasm" "$staging/index.js"
 # The module's imports from wasm-bindgen's JS get short names in both
 # (scripts/short-imports.mjs): the hashes in wasm-bindgen's names were about
 # 2.7 KiB of the gzipped upload; the two modules' names, written with every
 # import, become "a" and "b" (0.17 KiB). HOOKGATE_KEEP_NAMES=1 keeps them, so a CPU
 # profile still names each import's JS function.
 [ -n "${HOOKGATE_KEEP_NAMES:-}" ] || node scripts/short-imports.mjs "$staging/index_bg.wasm" "$staging/index.js"
-# The table's entries for wasm-bindgen's closure invoke shims, which nothing
-# calls, point at one of them, so wasm-opt drops the rest
-# (scripts/prune-table.mjs; upload 125.17 -> 124.22 KiB gzipped).
-node scripts/prune-table.mjs "$staging/index_bg.wasm" "$staging/index.js"
 
 cp src/js/shim.js "$staging/shim.js"
 # HOOKGATE_KEEP_NAMES=1 (profiles) keeps the JavaScript's names too.

@@ -11,6 +11,11 @@
 // each of wasm-bindgen's imports of it, all the same module), become "a" and
 // "b" in both.
 //
+// The module's exports that the JS reads only as `wasm.NAME` (wasm-bindgen's
+// __wbindgen_malloc, __wbg_deliverylog_free, deliverylog_fetch, …) are renamed
+// with short names the same way; one whose name the JS also uses otherwise (fetch, the
+// name of its JS function too) keeps it.
+//
 // Only names change: what each import is, its order and its type stay. Any
 // name that is not exactly one key in the JS stops the build, so a change in
 // wasm-bindgen's output cannot pass unnoticed.
@@ -104,6 +109,38 @@ function shortName(index) {
   return name;
 }
 
+// The export section, its names that the JS reads only through `wasm.`
+// renamed there and here.
+function renameExports(start, end) {
+  let [count, p] = leb(bytes, start);
+  const section = [encodeLeb(count)];
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    const [name, afterName] = readName(bytes, p);
+    const kind = bytes[afterName];
+    const [, afterIndex] = leb(bytes, afterName + 1);
+    const word = name.replace(/[$]/g, '\\$&');
+    const anywhere = js.match(new RegExp(`(?<![\\w$])${word}(?![\\w$])`, 'g'))?.length ?? 0;
+    const throughWasm = new RegExp(`(?<![\\w$.])wasm\\.${word}(?![\\w$])`, 'g');
+    const read = js.match(throughWasm)?.length ?? 0;
+    let short = name;
+    if (read > 0 && read === anywhere) {
+      // A word the JS does not hold yet (not one of the imports' new names).
+      do {
+        short = shortName(next++);
+      } while (new RegExp(`(?<![\\w$])${short}(?![\\w$])`).test(js));
+      js = js.replace(throughWasm, `wasm.${short}`);
+      exportsRenamed += 1;
+    }
+    section.push(encodeName(short), Buffer.from([kind]), bytes.subarray(afterName + 1, afterIndex));
+    p = afterIndex;
+  }
+  if (p !== end) fail('the export section did not end where its size says');
+  const content = Buffer.concat(section);
+  return Buffer.concat([Buffer.from([7]), encodeLeb(content.length), content]);
+}
+
+let exportsRenamed = 0;
 if (bytes.readUInt32LE(0) !== 0x6d736100) fail(`${wasmPath} is not a wasm module`);
 const parts = [bytes.subarray(0, 8)];
 let at = 8;
@@ -113,6 +150,11 @@ while (at < bytes.length) {
   const id = bytes[at];
   const [size, start] = leb(bytes, at + 1);
   const end = start + size;
+  if (id === 7) {
+    parts.push(renameExports(start, end));
+    at = end;
+    continue;
+  }
   if (id !== 2) {
     parts.push(bytes.subarray(at, end));
     at = end;
@@ -150,6 +192,7 @@ while (at < bytes.length) {
   at = end;
 }
 if (renamed === 0) fail(`no imports from ${MODULE}`);
+if (exportsRenamed === 0) fail('no export renamed');
 // The imports object's keys: wasm-bindgen's own module once, the snippet's
 // once per import of it (each the same module's namespace), kept once.
 const moduleKey = (name) => new RegExp(`^(\\s*)"${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}": (import\\d+),$`, 'gm');
