@@ -35,7 +35,7 @@ use crate::log::partial::{bucket_of, parts_of, Candidates, Partial};
 use crate::log::{decode_history, encode_history, shard_name, Attempt, Fact, Letter, SHARDS};
 use crate::outcome::Answer;
 use js_sys::Promise;
-use std::cell::{Cell, LazyCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -749,9 +749,7 @@ impl Table {
 
 /// The shard this isolate writes to, drawn once: a flush is one request,
 /// and the isolates of a busy gate spread over the shards.
-static SHARD: Local<LazyCell<usize>> = Local::new(LazyCell::new(|| {
-    ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1)
-}));
+static SHARD: Local<Cell<Option<usize>>> = Local::new(Cell::new(None));
 
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
@@ -772,7 +770,8 @@ impl LogClient {
     pub fn new(namespace: JsValue) -> Self {
         Self {
             namespace,
-            shard: **SHARD,
+            shard: SHARD
+                .get_or(|| ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1)),
         }
     }
 

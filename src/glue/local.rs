@@ -5,7 +5,7 @@
 //! feature runs one thread and never drops either kind, so a static holds
 //! the same value for the same calls.
 
-use std::cell::{LazyCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 
 // The `Sync` below holds only while the module has one thread.
@@ -46,9 +46,27 @@ impl<T> Local<RefCell<T>> {
     }
 }
 
-impl<T> Local<LazyCell<RefCell<T>>> {
-    /// Runs `f` with the value (made at the first use) borrowed mutably.
-    pub fn with_borrow_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.0.borrow_mut())
+// Values made at their first use: an `Option`, not a `LazyCell` (whose
+// poisoning and reentrancy checks each link a panic).
+
+impl<T: Copy> Local<Cell<Option<T>>> {
+    /// The value, made by `make` at the first use.
+    pub fn get_or(&self, make: impl FnOnce() -> T) -> T {
+        match self.0.get() {
+            Some(value) => value,
+            None => {
+                let value = make();
+                self.0.set(Some(value));
+                value
+            }
+        }
+    }
+}
+
+impl<T: Default> Local<RefCell<Option<T>>> {
+    /// Runs `f` with the value (its default at the first use) borrowed
+    /// mutably.
+    pub fn with_made_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(self.0.borrow_mut().get_or_insert_with(T::default))
     }
 }

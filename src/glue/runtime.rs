@@ -16,7 +16,7 @@
 
 use super::local::Local;
 use js_sys::{Array, Function, Promise, Uint8Array};
-use std::cell::{Cell, LazyCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -35,10 +35,13 @@ static TASKS: Local<RefCell<Vec<Option<Task>>>> = Local::new(RefCell::new(Vec::n
 /// This instance's part of every task number, drawn at random: after a
 /// trap the module is set up again with no tasks, and the steps of a task
 /// of the old instance must find nothing, never a new task in the same
-/// slot.
-static INSTANCE: Local<LazyCell<f64>> = Local::new(LazyCell::new(|| {
-    (js_sys::Math::random() * INSTANCES).floor()
-}));
+/// slot. Drawn at the first use ([`instance`]).
+static INSTANCE: Local<Cell<Option<f64>>> = Local::new(Cell::new(None));
+
+/// This instance's part of every task number ([`INSTANCE`]).
+fn instance() -> f64 {
+    INSTANCE.get_or(|| (js_sys::Math::random() * INSTANCES).floor())
+}
 
 /// How many slots a task number holds: tasks at once in one isolate.
 const SLOTS: f64 = 1_048_576.0;
@@ -48,13 +51,13 @@ const INSTANCES: f64 = 4_294_967_296.0;
 
 /// A task's number: its slot, in this instance.
 fn number_of(slot: usize) -> f64 {
-    **INSTANCE * SLOTS + slot as f64
+    instance() * SLOTS + slot as f64
 }
 
 /// The slot of a task number, if it is one of this instance's.
 fn slot_of(number: f64) -> Option<usize> {
     let instance = (number / SLOTS).floor();
-    let ours = **INSTANCE == instance;
+    let ours = self::instance() == instance;
     ours.then_some((number - instance * SLOTS) as usize)
 }
 
