@@ -22,6 +22,7 @@ use super::io::{
     answer_of, call_object, call_object_promise, call_objects, plain, respond, with_count,
     ROWS_WRITTEN, START_ROWS_WRITTEN,
 };
+use super::local::Local;
 use super::runtime::{
     console_error, promise, rows_written_during, wait_for, DurableObjectState, ObjectRequest,
     SqlStorage, SqlStorageValue,
@@ -784,11 +785,9 @@ impl Table {
     }
 }
 
-thread_local! {
-    /// The shard this isolate writes to, drawn once: a flush is one
-    /// request, and the isolates of a busy gate spread over the shards.
-    static SHARD: usize = ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1);
-}
+/// The shard this isolate writes to, drawn once: a flush is one request,
+/// and the isolates of a busy gate spread over the shards.
+static SHARD: Local<Cell<Option<usize>>> = Local::new(Cell::new(None));
 
 /// The log could not be reached or refused the command.
 pub struct LogUnavailable;
@@ -809,7 +808,8 @@ impl LogClient {
     pub fn new(namespace: JsValue) -> Self {
         Self {
             namespace,
-            shard: SHARD.with(|shard| *shard),
+            shard: SHARD
+                .get_or(|| ((js_sys::Math::random() * SHARDS as f64) as usize).min(SHARDS - 1)),
         }
     }
 

@@ -4,6 +4,7 @@
 //! answer. Each step is one call into `src/js/edge.js`.
 
 use super::io::{joined, split_pairs, SEP};
+use super::local::Local;
 use super::replay_shard::DurableShards;
 use super::runtime::{console_error, wait_for};
 use super::settings::{Bindings, Prepared};
@@ -308,26 +309,22 @@ impl Origin<EdgeBody> for FetchOrigin {
     }
 }
 
-thread_local! {
-    /// KV writes made and refused since the log last took them: counted
-    /// with the request's own count ([`take_kv_writes`]).
-    static KV_WRITES: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
-}
+/// KV writes made and refused since the log last took them: counted with
+/// the request's own count ([`take_kv_writes`]).
+static KV_WRITES: Local<Cell<(u32, u32)>> = Local::new(Cell::new((0, 0)));
 
 fn kv_wrote(ok: bool) {
-    KV_WRITES.with(|writes| {
-        let (made, refused) = writes.get();
-        writes.set(if ok {
-            (made.saturating_add(1), refused)
-        } else {
-            (made, refused.saturating_add(1))
-        });
+    let (made, refused) = KV_WRITES.get();
+    KV_WRITES.set(if ok {
+        (made.saturating_add(1), refused)
+    } else {
+        (made, refused.saturating_add(1))
     });
 }
 
 /// The KV writes made and refused since the last call.
 pub fn take_kv_writes() -> (u32, u32) {
-    KV_WRITES.with(|writes| writes.replace((0, 0)))
+    KV_WRITES.replace((0, 0))
 }
 
 /// Workers KV, called through `edge.js`.

@@ -16,6 +16,7 @@
 //! - `replay_shard`, `delivery_log`: the Durable Objects;
 //! - `io`: the calls into `edge.js` the others share (answers, calls to
 //!   objects, key import);
+//! - `local`: the isolate's values between calls;
 //! - `runtime`: the console, contexts, Durable Object storage and SQL, and
 //!   the module's start.
 
@@ -26,6 +27,7 @@ pub(crate) mod delivery_log;
 mod edge;
 mod entry;
 mod io;
+mod local;
 mod observe;
 mod pause;
 pub(crate) mod replay_shard;

@@ -11,6 +11,7 @@
 use super::delivery_log::{stored, LogClient};
 use super::edge::{log_object, take_kv_writes, write_point};
 use super::io::sleep;
+use super::local::Local;
 use super::runtime::{console_error, wait_for};
 use super::settings::Bindings;
 use crate::config::Config;
@@ -23,13 +24,12 @@ use js_sys::{Object, Promise};
 use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 
-thread_local! {
-    /// This isolate's attempts and counts, written in batches.
-    static BUFFER: RefCell<LogBuffer> = RefCell::new(LogBuffer::default());
-    /// Batches being written now: a read of the log waits for them, so
-    /// that what this isolate saw shows in what it reads.
-    static IN_FLIGHT: RefCell<Vec<Promise>> = const { RefCell::new(Vec::new()) };
-}
+/// This isolate's attempts and counts, written in batches (the buffer is
+/// made at the first use).
+static BUFFER: Local<RefCell<Option<LogBuffer>>> = Local::new(RefCell::new(None));
+/// Batches being written now: a read of the log waits for them, so that
+/// what this isolate saw shows in what it reads.
+static IN_FLIGHT: Local<RefCell<Vec<Promise>>> = Local::new(RefCell::new(Vec::new()));
 
 /// Where what the gate says goes, from the isolate's bindings.
 pub struct Sinks {
@@ -82,7 +82,7 @@ impl Sinks {
         };
         let interval = interval_ms(config.observe.stats_flush_seconds);
         let reason = handled.outcome.reason();
-        let flush = BUFFER.with_borrow_mut(|buffer| {
+        let flush = BUFFER.with_made_mut(|buffer| {
             count_kv_writes(buffer, finished);
             buffer.observe(finished, seen.attempt(), seen.route(), reason, interval)
         });
@@ -108,7 +108,7 @@ impl Sinks {
         // Dead letters were recorded with their letter already, at once:
         // only their latency is counted here.
         let mut attempt = seen.attempt();
-        BUFFER.with_borrow_mut(|buffer| {
+        BUFFER.with_made_mut(|buffer| {
             count_kv_writes(buffer, seen.finished_ms);
             if seen.reason == "dead" {
                 if let Some(dead) = attempt.take() {
@@ -141,7 +141,7 @@ impl Sinks {
         };
         let interval = interval_ms(flush_seconds);
         let flush =
-            BUFFER.with_borrow_mut(|buffer| buffer.observe(now, None, route, reason, interval));
+            BUFFER.with_made_mut(|buffer| buffer.observe(now, None, route, reason, interval));
         carry_out(log, flush, interval).await;
     }
 }
@@ -161,11 +161,10 @@ fn count_kv_writes(buffer: &mut LogBuffer, now: i64) {
 async fn carry_out(log: &LogClient, flush: Flush, interval: i64) {
     let batch = match flush {
         Flush::Nothing => return,
-        Flush::Now => BUFFER.with_borrow_mut(|buffer| buffer.take(now_ms(), interval, false)),
+        Flush::Now => BUFFER.with_made_mut(|buffer| buffer.take(now_ms(), interval, false)),
         Flush::After { wait_ms, batch } => {
             let _ = wait_for(sleep(wait_ms as f64)).await;
-            let taken =
-                BUFFER.with_borrow_mut(|buffer| buffer.take_batch(now_ms(), batch, interval));
+            let taken = BUFFER.with_made_mut(|buffer| buffer.take_batch(now_ms(), batch, interval));
             match taken {
                 Some(taken) => taken,
                 // Written meanwhile (a full buffer, a read of the log).
@@ -180,7 +179,7 @@ async fn carry_out(log: &LogClient, flush: Flush, interval: i64) {
 /// (counts when they are due).
 pub async fn flush_queue_batch(log: &LogClient, flush_seconds: u64) {
     let batch =
-        BUFFER.with_borrow_mut(|buffer| buffer.take(now_ms(), interval_ms(flush_seconds), false));
+        BUFFER.with_made_mut(|buffer| buffer.take(now_ms(), interval_ms(flush_seconds), false));
     write(log, batch).await;
 }
 
@@ -188,7 +187,7 @@ pub async fn flush_queue_batch(log: &LogClient, flush_seconds: u64) {
 /// holds, counts included, and waits for its batches under way, so that
 /// what it saw shows at once.
 pub async fn flush_all(log: &LogClient) {
-    let batch = BUFFER.with_borrow_mut(|buffer| buffer.take(now_ms(), 0, true));
+    let batch = BUFFER.with_made_mut(|buffer| buffer.take(now_ms(), 0, true));
     write(log, batch).await;
     let under_way: Vec<Promise> = IN_FLIGHT.with_borrow(|list| list.clone());
     for promise in under_way {
@@ -212,7 +211,7 @@ async fn write(log: &LogClient, batch: Batch) {
         return;
     }
     let (attempts, counts) = (batch.attempts.len(), batch.counts.len());
-    let dropped = BUFFER.with_borrow_mut(|buffer| buffer.restore(now_ms(), batch));
+    let dropped = BUFFER.with_made_mut(|buffer| buffer.restore(now_ms(), batch));
     if attempts > 0 {
         console_error(&format!(
             "hookgate: the delivery log did not take an attempt; the answer stood \

@@ -14,6 +14,7 @@
 //! per awaited promise, a wake, a task queue and a `queueMicrotask`) was
 //! about a tenth of the busy time.
 
+use super::local::Local;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -25,18 +26,21 @@ use wasm_bindgen::{JsCast, JsValue};
 /// The work of an event.
 type Work = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
-thread_local! {
-    /// The promise the work being stepped waits on next.
-    static WAITING: Cell<Option<Promise>> = const { Cell::new(None) };
-    /// What the promise the work waited on settled to.
-    static SETTLED: Cell<Option<Result<JsValue, JsValue>>> = const { Cell::new(None) };
-    /// Every task not yet finished, by slot; `None` where one was.
-    static TASKS: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
-    /// This instance's part of every task number, drawn at random: after a
-    /// trap the module is set up again with no tasks, and the steps of a
-    /// task of the old instance must find nothing, never a new task in the
-    /// same slot.
-    static INSTANCE: f64 = (js_sys::Math::random() * INSTANCES).floor();
+/// The promise the work being stepped waits on next.
+static WAITING: Local<Cell<Option<Promise>>> = Local::new(Cell::new(None));
+/// What the promise the work waited on settled to.
+static SETTLED: Local<Cell<Option<Result<JsValue, JsValue>>>> = Local::new(Cell::new(None));
+/// Every task not yet finished, by slot; `None` where one was.
+static TASKS: Local<RefCell<Vec<Option<Task>>>> = Local::new(RefCell::new(Vec::new()));
+/// This instance's part of every task number, drawn at random: after a
+/// trap the module is set up again with no tasks, and the steps of a task
+/// of the old instance must find nothing, never a new task in the same
+/// slot. Drawn at the first use ([`instance`]).
+static INSTANCE: Local<Cell<Option<f64>>> = Local::new(Cell::new(None));
+
+/// This instance's part of every task number ([`INSTANCE`]).
+fn instance() -> f64 {
+    INSTANCE.get_or(|| (js_sys::Math::random() * INSTANCES).floor())
 }
 
 /// How many slots a task number holds: tasks at once in one isolate.
@@ -47,13 +51,13 @@ const INSTANCES: f64 = 4_294_967_296.0;
 
 /// A task's number: its slot, in this instance.
 fn number_of(slot: usize) -> f64 {
-    INSTANCE.with(|instance| instance * SLOTS + slot as f64)
+    instance() * SLOTS + slot as f64
 }
 
 /// The slot of a task number, if it is one of this instance's.
 fn slot_of(number: f64) -> Option<usize> {
     let instance = (number / SLOTS).floor();
-    let ours = INSTANCE.with(|this| *this == instance);
+    let ours = self::instance() == instance;
     ours.then_some((number - instance * SLOTS) as usize)
 }
 
@@ -79,7 +83,14 @@ pub fn install_stepper(step: &Function, finish: &Function) {
 /// boxed type, rather than an instance (its drop glue) per future type.
 /// The work must wait only through [`wait_for`].
 pub fn promise(work: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let task = Task::Working(Box::pin(work) as Work);
+    run_boxed(Box::pin(work))
+}
+
+/// The part of [`promise`] every work shares: one copy, not one per future
+/// type.
+#[inline(never)]
+fn run_boxed(work: Work) -> Promise {
+    let task = Task::Working(work);
     let slot = TASKS.with_borrow_mut(|tasks| match tasks.iter().position(Option::is_none) {
         Some(free) => {
             tasks[free] = Some(task);
@@ -316,13 +327,11 @@ impl SqlStorageValue {
 /// A statement failed.
 pub struct SqlFailed;
 
-thread_local! {
-    /// The rows every statement run in this isolate wrote, summed (as the
-    /// runtime counts them on each cursor: what Cloudflare bills a Durable
-    /// Object's SQLite storage by); [`rows_written_during`] takes the
-    /// difference.
-    static ROWS_WRITTEN: Cell<u64> = const { Cell::new(0) };
-}
+/// The rows every statement run in this isolate wrote, summed (as the
+/// runtime counts them on each cursor: what Cloudflare bills a Durable
+/// Object's SQLite storage by); [`rows_written_during`] takes the
+/// difference.
+static ROWS_WRITTEN: Local<Cell<u64>> = Local::new(Cell::new(0));
 
 /// Runs `work`, which must not wait on anything (a Durable Object's SQL
 /// calls are synchronous), and returns what it returned with the rows its

@@ -5,6 +5,7 @@
 //! config read, so a changed setting is picked up at once.
 
 use super::io::import_hmac_key;
+use super::local::Local;
 use super::runtime::wait_for;
 use crate::alert::Memory;
 use crate::config::Config;
@@ -79,14 +80,12 @@ pub struct Prepared {
     pub slots: RefCell<Vec<i64>>,
 }
 
-thread_local! {
-    static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
-}
+static PREPARED: Local<RefCell<Option<Rc<Prepared>>>> = Local::new(RefCell::new(None));
 
 /// The isolate's settings for `env`, read and checked when they are new.
 /// The error is the config's message: it names the setting, never a value.
 pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
-    let cached = PREPARED.with(|cell| cell.borrow().clone());
+    let cached = PREPARED.borrow().clone();
     if let Some(prepared) = &cached {
         if Object::is(&prepared.env.borrow(), env) {
             return Ok(prepared.clone());
@@ -138,7 +137,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         paused: RefCell::new(PausedRoutes::NONE),
         slots: RefCell::new(Vec::new()),
     });
-    PREPARED.with(|cell| *cell.borrow_mut() = Some(prepared.clone()));
+    *PREPARED.borrow_mut() = Some(prepared.clone());
     Ok(prepared)
 }
 
