@@ -142,27 +142,38 @@ function chart(caption, series, key, step) {
   return h('figure', {}, h('figcaption', {}, `${caption} (highest bar: ${top})`), graphic);
 }
 
-/** Per route over the last day: success rate, origin latency, and a retry of its dead letters. */
-function routesTable(series) {
+/** Every route: over the last day its success rate and origin latency; a
+ * pause or resume, and a retry of its dead letters, each once confirmed. */
+function routesTable(series, routes) {
   const table = h('table', { id: 'routes' }, h('caption', {}, 'Last day per route'));
   table.append(h('tr', {}, ...['route', 'delivered', 'failed', 'success', 'median', '95th', ''].map((name) => h('th', {}, name))));
-  for (const [route, numbers] of Object.entries(series.routes)) {
-    if (!isRoute(route)) continue;
-    const { delivered, failed, latency } = numbers;
-    const tried = delivered + failed;
-    const button = h('button', { type: 'button' }, 'Retry dead letters');
-    button.addEventListener('click', () => retryDead(route, button));
+  for (const { route, paused } of routes) {
+    const { delivered = 0, failed: failures = 0, latency } = series.routes[route] ?? {};
+    const tried = delivered + failures;
+    const action = paused ? 'Resume' : 'Pause';
+    const pause = h('button', { type: 'button', 'data-route': route }, action);
+    pause.addEventListener('click', async () => {
+      if (!confirm(`${action} ${route}?`)) return;
+      try {
+        await api(`/routes/${action.toLowerCase()}?route=${encodeURIComponent(route)}`, 'POST');
+        await loadCounts();
+      } catch (error) {
+        failed(error);
+      }
+    });
+    const retry = h('button', { type: 'button', class: 'retry-all' }, 'Retry dead letters');
+    retry.addEventListener('click', () => retryDead(route, retry));
     table.append(
       h(
         'tr',
         { 'data-route': route },
-        h('td', {}, route),
+        h('td', {}, route, paused ? h('span', { class: 'paused' }, ' paused') : ''),
         h('td', {}, delivered),
-        h('td', {}, failed),
+        h('td', {}, failures),
         h('td', {}, tried ? `${((100 * delivered) / tried).toFixed(1)}%` : '—'),
         h('td', {}, latency ? `${latency.p50_ms} ms` : '—'),
         h('td', {}, latency ? `${latency.p95_ms} ms` : '—'),
-        h('td', {}, button),
+        h('td', {}, pause, ' ', retry),
       ),
     );
   }
@@ -172,36 +183,16 @@ function routesTable(series) {
 async function loadCounts() {
   const midnight = new Date();
   midnight.setUTCHours(0, 0, 0, 0);
-  const [hour, day, today, series] = await Promise.all([
+  const [hour, day, today, series, { routes }] = await Promise.all([
     api('/stats?since=1h'),
     api('/stats?since=24h'),
     api(`/stats?since=${midnight.getTime()}`),
     api('/stats/series'),
+    api('/routes'),
   ]);
-  $('chart').replaceChildren(chart('Last hour, per minute', series, 'minutes', 60e3), chart('Last day, per hour', series, 'hours', 3600e3), routesTable(series));
+  $('chart').replaceChildren(chart('Last hour, per minute', series, 'minutes', 60e3), chart('Last day, per hour', series, 'hours', 3600e3), routesTable(series, routes));
   $('counts').replaceChildren(countsTable('Last hour', hour), countsTable('Last day', day), kvWrites(today));
   for (const route of Object.keys(day.routes)) if (isRoute(route)) addOption($('route'), route);
-}
-
-/** Each route, paused or not, with a button that pauses or resumes it once confirmed. */
-async function loadRoutes() {
-  const { routes } = await api('/routes');
-  $('routes').replaceChildren(
-    ...routes.map(({ route, paused }) => {
-      const action = paused ? 'Resume' : 'Pause';
-      const button = h('button', { type: 'button', 'data-route': route }, action);
-      button.addEventListener('click', async () => {
-        if (!confirm(`${action} ${route}?`)) return;
-        try {
-          await api(`/routes/${action.toLowerCase()}?route=${encodeURIComponent(route)}`, 'POST');
-          await loadRoutes();
-        } catch (error) {
-          failed(error);
-        }
-      });
-      return h('span', {}, route, ' ', paused ? h('span', { class: 'paused' }, 'paused ') : '', button);
-    }),
-  );
 }
 
 function row(delivery) {
@@ -338,7 +329,7 @@ async function retryDead(route, button) {
 async function refresh() {
   $('status').textContent = 'loading…';
   try {
-    await Promise.all([loadCounts(), loadRoutes(), loadDeliveries()]);
+    await Promise.all([loadCounts(), loadDeliveries()]);
     $('status').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
     failed(error);
@@ -374,7 +365,6 @@ function signOut(message = '') {
   $('deliveries').tBodies[0].replaceChildren();
   $('counts').replaceChildren();
   $('chart').replaceChildren();
-  $('routes').replaceChildren();
   $('detail').replaceChildren();
   $('detail').hidden = true;
   $('more').hidden = true;

@@ -594,7 +594,7 @@ describe('the dashboard in Chromium', () => {
     assert.equal(watch.confirmed, 'Pause /quo?');
     const paused = Object.fromEntries((await admin(gate, '/routes')).json.routes.map((r) => [r.route, r.paused]));
     assert.deepEqual(paused, { '/quo': true, '/github': false });
-    assert.match(await page.$eval('#routes', (div) => div.textContent), /\/quo paused Resume/);
+    assert.match(await page.$eval('#routes tr[data-route="/quo"] td', (td) => td.textContent), /^\/quo paused$/, 'marked paused');
     // A dismissed confirmation sends nothing.
     await page.click(button);
     await sleep(300);
@@ -723,11 +723,11 @@ describe('a dead letter in the dashboard', () => {
     for (const dead of ids) assert.ok(await page.$(`#deliveries tbody tr[data-key="${dead}"] .retry`), 'a retry button in its row');
     origin.answer(() => ({ status: 200 }));
     watch.accept = true;
-    const button = '#routes tr[data-route="/"] button';
+    const button = '#routes tr[data-route="/"] button.retry-all';
     await page.waitForSelector(button, WAIT);
     await page.click(button);
     await page.waitForFunction(() => document.getElementById('status').textContent === '/: requeued 2', WAIT);
-    assert.equal(watch.dialogs.at(-1), 'Queue every dead letter of / again?');
+    assert.equal(watch.confirmed, 'Queue every dead letter of / again?');
     assert.deepEqual(watch.requests.filter((r) => r.startsWith('POST')), ['POST /_hookgate/dead-letters/retry']);
     await poll(() => ids.every((dead) => origin.receivedFor(dead).length >= 2), 10_000);
     await sleep(500); // a second delivery would have arrived by now
