@@ -267,7 +267,7 @@ where
     // route queues as ever; its consumer holds the event.
     let queued = matches!(route.delivery, Delivery::Queue(_))
         && verified.body.len() <= MAX_QUEUED_BODY_BYTES;
-    if !queued && ports.paused.paused(&route.path) {
+    if !queued && ports.paused.paused(&route.path).await {
         handled.outcome = Outcome::Paused;
         handled.retry_after = Some(PAUSED_RETRY_AFTER_SECONDS);
         return handled;

@@ -13,7 +13,7 @@ use crate::queue::backoff;
 /// How long an isolate answers from the paused routes it read: a pause or a
 /// resume takes effect in other isolates within this long (at once in the
 /// isolate that made it).
-pub const PAUSE_TTL_MS: i64 = 5_000;
+pub const PAUSE_TTL_MS: i64 = 60_000;
 
 /// What a paused direct route asks its senders to wait (`Retry-After`).
 pub const PAUSED_RETRY_AFTER_SECONDS: u64 = 60;
@@ -63,14 +63,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reading_is_trusted_for_a_few_seconds() {
+    fn a_reading_is_trusted_for_a_minute() {
         let read = PausedRoutes {
             read_ms: 10_000,
             routes: "/quo\n/a/b\n".to_owned(),
         };
         assert!(read.fresh(10_000));
-        assert!(read.fresh(14_999));
-        assert!(!read.fresh(15_000));
+        assert!(read.fresh(69_999));
+        assert!(!read.fresh(70_000));
         assert!(!read.fresh(9_999), "a clock that went back");
         assert!(read.holds("/quo") && read.holds("/a/b"));
         assert!(!read.holds("/a") && !read.holds("/quo/"));

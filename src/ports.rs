@@ -41,8 +41,9 @@ pub const MAX_QUEUED_BODY_BYTES: usize = 96 * 1024;
 /// Which routes are paused (see [`crate::pause`]), as the caller read them
 /// before the request: asked only once a delivery verified. Not knowing is
 /// `false`: a log that is down never stops deliveries.
+#[allow(async_fn_in_trait)] // Workers run on one thread; no Send bound is wanted.
 pub trait Pauses {
-    fn paused(&self, route: &str) -> bool;
+    async fn paused(&self, route: &str) -> bool;
 }
 
 /// A verified event, as it travels in the delivery queue.

@@ -155,7 +155,7 @@ struct RigPauses {
 }
 
 impl crate::ports::Pauses for RigPauses {
-    fn paused(&self, route: &str) -> bool {
+    async fn paused(&self, route: &str) -> bool {
         self.asked.set(self.asked.get() + 1);
         self.routes.borrow().iter().any(|path| path == route)
     }

@@ -20,7 +20,6 @@ use crate::log::Letter;
 use crate::observe::Forwarded;
 use crate::pace::take_slot;
 use crate::pause::hold_seconds;
-use crate::ports::Pauses;
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
 use crate::replay::location::{LocationGuard, RequestCache};
@@ -116,7 +115,6 @@ async fn consume_one(
     message: &QueueMessage,
     dead_letters: bool,
 ) {
-    let started = js_sys::Date::now() as i64;
     let config = &prepared.config;
     let Some(queued) = parse_message(&message.body()) else {
         console_error(
@@ -132,10 +130,8 @@ async fn consume_one(
             Delivery::Queue(policy) => policy,
             Delivery::Direct => QueuePolicy::DEFAULT,
         };
-        if let Some(due) = pause::due(prepared, sinks.log.as_ref()) {
-            pause::keep(prepared, wait_for(due).await);
-        }
-        if prepared.paused(&route.path) {
+        pause::refresh(prepared, sinks.log.as_ref()).await;
+        if prepared.paused.borrow().holds(&route.path) {
             // Held, not attempted: it comes back once the route is resumed.
             let held = held_of(message) as u32;
             let delay = hold_seconds(held, policy.retry_base_seconds);
@@ -160,6 +156,9 @@ async fn consume_one(
             }
         }
     }
+    // The attempt's duration starts here, after a pause's read and a paced
+    // route's wait: it is the origin's latency in the chart and history.
+    let started = js_sys::Date::now() as i64;
     let scheme = found.map_or("", |(_, route)| route.scheme.name());
     if found.is_none() {
         // Kept as a dead letter below; the admin API shows its route as gone

@@ -16,7 +16,7 @@ use super::edge::{
 };
 use super::io::respond;
 use super::observe::Sinks;
-use super::pause;
+use super::pause::PauseReader;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::{prepare, Bindings};
 use crate::alert::Seen;
@@ -143,9 +143,6 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         let cache = RequestCache::new(WorkerCache);
         let store = LocalGuard::new(LocationGuard::new(&store, &cache), &prepared.held);
         let cool_down = CoolDowns::new(&prepared.cooled, &cache, config.failure_cool_down_seconds);
-        if let Some(due) = pause::due(&prepared, sinks.log.as_ref()) {
-            pause::keep(&prepared, wait_for(due).await);
-        }
         let ports = Ports {
             store: &store,
             mac: &mac,
@@ -153,7 +150,10 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
             queue: &queue,
             clock: &RuntimeClock,
             cool_down: &cool_down,
-            paused: &*prepared,
+            paused: &PauseReader {
+                prepared: &prepared,
+                log: sinks.log.as_ref(),
+            },
         };
         let handled = gate::handle(config, &mut incoming, &ports).await;
         if cache.released() {

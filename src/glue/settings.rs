@@ -75,6 +75,9 @@ pub struct Prepared {
     pub header_names: JsValue,
     /// The paused routes as this isolate read them (see `super::pause`).
     pub paused: RefCell<PausedRoutes>,
+    /// The read of the paused routes under way, which every request or
+    /// message that needs them meanwhile waits for (`super::pause`).
+    pub pause_read: RefCell<Option<js_sys::Promise>>,
     /// Each route's next free slot to forward in ([`crate::pace`]), across
     /// this isolate's batches.
     pub slots: RefCell<Vec<i64>>,
@@ -135,6 +138,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         cooled: Cooled::default(),
         alerts: RefCell::new(Memory::new()),
         paused: RefCell::new(PausedRoutes::NONE),
+        pause_read: RefCell::new(None),
         slots: RefCell::new(Vec::new()),
     });
     *PREPARED.borrow_mut() = Some(prepared.clone());

@@ -9,13 +9,17 @@ import { ORIGIN_KEY, STRANGER_KEY, nowSeconds, poll, quoEvent, send, signed, sle
 /** The mix, in the issue's ratios: per 4 unique deliveries, 1 retry of one of them and 2 forgeries. */
 export const MIX = { unique: 200, duplicates: 50, forgeries: 100 };
 
+/** As a team deploys it: with the admin API (and so the reads of the
+ * paused routes it makes possible). */
+const DEPLOYED = { ADMIN_TOKEN: 'admin-token-of-the-cost-run-0123' };
+
 /** The modes measured: settings and harness options for each. */
 export const MODES = {
-  kv: { label: 'kv, direct', settings: { REPLAY_STORE: 'kv' }, options: {} },
-  'durable-object': { label: 'durable-object, direct', settings: { REPLAY_STORE: 'durable-object' }, options: {} },
+  kv: { label: 'kv, direct', settings: { ...DEPLOYED, REPLAY_STORE: 'kv' }, options: {} },
+  'durable-object': { label: 'durable-object, direct', settings: { ...DEPLOYED, REPLAY_STORE: 'durable-object' }, options: {} },
   queue: {
     label: 'kv, queue route',
-    settings: { REPLAY_STORE: 'kv', DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY },
+    settings: { ...DEPLOYED, REPLAY_STORE: 'kv', DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY },
     options: { queues: true },
   },
 };
@@ -158,9 +162,11 @@ export async function measureMode(mode, { mix = MIX, width = 4, settleMs = 60_00
     const metered = await gate.meter();
     const forwards = ids.map((id) => origin.receivedFor(id).length);
     // The stores' own account, to hold the meter to: the log's count of the
-    // writes it took, and the replay keys stored.
+    // commands and of the writes it took, and the replay keys stored.
+    const logMeta = await gate.logMeta();
     const own = {
-      logWrites: (await gate.logMeta()).writes,
+      logRequests: logMeta.requests,
+      logWrites: logMeta.writes,
       storedKeys: settings.REPLAY_STORE === 'durable-object' ? await gate.shardRows() : (await (await gate.kv()).list()).keys.length,
     };
     return {

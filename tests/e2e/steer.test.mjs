@@ -7,7 +7,10 @@
 // burst of 50 at that pace.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ORIGIN_KEY, SENDER_KEY, eventually, quoEvent, send, signed, sleep, startGate, startOrigin, useGate } from './harness.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, eventually, quoEvent, send, signed, sleep, startGate, startOrigin, useGate } from './harness.mjs';
 
 const TOKEN = 'admin-token-for-the-steer-tests-01';
 
@@ -139,6 +142,96 @@ describe('a paused direct route', () => {
       assert.ok(printed.includes(line), `a log line for ${name} ${route} ${status}:\n${printed}`);
     }
     assert.ok(!printed.includes(TOKEN), 'the token is never logged');
+  });
+});
+
+describe('a pause an isolate has not read yet', () => {
+  // Paused by one gate; a second one, on the same stored log, starts cold:
+  // it knows of no pause until it reads the paused routes, and every
+  // request or message that arrives meanwhile waits for that one read.
+  const dir = mkdtempSync(join(tmpdir(), 'hookgate-steer-'));
+  const routes = (origin) => ({
+    ROUTES: {
+      '/direct': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: origin.url },
+      '/queued': { scheme: 'standard-webhooks', secret: 'QUO_SECRET', origin: origin.url, origin_secret: 'ORIGIN_SECRET', delivery: 'queue' },
+    },
+    QUO_SECRET: SENDER_KEY,
+    ORIGIN_SECRET: ORIGIN_KEY,
+    WEBHOOK_SECRET: undefined,
+    QUEUE_RETRY_BASE_SECONDS: '1',
+    ADMIN_TOKEN: TOKEN,
+  });
+
+  test('holds every queued event of a batch, and every concurrent delivery, of a route paused before the isolate started', async (t) => {
+    const origin = await startOrigin();
+    t.after(async () => {
+      await origin.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const batch = (gate, path) =>
+      Promise.all(
+        Array.from({ length: 5 }, () => {
+          const body = quoEvent();
+          const headers = signed(body);
+          return send(gate.url, { path, headers, body }).then((answer) => ({ answer, id: headers['webhook-id'] }));
+        }),
+      );
+    // The first gate's origin fails: each queued event becomes a dead
+    // letter at its first attempt; then both routes are paused.
+    const first = await startGate({ ...routes(origin), QUEUE_MAX_ATTEMPTS: '1' }, { queues: true, persist: dir });
+    origin.answer(() => ({ status: 500 }));
+    const dead = await batch(first, '/queued');
+    for (const { answer } of dead) assert.equal(answer.status, 202, answer.text);
+    const deadLetters = async () => (await admin(first, '/deliveries?route=%2Fqueued&outcome=dead')).json?.deliveries?.length ?? 0;
+    await eventually(async () => (await deadLetters()) === 5, 30_000, 'five dead letters');
+    for (const route of ['/direct', '/queued']) assert.equal((await pause(first, route)).status, 200);
+    await first.close();
+    origin.answer(() => ({ status: 200 }));
+    // A cold consumer: five dead letters retried at once come in one
+    // batch, worked on together, by an isolate that has read nothing yet.
+    let gate = await startGate(routes(origin), { queues: true, persist: dir });
+    try {
+      const retried = await admin(gate, '/dead-letters/retry?route=%2Fqueued', { method: 'POST' });
+      assert.equal(retried.json?.requeued, 5, retried.text);
+      await sleep(4_000); // the consumer's batch, and a hold or two
+      assert.equal(dead.filter(({ id }) => origin.receivedFor(id).length > 1).length, 0, 'no retried letter reached the paused origin');
+      assert.equal((await resume(gate, '/queued')).status, 200);
+      await eventually(() => dead.every(({ id }) => origin.receivedFor(id).length >= 2), 30_000, 'each held event delivered after the resume');
+      await sleep(2_000);
+      for (const { id } of dead) assert.equal(origin.receivedFor(id).length, 2, `${id}: its failed attempt, then delivered once`);
+    } finally {
+      await gate.close();
+    }
+    // A cold gate again, five deliveries at once to the route still paused.
+    gate = await startGate(routes(origin), { queues: true, persist: dir });
+    try {
+      const direct = await batch(gate, '/direct');
+      for (const { answer } of direct) assert.equal(answer.json?.reason, 'paused', answer.text);
+      assert.equal(origin.received.length, 10, 'only the queued events ever reached the origin: each failed once, then was delivered');
+    } finally {
+      await gate.close();
+    }
+  });
+
+  test('a forgery costs no read of the paused routes: the log sees only its count', async (t) => {
+    const origin = await startOrigin();
+    const gate = await startGate({ ORIGIN_URL: origin.url, ADMIN_TOKEN: TOKEN }, { meter: true });
+    t.after(async () => {
+      await gate.close();
+      await origin.close();
+    });
+    const body = quoEvent();
+    assert.equal((await send(gate.url, { headers: signed(body, { key: STRANGER_KEY }), body })).status, 401);
+    const logRequests = async () => (await gate.meter()).objects.DELIVERY_LOG?.requests ?? 0;
+    await eventually(async () => (await logRequests()) >= 1, 10_000, 'the count written');
+    await sleep(1_000);
+    assert.equal(await logRequests(), 1, 'one request: the count, at once (a quiet gate\'s first)');
+    for (let i = 0; i < 5; i += 1) {
+      const forged = quoEvent();
+      assert.equal((await send(gate.url, { headers: signed(forged, { key: STRANGER_KEY }), body: forged })).status, 401);
+    }
+    await sleep(1_000);
+    assert.equal(await logRequests(), 1, 'the next forgeries wait for the next batch of counts; none reads the paused routes');
   });
 });
 
