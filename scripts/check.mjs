@@ -120,6 +120,9 @@ const input = {
   durable_objects: (config.durable_objects?.bindings ?? []).map((binding) => binding.name),
   queue_producers: (queues.producers ?? []).map((producer) => producer.binding),
   queues: [...new Set(queueNames)],
+  // The delivery queue's consumer may run one batch at a time only where a
+  // route is paced (max_per_second).
+  delivery_concurrency: (queues.consumers ?? []).find((consumer) => consumer.queue === 'hookgate-deliveries')?.max_concurrency ?? null,
 };
 
 if (!existsSync(join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'check'))) {

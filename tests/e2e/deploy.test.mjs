@@ -166,6 +166,26 @@ describe('npm run check on a fresh copy of wrangler.toml', () => {
     assert.match(output, /route "\/quo": its origin is still the example's on \.invalid/);
   });
 
+  test('a paced queue route needs max_concurrency = 1 on the delivery queue\'s consumer', () => {
+    const paced = withQueueMode(TOML).replace('origin_secret = "ORIGIN_SECRET"\n', 'origin_secret = "ORIGIN_SECRET"\ndelivery = "queue"\nmax_per_second = 5\n');
+    assert.notEqual(paced, withQueueMode(TOML), 'the example route is paced');
+    const names = routeSecrets(join(dir, 'wrangler.toml'));
+    const values = names.map((name, i) => `${name}=${i === 0 ? SENDER_KEY : ORIGIN_KEY}\n`).join('');
+    for (const [toml, ready] of [
+      [paced, false],
+      [paced.replace('queue = "hookgate-deliveries"\nmax_batch_size', 'queue = "hookgate-deliveries"\nmax_concurrency = 1\nmax_batch_size'), true],
+    ]) {
+      const copy = tempDir();
+      writeFileSync(join(copy, 'wrangler.toml'), toml);
+      writeFileSync(join(copy, '.dev.vars'), values);
+      const { status, output } = check(join(copy, 'wrangler.toml'));
+      assert.equal(status, ready ? 0 : 1, output);
+      const warned = /✗ \/quo set max_per_second: give the consumer of hookgate-deliveries max_concurrency = 1/;
+      if (ready) assert.doesNotMatch(output, warned);
+      else assert.match(output, warned);
+    }
+  });
+
   test('--env: an environment wrangler.toml does not have is an error, not the top level', () => {
     const { status, output } = check(join(dir, 'wrangler.toml'), '--env', 'staging');
     assert.equal(status, 1);

@@ -16,6 +16,7 @@
 //! and every missing secret is named at once. Names are shown, values never.
 
 use hookgate::config::{Binding, Config, Need, Settings, DEAD_LETTER_QUEUE, DELIVERY_QUEUE};
+use hookgate::route::Delivery;
 use hookgate::routes::name_is_shown;
 use hookgate::setting::{shown_path, ConfigError};
 use serde_json::Value;
@@ -78,6 +79,8 @@ pub struct Declared {
     /// Every queue the config names (producers, consumers, dead letters):
     /// `wrangler deploy` fails while one of them does not exist.
     pub queues: Vec<String>,
+    /// The delivery queue's consumer's `max_concurrency`, when set.
+    pub delivery_concurrency: Option<u64>,
 }
 
 /// Input scripts/check.mjs should never send.
@@ -175,6 +178,14 @@ impl Inputs {
                 durable_objects: list("durable_objects")?,
                 queue_producers: list("queue_producers")?,
                 queues: list("queues")?,
+                delivery_concurrency: match object.get("delivery_concurrency") {
+                    None | Some(Value::Null) => None,
+                    Some(value) => Some(
+                        value
+                            .as_u64()
+                            .ok_or(InputError::Field("delivery_concurrency"))?,
+                    ),
+                },
             },
         })
     }
@@ -219,6 +230,10 @@ pub struct Findings {
     pub unread_hidden: usize,
     /// Whether a route queues its events.
     pub queues: bool,
+    /// Routes with `max_per_second` while the delivery queue's consumer may
+    /// run several batches at once, each pacing on its own: the limit
+    /// would not hold.
+    pub unpaced: Vec<String>,
     /// Routes whose origin is still on `.invalid`, the shipped example's:
     /// valid, but no delivery can reach it.
     pub placeholder_origins: Vec<String>,
@@ -227,7 +242,7 @@ pub struct Findings {
 impl Findings {
     /// Whether the gate would answer: no settings error, no missing binding.
     pub fn ready(&self) -> bool {
-        self.errors.is_empty() && self.missing_bindings.is_empty()
+        self.errors.is_empty() && self.missing_bindings.is_empty() && self.unpaced.is_empty()
     }
 }
 
@@ -383,6 +398,18 @@ pub fn check(inputs: &Inputs) -> Findings {
         unread,
         unread_hidden,
         queues: config.queues(),
+        unpaced: if inputs.declared.delivery_concurrency == Some(1) {
+            Vec::new()
+        } else {
+            config
+                .routes
+                .iter()
+                .filter(|route| {
+                    matches!(route.delivery, Delivery::Queue(policy) if policy.max_per_second > 0)
+                })
+                .map(|route| route.path.clone())
+                .collect()
+        },
         placeholder_origins: config
             .routes
             .iter()
@@ -600,7 +627,16 @@ pub fn render(inputs: &Inputs, findings: &Findings) -> String {
     } else {
         out.push_str("  ✓ no queue: no route uses queue mode\n");
     }
+    if !findings.unpaced.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ✗ {} set max_per_second: give the consumer of {DELIVERY_QUEUE} max_concurrency = 1 \
+             in wrangler.toml, or batches running at once each keep their own pace and the limit does not hold",
+            findings.unpaced.join(", ")
+        );
+    }
 
+    let problems = problems + usize::from(!findings.unpaced.is_empty());
     out.push('\n');
     if findings.ready() {
         match inputs.view {
@@ -667,6 +703,7 @@ mod tests {
                 durable_objects: vec!["REPLAY_DO".to_owned(), "DELIVERY_LOG".to_owned()],
                 queue_producers: Vec::new(),
                 queues: Vec::new(),
+                delivery_concurrency: None,
             },
         }
     }
@@ -839,6 +876,37 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn a_paced_route_needs_a_consumer_that_runs_one_batch_at_a_time() {
+        let routes = r#"{"/paced": {"scheme": "github", "secret": "G", "origin": "https://x/",
+                                    "origin_secret": "O", "delivery": "queue", "max_per_second": 5}}"#;
+        let mut with = inputs(
+            &[("ROUTES", routes)],
+            &[("G", "github secret"), ("O", VECTOR_KEY)],
+        );
+        with.declared.queue_producers = vec!["DELIVERY_QUEUE".to_owned()];
+        with.declared.queues = vec![DELIVERY_QUEUE.to_owned(), DEAD_LETTER_QUEUE.to_owned()];
+        for concurrency in [None, Some(2)] {
+            with.declared.delivery_concurrency = concurrency;
+            let findings = check(&with);
+            assert_eq!(
+                findings.unpaced,
+                vec!["/paced".to_owned()],
+                "{concurrency:?}"
+            );
+            assert!(!findings.ready());
+            let report = render(&with, &findings);
+            assert!(report.contains("/paced set max_per_second: give the consumer of hookgate-deliveries max_concurrency = 1"), "{report}");
+            assert!(report.contains("Not ready: 1 problem above"), "{report}");
+        }
+        with.declared.delivery_concurrency = Some(1);
+        let findings = check(&with);
+        assert!(
+            findings.unpaced.is_empty() && findings.ready(),
+            "{findings:?}"
+        );
     }
 
     #[test]
