@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { ORIGIN_KEY, SENDER_KEY, eventually, quoEvent, refusedUrl, send, signed, sleep, useGate } from './harness.mjs';
+import { ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, eventually, quoEvent, refusedUrl, send, signed, sleep, useGate } from './harness.mjs';
 
 const ALERT_KEY = 'whsec_YWxlcnQta2V5LWZvci10aGUtZTJlLXRlc3Rz';
 const TOKEN = 'admin-token-for-the-alert-tests-01';
@@ -169,6 +169,18 @@ describe('alerts from direct delivery: origin failures and a refusing replay sto
       assert.equal((await send(rig.gate.url, { headers, body })).status, 502);
     }
   };
+
+  test('forgeries send no alert, however many, while the origin fails', async () => {
+    rig.origin.answer(() => ({ status: 500 }));
+    for (let i = 0; i < 15; i += 1) {
+      const { body } = event();
+      const forged = signed(body, { key: STRANGER_KEY });
+      assert.equal((await send(rig.gate.url, { headers: forged, body })).status, 401);
+    }
+    await sleep(1_500);
+    assert.equal(recorder.alerts.length, 0, 'a forgery is no failure of the origin');
+    assert.equal(rig.origin.received.length, 0);
+  });
 
   test('nine failed forwards send nothing; the tenth within five minutes sends one alert; more send none', async () => {
     rig.origin.answer(() => ({ status: 500 }));
