@@ -93,6 +93,39 @@ describe('pause and resume', () => {
   });
 });
 
+describe('a paused queue route whose queue refuses the held copy', () => {
+  const rig = useGate(
+    { DELIVERY: 'queue', ORIGIN_SECRET: ORIGIN_KEY, QUEUE_RETRY_BASE_SECONDS: '1', ADMIN_TOKEN: TOKEN },
+    { queues: true, switchableQueue: true },
+  );
+
+  test('retries the message instead, and still delivers each event once after the resume, none a dead letter', async () => {
+    const { gate, origin } = rig;
+    assert.equal((await pause(gate, '/')).status, 200);
+    const ids = [];
+    for (let i = 0; i < 3; i += 1) {
+      const body = quoEvent('message.received', { n: i });
+      const headers = signed(body);
+      assert.equal((await send(gate.url, { headers, body })).status, 202);
+      ids.push(headers['webhook-id']);
+    }
+    gate.failQueue(true); // the consumer's copies are refused from now on
+    await sleep(4_000);
+    gate.failQueue(false);
+    assert.equal(origin.received.length, 0, 'held all the same');
+    assert.equal((await resume(gate, '/')).status, 200);
+    await eventually(() => ids.every((id) => origin.receivedFor(id).length >= 1), 30_000, 'each delivered after the resume');
+    await sleep(2_000);
+    for (const id of ids) assert.equal(origin.receivedFor(id).length, 1, `${id} delivered once`);
+    const records = (await admin(gate, '/deliveries')).json.deliveries;
+    for (const id of ids) {
+      const record = records.find((r) => r.key === id);
+      assert.equal(record?.outcome, 'delivered', id);
+      assert.equal(record.dead_letter, false, id);
+    }
+  });
+});
+
 describe('a paused direct route', () => {
   const rig = useGate({ ADMIN_TOKEN: TOKEN, FAILURE_COOL_DOWN_SECONDS: '1' });
 
