@@ -44,9 +44,6 @@ extern "C" {
     /// One message of a batch.
     type QueueMessage;
 
-    #[wasm_bindgen(method, getter)]
-    fn body(this: &QueueMessage) -> JsValue;
-
     #[wasm_bindgen(method)]
     fn ack(this: &QueueMessage);
 
@@ -54,13 +51,6 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
-    /// The gate's count of attempts at this message's event, from 1.
-    #[wasm_bindgen(js_name = attemptOf)]
-    fn attempt_of(message: &QueueMessage) -> f64;
-
-    #[wasm_bindgen(js_name = heldOf)]
-    fn held_of(message: &QueueMessage) -> f64;
-
     #[wasm_bindgen(js_name = holdMessage)]
     fn hold_message(queue: &JsValue, message: &QueueMessage, delay_seconds: f64) -> Promise;
 }
@@ -118,14 +108,14 @@ async fn consume_one(
 ) {
     let started = js_sys::Date::now() as i64;
     let config = &prepared.config;
-    let Some(queued) = parse_message(&message.body()) else {
+    let Some((queued, attempt, held)) = parse_message(message) else {
         console_error(
             "hookgate: a queue message that hookgate did not write was acknowledged and dropped",
         );
         message.ack();
         return;
     };
-    let attempt = attempt_of(message).max(1.0) as u32;
+    let attempt = attempt.max(1);
     let found = config.route_for(&queued.route);
     if let (Some((index, route)), false) = (found, dead_letters) {
         let policy = match route.delivery {
@@ -137,7 +127,6 @@ async fn consume_one(
         }
         if prepared.paused(&route.path) {
             // Held, not attempted: it comes back once the route is resumed.
-            let held = held_of(message) as u32;
             let delay = hold_seconds(held, policy.retry_base_seconds);
             let queue = prepared
                 .bindings()
