@@ -150,7 +150,7 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
                 return Err(AdminError::LogUnavailable);
             }
-            let paused = &prepared.paused.borrow().routes;
+            let paused = &prepared.paused.borrow();
             return Ok(json(admin::routes_json(&prepared.config, paused)));
         }
         AdminRequest::List {
