@@ -14,7 +14,6 @@ use crate::gate::Incoming;
 use crate::log::command::{
     decode_counts, decode_dead_keys, decode_parts, decode_taken, LogCommand, WHOLE,
 };
-use crate::log::counts::Count;
 use crate::log::latency;
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
@@ -42,9 +41,17 @@ const ALL_SHARDS: [usize; SHARDS] = {
 /// a record or the stats, several for a page of the listing).
 enum Read {
     List(Listing),
-    Get { route: String, key: String },
-    Stats { since_ms: i64 },
-    Series { now_ms: i64 },
+    Get {
+        route: String,
+        key: String,
+    },
+    /// The stats since `since_ms` (`window` none) or the chart's numbers
+    /// (which read no `since_ms`): one read of the shards' count cells for
+    /// both.
+    Counts {
+        since_ms: i64,
+        window: Option<Window>,
+    },
 }
 
 /// An admin action taken: its name and route ([`AdminRequest::action`]).
@@ -159,8 +166,14 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             cursor,
         } => Read::List(Listing::new(filter, limit, cursor, SHARDS)),
         AdminRequest::Get { route, key } => Read::Get { route, key },
-        AdminRequest::Stats { since_ms } => Read::Stats { since_ms },
-        AdminRequest::Series { now_ms } => Read::Series { now_ms },
+        AdminRequest::Stats { since_ms } => Read::Counts {
+            since_ms,
+            window: None,
+        },
+        AdminRequest::Series { now_ms } => Read::Counts {
+            since_ms: now_ms,
+            window: Some(Window::ending(now_ms)),
+        },
     };
     let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
     flush_all(log).await;
@@ -199,33 +212,42 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             let record = record_of(parts).ok_or(AdminError::UnknownDelivery)?;
             render::record(&record, &routes)
         }
-        Read::Stats { since_ms } => {
-            let stats = LogCommand::Stats {
-                since_minute: since_ms.div_euclid(60_000),
-                by_minute: WHOLE,
-                span: WHOLE,
+        Read::Counts { since_ms, window } => {
+            let stats = match window {
+                Some(window) => LogCommand::Stats {
+                    since_minute: window.first_hour * 60,
+                    by_minute: window.first_minute,
+                    span: 60,
+                },
+                None => LogCommand::Stats {
+                    since_minute: since_ms.div_euclid(60_000),
+                    by_minute: WHOLE,
+                    span: WHOLE,
+                },
             };
-            let mut rows = Vec::new();
-            for cell in cells(log, &stats).await? {
-                // The latency buckets are the chart's, not requests.
-                if !cell.reason.starts_with(latency::PREFIX) {
-                    rows.push((cell.route, cell.reason, cell.count));
+            let mut cells = Vec::new();
+            for text in &ask(log, to_every_shard(&stats)).await? {
+                cells.extend(decode_counts(text).ok_or(AdminError::LogUnavailable)?);
+            }
+            match window {
+                Some(window) => {
+                    let mut chart = Series::new(window);
+                    for cell in &cells {
+                        chart.add(cell);
+                    }
+                    render::series(&chart)
+                }
+                None => {
+                    let mut rows = Vec::new();
+                    for cell in cells {
+                        // The latency buckets are the chart's, not requests.
+                        if !cell.reason.starts_with(latency::PREFIX) {
+                            rows.push((cell.route, cell.reason, cell.count));
+                        }
+                    }
+                    render::stats(since_ms, &rows)
                 }
             }
-            render::stats(since_ms, &rows)
-        }
-        Read::Series { now_ms } => {
-            let window = Window::ending(now_ms);
-            let stats = LogCommand::Stats {
-                since_minute: window.first_hour * 60,
-                by_minute: window.first_minute,
-                span: 60,
-            };
-            let mut chart = Series::new(window);
-            for cell in cells(log, &stats).await? {
-                chart.add(&cell);
-            }
-            render::series(&chart)
         }
     };
     Ok(json(body))
@@ -253,15 +275,6 @@ async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminErro
         }
     }
     Ok(texts)
-}
-
-/// The count cells every shard answered to `stats`.
-async fn cells(log: &LogClient, stats: &LogCommand) -> Result<Vec<Count>, AdminError> {
-    let mut cells = Vec::new();
-    for text in &ask(log, to_every_shard(stats)).await? {
-        cells.extend(decode_counts(text).ok_or(AdminError::LogUnavailable)?);
-    }
-    Ok(cells)
 }
 
 /// The parts each of `shards` answered.
