@@ -58,7 +58,7 @@ enum Read {
 pub type Action = (&'static str, String);
 
 /// Answers one request under `/_hookgate`: the answer, or the refusal,
-/// which the caller answers and then counts ([`count_refusal`]), with the
+/// which the caller answers and then counts ([`count`]), with the
 /// action the request took or tried, which the caller then records
 /// ([`record`]). A read asks every shard of the log, after this isolate
 /// wrote what it holds.
@@ -293,10 +293,10 @@ fn parts_of(
 }
 
 /// Records an admin action: a log line with its name, route and answer's
-/// status (a refused one too: who tried is worth as much), and, when it
-/// was done, a count in the stats under the admin prefix by its name, as
-/// a refusal is counted by its reason.
-pub async fn record(prepared: &Prepared, (name, route): Action, status: u16, now: i64) {
+/// status (a refused one too: who tried is worth as much). When it was
+/// done, the count it adds to the stats: under the admin prefix by its
+/// name, as a refusal is counted by its reason ([`count`]).
+pub fn record((name, route): Action, status: u16) -> Option<(&'static str, &'static str)> {
     super::edge::log_object(
         "log",
         &encode_line(&[
@@ -305,18 +305,13 @@ pub async fn record(prepared: &Prepared, (name, route): Action, status: u16, now
             ("status", Value::Number(status.into())),
         ]),
     );
-    if status < 300 {
-        let flush_seconds = prepared.config.observe.stats_flush_seconds;
-        Sinks::of(&prepared.bindings())
-            .count_refusal(flush_seconds, now, ADMIN_PREFIX, name)
-            .await;
-    }
+    (status < 300).then_some((ADMIN_PREFIX, name))
 }
 
-/// Counts a refusal in the stats, after it was answered: under the admin
-/// API's prefix, or under no route when the API does not exist.
-pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
-    let (route, reason) = error.counted_as();
+/// Counts a refusal ([`AdminError::counted_as`]) or a done action
+/// ([`record`]) in the stats, after the answer: one count a request at
+/// most, so one wait for it (module size).
+pub async fn count(prepared: &Prepared, (route, reason): (&str, &str), now: i64) {
     let flush_seconds = prepared.config.observe.stats_flush_seconds;
     Sinks::of(&prepared.bindings())
         .count_refusal(flush_seconds, now, route, reason)
