@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::log::counts::NO_ROUTE;
 use crate::log::{Cursor, Filter, DEFAULT_PAGE, MAX_PAGE};
 use crate::outcome::{problem, Answer};
+use crate::pause::PausedRoutes;
 use crate::query::{decode, pairs, value_of};
 use crate::setting::ADMIN_PREFIX;
 use sha2::{Digest, Sha256};
@@ -236,9 +237,8 @@ pub fn retryable(config: &Config, route: &str) -> Result<(), AdminError> {
 }
 
 /// `GET /_hookgate/routes`: each route's path and whether it is paused
-/// (`paused`: the paused routes' paths, a line each), in the settings'
-/// order.
-pub fn routes_json(config: &Config, paused: &str) -> String {
+/// (as the gate asks [`PausedRoutes::holds`]), in the settings' order.
+pub fn routes_json(config: &Config, paused: &PausedRoutes) -> String {
     let mut out = String::from(r#"{"routes":["#);
     for (i, route) in config.routes.iter().enumerate() {
         if i > 0 {
@@ -246,7 +246,7 @@ pub fn routes_json(config: &Config, paused: &str) -> String {
         }
         out.push_str(r#"{"route":"#);
         crate::json::push_str(&mut out, &route.path);
-        out.push_str(if paused.split('\n').any(|path| path == route.path) {
+        out.push_str(if paused.holds(&route.path) {
             r#","paused":true}"#
         } else {
             r#","paused":false}"#
@@ -650,7 +650,11 @@ mod tests {
         .expect("valid");
         let path = &config.routes[0].path;
         let listed = |paused: &str| -> serde_json::Value {
-            serde_json::from_str(&routes_json(&config, paused)).expect("JSON")
+            let paused = PausedRoutes {
+                read_ms: NOW,
+                routes: paused.to_owned(),
+            };
+            serde_json::from_str(&routes_json(&config, &paused)).expect("JSON")
         };
         assert_eq!(
             listed(""),

@@ -14,7 +14,6 @@ use crate::gate::Incoming;
 use crate::log::command::{
     decode_counts, decode_dead_keys, decode_parts, decode_taken, LogCommand, WHOLE,
 };
-use crate::log::counts::Count;
 use crate::log::latency;
 use crate::log::listing::{record_of, Listing, Round};
 use crate::log::partial::Partial;
@@ -42,16 +41,24 @@ const ALL_SHARDS: [usize; SHARDS] = {
 /// a record or the stats, several for a page of the listing).
 enum Read {
     List(Listing),
-    Get { route: String, key: String },
-    Stats { since_ms: i64 },
-    Series { now_ms: i64 },
+    Get {
+        route: String,
+        key: String,
+    },
+    /// The stats since `since_ms` (`window` none) or the chart's numbers
+    /// (which read no `since_ms`): one read of the shards' count cells for
+    /// both.
+    Counts {
+        since_ms: i64,
+        window: Option<Window>,
+    },
 }
 
 /// An admin action taken: its name and route ([`AdminRequest::action`]).
 pub type Action = (&'static str, String);
 
 /// Answers one request under `/_hookgate`: the answer, or the refusal,
-/// which the caller answers and then counts ([`count_refusal`]), with the
+/// which the caller answers and then counts ([`count`]), with the
 /// action the request took or tried, which the caller then records
 /// ([`record`]). A read asks every shard of the log, after this isolate
 /// wrote what it holds.
@@ -150,7 +157,7 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             if !pause::keep(prepared, wait_for(log.ask_promise(0, &change)).await) {
                 return Err(AdminError::LogUnavailable);
             }
-            let paused = &prepared.paused.borrow().routes;
+            let paused = &prepared.paused.borrow();
             return Ok(json(admin::routes_json(&prepared.config, paused)));
         }
         AdminRequest::List {
@@ -159,8 +166,14 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             cursor,
         } => Read::List(Listing::new(filter, limit, cursor, SHARDS)),
         AdminRequest::Get { route, key } => Read::Get { route, key },
-        AdminRequest::Stats { since_ms } => Read::Stats { since_ms },
-        AdminRequest::Series { now_ms } => Read::Series { now_ms },
+        AdminRequest::Stats { since_ms } => Read::Counts {
+            since_ms,
+            window: None,
+        },
+        AdminRequest::Series { now_ms } => Read::Counts {
+            since_ms: now_ms,
+            window: Some(Window::ending(now_ms)),
+        },
     };
     let log = log.as_ref().ok_or(AdminError::LogUnavailable)?;
     flush_all(log).await;
@@ -199,33 +212,42 @@ async fn reply(request: AdminRequest, prepared: &Prepared, now: i64) -> Result<A
             let record = record_of(parts).ok_or(AdminError::UnknownDelivery)?;
             render::record(&record, &routes)
         }
-        Read::Stats { since_ms } => {
-            let stats = LogCommand::Stats {
-                since_minute: since_ms.div_euclid(60_000),
-                by_minute: WHOLE,
-                span: WHOLE,
+        Read::Counts { since_ms, window } => {
+            let stats = match window {
+                Some(window) => LogCommand::Stats {
+                    since_minute: window.first_hour * 60,
+                    by_minute: window.first_minute,
+                    span: 60,
+                },
+                None => LogCommand::Stats {
+                    since_minute: since_ms.div_euclid(60_000),
+                    by_minute: WHOLE,
+                    span: WHOLE,
+                },
             };
-            let mut rows = Vec::new();
-            for cell in cells(log, &stats).await? {
-                // The latency buckets are the chart's, not requests.
-                if !cell.reason.starts_with(latency::PREFIX) {
-                    rows.push((cell.route, cell.reason, cell.count));
+            let mut cells = Vec::new();
+            for text in &ask(log, to_every_shard(&stats)).await? {
+                cells.extend(decode_counts(text).ok_or(AdminError::LogUnavailable)?);
+            }
+            match window {
+                Some(window) => {
+                    let mut chart = Series::new(window);
+                    for cell in &cells {
+                        chart.add(cell);
+                    }
+                    render::series(&chart)
+                }
+                None => {
+                    let mut rows = Vec::new();
+                    for cell in cells {
+                        // The latency buckets are the chart's, not requests.
+                        if !cell.reason.starts_with(latency::PREFIX) {
+                            rows.push((cell.route, cell.reason, cell.count));
+                        }
+                    }
+                    render::stats(since_ms, &rows)
                 }
             }
-            render::stats(since_ms, &rows)
-        }
-        Read::Series { now_ms } => {
-            let window = Window::ending(now_ms);
-            let stats = LogCommand::Stats {
-                since_minute: window.first_hour * 60,
-                by_minute: window.first_minute,
-                span: 60,
-            };
-            let mut chart = Series::new(window);
-            for cell in cells(log, &stats).await? {
-                chart.add(&cell);
-            }
-            render::series(&chart)
         }
     };
     Ok(json(body))
@@ -255,15 +277,6 @@ async fn ask(log: &LogClient, calls: Vec<Call>) -> Result<Vec<String>, AdminErro
     Ok(texts)
 }
 
-/// The count cells every shard answered to `stats`.
-async fn cells(log: &LogClient, stats: &LogCommand) -> Result<Vec<Count>, AdminError> {
-    let mut cells = Vec::new();
-    for text in &ask(log, to_every_shard(stats)).await? {
-        cells.extend(decode_counts(text).ok_or(AdminError::LogUnavailable)?);
-    }
-    Ok(cells)
-}
-
 /// The parts each of `shards` answered.
 fn parts_of(
     shards: &[usize],
@@ -280,10 +293,10 @@ fn parts_of(
 }
 
 /// Records an admin action: a log line with its name, route and answer's
-/// status (a refused one too: who tried is worth as much), and, when it
-/// was done, a count in the stats under the admin prefix by its name, as
-/// a refusal is counted by its reason.
-pub async fn record(prepared: &Prepared, (name, route): Action, status: u16, now: i64) {
+/// status (a refused one too: who tried is worth as much). When it was
+/// done, the count it adds to the stats: under the admin prefix by its
+/// name, as a refusal is counted by its reason ([`count`]).
+pub fn record((name, route): Action, status: u16) -> Option<(&'static str, &'static str)> {
     super::edge::log_object(
         "log",
         &encode_line(&[
@@ -292,18 +305,13 @@ pub async fn record(prepared: &Prepared, (name, route): Action, status: u16, now
             ("status", Value::Number(status.into())),
         ]),
     );
-    if status < 300 {
-        let flush_seconds = prepared.config.observe.stats_flush_seconds;
-        Sinks::of(&prepared.bindings())
-            .count_refusal(flush_seconds, now, ADMIN_PREFIX, name)
-            .await;
-    }
+    (status < 300).then_some((ADMIN_PREFIX, name))
 }
 
-/// Counts a refusal in the stats, after it was answered: under the admin
-/// API's prefix, or under no route when the API does not exist.
-pub async fn count_refusal(prepared: &Prepared, error: AdminError, now: i64) {
-    let (route, reason) = error.counted_as();
+/// Counts a refusal ([`AdminError::counted_as`]) or a done action
+/// ([`record`]) in the stats, after the answer: one count a request at
+/// most, so one wait for it (module size).
+pub async fn count(prepared: &Prepared, (route, reason): (&str, &str), now: i64) {
     let flush_seconds = prepared.config.observe.stats_flush_seconds;
     Sinks::of(&prepared.bindings())
         .count_refusal(flush_seconds, now, route, reason)

@@ -43,9 +43,6 @@ extern "C" {
     /// One message of a batch.
     type QueueMessage;
 
-    #[wasm_bindgen(method, getter)]
-    fn body(this: &QueueMessage) -> JsValue;
-
     #[wasm_bindgen(method)]
     fn ack(this: &QueueMessage);
 
@@ -53,13 +50,6 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/js/edge.js")]
 extern "C" {
-    /// The gate's count of attempts at this message's event, from 1.
-    #[wasm_bindgen(js_name = attemptOf)]
-    fn attempt_of(message: &QueueMessage) -> f64;
-
-    #[wasm_bindgen(js_name = heldOf)]
-    fn held_of(message: &QueueMessage) -> f64;
-
     #[wasm_bindgen(js_name = holdMessage)]
     fn hold_message(queue: &JsValue, message: &QueueMessage, delay_seconds: f64) -> Promise;
 }
@@ -116,14 +106,14 @@ async fn consume_one(
     dead_letters: bool,
 ) {
     let config = &prepared.config;
-    let Some(queued) = parse_message(&message.body()) else {
+    let Some((queued, attempt, held)) = parse_message(message) else {
         console_error(
             "hookgate: a queue message that hookgate did not write was acknowledged and dropped",
         );
         message.ack();
         return;
     };
-    let attempt = attempt_of(message).max(1.0) as u32;
+    let attempt = attempt.max(1);
     let found = config.route_for(&queued.route);
     if let (Some((index, route)), false) = (found, dead_letters) {
         let policy = match route.delivery {
@@ -133,7 +123,6 @@ async fn consume_one(
         pause::refresh(prepared, sinks.log.as_ref()).await;
         if prepared.paused.borrow().holds(&route.path) {
             // Held, not attempted: it comes back once the route is resumed.
-            let held = held_of(message) as u32;
             let delay = hold_seconds(held, policy.retry_base_seconds);
             let queue = prepared
                 .bindings()

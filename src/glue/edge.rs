@@ -493,9 +493,11 @@ impl DeliveryQueue<EdgeBody> for EdgeQueue {
     }
 }
 
-/// Reads a message [`EdgeQueue`] sent; `None` for anything else.
-pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
-    let read = read_message(value);
+/// Reads a queue message's event as [`EdgeQueue`] sent it, with the
+/// gate's count of attempts at it (from 1) and how often it was held
+/// (sent again while its route was paused); `None` for anything else.
+pub fn parse_message(message: &JsValue) -> Option<(Queued<EdgeBody>, u32, u32)> {
+    let read = read_message(message);
     if read.is_null() {
         return None;
     }
@@ -508,12 +510,14 @@ pub fn parse_message(value: &JsValue) -> Option<Queued<EdgeBody>> {
     let mut optional = || Some(parts.next()?.strip_prefix('s').map(str::to_owned));
     let content_type = optional()?;
     let event_type = optional()?;
-    Some(Queued {
+    let count = |at| read.get(at).as_f64().unwrap_or(0.0) as u32;
+    let queued = Queued {
         route,
         key,
         content_type,
         headers: split_pairs(parts),
         event_type,
         body: EdgeBody::new(body),
-    })
+    };
+    Some((queued, count(2), count(3)))
 }

@@ -100,20 +100,24 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
     if is_admin_path(path) {
         let work = promise(async move {
             let (action, answered) = admin::answer(&incoming, &prepared, started).await;
-            let status = match answered {
+            let (status, mut counted) = match answered {
                 Ok(answer) => {
                     answer_with(&settle, &answer);
-                    answer.status
+                    (answer.status, None)
                 }
                 Err(refused) => {
                     let answer = refused.answer();
                     answer_with(&settle, &answer);
-                    admin::count_refusal(&prepared, refused, started).await;
-                    answer.status
+                    (answer.status, Some(refused.counted_as()))
                 }
             };
+            // A refusal is counted, or a done action (never both: a
+            // refused one answers 4xx or 5xx).
             if let Some(action) = action {
-                admin::record(&prepared, action, status, started).await;
+                counted = counted.or(admin::record(action, status));
+            }
+            if let Some(counted) = counted {
+                admin::count(&prepared, counted, started).await;
             }
             Ok(JsValue::UNDEFINED)
         });

@@ -204,11 +204,14 @@ export async function queueSend(queue, route, key, contentType, eventType, heade
   }
 }
 
-/** Reads what `queueSend` wrote: `[facts, body]`, where facts is
- * `route SEP key SEP contentType SEP eventType (SEP name SEP value)*` and
- * each of the two optional fields is `s` + text or empty for none; null for
- * any other message. */
-export function readMessage(message) {
+/** Reads what `queueSend` wrote into a queue message: `[facts, body,
+ * attempt, held]`, where facts is `route SEP key SEP contentType SEP
+ * eventType (SEP name SEP value)*` and each of the two optional fields is
+ * `s` + text or empty for none, attempt is `attemptOf` and held `heldOf`;
+ * null for any other message. One call for what the consumer reads of a
+ * message (module size). */
+export function readMessage(queued) {
+  const message = queued.body;
   const text = (value) => typeof value === 'string';
   const optional = (value) => (text(value) ? 's' + value : '');
   if (message === null || typeof message !== 'object' || message.v !== 1) return null;
@@ -219,18 +222,18 @@ export function readMessage(message) {
     if (!Array.isArray(pair) || !text(pair[0]) || !text(pair[1])) return null;
     facts += SEP + pair[0] + SEP + pair[1];
   }
-  return [facts, body];
+  return [facts, body, attemptOf(queued), heldOf(queued)];
 }
 
 /** The gate's count of a message's attempts, from 1: the queue's own, and
  * those spent before a hold sent it again (a new message's own count starts
  * at 1). */
-export function attemptOf(message) {
+function attemptOf(message) {
   return (message.body?.spent >>> 0) + message.attempts;
 }
 
 /** How often a message was held (sent again while its route was paused). */
-export function heldOf(message) {
+function heldOf(message) {
   return message.body?.held >>> 0;
 }
 
