@@ -120,7 +120,7 @@ pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
 pub fn encode_taken(scheme: &str, at_ms: i64, letter: &Letter) -> String {
     let mut out = String::new();
     field(&mut out, "scheme", scheme);
-    field(&mut out, "at", &at_ms.to_string());
+    number_field(&mut out, "at", at_ms);
     encode_letter(&mut out, letter);
     out
 }
@@ -141,7 +141,7 @@ pub fn encode_dead_keys(keys: &[(String, i64)]) -> String {
     let mut out = String::new();
     for (key, at) in keys {
         field(&mut out, "k", key);
-        field(&mut out, "at", &at.to_string());
+        number_field(&mut out, "at", *at);
     }
     out
 }
@@ -202,12 +202,12 @@ fn push_attempt(body: &mut String, a: &Attempt, route_field: &str) {
     if let Some(event_type) = &a.event_type {
         field(body, "type", event_type);
     }
-    field(body, "at", &a.at_ms.to_string());
+    number_field(body, "at", a.at_ms);
     field(body, "outcome", &a.outcome);
     if let Some(status) = a.origin_status {
-        field(body, "status", &u64::from(status).to_string());
+        number_field(body, "status", i64::from(status));
     }
-    field(body, "ms", &u64::from(a.duration_ms).to_string());
+    number_field(body, "ms", i64::from(a.duration_ms));
 }
 
 fn read_attempt(fields: &[(String, String)], route_field: &str) -> Option<Attempt> {
@@ -225,7 +225,7 @@ fn read_attempt(fields: &[(String, String)], route_field: &str) -> Option<Attemp
 }
 
 fn push_count(body: &mut String, c: &Count) {
-    field(body, "c", &c.minute.to_string());
+    number_field(body, "c", c.minute);
     field(body, "route", &c.route);
     field(body, "reason", &c.reason);
     field(body, "count", &c.count.to_string());
@@ -247,14 +247,14 @@ const ONWARD: [&str; 4] = ["oa", "oo", "os", "om"];
 const DELIVERED: [&str; 4] = ["da", "", "ds", "dm"];
 
 fn push_fact(out: &mut String, names: [&str; 4], fact: &Fact) {
-    field(out, names[0], &fact.at_ms.to_string());
+    number_field(out, names[0], fact.at_ms);
     if !names[1].is_empty() {
         field(out, names[1], &fact.outcome);
     }
     if let Some(status) = fact.origin_status {
-        field(out, names[2], &u64::from(status).to_string());
+        number_field(out, names[2], i64::from(status));
     }
-    field(out, names[3], &u64::from(fact.duration_ms).to_string());
+    number_field(out, names[3], i64::from(fact.duration_ms));
 }
 
 /// A fact under `names`; a delivered one when it has no outcome field.
@@ -281,13 +281,13 @@ pub fn encode_parts(parts: &[Partial]) -> String {
     for part in parts {
         field(&mut out, "p", &part.route);
         field(&mut out, "key", &part.key);
-        field(&mut out, "tie", &part.tie.to_string());
+        number_field(&mut out, "tie", part.tie);
         field(&mut out, "scheme", &part.scheme);
         if let Some(event_type) = &part.event_type {
             field(&mut out, "type", event_type);
         }
-        field(&mut out, "first", &part.first_seen.to_string());
-        field(&mut out, "n", &u64::from(part.attempts).to_string());
+        number_field(&mut out, "first", part.first_seen);
+        number_field(&mut out, "n", i64::from(part.attempts));
         push_fact(&mut out, LAST, &part.last);
         if let Some(onward) = &part.onward {
             push_fact(&mut out, ONWARD, onward);
@@ -353,6 +353,13 @@ pub fn decode_counts(text: &str) -> Option<Vec<Count>> {
     }
 }
 
+/// A number's field: one call for each rather than a `to_string` and its
+/// string's drop written out at every number written.
+#[inline(never)]
+fn number_field(out: &mut String, name: &str, value: i64) {
+    field(out, name, &value.to_string());
+}
+
 fn field(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push('&');
@@ -401,7 +408,7 @@ impl LogCommand {
                 field(&mut body, "route", route);
                 field(&mut body, "key", key);
                 field(&mut body, "scheme", scheme);
-                field(&mut body, "at", &at_ms.to_string());
+                number_field(&mut body, "at", *at_ms);
                 "/requeued"
             }
             LogCommand::DropLetter { route, key } => {
@@ -416,9 +423,9 @@ impl LogCommand {
                 limit,
             } => {
                 field(&mut body, "route", route);
-                field(&mut body, "since", &since_ms.to_string());
-                field(&mut body, "until", &until_ms.to_string());
-                field(&mut body, "limit", &limit.to_string());
+                number_field(&mut body, "since", *since_ms);
+                number_field(&mut body, "until", *until_ms);
+                number_field(&mut body, "limit", i64::from(*limit));
                 "/dead-keys"
             }
             LogCommand::Scan(scan) => {
@@ -429,13 +436,13 @@ impl LogCommand {
                     field(&mut body, "outcome", outcome);
                 }
                 if let Some(since) = scan.since_ms {
-                    field(&mut body, "since", &since.to_string());
+                    number_field(&mut body, "since", since);
                 }
                 if let Some((last_seen, tie)) = scan.before {
-                    field(&mut body, "before", &last_seen.to_string());
-                    field(&mut body, "tie", &tie.to_string());
+                    number_field(&mut body, "before", last_seen);
+                    number_field(&mut body, "tie", tie);
                 }
-                field(&mut body, "limit", &u64::from(scan.limit).to_string());
+                number_field(&mut body, "limit", i64::from(scan.limit));
                 "/scan"
             }
             LogCommand::Lookup { keys } => {
@@ -450,13 +457,13 @@ impl LogCommand {
                 by_minute,
                 span,
             } => {
-                field(&mut body, "since", &since_minute.to_string());
-                field(&mut body, "by", &by_minute.to_string());
-                field(&mut body, "span", &span.to_string());
+                number_field(&mut body, "since", *since_minute);
+                number_field(&mut body, "by", *by_minute);
+                number_field(&mut body, "span", *span);
                 "/stats"
             }
             LogCommand::Purge { before_ms } => {
-                field(&mut body, "before", &before_ms.to_string());
+                number_field(&mut body, "before", *before_ms);
                 "/purge"
             }
             LogCommand::Paused { route, on } => {
