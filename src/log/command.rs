@@ -128,11 +128,10 @@ pub fn encode_taken(scheme: &str, at_ms: i64, letter: &Letter) -> String {
 /// Reads what [`encode_taken`] wrote: scheme, time and letter.
 pub fn decode_taken(text: &str) -> Option<(String, i64, Letter)> {
     let fields = pairs(text)?;
-    Some((
-        value_of(&fields, "scheme")?,
-        value_of(&fields, "at")?.parse().ok()?,
-        decode_letter(&fields)?,
-    ))
+    let letter = decode_letter(&fields)?;
+    let mut r = Reader::new(&fields);
+    let taken = (r.text("scheme"), r.int("at"), letter);
+    r.done(taken)
 }
 
 /// Keys of dead letters and when each was left, as a shard answers
@@ -151,7 +150,9 @@ pub fn decode_dead_keys(text: &str) -> Option<Vec<(String, i64)>> {
     let fields = pairs(text)?;
     let mut keys = Vec::new();
     for group in groups(&fields, &["k"])? {
-        keys.push((value_of(group, "k")?, number(group, "at")?));
+        let mut r = Reader::new(group);
+        let key = (r.text("k"), r.int("at"));
+        keys.push(r.done(key)?);
     }
     Some(keys)
 }
@@ -598,7 +599,9 @@ impl LogCommand {
             "/lookup" => {
                 let mut keys = Vec::new();
                 for group in groups(&fields, &["route"])? {
-                    keys.push((value_of(group, "route")?, value_of(group, "key")?));
+                    let mut r = Reader::new(group);
+                    let key = (r.text("route"), r.text("key"));
+                    keys.push(r.done(key)?);
                 }
                 LogCommand::Lookup { keys }
             }
