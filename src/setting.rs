@@ -351,18 +351,24 @@ fn write_fields(f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Pieces rather than `write!`: the same text, no format arguments.
+        f.write_str("setting ")?;
         match &self.place {
-            Place::Setting(name) if self.rule == Rule::Required => {
-                write!(f, "setting {name} is required but not set")
+            Place::Setting(name) => {
+                f.write_str(name)?;
+                if self.rule == Rule::Required {
+                    return f.write_str(" is required but not set");
+                }
             }
-            Place::Setting(name) => write!(f, "setting {name} is invalid: {}", self.rule),
-            Place::Route { path, field } => write!(
-                f,
-                "setting ROUTES, route {}, field {field} is invalid: {}",
-                shown_path(path),
-                self.rule
-            ),
+            Place::Route { path, field } => {
+                f.write_str("ROUTES, route ")?;
+                f.write_str(&shown_path(path))?;
+                f.write_str(", field ")?;
+                f.write_str(field)?;
+            }
         }
+        f.write_str(" is invalid: ")?;
+        self.rule.fmt(f)
     }
 }
 
