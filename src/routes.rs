@@ -231,29 +231,29 @@ fn route(
         None
     };
 
-    let names: Vec<&str> = match field("secret") {
-        None => return Err(bad("secret", Rule::Required)),
-        Some(Raw::Text(name)) => vec![name.as_str()],
-        Some(Raw::List(items)) if !items.is_empty() => {
-            let mut names = Vec::with_capacity(items.len());
-            for item in items {
-                let Raw::Text(name) = item else {
-                    return Err(bad(
-                        "secret",
-                        Rule::Type("a secret's name, or a list of names"),
-                    ));
-                };
-                names.push(name.as_str());
-            }
-            names
-        }
-        Some(_) => {
-            return Err(bad(
-                "secret",
-                Rule::Type("a secret's name, or a list of names"),
-            ))
-        }
+    let Some(value) = field("secret") else {
+        return Err(bad("secret", Rule::Required));
     };
+    // One name or a list of them, none of them anything but text: one
+    // check for all, so one error.
+    let items = match value {
+        Raw::List(items) => items.as_slice(),
+        _ => std::slice::from_ref(value),
+    };
+    let mut names: Vec<&str> = Vec::with_capacity(items.len());
+    for item in items {
+        let Raw::Text(name) = item else {
+            names.clear();
+            break;
+        };
+        names.push(name.as_str());
+    }
+    if names.is_empty() {
+        return Err(bad(
+            "secret",
+            Rule::Type("a secret's name, or a list of names"),
+        ));
+    }
     let mut keys = Vec::new();
     for name in names {
         let value = bound(name, secret).map_err(|rule| bad("secret", rule))?;
