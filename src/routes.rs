@@ -157,15 +157,8 @@ pub fn parse(
                 let Raw::Table(fields) = fields else {
                     return Err(error("path", Rule::RouteNotTable));
                 };
-                route(
-                    path,
-                    fields,
-                    defaults,
-                    queue_defaults,
-                    store,
-                    secret,
-                    &error,
-                )
+                route(path, fields, defaults, queue_defaults, store, secret)
+                    .map_err(|bad| error(bad.0, bad.1))
             });
         paths.push(path);
         match checked {
@@ -176,6 +169,18 @@ pub fn parse(
     routes
 }
 
+/// A route's error before it is placed: the field and the rule. Route
+/// checks return this, and [`parse`] adds the path once, rather than every
+/// check cloning the path into a [`ConfigError`] of its own. Boxed, so each
+/// `?` passes one pointer on rather than copying the whole rule.
+type Bad = Box<(&'static str, Rule)>;
+
+/// A [`Bad`]: one call, not an allocation written out at every check.
+#[inline(never)]
+fn bad(field: &'static str, rule: Rule) -> Bad {
+    Box::new((field, rule))
+}
+
 fn route(
     path: &str,
     fields: &[(String, Raw)],
@@ -183,8 +188,7 @@ fn route(
     queue_defaults: &QueuePolicy,
     store: StoreKind,
     secret: &dyn Fn(&str) -> Option<String>,
-    fail: &dyn Fn(&'static str, Rule) -> ConfigError,
-) -> Result<Route, ConfigError> {
+) -> Result<Route, Bad> {
     if let Some((name, _)) = fields
         .iter()
         .find(|(name, _)| !FIELDS.contains(&name.as_str()))
@@ -196,13 +200,13 @@ fn route(
             },
             None => Rule::UnknownField,
         };
-        return Err(fail("field", rule));
+        return Err(bad("field", rule));
     }
     if let Some(twice) = FIELDS
         .iter()
         .find(|name| fields.iter().filter(|(field, _)| field == *name).count() > 1)
     {
-        return Err(fail(twice, Rule::DuplicateField));
+        return Err(bad(twice, Rule::DuplicateField));
     }
     let field = |name: &str| {
         fields
@@ -212,88 +216,88 @@ fn route(
     };
 
     let scheme = match field("scheme") {
-        None => return Err(fail("scheme", Rule::Required)),
+        None => return Err(bad("scheme", Rule::Required)),
         Some(Raw::Text(name)) => {
-            Scheme::from_name(name).ok_or_else(|| fail("scheme", Rule::UnknownScheme))?
+            Scheme::from_name(name).ok_or_else(|| bad("scheme", Rule::UnknownScheme))?
         }
-        Some(_) => return Err(fail("scheme", Rule::Type("text: the scheme's name"))),
+        Some(_) => return Err(bad("scheme", Rule::Type("text: the scheme's name"))),
     };
     let hmac = if scheme == Scheme::Hmac {
-        Some(hmac_spec(fields, fail)?)
+        Some(hmac_spec(fields)?)
     } else {
         if let Some(name) = HMAC_FIELDS.iter().find(|name| field(name).is_some()) {
-            return Err(fail(name, Rule::HmacOnly));
+            return Err(bad(name, Rule::HmacOnly));
         }
         None
     };
 
-    let names: Vec<&str> = match field("secret") {
-        None => return Err(fail("secret", Rule::Required)),
-        Some(Raw::Text(name)) => vec![name.as_str()],
-        Some(Raw::List(items)) if !items.is_empty() => {
-            let mut names = Vec::with_capacity(items.len());
-            for item in items {
-                let Raw::Text(name) = item else {
-                    return Err(fail(
-                        "secret",
-                        Rule::Type("a secret's name, or a list of names"),
-                    ));
-                };
-                names.push(name.as_str());
-            }
-            names
-        }
-        Some(_) => {
-            return Err(fail(
-                "secret",
-                Rule::Type("a secret's name, or a list of names"),
-            ))
-        }
+    let Some(value) = field("secret") else {
+        return Err(bad("secret", Rule::Required));
     };
+    // One name or a list of them, none of them anything but text: one
+    // check for all, so one error.
+    let items = match value {
+        Raw::List(items) => items.as_slice(),
+        _ => std::slice::from_ref(value),
+    };
+    let mut names: Vec<&str> = Vec::with_capacity(items.len());
+    for item in items {
+        let Raw::Text(name) = item else {
+            names.clear();
+            break;
+        };
+        names.push(name.as_str());
+    }
+    if names.is_empty() {
+        return Err(bad(
+            "secret",
+            Rule::Type("a secret's name, or a list of names"),
+        ));
+    }
     let mut keys = Vec::new();
     for name in names {
-        let value = bound(name, secret).map_err(|rule| fail("secret", rule))?;
+        let value = bound(name, secret).map_err(|rule| bad("secret", rule))?;
         let parsed = match &hmac {
             Some(spec) => spec.key_encoding.parse_keys(&value),
             None => scheme.parse_keys(&value),
         };
-        keys.extend(parsed.map_err(|e| fail("secret", Rule::Key(e)))?);
+        keys.extend(parsed.map_err(|e| bad("secret", Rule::Key(e)))?);
     }
 
     // A URL field (`origin`, `alert_url`), checked.
-    let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+    let url = |name: &'static str| -> Result<Option<String>, Bad> {
         let Some(value) = field(name) else {
             return Ok(None);
         };
         let Raw::Text(text) = value else {
-            return Err(fail(name, Rule::Type("text: an http(s) URL")));
+            return Err(bad(name, Rule::Type("text: an http(s) URL")));
         };
         let url = text.trim().to_owned();
-        check_origin_url(&url).map_err(|e| fail(name, Rule::Url(e)))?;
+        check_origin_url(&url).map_err(|e| bad(name, Rule::Url(e)))?;
         Ok(Some(url))
     };
-    let origin_url = url("origin")?.ok_or_else(|| fail("origin", Rule::Required))?;
+    let origin_url = url("origin")?.ok_or_else(|| bad("origin", Rule::Required))?;
 
     let origin_key = match field("origin_secret") {
         None => None,
         Some(Raw::Text(name)) => {
-            let value = bound(name, secret).map_err(|rule| fail("origin_secret", rule))?;
+            let value = bound(name, secret).map_err(|rule| bad("origin_secret", rule))?;
             Some(
                 standard_webhooks::parse_key(&value)
-                    .map_err(|e| fail("origin_secret", Rule::Key(e)))?,
+                    .map_err(|e| bad("origin_secret", Rule::Key(e)))?,
             )
         }
-        Some(_) => return Err(fail("origin_secret", Rule::Type("a secret's name"))),
+        Some(_) => return Err(bad("origin_secret", Rule::Type("a secret's name"))),
     };
 
-    let number = |spec: &Number, default: u64| -> Result<u64, ConfigError> {
+    let number = |spec: &Number, default: u64| -> Result<u64, Bad> {
         let value = match field(spec.field) {
             None => return Ok(default),
             Some(Raw::Whole(n)) => Some(*n).filter(|n| (spec.min..=spec.max).contains(n)),
             Some(Raw::Text(text)) => parse_number(text, spec),
             Some(_) => None,
         };
-        value.ok_or_else(|| fail(spec.field, Rule::Number(spec.range)))
+        value.ok_or_else(|| bad(spec.field, Rule::Number(spec.range)))
     };
     let limits = Limits {
         tolerance_seconds: number(&TOLERANCE, defaults.tolerance_seconds)?,
@@ -303,7 +307,7 @@ fn route(
         origin_timeout_ms: number(&ORIGIN_TIMEOUT, defaults.origin_timeout_ms)?,
     };
     if limits.dedupe_ttl_seconds < limits.tolerance_seconds.saturating_mul(2) {
-        return Err(fail("dedupe_ttl_seconds", Rule::DedupeShorterThanWindow));
+        return Err(bad("dedupe_ttl_seconds", Rule::DedupeShorterThanWindow));
     }
 
     let delivery = match field("delivery") {
@@ -311,7 +315,7 @@ fn route(
         Some(Raw::Text(mode)) if mode == "direct" => Delivery::Direct,
         Some(Raw::Text(mode)) if mode == "queue" => {
             if origin_key.is_none() {
-                return Err(fail("delivery", Rule::QueueNeedsOriginSecret));
+                return Err(bad("delivery", Rule::QueueNeedsOriginSecret));
             }
             Delivery::Queue(QueuePolicy {
                 max_attempts: number(&QUEUE_MAX_ATTEMPTS, u64::from(queue_defaults.max_attempts))?
@@ -320,10 +324,10 @@ fn route(
                 max_per_second: number(&MAX_PER_SECOND, 0)? as u32,
             })
         }
-        Some(_) => return Err(fail("delivery", Rule::DeliveryMode)),
+        Some(_) => return Err(bad("delivery", Rule::DeliveryMode)),
     };
     if delivery == Delivery::Direct && field("max_per_second").is_some() {
-        return Err(fail(
+        return Err(bad(
             "max_per_second",
             Rule::Unused("only a queue route's forwards are paced"),
         ));
@@ -331,7 +335,7 @@ fn route(
 
     let events = match field("events") {
         None => None,
-        Some(value) => Some(event_filter(value).ok_or_else(|| fail("events", Rule::Type(EVENTS)))?),
+        Some(value) => Some(event_filter(value).ok_or_else(|| bad("events", Rule::Type(EVENTS)))?),
     };
 
     let alert_url = url("alert_url")?;
@@ -390,10 +394,7 @@ fn event_filter(value: &Raw) -> Option<EventFilter> {
 /// An `hmac` route's description of its sender, every field checked: the
 /// header names, the choices, the template, and that every part the
 /// template signs has its header and every header field is signed.
-fn hmac_spec(
-    fields: &[(String, Raw)],
-    fail: &dyn Fn(&'static str, Rule) -> ConfigError,
-) -> Result<HmacSpec, ConfigError> {
+fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
     let text = |name: &'static str, expected: &'static str| match fields
         .iter()
         .find(|(field, _)| field == name)
@@ -401,19 +402,19 @@ fn hmac_spec(
     {
         None => Ok(None),
         Some(Raw::Text(text)) => Ok(Some(text.as_str())),
-        Some(_) => Err(fail(name, Rule::Type(expected))),
+        Some(_) => Err(bad(name, Rule::Type(expected))),
     };
-    let header = |name: &'static str| -> Result<Option<String>, ConfigError> {
+    let header = |name: &'static str| -> Result<Option<String>, Bad> {
         text(name, "text: a header name")?
-            .map(|value| check_header_name(value).map_err(|rule| fail(name, rule)))
+            .map(|value| check_header_name(value).map_err(|rule| bad(name, rule)))
             .transpose()
     };
     fn choice<T>(
         given: Option<&str>,
         parse: fn(&str) -> Option<T>,
         default: T,
-        fail: impl FnOnce() -> ConfigError,
-    ) -> Result<T, ConfigError> {
+        fail: impl FnOnce() -> Bad,
+    ) -> Result<T, Bad> {
         match given {
             None => Ok(default),
             Some(name) => parse(name).ok_or_else(fail),
@@ -421,7 +422,7 @@ fn hmac_spec(
     }
 
     let signature_header =
-        header("signature_header")?.ok_or_else(|| fail("signature_header", Rule::Required))?;
+        header("signature_header")?.ok_or_else(|| bad("signature_header", Rule::Required))?;
     let signature_prefix = text(
         "signature_prefix",
         "text: what the sender writes before the signature",
@@ -429,7 +430,7 @@ fn hmac_spec(
     .unwrap_or_default();
     let printable = signature_prefix.bytes().all(|b| (0x20..0x7f).contains(&b));
     if !printable || signature_prefix.starts_with(' ') {
-        return Err(fail(
+        return Err(bad(
             "signature_prefix",
             Rule::Type("printable ASCII text that does not start with a space"),
         ));
@@ -439,7 +440,7 @@ fn hmac_spec(
         Algorithm::from_name,
         Algorithm::Sha256,
         || {
-            fail(
+            bad(
                 "algorithm",
                 Rule::Choice("sha256 (the default), sha1 or sha512"),
             )
@@ -450,7 +451,7 @@ fn hmac_spec(
         Encoding::from_name,
         Encoding::Hex,
         || {
-            fail(
+            bad(
                 "encoding",
                 Rule::Choice("hex (the default), base64 or base64url"),
             )
@@ -458,7 +459,7 @@ fn hmac_spec(
     )?;
     let template = match text("signed", "text: a template such as \"{timestamp}.{body}\"")? {
         None => Template::body_only(),
-        Some(source) => Template::parse(source).map_err(|e| fail("signed", Rule::Template(e)))?,
+        Some(source) => Template::parse(source).map_err(|e| bad("signed", Rule::Template(e)))?,
     };
     let timestamp_header = header("timestamp_header")?;
     let timestamp_unit = choice(
@@ -466,7 +467,7 @@ fn hmac_spec(
         Unit::from_name,
         Unit::Seconds,
         || {
-            fail(
+            bad(
                 "timestamp_unit",
                 Rule::Choice("seconds (the default) or milliseconds"),
             )
@@ -478,7 +479,7 @@ fn hmac_spec(
         KeyEncoding::from_name,
         KeyEncoding::Text,
         || {
-            fail(
+            bad(
                 "key_encoding",
                 Rule::Choice("text (the default), base64, hex or whsec"),
             )
@@ -486,27 +487,27 @@ fn hmac_spec(
     )?;
     let replay_key_field = text("replay_key_field", "text: a top-level field of the body")?;
     if replay_key_field == Some("") {
-        return Err(fail("replay_key_field", Rule::Required));
+        return Err(bad("replay_key_field", Rule::Required));
     }
     let public_url = text("public_url", "text: an http(s) URL")?.map(str::trim);
     if let Some(url) = public_url {
-        check_origin_url(url).map_err(|e| fail("public_url", Rule::Url(e)))?;
+        check_origin_url(url).map_err(|e| bad("public_url", Rule::Url(e)))?;
     }
 
     // Every header named once, every signed part with its header, every
     // field that names something signed.
     if timestamp_header.is_some() && timestamp_header.as_deref() == Some(signature_header.as_str())
     {
-        return Err(fail("timestamp_header", Rule::SameHeader));
+        return Err(bad("timestamp_header", Rule::SameHeader));
     }
     if id_header.is_some()
         && (id_header.as_ref() == Some(&signature_header) || id_header == timestamp_header)
     {
-        return Err(fail("id_header", Rule::SameHeader));
+        return Err(bad("id_header", Rule::SameHeader));
     }
     let signs = |part: Part| template.signs(&part);
     if signs(Part::Timestamp) && timestamp_header.is_none() {
-        return Err(fail(
+        return Err(bad(
             "signed",
             Rule::NeedsField(
                 "it signs {timestamp}, but the route sets no timestamp_header to read it from",
@@ -514,13 +515,13 @@ fn hmac_spec(
         ));
     }
     if signs(Part::Id) && id_header.is_none() {
-        return Err(fail(
+        return Err(bad(
             "signed",
             Rule::NeedsField("it signs {id}, but the route sets no id_header to read it from"),
         ));
     }
     if timestamp_header.is_some() && !signs(Part::Timestamp) {
-        return Err(fail(
+        return Err(bad(
             "timestamp_header",
             Rule::Unused(
                 "signed has no {timestamp}: a timestamp the sender does not sign bounds nothing, \
@@ -529,13 +530,13 @@ fn hmac_spec(
         ));
     }
     if fields.iter().any(|(name, _)| name == "timestamp_unit") && timestamp_header.is_none() {
-        return Err(fail(
+        return Err(bad(
             "timestamp_unit",
             Rule::Unused("the route has no timestamp_header whose unit it would be"),
         ));
     }
     if id_header.is_some() && !signs(Part::Id) {
-        return Err(fail(
+        return Err(bad(
             "id_header",
             Rule::Unused(
                 "signed has no {id}: an id the sender does not sign keys nothing, since whoever \
@@ -544,13 +545,13 @@ fn hmac_spec(
         ));
     }
     if replay_key_field.is_some() && signs(Part::Id) {
-        return Err(fail(
+        return Err(bad(
             "replay_key_field",
             Rule::Unused("the signed id ({id} in signed) keys replays already"),
         ));
     }
     if public_url.is_some() && !signs(Part::Url) {
-        return Err(fail(
+        return Err(bad(
             "public_url",
             Rule::Unused("signed has no {url}, so no URL is signed"),
         ));

@@ -208,48 +208,52 @@ impl ConfigError {
 
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Rule::Required => f.write_str("it is required but not set"),
-            Rule::Key(why) => write!(f, "{why}"),
-            Rule::Url(UrlRule::NotHttp) => {
-                f.write_str("expected an absolute http:// or https:// URL")
-            }
-            Rule::Url(UrlRule::Credentials) => f.write_str(
+        // Most rules are one text, written at the end; one with a part
+        // writes what comes before it first. Pieces rather than `write!`,
+        // where that writes the same: no format arguments for each rule.
+        let text = match self {
+            Rule::Required => "it is required but not set",
+            Rule::Key(why) => return why.fmt(f),
+            Rule::Url(UrlRule::NotHttp) => "expected an absolute http:// or https:// URL",
+            Rule::Url(UrlRule::Credentials) => {
                 "it holds credentials (user:pass@), which fetch drops without a word; \
-                 protect the origin with ORIGIN_SECRET's signature instead",
-            ),
-            Rule::Url(UrlRule::Fragment) => f.write_str("it holds a #fragment, which is never sent"),
-            Rule::Path(PathRule::NotAbsolute) => f.write_str("it must start with /"),
-            Rule::Path(PathRule::Unmatchable) => f.write_str(
-                "no request path can equal it: it holds a space, ?, #, \", <, >, ^, `, {, }, \\, \
-                 a control or a non-ASCII character",
-            ),
-            Rule::Path(PathRule::DotSegment) => f.write_str(
-                "no request path can equal it: it holds a . or .. segment, which URLs resolve away",
-            ),
-            Rule::Path(PathRule::Reserved) => {
-                f.write_str("paths under /_hookgate belong to hookgate's admin API")
+                 protect the origin with ORIGIN_SECRET's signature instead"
             }
-            Rule::Store => f.write_str("expected kv or durable-object"),
-            Rule::Number(range) => write!(f, "expected a whole number {range}"),
-            Rule::DedupeShorterThanWindow => f.write_str(
+            Rule::Url(UrlRule::Fragment) => "it holds a #fragment, which is never sent",
+            Rule::Path(PathRule::NotAbsolute) => "it must start with /",
+            Rule::Path(PathRule::Unmatchable) => {
+                "no request path can equal it: it holds a space, ?, #, \", <, >, ^, `, {, }, \\, \
+                 a control or a non-ASCII character"
+            }
+            Rule::Path(PathRule::DotSegment) => {
+                "no request path can equal it: it holds a . or .. segment, which URLs resolve away"
+            }
+            Rule::Path(PathRule::Reserved) => "paths under /_hookgate belong to hookgate's admin API",
+            Rule::Store => "expected kv or durable-object",
+            Rule::Number(range) => {
+                f.write_str("expected a whole number ")?;
+                range
+            }
+            Rule::DedupeShorterThanWindow => {
                 "it must be at least twice the tolerance, \
-                 or a replay could arrive after its key was forgotten",
-            ),
-            Rule::RoutesNotJson { line, column } => write!(
-                f,
-                "expected a JSON object of routes (or a [vars.ROUTES] table); \
-                 it stops parsing at line {line}, column {column}"
-            ),
-            Rule::NoRoutes => f.write_str("it holds no route"),
-            Rule::RouteNotTable => f.write_str("a route must be a table of fields"),
-            Rule::DuplicatePath => f.write_str("two routes have this path"),
+                 or a replay could arrive after its key was forgotten"
+            }
+            Rule::RoutesNotJson { line, column } => {
+                return write!(
+                    f,
+                    "expected a JSON object of routes (or a [vars.ROUTES] table); \
+                     it stops parsing at line {line}, column {column}"
+                )
+            }
+            Rule::NoRoutes => "it holds no route",
+            Rule::RouteNotTable => "a route must be a table of fields",
+            Rule::DuplicatePath => "two routes have this path",
             Rule::UnknownField => {
                 f.write_str(
                     "a route has a field hookgate does not know (its name is not shown: it is \
                      nothing like a field, and may be a pasted secret); routes take ",
                 )?;
-                write_fields(f)
+                return write_fields(f);
             }
             Rule::MisspelledField { given, meant } => {
                 write!(
@@ -257,12 +261,15 @@ impl std::fmt::Display for Rule {
                     "unknown field {} (did you mean {meant}?); routes take ",
                     crate::json::string(given),
                 )?;
-                write_fields(f)
+                return write_fields(f);
             }
-            Rule::DuplicateField => f.write_str(
-                "the route gives this field twice; JSON would keep only the last, so give it once",
-            ),
-            Rule::Type(expected) => write!(f, "expected {expected}"),
+            Rule::DuplicateField => {
+                "the route gives this field twice; JSON would keep only the last, so give it once"
+            }
+            Rule::Type(expected) | Rule::Choice(expected) => {
+                f.write_str("expected ")?;
+                expected
+            }
             Rule::UnknownScheme => {
                 f.write_str("expected one of ")?;
                 for (i, scheme) in Scheme::ALL.iter().enumerate() {
@@ -271,58 +278,62 @@ impl std::fmt::Display for Rule {
                     }
                     f.write_str(scheme.name())?;
                 }
-                Ok(())
+                return Ok(());
             }
-            Rule::NotABindingName => f.write_str(
-                "it must name a secret binding (letters, digits and _), never hold a key itself",
-            ),
-            Rule::Unbound(Some(name)) => write!(
-                f,
-                "it names the secret {name}, which is not set (npx wrangler secret put {name}; locally, .dev.vars)"
-            ),
-            Rule::Unbound(None) => f.write_str("the secret it names is not set"),
-            Rule::DeliveryMode => f.write_str("expected direct or queue"),
-            Rule::QueueNeedsOriginSecret => f.write_str(
+            Rule::NotABindingName => {
+                "it must name a secret binding (letters, digits and _), never hold a key itself"
+            }
+            Rule::Unbound(Some(name)) => {
+                return write!(
+                    f,
+                    "it names the secret {name}, which is not set (npx wrangler secret put {name}; locally, .dev.vars)"
+                )
+            }
+            Rule::Unbound(None) => "the secret it names is not set",
+            Rule::DeliveryMode => "expected direct or queue",
+            Rule::QueueNeedsOriginSecret => {
                 "queue mode forwards events later, when the sender's timestamp is stale, so the route \
-                 needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)",
-            ),
-            Rule::TokenCharacters => f.write_str(
+                 needs an origin secret to re-sign them (origin_secret, or ORIGIN_SECRET without ROUTES)"
+            }
+            Rule::TokenCharacters => {
                 "it holds a control or non-ASCII character, which a browser cannot send in a \
-                 header; use printable ASCII only (for example: openssl rand -hex 32)",
-            ),
-            Rule::OnlyWithoutRoutes(instead) => write!(
-                f,
-                "it describes the one route of a gate without ROUTES, and ROUTES is set, so it \
-                 would be ignored; {instead}"
-            ),
-            Rule::BlankRoutes => f.write_str(
+                 header; use printable ASCII only (for example: openssl rand -hex 32)"
+            }
+            Rule::OnlyWithoutRoutes(instead) => {
+                f.write_str(
+                    "it describes the one route of a gate without ROUTES, and ROUTES is set, so it \
+                     would be ignored; ",
+                )?;
+                instead
+            }
+            Rule::BlankRoutes => {
                 "it holds only spaces; give it routes, or remove it (or leave it empty) to use \
-                 the single-route settings",
-            ),
-            Rule::HmacOnly => f.write_str(
-                "only routes with scheme = \"hmac\" take it; the other schemes' signatures are fixed",
-            ),
-            Rule::Choice(choices) => write!(f, "expected {choices}"),
-            Rule::Template(why) => write!(f, "{why}"),
-            Rule::NeedsField(why) | Rule::Unused(why) => f.write_str(why),
-            Rule::HeaderName => f.write_str(
-                "expected a header name (letters, digits and !#$%&'*+-.^_`|~)",
-            ),
-            Rule::ReservedHeader => f.write_str(
+                 the single-route settings"
+            }
+            Rule::HmacOnly => {
+                "only routes with scheme = \"hmac\" take it; the other schemes' signatures are fixed"
+            }
+            Rule::Template(why) => return why.fmt(f),
+            Rule::NeedsField(why) | Rule::Unused(why) => why,
+            Rule::HeaderName => "expected a header name (letters, digits and !#$%&'*+-.^_`|~)",
+            Rule::ReservedHeader => {
                 "the runtime or hookgate writes this header itself, or it carries the client's \
-                 session, so no sender's signature travels in it",
-            ),
-            Rule::SameHeader => f.write_str("another of the route's header fields names this header"),
-            Rule::AlertUnsigned => f.write_str(
+                 session, so no sender's signature travels in it"
+            }
+            Rule::SameHeader => "another of the route's header fields names this header",
+            Rule::AlertUnsigned => {
                 "alerts are signed with it, or else their route's origin secret (origin_secret, \
-                 or ORIGIN_SECRET without ROUTES), and a route with an alert URL has neither",
-            ),
-            Rule::WeakToken => write!(
-                f,
-                "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
-                 (for example: openssl rand -hex 32)"
-            ),
-        }
+                 or ORIGIN_SECRET without ROUTES), and a route with an alert URL has neither"
+            }
+            Rule::WeakToken => {
+                return write!(
+                    f,
+                    "it must be at least {MIN_ADMIN_TOKEN_CHARS} characters without spaces \
+                     (for example: openssl rand -hex 32)"
+                )
+            }
+        };
+        f.write_str(text)
     }
 }
 
@@ -340,18 +351,24 @@ fn write_fields(f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Pieces rather than `write!`: the same text, no format arguments.
+        f.write_str("setting ")?;
         match &self.place {
-            Place::Setting(name) if self.rule == Rule::Required => {
-                write!(f, "setting {name} is required but not set")
+            Place::Setting(name) => {
+                f.write_str(name)?;
+                if self.rule == Rule::Required {
+                    return f.write_str(" is required but not set");
+                }
             }
-            Place::Setting(name) => write!(f, "setting {name} is invalid: {}", self.rule),
-            Place::Route { path, field } => write!(
-                f,
-                "setting ROUTES, route {}, field {field} is invalid: {}",
-                shown_path(path),
-                self.rule
-            ),
+            Place::Route { path, field } => {
+                f.write_str("ROUTES, route ")?;
+                f.write_str(&shown_path(path))?;
+                f.write_str(", field ")?;
+                f.write_str(field)?;
+            }
         }
+        f.write_str(" is invalid: ")?;
+        self.rule.fmt(f)
     }
 }
 

@@ -120,7 +120,7 @@ pub fn decode_letter(fields: &[(String, String)]) -> Option<Letter> {
 pub fn encode_taken(scheme: &str, at_ms: i64, letter: &Letter) -> String {
     let mut out = String::new();
     field(&mut out, "scheme", scheme);
-    field(&mut out, "at", &at_ms.to_string());
+    number_field(&mut out, "at", at_ms);
     encode_letter(&mut out, letter);
     out
 }
@@ -128,11 +128,10 @@ pub fn encode_taken(scheme: &str, at_ms: i64, letter: &Letter) -> String {
 /// Reads what [`encode_taken`] wrote: scheme, time and letter.
 pub fn decode_taken(text: &str) -> Option<(String, i64, Letter)> {
     let fields = pairs(text)?;
-    Some((
-        value_of(&fields, "scheme")?,
-        value_of(&fields, "at")?.parse().ok()?,
-        decode_letter(&fields)?,
-    ))
+    let letter = decode_letter(&fields)?;
+    let mut r = Reader::new(&fields);
+    let taken = (r.text("scheme"), r.int("at"), letter);
+    r.done(taken)
 }
 
 /// Keys of dead letters and when each was left, as a shard answers
@@ -141,7 +140,7 @@ pub fn encode_dead_keys(keys: &[(String, i64)]) -> String {
     let mut out = String::new();
     for (key, at) in keys {
         field(&mut out, "k", key);
-        field(&mut out, "at", &at.to_string());
+        number_field(&mut out, "at", *at);
     }
     out
 }
@@ -151,7 +150,9 @@ pub fn decode_dead_keys(text: &str) -> Option<Vec<(String, i64)>> {
     let fields = pairs(text)?;
     let mut keys = Vec::new();
     for group in groups(&fields, &["k"])? {
-        keys.push((value_of(group, "k")?, number(group, "at")?));
+        let mut r = Reader::new(group);
+        let key = (r.text("k"), r.int("at"));
+        keys.push(r.done(key)?);
     }
     Some(keys)
 }
@@ -181,16 +182,77 @@ fn groups<'a>(
     Some(groups)
 }
 
-/// An optional whole number field: absent is `Some(None)`, malformed `None`.
-fn optional<T: TryFrom<u64>>(fields: &[(String, String)], name: &str) -> Option<Option<T>> {
-    match value_of(fields, name) {
-        Some(text) => Some(Some(crate::query::whole(&text)?)),
-        None => Some(None),
+fn number(fields: &[(String, String)], name: &str) -> Option<i64> {
+    value_of(fields, name)?.parse().ok()
+}
+
+/// Reads fields by name, noting one that is missing or malformed instead
+/// of returning at once: each read is one call, with no early return that
+/// drops what was read before it, and [`Reader::done`] gives the value only
+/// when every read succeeded (the `None` stopping at the first failure
+/// gives, as the reads have no effect but their values).
+struct Reader<'a> {
+    fields: &'a [(String, String)],
+    failed: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(fields: &'a [(String, String)]) -> Self {
+        Self {
+            fields,
+            failed: false,
+        }
+    }
+
+    /// The value, or a default noted as a failure.
+    fn check<T: Default>(&mut self, value: Option<T>) -> T {
+        match value {
+            Some(value) => value,
+            None => {
+                self.failed = true;
+                T::default()
+            }
+        }
+    }
+
+    /// A required text field.
+    #[inline(never)]
+    fn text(&mut self, name: &str) -> String {
+        let value = value_of(self.fields, name);
+        self.check(value)
+    }
+
+    /// A required integer field.
+    #[inline(never)]
+    fn int(&mut self, name: &str) -> i64 {
+        let value = number(self.fields, name);
+        self.check(value)
+    }
+
+    /// A required whole number field.
+    #[inline(never)]
+    fn whole<T: TryFrom<u64> + Default>(&mut self, name: &str) -> T {
+        let value = value_of(self.fields, name).and_then(|text| crate::query::whole(&text));
+        self.check(value)
+    }
+
+    /// An optional field: `None` when absent, a failure when malformed.
+    fn optional<T>(&mut self, name: &str, read: fn(&str) -> Option<T>) -> Option<T> {
+        let text = value_of(self.fields, name)?;
+        let value = read(&text);
+        self.failed |= value.is_none();
+        value
+    }
+
+    /// `value`, when every read succeeded.
+    fn done<T>(&self, value: T) -> Option<T> {
+        (!self.failed).then_some(value)
     }
 }
 
-fn number(fields: &[(String, String)], name: &str) -> Option<i64> {
-    value_of(fields, name)?.parse().ok()
+/// Text as an integer, for [`Reader::optional`].
+fn int(text: &str) -> Option<i64> {
+    text.parse().ok()
 }
 
 /// An attempt's fields, the route under `route_field` (`route`, or `a`
@@ -202,42 +264,45 @@ fn push_attempt(body: &mut String, a: &Attempt, route_field: &str) {
     if let Some(event_type) = &a.event_type {
         field(body, "type", event_type);
     }
-    field(body, "at", &a.at_ms.to_string());
+    number_field(body, "at", a.at_ms);
     field(body, "outcome", &a.outcome);
     if let Some(status) = a.origin_status {
-        field(body, "status", &u64::from(status).to_string());
+        number_field(body, "status", i64::from(status));
     }
-    field(body, "ms", &u64::from(a.duration_ms).to_string());
+    number_field(body, "ms", i64::from(a.duration_ms));
 }
 
 fn read_attempt(fields: &[(String, String)], route_field: &str) -> Option<Attempt> {
-    let one = |name: &str| value_of(fields, name);
-    Some(Attempt {
-        route: one(route_field)?,
-        key: one("key")?,
-        scheme: one("scheme")?,
-        event_type: one("type"),
-        at_ms: number(fields, "at")?,
-        outcome: one("outcome")?,
-        origin_status: optional(fields, "status")?,
-        duration_ms: crate::query::whole(&one("ms")?)?,
-    })
+    let mut r = Reader::new(fields);
+    let attempt = Attempt {
+        route: r.text(route_field),
+        key: r.text("key"),
+        scheme: r.text("scheme"),
+        event_type: value_of(fields, "type"),
+        at_ms: r.int("at"),
+        outcome: r.text("outcome"),
+        origin_status: r.optional("status", crate::query::whole),
+        duration_ms: r.whole("ms"),
+    };
+    r.done(attempt)
 }
 
 fn push_count(body: &mut String, c: &Count) {
-    field(body, "c", &c.minute.to_string());
+    number_field(body, "c", c.minute);
     field(body, "route", &c.route);
     field(body, "reason", &c.reason);
     field(body, "count", &c.count.to_string());
 }
 
 fn read_count(fields: &[(String, String)]) -> Option<Count> {
-    Some(Count {
-        minute: number(fields, "c")?,
-        route: value_of(fields, "route")?,
-        reason: value_of(fields, "reason")?,
-        count: crate::query::whole(&value_of(fields, "count")?)?,
-    })
+    let mut r = Reader::new(fields);
+    let count = Count {
+        minute: r.int("c"),
+        route: r.text("route"),
+        reason: r.text("reason"),
+        count: r.whole("count"),
+    };
+    r.done(count)
 }
 
 /// The field names of a part's three facts: time, outcome (none for the
@@ -247,32 +312,34 @@ const ONWARD: [&str; 4] = ["oa", "oo", "os", "om"];
 const DELIVERED: [&str; 4] = ["da", "", "ds", "dm"];
 
 fn push_fact(out: &mut String, names: [&str; 4], fact: &Fact) {
-    field(out, names[0], &fact.at_ms.to_string());
+    number_field(out, names[0], fact.at_ms);
     if !names[1].is_empty() {
         field(out, names[1], &fact.outcome);
     }
     if let Some(status) = fact.origin_status {
-        field(out, names[2], &u64::from(status).to_string());
+        number_field(out, names[2], i64::from(status));
     }
-    field(out, names[3], &u64::from(fact.duration_ms).to_string());
+    number_field(out, names[3], i64::from(fact.duration_ms));
 }
 
 /// A fact under `names`; a delivered one when it has no outcome field.
 /// `Some(None)` when the group has none.
 fn read_fact(fields: &[(String, String)], names: [&str; 4]) -> Option<Option<Fact>> {
-    let Some(at) = value_of(fields, names[0]) else {
+    if value_of(fields, names[0]).is_none() {
         return Some(None);
-    };
-    Some(Some(Fact {
-        at_ms: at.parse().ok()?,
+    }
+    let mut r = Reader::new(fields);
+    let fact = Fact {
+        at_ms: r.int(names[0]),
         outcome: if names[1].is_empty() {
             "delivered".to_owned()
         } else {
-            value_of(fields, names[1])?
+            r.text(names[1])
         },
-        origin_status: optional(fields, names[2])?,
-        duration_ms: crate::query::whole(&value_of(fields, names[3])?)?,
-    }))
+        origin_status: r.optional(names[2], crate::query::whole),
+        duration_ms: r.whole(names[3]),
+    };
+    r.done(Some(fact))
 }
 
 /// Parts as a shard answers a scan or a lookup: one group each.
@@ -281,13 +348,13 @@ pub fn encode_parts(parts: &[Partial]) -> String {
     for part in parts {
         field(&mut out, "p", &part.route);
         field(&mut out, "key", &part.key);
-        field(&mut out, "tie", &part.tie.to_string());
+        number_field(&mut out, "tie", part.tie);
         field(&mut out, "scheme", &part.scheme);
         if let Some(event_type) = &part.event_type {
             field(&mut out, "type", event_type);
         }
-        field(&mut out, "first", &part.first_seen.to_string());
-        field(&mut out, "n", &u64::from(part.attempts).to_string());
+        number_field(&mut out, "first", part.first_seen);
+        number_field(&mut out, "n", i64::from(part.attempts));
         push_fact(&mut out, LAST, &part.last);
         if let Some(onward) = &part.onward {
             push_fact(&mut out, ONWARD, onward);
@@ -309,23 +376,24 @@ pub fn decode_parts(text: &str) -> Option<Vec<Partial>> {
     let fields = pairs(text)?;
     let mut parts = Vec::new();
     for group in groups(&fields, &["p"])? {
-        let one = |name: &str| value_of(group, name);
         let last = read_fact(group, LAST)??;
-        parts.push(Partial {
-            route: one("p")?,
-            key: one("key")?,
-            tie: number(group, "tie")?,
-            scheme: one("scheme")?,
-            event_type: one("type"),
-            first_seen: number(group, "first")?,
+        let mut r = Reader::new(group);
+        let part = Partial {
+            route: r.text("p"),
+            key: r.text("key"),
+            tie: r.int("tie"),
+            scheme: r.text("scheme"),
+            event_type: value_of(group, "type"),
+            first_seen: r.int("first"),
             last_seen: last.at_ms,
-            attempts: crate::query::whole(&one("n")?)?,
-            onward: read_fact(group, ONWARD)?,
-            delivered: read_fact(group, DELIVERED)?,
-            dead_letter: one("letter").is_some(),
-            history: decode_history(&one("h").unwrap_or_default())?,
+            attempts: r.whole("n"),
+            onward: r.check(read_fact(group, ONWARD)),
+            delivered: r.check(read_fact(group, DELIVERED)),
+            dead_letter: value_of(group, "letter").is_some(),
+            history: r.check(decode_history(&value_of(group, "h").unwrap_or_default())),
             last,
-        });
+        };
+        parts.push(r.done(part)?);
     }
     Some(parts)
 }
@@ -351,6 +419,13 @@ pub fn decode_counts(text: &str) -> Option<Vec<Count>> {
         LogCommand::Batch(batch) if batch.attempts.is_empty() => Some(batch.counts),
         _ => None,
     }
+}
+
+/// A number's field: one call for each rather than a `to_string` and its
+/// string's drop written out at every number written.
+#[inline(never)]
+fn number_field(out: &mut String, name: &str, value: i64) {
+    field(out, name, &value.to_string());
 }
 
 fn field(out: &mut String, name: &str, value: &str) {
@@ -401,7 +476,7 @@ impl LogCommand {
                 field(&mut body, "route", route);
                 field(&mut body, "key", key);
                 field(&mut body, "scheme", scheme);
-                field(&mut body, "at", &at_ms.to_string());
+                number_field(&mut body, "at", *at_ms);
                 "/requeued"
             }
             LogCommand::DropLetter { route, key } => {
@@ -416,9 +491,9 @@ impl LogCommand {
                 limit,
             } => {
                 field(&mut body, "route", route);
-                field(&mut body, "since", &since_ms.to_string());
-                field(&mut body, "until", &until_ms.to_string());
-                field(&mut body, "limit", &limit.to_string());
+                number_field(&mut body, "since", *since_ms);
+                number_field(&mut body, "until", *until_ms);
+                number_field(&mut body, "limit", i64::from(*limit));
                 "/dead-keys"
             }
             LogCommand::Scan(scan) => {
@@ -429,13 +504,13 @@ impl LogCommand {
                     field(&mut body, "outcome", outcome);
                 }
                 if let Some(since) = scan.since_ms {
-                    field(&mut body, "since", &since.to_string());
+                    number_field(&mut body, "since", since);
                 }
                 if let Some((last_seen, tie)) = scan.before {
-                    field(&mut body, "before", &last_seen.to_string());
-                    field(&mut body, "tie", &tie.to_string());
+                    number_field(&mut body, "before", last_seen);
+                    number_field(&mut body, "tie", tie);
                 }
-                field(&mut body, "limit", &u64::from(scan.limit).to_string());
+                number_field(&mut body, "limit", i64::from(scan.limit));
                 "/scan"
             }
             LogCommand::Lookup { keys } => {
@@ -450,13 +525,13 @@ impl LogCommand {
                 by_minute,
                 span,
             } => {
-                field(&mut body, "since", &since_minute.to_string());
-                field(&mut body, "by", &by_minute.to_string());
-                field(&mut body, "span", &span.to_string());
+                number_field(&mut body, "since", *since_minute);
+                number_field(&mut body, "by", *by_minute);
+                number_field(&mut body, "span", *span);
                 "/stats"
             }
             LogCommand::Purge { before_ms } => {
-                field(&mut body, "before", &before_ms.to_string());
+                number_field(&mut body, "before", *before_ms);
                 "/purge"
             }
             LogCommand::Paused { route, on } => {
@@ -476,9 +551,8 @@ impl LogCommand {
     /// Parses what [`Self::encode`] wrote; `None` for anything else.
     pub fn decode(path: &str, body: &str) -> Option<Self> {
         let fields = pairs(body)?;
-        let one = |name: &str| value_of(&fields, name);
-        let keyed = || Some((one("route")?, one("key")?));
-        Some(match path {
+        let mut r = Reader::new(&fields);
+        let command = match path {
             "/batch" => {
                 let mut batch = Batch::default();
                 for group in groups(&fields, &["a", "c"])? {
@@ -493,64 +567,60 @@ impl LogCommand {
             "/dead-letter" => {
                 LogCommand::DeadLetter(read_attempt(&fields, "route")?, decode_letter(&fields)?)
             }
-            "/take-letter" => {
-                let (route, key) = keyed()?;
-                LogCommand::TakeLetter { route, key }
-            }
-            "/requeued" => {
-                let (route, key) = keyed()?;
-                LogCommand::Requeued {
-                    route,
-                    key,
-                    scheme: one("scheme")?,
-                    at_ms: number(&fields, "at")?,
-                }
-            }
-            "/drop-letter" => {
-                let (route, key) = keyed()?;
-                LogCommand::DropLetter { route, key }
-            }
+            "/take-letter" => LogCommand::TakeLetter {
+                route: r.text("route"),
+                key: r.text("key"),
+            },
+            "/requeued" => LogCommand::Requeued {
+                route: r.text("route"),
+                key: r.text("key"),
+                scheme: r.text("scheme"),
+                at_ms: r.int("at"),
+            },
+            "/drop-letter" => LogCommand::DropLetter {
+                route: r.text("route"),
+                key: r.text("key"),
+            },
             "/dead-keys" => LogCommand::DeadKeys {
-                route: one("route")?,
-                since_ms: number(&fields, "since")?,
-                until_ms: number(&fields, "until")?,
-                limit: crate::query::whole::<u32>(&one("limit")?)?.clamp(1, MAX_SCAN),
+                route: r.text("route"),
+                since_ms: r.int("since"),
+                until_ms: r.int("until"),
+                limit: r.whole::<u32>("limit").clamp(1, MAX_SCAN),
             },
             "/scan" => LogCommand::Scan(Scan {
-                route: one("route"),
-                outcome: one("outcome"),
-                since_ms: match one("since") {
-                    Some(since) => Some(since.parse().ok()?),
-                    None => None,
-                },
-                before: match one("before") {
-                    Some(before) => Some((before.parse().ok()?, number(&fields, "tie")?)),
-                    None => None,
-                },
-                limit: crate::query::whole::<u32>(&one("limit")?)?.clamp(1, MAX_SCAN),
+                route: value_of(&fields, "route"),
+                outcome: value_of(&fields, "outcome"),
+                since_ms: r.optional("since", int),
+                before: r
+                    .optional("before", int)
+                    .map(|before| (before, r.int("tie"))),
+                limit: r.whole::<u32>("limit").clamp(1, MAX_SCAN),
             }),
             "/lookup" => {
                 let mut keys = Vec::new();
                 for group in groups(&fields, &["route"])? {
-                    keys.push((value_of(group, "route")?, value_of(group, "key")?));
+                    let mut r = Reader::new(group);
+                    let key = (r.text("route"), r.text("key"));
+                    keys.push(r.done(key)?);
                 }
                 LogCommand::Lookup { keys }
             }
             "/stats" => LogCommand::Stats {
-                since_minute: number(&fields, "since")?,
-                by_minute: number(&fields, "by")?,
-                span: number(&fields, "span")?,
+                since_minute: r.int("since"),
+                by_minute: r.int("by"),
+                span: r.int("span"),
             },
             "/purge" => LogCommand::Purge {
-                before_ms: number(&fields, "before")?,
+                before_ms: r.int("before"),
             },
             "/paused" => LogCommand::Paused {
-                route: one("route"),
-                on: one("on").is_some(),
+                route: value_of(&fields, "route"),
+                on: value_of(&fields, "on").is_some(),
             },
             "/meta" => LogCommand::Meta,
             _ => return None,
-        })
+        };
+        r.done(command)
     }
 }
 
