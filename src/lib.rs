@@ -7,7 +7,6 @@
 //! core's traits and is compiled only for wasm32.
 
 pub mod admin;
-pub mod alert;
 pub mod body_fields;
 pub mod config;
 pub mod gate;
