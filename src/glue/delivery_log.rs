@@ -180,14 +180,14 @@ impl Table {
         let table = self;
         if TABLES
             .iter()
-            .try_for_each(|t| table.write(t, Vec::new()).map(drop))
+            .try_for_each(|t| table.write(t, &[]).map(drop))
             .is_err()
         {
             console_error("hookgate: the delivery log could not create its tables");
         }
         table.move_in_one_object();
         table.add_history();
-        match table.rows("SELECT bucket FROM hours", Vec::new()) {
+        match table.rows("SELECT bucket FROM hours", &[]) {
             Ok(rows) => {
                 let mut hours = table.hours.borrow_mut();
                 hours.clear();
@@ -276,7 +276,7 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
         } => {
             let rows = table.rows(
                 "SELECT key, at FROM letters WHERE route = ? AND at >= ? AND at <= ? ORDER BY at LIMIT ?",
-                vec![
+                &[
                     route.as_str().into(),
                     since_ms.into(),
                     until_ms.into(),
@@ -317,12 +317,12 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
                 } else {
                     "DELETE FROM paused WHERE route = ?"
                 };
-                table.write(change, vec![route.as_str().into()])?;
+                table.write(change, &[route.as_str().into()])?;
             }
             // Each path ended by a newline, in one value.
             let rows = table.rows(
                 "SELECT group_concat(route || char(10), '') FROM paused",
-                Vec::new(),
+                &[],
             )?;
             plain(
                 200,
@@ -330,8 +330,8 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
             )
         }
         LogCommand::Meta => {
-            let parts = table.scalar("SELECT COUNT(*) FROM parts", Vec::new())?;
-            let letters = table.scalar("SELECT COUNT(*) FROM letters", Vec::new())?;
+            let parts = table.scalar("SELECT COUNT(*) FROM parts", &[])?;
+            let letters = table.scalar("SELECT COUNT(*) FROM letters", &[])?;
             let counters = &table.counters;
             respond(&Answer {
                 status: 200,
@@ -422,16 +422,16 @@ impl Table {
     fn rows(
         &self,
         query: &str,
-        bindings: Vec<SqlStorageValue>,
+        bindings: &[SqlStorageValue],
     ) -> Result<Vec<Vec<SqlStorageValue>>, StorageFailed> {
-        self.sql.rows(query, &bindings).map_err(|_| StorageFailed)
+        self.sql.rows(query, bindings).map_err(|_| StorageFailed)
     }
 
     /// Runs a write; counts and returns the rows it wrote.
-    fn write(&self, query: &str, bindings: Vec<SqlStorageValue>) -> Result<u64, StorageFailed> {
+    fn write(&self, query: &str, bindings: &[SqlStorageValue]) -> Result<u64, StorageFailed> {
         let rows = self
             .sql
-            .written(query, &bindings)
+            .written(query, bindings)
             .map_err(|_| StorageFailed)?;
         let written = &self.counters.rows_written;
         written.set(written.get() + rows);
@@ -441,7 +441,7 @@ impl Table {
     fn scalar(
         &self,
         query: &str,
-        bindings: Vec<SqlStorageValue>,
+        bindings: &[SqlStorageValue],
     ) -> Result<Option<i64>, StorageFailed> {
         Ok(self
             .rows(query, bindings)?
@@ -454,7 +454,7 @@ impl Table {
     fn move_in_one_object(&self) {
         let Ok(tables) = self.rows(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('deliveries', 'counts')",
-            Vec::new(),
+            &[],
         ) else {
             return;
         };
@@ -468,17 +468,17 @@ impl Table {
             // A table from before dead letters has no letter columns: that
             // statement fails, and there is nothing to move.
             moved = self
-                .write(FROM_ONE_OBJECT[0], Vec::new())
-                .and_then(|_| self.write(FROM_ONE_OBJECT[1], Vec::new()));
-            let _ = self.write(FROM_ONE_OBJECT[2], Vec::new());
+                .write(FROM_ONE_OBJECT[0], &[])
+                .and_then(|_| self.write(FROM_ONE_OBJECT[1], &[]));
+            let _ = self.write(FROM_ONE_OBJECT[2], &[]);
             if moved.is_ok() {
-                moved = self.write(FROM_ONE_OBJECT[3], Vec::new());
+                moved = self.write(FROM_ONE_OBJECT[3], &[]);
             }
         }
         if has("counts") && moved.is_ok() {
             moved = self
-                .write(FROM_ONE_OBJECT[4], Vec::new())
-                .and_then(|_| self.write("DROP TABLE counts", Vec::new()));
+                .write(FROM_ONE_OBJECT[4], &[])
+                .and_then(|_| self.write("DROP TABLE counts", &[]));
         }
         if moved.is_err() {
             console_error("hookgate: the delivery log could not move in its records from before it had shards; it tries again at its next start");
@@ -490,11 +490,11 @@ impl Table {
     fn add_history(&self) {
         let has = self.scalar(
             "SELECT COUNT(*) FROM pragma_table_info('parts') WHERE name = 'history'",
-            Vec::new(),
+            &[],
         );
         let added = match has {
             Ok(Some(0)) => self
-                .write("ALTER TABLE parts ADD COLUMN history TEXT", Vec::new())
+                .write("ALTER TABLE parts ADD COLUMN history TEXT", &[])
                 .map(drop),
             Ok(_) => Ok(()),
             Err(failed) => Err(failed),
@@ -551,7 +551,7 @@ impl Table {
                 selected!(),
                 " FROM parts p WHERE p.bucket = ? AND p.route = ? AND p.key = ?"
             ),
-            vec![bucket.into(), route.into(), key.into()],
+            &[bucket.into(), route.into(), key.into()],
         )?;
         Ok(rows.first().and_then(|row| Self::parse(row)))
     }
@@ -563,7 +563,7 @@ impl Table {
                 selected!(),
                 " FROM hours b CROSS JOIN parts p ON p.bucket = b.bucket AND p.route = ? AND p.key = ?"
             ),
-            vec![route.into(), key.into()],
+            &[route.into(), key.into()],
         )?;
         Ok(Self::parse_all(&rows))
     }
@@ -586,7 +586,7 @@ impl Table {
         values.extend(fact_values(part.onward.as_ref(), true, true));
         values.extend(fact_values(part.delivered.as_ref(), true, false));
         values.push(encode_history(&part.history).as_str().into());
-        self.write(PUT, values).map(drop)
+        self.write(PUT, &values).map(drop)
     }
 
     /// Folds a batch's attempts into the shard's parts: per delivery and
@@ -604,7 +604,7 @@ impl Table {
             if !self.hours.borrow().contains(&bucket) {
                 self.write(
                     "INSERT OR IGNORE INTO hours (bucket) VALUES (?)",
-                    vec![bucket.into()],
+                    &[bucket.into()],
                 )?;
                 self.hours.borrow_mut().push(bucket);
             }
@@ -625,7 +625,7 @@ impl Table {
             "INSERT INTO letters (route, key, at, scheme, meta, body) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (route, key) DO UPDATE SET at = excluded.at, scheme = excluded.scheme, \
              meta = excluded.meta, body = excluded.body",
-            vec![
+            &[
                 attempt.route.as_str().into(),
                 attempt.key.as_str().into(),
                 attempt.at_ms.into(),
@@ -640,7 +640,7 @@ impl Table {
     fn drop_letter(&self, route: &str, key: &str) -> Result<(), StorageFailed> {
         self.write(
             "DELETE FROM letters WHERE route = ? AND key = ?",
-            vec![route.into(), key.into()],
+            &[route.into(), key.into()],
         )
         .map(drop)
     }
@@ -654,7 +654,7 @@ impl Table {
     ) -> Result<Option<(String, i64, Letter)>, StorageFailed> {
         let rows = self.rows(
             "SELECT scheme, at, meta, body FROM letters WHERE route = ? AND key = ?",
-            vec![route.into(), key.into()],
+            &[route.into(), key.into()],
         )?;
         let Some(row) = rows.first() else {
             return Ok(None);
@@ -681,7 +681,7 @@ impl Table {
             self.write(
                 "INSERT INTO tallies (minute, route, reason, count) VALUES (?, ?, ?, ?) \
                  ON CONFLICT (minute, route, reason) DO UPDATE SET count = count + excluded.count",
-                vec![
+                &[
                     count.minute.into(),
                     count.route.as_str().into(),
                     count.reason.as_str().into(),
@@ -730,7 +730,7 @@ impl Table {
         }
         query.push_str(" ORDER BY p.bucket DESC, p.last_seen DESC, p.tie DESC LIMIT ?");
         bindings.push(i64::from(scan.limit).into());
-        let rows = self.rows(&query, bindings)?;
+        let rows = self.rows(&query, &bindings)?;
         Ok(Self::parse_all(&rows))
     }
 
@@ -745,7 +745,7 @@ impl Table {
         let rows = self.rows(
             "SELECT CASE WHEN minute >= ? THEN minute ELSE minute - minute % ? END AS m, route, reason, \
              SUM(count) FROM tallies WHERE minute >= ? GROUP BY m, route, reason",
-            vec![by_minute.into(), span.into(), since_minute.into()],
+            &[by_minute.into(), span.into(), since_minute.into()],
         )?;
         let mut cells = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -769,17 +769,17 @@ impl Table {
     /// counts; how many parts went.
     fn purge(&self, before_ms: i64) -> Result<u64, StorageFailed> {
         let hour = bucket_of(before_ms);
-        let deleted = self.write("DELETE FROM parts WHERE bucket < ?", vec![hour.into()])?
+        let deleted = self.write("DELETE FROM parts WHERE bucket < ?", &[hour.into()])?
             + self.write(
                 "DELETE FROM parts WHERE bucket = ? AND last_seen < ?",
-                vec![hour.into(), before_ms.into()],
+                &[hour.into(), before_ms.into()],
             )?;
-        self.write("DELETE FROM letters WHERE at < ?", vec![before_ms.into()])?;
+        self.write("DELETE FROM letters WHERE at < ?", &[before_ms.into()])?;
         self.write(
             "DELETE FROM tallies WHERE minute < ?",
-            vec![before_ms.div_euclid(60_000).into()],
+            &[before_ms.div_euclid(60_000).into()],
         )?;
-        self.write("DELETE FROM hours WHERE bucket < ?", vec![hour.into()])?;
+        self.write("DELETE FROM hours WHERE bucket < ?", &[hour.into()])?;
         self.hours.borrow_mut().retain(|kept| *kept >= hour);
         Ok(deleted)
     }
