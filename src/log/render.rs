@@ -23,21 +23,26 @@ pub fn push_record(out: &mut String, record: &DeliveryRecord, routes: &[String])
         Some(event_type) => push_str(out, event_type),
         None => out.push_str("null"),
     }
-    out.push_str(&format!(
-        ",\"first_seen\":{},\"last_seen\":{},\"attempts\":{},\"outcome\":",
-        record.first_seen, record.last_seen, record.attempts
-    ));
+    out.push_str(",\"first_seen\":");
+    push_number(out, record.first_seen);
+    out.push_str(",\"last_seen\":");
+    push_number(out, record.last_seen);
+    out.push_str(",\"attempts\":");
+    push_number(out, i64::from(record.attempts));
+    out.push_str(",\"outcome\":");
     push_str(out, &record.outcome);
     out.push_str(",\"origin_status\":");
     match record.origin_status {
-        Some(status) => out.push_str(&u64::from(status).to_string()),
+        Some(status) => push_number(out, i64::from(status)),
         None => out.push_str("null"),
     }
-    let gone = !routes.contains(&record.route);
-    out.push_str(&format!(
-        ",\"duration_ms\":{},\"dead_letter\":{},\"route_gone\":{gone}}}",
-        record.duration_ms, record.dead_letter
-    ));
+    out.push_str(",\"duration_ms\":");
+    push_number(out, i64::from(record.duration_ms));
+    out.push_str(",\"dead_letter\":");
+    out.push_str(boolean(record.dead_letter));
+    out.push_str(",\"route_gone\":");
+    out.push_str(boolean(!routes.contains(&record.route)));
+    out.push('}');
 }
 
 /// One record, with its attempts (`history`, oldest first): the detail of
@@ -51,17 +56,42 @@ pub fn record(record: &DeliveryRecord, routes: &[String]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&format!("{{\"at\":{},\"outcome\":", fact.at_ms));
+        out.push_str("{\"at\":");
+        push_number(&mut out, fact.at_ms);
+        out.push_str(",\"outcome\":");
         push_str(&mut out, &fact.outcome);
         out.push_str(",\"origin_status\":");
         match fact.origin_status {
-            Some(status) => out.push_str(&status.to_string()),
+            Some(status) => push_number(&mut out, i64::from(status)),
             None => out.push_str("null"),
         }
-        out.push_str(&format!(",\"duration_ms\":{}}}", fact.duration_ms));
+        out.push_str(",\"duration_ms\":");
+        push_number(&mut out, i64::from(fact.duration_ms));
+        out.push('}');
     }
     out.push_str("]}");
     out
+}
+
+/// A number as JSON: one call for each, so no `format!` (and its
+/// argument types' formatting) is written out at every number.
+#[inline(never)]
+fn push_number(out: &mut String, value: i64) {
+    out.push_str(&value.to_string());
+}
+
+/// A count as JSON (see [`push_number`]).
+#[inline(never)]
+fn push_count(out: &mut String, value: u64) {
+    out.push_str(&value.to_string());
+}
+
+fn boolean(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
 }
 
 /// A page of records and the cursor of the next page, if there is one.
@@ -89,11 +119,11 @@ pub fn page(records: &[DeliveryRecord], next: Option<Cursor>, routes: &[String])
 /// "p50_ms":40,"p95_ms":90}}}}`; `latency` is `null` without samples.
 pub fn series(series: &Series) -> String {
     let window = series.window;
-    let mut out = format!(
-        "{{\"minutes_from\":{},\"hours_from\":{},\"routes\":{{",
-        window.first_minute * 60_000,
-        window.first_hour * 3_600_000
-    );
+    let mut out = String::from("{\"minutes_from\":");
+    push_number(&mut out, window.first_minute * 60_000);
+    out.push_str(",\"hours_from\":");
+    push_number(&mut out, window.first_hour * 3_600_000);
+    out.push_str(",\"routes\":{");
     for (i, route) in series.routes.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -104,15 +134,22 @@ pub fn series(series: &Series) -> String {
         out.push_str(",\"hours\":");
         push_rows(&mut out, &route.hours);
         let (delivered, failed) = route.outcomes();
-        out.push_str(&format!(
-            ",\"delivered\":{delivered},\"failed\":{failed},\"latency\":"
-        ));
+        out.push_str(",\"delivered\":");
+        push_count(&mut out, delivered);
+        out.push_str(",\"failed\":");
+        push_count(&mut out, failed);
+        out.push_str(",\"latency\":");
         let latency = &route.latency;
         match (latency.percentile(50), latency.percentile(95)) {
-            (Some(p50), Some(p95)) => out.push_str(&format!(
-                "{{\"samples\":{},\"p50_ms\":{p50},\"p95_ms\":{p95}}}}}",
-                latency.samples()
-            )),
+            (Some(p50), Some(p95)) => {
+                out.push_str("{\"samples\":");
+                push_count(&mut out, latency.samples());
+                out.push_str(",\"p50_ms\":");
+                push_number(&mut out, i64::from(p50));
+                out.push_str(",\"p95_ms\":");
+                push_number(&mut out, i64::from(p95));
+                out.push_str("}}");
+            }
             _ => out.push_str("null}"),
         }
     }
@@ -133,7 +170,7 @@ fn push_rows(out: &mut String, rows: &[(String, Vec<u64>)]) {
             if j > 0 {
                 out.push(',');
             }
-            out.push_str(&count.to_string());
+            push_count(out, *count);
         }
         out.push(']');
     }
@@ -158,7 +195,9 @@ pub fn stats(since_ms: i64, rows: &[(String, String, u64)]) -> String {
             None => reasons.push((reason, *count)),
         }
     }
-    let mut out = format!("{{\"since\":{since_ms},\"routes\":{{");
+    let mut out = String::from("{\"since\":");
+    push_number(&mut out, since_ms);
+    out.push_str(",\"routes\":{");
     for (i, (route, reasons)) in routes.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -170,7 +209,8 @@ pub fn stats(since_ms: i64, rows: &[(String, String, u64)]) -> String {
                 out.push(',');
             }
             push_str(&mut out, reason);
-            out.push_str(&format!(":{count}"));
+            out.push(':');
+            push_count(&mut out, *count);
         }
         out.push('}');
     }
