@@ -94,7 +94,11 @@ pub fn encode_letter(out: &mut String, letter: &Letter) {
         field(out, "letter_type", event_type);
     }
     for (name, value) in &letter.headers {
-        field(out, "h", &format!("{name}:{value}"));
+        let mut header = String::with_capacity(name.len() + 1 + value.len());
+        header.push_str(name);
+        header.push(':');
+        header.push_str(value);
+        field(out, "h", &header);
     }
     field(out, "body", &crate::keys::encode_base64(&letter.body));
 }

@@ -41,7 +41,11 @@ pub fn timed(attempt: &Attempt) -> bool {
 /// The reason a duration's bucket is counted under.
 pub fn reason_of(duration_ms: u32) -> String {
     match BOUNDS_MS.iter().find(|bound| duration_ms <= **bound) {
-        Some(bound) => format!("{PREFIX}{bound}"),
+        Some(bound) => {
+            let mut reason = String::from(PREFIX);
+            reason.push_str(&u64::from(*bound).to_string());
+            reason
+        }
         None => OVER.to_owned(),
     }
 }

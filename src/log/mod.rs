@@ -357,7 +357,10 @@ pub struct Cursor {
 impl Cursor {
     /// An opaque token for clients: `<last_seen>.<row>`.
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.last_seen, self.row)
+        let mut token = self.last_seen.to_string();
+        token.push('.');
+        token.push_str(&self.row.to_string());
+        token
     }
 
     pub fn decode(text: &str) -> Option<Self> {
@@ -387,7 +390,11 @@ pub const SHARDS: usize = 8;
 pub fn shard_name(shard: usize) -> String {
     match shard {
         0 => "delivery-log".to_owned(),
-        n => format!("delivery-log-{n}"),
+        n => {
+            let mut name = String::from("delivery-log-");
+            name.push_str(&(n as u64).to_string());
+            name
+        }
     }
 }
 
