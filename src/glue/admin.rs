@@ -335,7 +335,10 @@ async fn retry_dead_letter(
         route: route.clone(),
         key: key.clone(),
     };
-    let calls = shards.iter().map(|shard| to_shard(*shard, &take)).collect();
+    let mut calls = Vec::with_capacity(shards.len());
+    for shard in shards {
+        calls.push(to_shard(*shard, &take));
+    }
     let mut kept: Vec<(usize, String, i64, Letter)> = Vec::new();
     let mut known = false;
     for (shard, answer) in shards.iter().zip(log.send_each(calls).await) {

@@ -283,10 +283,12 @@ fn handle(table: &Table, path: &str, body: &str) -> Result<JsValue, StorageFaile
                     i64::from(limit).into(),
                 ],
             )?;
-            let keys: Vec<(String, i64)> = rows
-                .iter()
-                .filter_map(|row| Some((text(row.first())?, integer(row.get(1))?)))
-                .collect();
+            let mut keys: Vec<(String, i64)> = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if let (Some(key), Some(at)) = (text(row.first()), integer(row.get(1))) {
+                    keys.push((key, at));
+                }
+            }
             plain(200, encode_dead_keys(&keys))
         }
         LogCommand::Scan(scan) => plain(200, encode_parts(&table.scan(&scan)?)),

@@ -104,21 +104,25 @@ pub fn decode_history(text: &str) -> Option<Vec<Fact>> {
     if text.is_empty() {
         return Some(Vec::new());
     }
-    text.split(',')
-        .map(|entry| {
-            let mut fields = entry.split(':');
-            let fact = Fact {
-                at_ms: fields.next()?.parse().ok()?,
-                outcome: crate::query::decode(fields.next()?)?,
-                origin_status: match fields.next()? {
-                    "" => None,
-                    status => Some(crate::query::whole(status)?),
-                },
-                duration_ms: crate::query::whole(fields.next()?)?,
-            };
-            fields.next().is_none().then_some(fact)
-        })
-        .collect()
+    // Pushed, not collected into an `Option` (module size).
+    let mut history = Vec::new();
+    for entry in text.split(',') {
+        let mut fields = entry.split(':');
+        let fact = Fact {
+            at_ms: fields.next()?.parse().ok()?,
+            outcome: crate::query::decode(fields.next()?)?,
+            origin_status: match fields.next()? {
+                "" => None,
+                status => Some(crate::query::whole(status)?),
+            },
+            duration_ms: crate::query::whole(fields.next()?)?,
+        };
+        if fields.next().is_some() {
+            return None;
+        }
+        history.push(fact);
+    }
+    Some(history)
 }
 
 /// A delivery as the log keeps it.
