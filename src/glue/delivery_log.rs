@@ -388,10 +388,10 @@ fn optional_number(value: Option<i64>) -> SqlStorageValue {
     value.map_or(SqlStorageValue::Null, SqlStorageValue::from)
 }
 
-/// A fact's columns: time (unless it is the part's last seen), outcome
+/// A fact's columns, pushed onto the part's (no list of their own): time
+/// (unless it is the part's last seen), outcome
 /// (unless it is known), status, duration.
-fn fact_values(fact: Option<&Fact>, at: bool, outcome: bool) -> Vec<SqlStorageValue> {
-    let mut values = Vec::with_capacity(4);
+fn fact_values(values: &mut Vec<SqlStorageValue>, fact: Option<&Fact>, at: bool, outcome: bool) {
     if at {
         values.push(optional_number(fact.map(|f| f.at_ms)));
     }
@@ -402,7 +402,6 @@ fn fact_values(fact: Option<&Fact>, at: bool, outcome: bool) -> Vec<SqlStorageVa
         fact.and_then(|f| f.origin_status).map(i64::from),
     ));
     values.push(optional_number(fact.map(|f| i64::from(f.duration_ms))));
-    values
 }
 
 /// A fact from its columns from `at`: time, outcome (unless it is the
@@ -584,9 +583,10 @@ impl Table {
             i64::from(part.attempts).into(),
             part.last.outcome.as_str().into(),
         ];
-        values.extend(fact_values(Some(&part.last), false, false));
-        values.extend(fact_values(part.onward.as_ref(), true, true));
-        values.extend(fact_values(part.delivered.as_ref(), true, false));
+        values.reserve(11);
+        fact_values(&mut values, Some(&part.last), false, false);
+        fact_values(&mut values, part.onward.as_ref(), true, true);
+        fact_values(&mut values, part.delivered.as_ref(), true, false);
         values.push(encode_history(&part.history).as_str().into());
         self.write(PUT, &values).map(drop)
     }
