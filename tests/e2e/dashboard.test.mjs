@@ -668,6 +668,11 @@ describe('a dead letter in the dashboard', () => {
     assert.deepEqual(watch.requests.filter((r) => r.startsWith('POST')), [`POST /_hookgate/deliveries/${id}/retry`]);
     await poll(() => origin.receivedFor(id).length >= 2, 10_000);
     assert.equal(origin.receivedFor(id).length, 2, 'the failed attempt, then the retried delivery');
+    // Refreshed once the log has it delivered (the consumer records the
+    // batch after its forward).
+    const delivered = async () => (await admin(gate, `/deliveries/${id}?route=%2F`)).json?.outcome === 'delivered';
+    await poll(delivered, 10_000);
+    assert.ok(await delivered(), 'the log has it delivered');
     await page.click('#refresh');
     await waitForRows(page, 1, { outcome: 'delivered' });
     assert.deepEqual(watch.errors, []);
@@ -732,6 +737,15 @@ describe('a dead letter in the dashboard', () => {
     await poll(() => ids.every((dead) => origin.receivedFor(dead).length >= 2), 10_000);
     await sleep(500); // a second delivery would have arrived by now
     for (const dead of ids) assert.equal(origin.receivedFor(dead).length, 2, 'the failed attempt, then the retried delivery');
+    // The consumer records the batch after its forwards: the page is
+    // refreshed once the log has both (one refresh shows what the log held
+    // at that moment, and a busy machine may still be writing it).
+    const delivered = async () => {
+      for (const dead of ids) if ((await admin(gate, `/deliveries/${dead}?route=%2F`)).json?.outcome !== 'delivered') return false;
+      return true;
+    };
+    await poll(delivered, 10_000);
+    assert.ok(await delivered(), 'the log has both delivered');
     await page.click('#refresh');
     await page.waitForFunction(
       (ids) => ids.every((dead) => document.querySelector(`#deliveries tbody tr[data-key="${dead}"] .outcome`)?.textContent === 'delivered'),
