@@ -11,7 +11,7 @@ done
 # Skip when nothing that goes into build/ changed since the last build: wrangler
 # dev (4.86) runs this command twice at start (once for the entry point, once
 # when its watcher is ready), and the second run then costs nothing.
-inputs="$( { find src build.rs Cargo.toml Cargo.lock scripts/build.sh scripts/tools.sh scripts/short-imports.mjs scripts/prune-table.mjs -type f -print0 | sort -z | xargs -0 sha256sum; echo "$* ${HOOKGATE_KEEP_NAMES:-}"; } | sha256sum | cut -d' ' -f1)"
+inputs="$( { find src build.rs Cargo.toml Cargo.lock scripts/build.sh scripts/tools.sh scripts/short-imports.mjs scripts/prune-table.mjs scripts/wasm-leb.mjs -type f -print0 | sort -z | xargs -0 sha256sum; echo "$* ${HOOKGATE_KEEP_NAMES:-}"; } | sha256sum | cut -d' ' -f1)"
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "$(cat build/.inputs 2>/dev/null)" = "$inputs" ]; then
   echo "build: up to date (inputs unchanged since the last build)"
   exit 0

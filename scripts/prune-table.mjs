@@ -17,6 +17,7 @@
 //
 //   node scripts/prune-table.mjs index_bg.wasm index.js
 import { readFileSync, writeFileSync } from 'node:fs';
+import { encodeLeb, leb } from './wasm-leb.mjs';
 
 const [wasmPath, jsPath] = process.argv.slice(2);
 const SHIM = /^wasm_bindgen::convert::closures::_::invoke::/;
@@ -34,28 +35,6 @@ if (tableUses !== 1 || !/\.__abort_handler\b/.test(js) || /makeMutClosure|makeCl
 
 const bytes = readFileSync(wasmPath);
 if (bytes.readUInt32LE(0) !== 0x6d736100) fail(`${wasmPath} is not a wasm module`);
-
-function leb(buf, at) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = buf[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (byte < 0x80) return [value, at];
-  }
-}
-
-function encodeLeb(value) {
-  const out = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    out.push(byte);
-  } while (value > 0);
-  return Buffer.from(out);
-}
 
 // The sections, and the function names (the "name" section's first
 // subsection).

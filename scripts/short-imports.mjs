@@ -22,6 +22,7 @@
 //
 //   node scripts/short-imports.mjs index_bg.wasm index.js
 import { readFileSync, writeFileSync } from 'node:fs';
+import { encodeLeb, leb } from './wasm-leb.mjs';
 
 const [wasmPath, jsPath] = process.argv.slice(2);
 const MODULE = './index_bg.js';
@@ -36,28 +37,6 @@ function fail(message) {
 
 const bytes = readFileSync(wasmPath);
 let js = readFileSync(jsPath, 'utf8');
-
-function leb(buf, at) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = buf[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (byte < 0x80) return [value, at];
-  }
-}
-
-function encodeLeb(value) {
-  const out = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    out.push(byte);
-  } while (value > 0);
-  return Buffer.from(out);
-}
 
 function encodeName(name) {
   const text = Buffer.from(name, 'utf8');
