@@ -133,11 +133,11 @@ async fn consume_one(
         let limit = policy.max_per_second;
         if limit > 0 {
             let now = js_sys::Date::now() as i64;
-            let wait = {
-                let slots = &mut *prepared.slots.borrow_mut();
-                slots.resize(prepared.config.routes.len(), 0);
-                take_slot(&mut slots[index], limit, now)
-            };
+            let wait = prepared
+                .slots
+                .borrow_mut()
+                .get_mut(index)
+                .map_or(0, |next| take_slot(next, limit, now));
             if wait > 0 {
                 let _ = wait_for(sleep(wait as f64)).await;
             }

@@ -75,7 +75,7 @@ pub struct Prepared {
     /// message that needs them meanwhile waits for (`super::pause`).
     pub pause_read: RefCell<Option<js_sys::Promise>>,
     /// Each route's next free slot to forward in ([`crate::pace`]), across
-    /// this isolate's batches.
+    /// this isolate's batches: one per route, in the settings' order.
     pub slots: RefCell<Vec<i64>>,
 }
 
@@ -119,6 +119,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     for name in crate::gate::header_names(&config) {
         header_names.push(&JsValue::from_str(name));
     }
+    let slots = RefCell::new(vec![0; config.routes.len()]);
     let prepared = Rc::new(Prepared {
         header_names: header_names.into(),
         env: RefCell::new(env.clone()),
@@ -130,7 +131,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         cooled: Cooled::default(),
         paused: RefCell::new(PausedRoutes::NONE),
         pause_read: RefCell::new(None),
-        slots: RefCell::new(Vec::new()),
+        slots,
     });
     *PREPARED.borrow_mut() = Some(prepared.clone());
     Ok(prepared)
