@@ -11,6 +11,7 @@
 //! they are the defaults of every route's limits, and the settings of that
 //! one route ([`SINGLE_ROUTE`]) are refused rather than ignored.
 
+use crate::keys::SigningKey;
 use crate::route::{Delivery, Limits, QueuePolicy, Route};
 use crate::routes;
 use crate::schemes::{standard_webhooks, Scheme};
@@ -40,6 +41,18 @@ pub struct Config {
     /// five minutes) before the store or the origin is asked again; 0 turns
     /// it off.
     pub failure_cool_down_seconds: u64,
+    /// Where alerts go and when (`crate::alert`).
+    pub alerts: Alerts,
+}
+
+/// The alert settings; a route's `alert_url` goes before `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerts {
+    /// `ALERT_URL`, read as a secret (it may hold a Slack or Discord token).
+    pub url: Option<String>,
+    /// `ALERT_SECRET`: signs every alert; without it, each route's origin
+    /// secret signs its own.
+    pub key: Option<SigningKey>,
 }
 
 /// Settings of the delivery log and the admin API.
@@ -282,12 +295,40 @@ impl Config {
             ),
             max_per_second: 0,
         };
+        let alert_url = secret("ALERT_URL", Need::Optional).and_then(|url| {
+            let url = url.trim().to_owned();
+            check_origin_url(&url)
+                .map_err(|e| fail(ConfigError::setting("ALERT_URL", Rule::Url(e))))
+                .ok()
+                .map(|()| url)
+        });
         let finish = |routes: Vec<Route>| {
+            // Read only when an alert can go somewhere.
+            let wanted = alert_url.is_some() || routes.iter().any(|r| r.alert_url.is_some());
+            let given = wanted
+                .then(|| secret("ALERT_SECRET", Need::Optional))
+                .flatten();
+            let key = given.as_deref().and_then(|text| {
+                standard_webhooks::parse_key(text)
+                    .map_err(|e| fail(ConfigError::setting("ALERT_SECRET", Rule::Key(e))))
+                    .ok()
+            });
+            // A route with an alert URL and no key of its own needs it.
+            let unsigned = routes
+                .iter()
+                .any(|r| r.origin_key.is_none() && (r.alert_url.is_some() || alert_url.is_some()));
+            if given.is_none() && unsigned {
+                fail(ConfigError::setting("ALERT_SECRET", Rule::AlertUnsigned));
+            }
             let config = Self {
                 routes,
                 store,
                 observe,
                 failure_cool_down_seconds,
+                alerts: Alerts {
+                    url: alert_url,
+                    key,
+                },
             };
             (config, errors.take())
         };
@@ -422,6 +463,7 @@ impl Config {
                     scoped_keys: false,
                     events: None,
                     delivery,
+                    alert_url: None,
                 }]
             }
             _ => Vec::new(),
@@ -1041,6 +1083,8 @@ mod tests {
             routes.needs(),
             [
                 ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                // A secret, as it may hold a Slack or Discord token.
+                ("ALERT_URL".to_owned(), Need::Optional),
                 need("A_SECRET"),
                 need("A_NEXT"),
                 need("ORIGIN_SECRET"),
@@ -1054,14 +1098,24 @@ mod tests {
             single.needs(),
             [
                 ("ADMIN_TOKEN".to_owned(), Need::Optional),
+                ("ALERT_URL".to_owned(), Need::Optional),
                 need("WEBHOOK_SECRET"),
                 ("ORIGIN_SECRET".to_owned(), Need::Optional),
             ]
         );
+        // ALERT_SECRET only when an alert can go somewhere.
+        let alerted = Recorded::new(&[
+            ("ORIGIN_URL", "http://x/"),
+            ("ALERT_URL", "https://alerts.example/"),
+        ]);
+        Config::read_all(&alerted);
+        assert!(alerted
+            .needs()
+            .contains(&("ALERT_SECRET".to_owned(), Need::Optional)));
         let queued = Recorded::new(&[("ORIGIN_URL", "http://x/"), ("DELIVERY", " queue ")]);
         Config::read_all(&queued);
         assert_eq!(
-            queued.needs()[2],
+            queued.needs()[3],
             need("ORIGIN_SECRET"),
             "queue mode needs it"
         );

@@ -7,6 +7,7 @@
 //! core's traits and is compiled only for wasm32.
 
 pub mod admin;
+pub mod alert;
 pub mod body_fields;
 pub mod config;
 pub mod gate;

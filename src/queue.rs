@@ -66,6 +66,9 @@ pub struct Attempted {
     /// The route's index, when it still exists.
     pub route: Option<usize>,
     pub origin_status: Option<u16>,
+    /// The replay store refused the claim (no forward was tried): an
+    /// alert's cause, not an origin failure.
+    pub store_refused: bool,
 }
 
 /// The delay before retry number `attempt` (1 for the first retry): the
@@ -110,6 +113,7 @@ where
             verdict: Verdict::DeadLetter,
             route: None,
             origin_status: None,
+            store_refused: false,
         };
     };
     let QueuePolicy {
@@ -133,6 +137,7 @@ where
                 verdict: Verdict::DeadLetter,
                 route: Some(index),
                 origin_status,
+                store_refused: false,
             }
         } else {
             Attempted {
@@ -142,17 +147,24 @@ where
                 },
                 route: Some(index),
                 origin_status,
+                store_refused: false,
             }
         }
     };
     match store.claim(&text, now, claim_seconds, 0).await {
-        Err(_) => return failed(None),
+        Err(_) => {
+            return Attempted {
+                store_refused: true,
+                ..failed(None)
+            }
+        }
         Ok(Claim::AlreadyDone) => {
             return Attempted {
                 consumed: Consumed::AlreadyDelivered,
                 verdict: Verdict::Ack,
                 route: Some(index),
                 origin_status: None,
+                store_refused: false,
             }
         }
         Ok(Claim::InFlight) => {
@@ -163,6 +175,7 @@ where
                 },
                 route: Some(index),
                 origin_status: None,
+                store_refused: false,
             }
         }
         Ok(Claim::Claimed) => {}
@@ -205,6 +218,7 @@ where
                 verdict: Verdict::Ack,
                 route: Some(index),
                 origin_status: Some(status),
+                store_refused: false,
             }
         }
         result => {

@@ -37,6 +37,10 @@ pub struct Route {
     pub delivery: Delivery,
     /// The event types forwarded (`events`); `None` forwards every type.
     pub events: Option<EventFilter>,
+    /// Where this route's alerts go (`alert_url`), instead of `ALERT_URL`:
+    /// a team can hear of its own sender's trouble. In `ROUTES`, a plain
+    /// var, so never a URL that holds a token (those go in `ALERT_URL`).
+    pub alert_url: Option<String>,
 }
 
 /// How a route's verified events reach its origin.

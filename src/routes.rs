@@ -264,7 +264,7 @@ fn route(
         keys.extend(parsed.map_err(|e| bad("secret", Rule::Key(e)))?);
     }
 
-    // The origin's URL, checked.
+    // A URL field (`origin`, `alert_url`), checked.
     let url = |name: &'static str| -> Result<Option<String>, Bad> {
         let Some(value) = field(name) else {
             return Ok(None);
@@ -338,6 +338,8 @@ fn route(
         Some(value) => Some(event_filter(value).ok_or_else(|| bad("events", Rule::Type(EVENTS)))?),
     };
 
+    let alert_url = url("alert_url")?;
+
     Ok(Route {
         path: path.to_owned(),
         scheme,
@@ -349,6 +351,7 @@ fn route(
         scoped_keys: true,
         delivery,
         events,
+        alert_url,
     })
 }
 

@@ -154,6 +154,11 @@ pub enum Rule {
     ReservedHeader,
     /// Two of a route's header fields name the same header.
     SameHeader,
+    /// `ALERT_SECRET` is not set, and a route with an alert URL
+    /// (`ALERT_URL`, or its `alert_url`) has no origin secret either, so
+    /// nothing would sign its alerts: an unsigned alert could not be told
+    /// from a forged one.
+    AlertUnsigned,
 }
 
 /// How an origin URL is wrong.
@@ -316,6 +321,10 @@ impl std::fmt::Display for Rule {
                  session, so no sender's signature travels in it"
             }
             Rule::SameHeader => "another of the route's header fields names this header",
+            Rule::AlertUnsigned => {
+                "alerts are signed with it, or else their route's origin secret (origin_secret, \
+                 or ORIGIN_SECRET without ROUTES), and a route with an alert URL has neither"
+            }
             Rule::WeakToken => {
                 return write!(
                     f,
@@ -639,6 +648,7 @@ pub const FIELDS: &[&str] = &[
     "queue_retry_base_seconds",
     "max_per_second",
     "events",
+    "alert_url",
     "signature_header",
     "signature_prefix",
     "algorithm",

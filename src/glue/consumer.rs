@@ -3,6 +3,7 @@
 //! delivery log for a retry). Exported with plain wasm-bindgen; the entry
 //! (src/js/shim.js) hands the runtime's `queue` event to it.
 
+use super::alerts;
 use super::edge::{
     parse_message, replay_store, retry_message, EdgeMac, EdgeStore, FetchOrigin, RuntimeClock,
     WorkerCache,
@@ -12,6 +13,7 @@ use super::observe::{flush_queue_batch, Sinks};
 use super::pause;
 use super::runtime::{console_error, promise, wait_for};
 use super::settings::{prepare, Prepared};
+use crate::alert::Seen;
 use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
@@ -169,6 +171,7 @@ async fn consume_one(
             verdict: Verdict::DeadLetter,
             route: None,
             origin_status: None,
+            store_refused: false,
         }
     } else {
         let Some(store) = store else {
@@ -228,6 +231,8 @@ async fn consume_one(
         }
     }
     sinks.observe_forward(&seen);
+    let found = found.map(|(_, route)| route);
+    alerts::raise(prepared, &route, found, Seen::Attempt(&attempted), finished).await;
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -55,6 +55,17 @@ extern "C" {
     #[wasm_bindgen(js_name = forward)]
     fn forward_js(url: &str, headers: &str, body: &Uint8Array, timeout_ms: f64) -> Promise;
 
+    /// POSTs an alert as `forward` does; logs, never throws, when its URL
+    /// does not take it.
+    #[wasm_bindgen(js_name = postAlert)]
+    pub fn post_alert(
+        url: &str,
+        headers: &str,
+        body: &Uint8Array,
+        cause: &str,
+        route: &str,
+    ) -> Promise;
+
     #[wasm_bindgen(js_name = kvGet)]
     fn kv_get(namespace: &JsValue, key: &str) -> Promise;
 

@@ -8,6 +8,7 @@
 //! once.
 
 use super::admin;
+use super::alerts;
 use super::delivery_log::to_every_shard;
 use super::edge::{
     cache_written, delivery_queue, discard_body, replay_store, EdgeMac, FetchOrigin, RuntimeClock,
@@ -18,6 +19,7 @@ use super::observe::Sinks;
 use super::pause::PauseReader;
 use super::runtime::{console_error, promise, wait_for, ScheduledController};
 use super::settings::{prepare, Bindings};
+use crate::alert::Seen;
 use crate::config::{Config, DEFAULT_STATS_FLUSH_SECONDS};
 use crate::gate::{self, Handled, Incoming, Ports};
 use crate::log::command::LogCommand;
@@ -170,6 +172,17 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
         }
         answer_with(&settle, &answer_for(&handled, config));
         sinks.observe(config, &handled, started).await;
+        if let Some(route) = handled.route.and_then(|index| config.routes.get(index)) {
+            let now = js_sys::Date::now() as i64;
+            alerts::raise(
+                &prepared,
+                &route.path,
+                Some(route),
+                Seen::Request(&handled),
+                now,
+            )
+            .await;
+        }
         Ok(JsValue::UNDEFINED)
     });
     Some(work)

@@ -10,6 +10,7 @@
 //! - `edge`: the request, body, MAC, origin, KV, queue and answer;
 //! - `observe`: the log line, metrics, counts and delivery records;
 //! - `admin`: the admin API and the dashboard's files;
+//! - `alerts`: sends the alerts `crate::alert` decides;
 //! - `consumer`: the queue consumer;
 //! - `pause`: the paused routes as an isolate knows them;
 //! - `replay_shard`, `delivery_log`: the Durable Objects;
@@ -20,6 +21,7 @@
 //!   the module's start.
 
 mod admin;
+mod alerts;
 mod consumer;
 pub(crate) mod delivery_log;
 mod edge;

@@ -7,6 +7,7 @@
 use super::io::import_hmac_key;
 use super::local::Local;
 use super::runtime::wait_for;
+use crate::alert::Memory;
 use crate::config::Config;
 use crate::keys::Algorithm;
 use crate::keys::SigningKey;
@@ -67,6 +68,9 @@ pub struct Prepared {
     pub held: Held,
     /// Replay keys whose forward failed lately, and until when they wait.
     pub cooled: Cooled,
+    /// Failure windows and quiet periods of alerts (`crate::alert`); a
+    /// change of settings starts them afresh.
+    pub alerts: RefCell<Memory>,
     /// [`crate::gate::header_names`], as the JS array `requestFacts` reads.
     pub header_names: JsValue,
     /// The paused routes as this isolate read them (see `super::pause`).
@@ -107,10 +111,14 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     })
     .map_err(|error| error.to_string())?;
     // The full URL check, by the same parser fetch will use.
+    // The route's alert URL is its alert_url, else ALERT_URL (a gate has a
+    // route whenever its settings are valid).
     for route in &config.routes {
-        if WebUrl::new(&route.origin_url).is_err() {
+        let alert_url = route.alert_url.as_ref().or(config.alerts.url.as_ref());
+        let unparsed = |url: &String| WebUrl::new(url).is_err();
+        if unparsed(&route.origin_url) || alert_url.is_some_and(unparsed) {
             return Err(format!(
-                "the origin URL of route {} does not parse as a URL",
+                "the origin or alert URL of route {} does not parse as a URL",
                 crate::setting::shown_path(&route.path)
             ));
         }
@@ -129,6 +137,7 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         imported: RefCell::new(Vec::new()),
         held: Held::default(),
         cooled: Cooled::default(),
+        alerts: RefCell::new(Memory::new()),
         paused: RefCell::new(PausedRoutes::NONE),
         pause_read: RefCell::new(None),
         slots,

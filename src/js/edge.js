@@ -74,6 +74,17 @@ export async function forward(url, headerText, body, timeoutMs) {
   }
 }
 
+/** POSTs an alert as `forward` does (10 s at most); a URL that does not
+ * take it is logged with the alert's cause and route (a configured path),
+ * never its URL, which may hold a token, nor the payload. */
+export async function postAlert(url, headerText, body, cause, route) {
+  const status = await forward(url, headerText, body, 10_000);
+  if (status < 200 || status > 299) {
+    const why = status === -2 ? 'it did not answer in time' : status === -1 ? 'it could not be reached' : `it answered ${status}`;
+    console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in 10 minutes at the earliest`);
+  }
+}
+
 /** Workers KV, resolving to `undefined` when the namespace failed. */
 export function kvGet(namespace, key) {
   return namespace.get(key).catch(() => undefined);

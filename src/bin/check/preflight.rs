@@ -741,10 +741,16 @@ mod tests {
                 ("QUO_WEBHOOK_SECRET", Need::Required, Found::Missing),
                 ("ORIGIN_SECRET", Need::Required, Found::Missing),
                 ("ADMIN_TOKEN", Need::Optional, Found::Missing),
+                ("ALERT_URL", Need::Optional, Found::Missing),
             ]
         );
         let report = render(&inputs, &findings);
-        for name in ["QUO_WEBHOOK_SECRET", "ORIGIN_SECRET", "ADMIN_TOKEN"] {
+        for name in [
+            "QUO_WEBHOOK_SECRET",
+            "ORIGIN_SECRET",
+            "ADMIN_TOKEN",
+            "ALERT_URL",
+        ] {
             assert!(
                 report.contains(&format!("\n      npx wrangler secret put {name}\n")),
                 "{report}"
