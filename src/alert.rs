@@ -3,11 +3,13 @@
 //! queue refuses (a daily limit reached), instead of finding out from the
 //! dashboard days later.
 //!
-//! Pure: what a request or a queue attempt says ([`Memory::request`],
-//! [`Memory::attempt`]), whether this isolate alerted of it lately, whether
-//! another isolate of the location did ([`location_admits`], over the
-//! location's cache), and the signed request itself ([`Alert::signed`]).
-//! The glue only sends what this decides, after the answer.
+//! Pure: what a request or a queue attempt says ([`Memory::seen`]),
+//! whether this isolate alerted of it lately, the location's mark that
+//! keeps the other isolates of the location quiet ([`Alert::mark`]), and
+//! the signed request itself ([`Alert::signed`]). The glue only sends what
+//! this decides, after the answer; `edge.js` sends it unless the location's
+//! cache already holds its mark (another isolate of the location sent it
+//! within [`QUIET_MS`]), and writes the mark first.
 //!
 //! Nothing an alert says comes from a request but the route's configured
 //! path: no body, signature, header or secret can reach it.
@@ -17,7 +19,6 @@ use crate::gate::{Handled, Incident};
 use crate::keys::{hashed_name, SigningKey};
 use crate::outcome::Outcome;
 use crate::queue::{Attempted, Consumed};
-use crate::replay::LocationCache;
 use crate::route::Route;
 use crate::schemes::standard_webhooks;
 
@@ -113,9 +114,11 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// The location-cache entry that says when this route's alerts of this
-    /// cause may be sent again.
-    fn cache_key(&self) -> String {
+    /// The location-cache entry whose presence says another isolate of the
+    /// location sent this route's alert of this cause within [`QUIET_MS`]
+    /// (it is written with that lifetime). Hashed: a route's path is not a
+    /// cache URL's.
+    pub fn mark(&self) -> String {
         hashed_name(
             "alert/v1/",
             &format!("{} {}", self.cause.name(), self.route),
@@ -232,12 +235,6 @@ impl Memory {
         })
     }
 
-    /// Another isolate of the location sent this alert, and is quiet until
-    /// `until`: so is this one.
-    pub fn quiet_until(&mut self, alert: &Alert, until: i64) {
-        self.watch(&alert.route).quiet_until[alert.cause as usize] = until;
-    }
-
     /// A failed forward: once [`FAILURES`] of them fall within
     /// [`WINDOW_MS`], the origin-failures alert (as [`Memory::occurred`]
     /// lets it).
@@ -308,28 +305,11 @@ impl Memory {
     }
 }
 
-/// Whether the location lets `alert` go: `Err` with the time its quiet ends
-/// when another isolate of the location sent it lately; otherwise the
-/// quiet is written for them, before the alert is sent (two isolates that
-/// read at the same moment may both send). A cache that is down, or a
-/// `workers.dev` hostname's, which stores nothing, lets every isolate's
-/// alert go.
-pub async fn location_admits<C: LocationCache>(cache: &C, alert: &Alert) -> Result<(), i64> {
-    let key = alert.cache_key();
-    let until = cache.get(&key).await.and_then(|text| text.parse().ok());
-    if let Some(until) = until.filter(|until| *until > alert.at_ms) {
-        return Err(until);
-    }
-    let until = alert.at_ms.saturating_add(QUIET_MS);
-    cache.put(&key, &until.to_string(), (QUIET_MS / 1000) as u64);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schemes::standard_webhooks::{parse_key, verify};
-    use crate::testing::{block_on, FakeCache, ORIGIN_KEY, ROTATED_KEY, VECTOR_KEY};
+    use crate::testing::{ORIGIN_KEY, ROTATED_KEY, VECTOR_KEY};
     use std::collections::HashMap;
 
     const NOW: i64 = 1_795_757_561_000;
@@ -502,44 +482,28 @@ mod tests {
     }
 
     #[test]
-    fn the_location_lets_one_isolate_alert_and_the_others_learn_until_when() {
-        let cache = FakeCache::default();
-        let alert = Alert {
-            cause: Cause::DeadLetter,
-            route: "/quo".into(),
+    fn an_alerts_mark_is_one_per_cause_and_route_and_a_cache_url() {
+        let alert = |cause, route: &str| Alert {
+            cause,
+            route: route.into(),
             count: 1,
             at_ms: NOW,
         };
-        assert_eq!(block_on(location_admits(&&cache, &alert)), Ok(()));
-        let later = Alert {
-            at_ms: NOW + 1_000,
-            ..alert.clone()
-        };
+        let mark = alert(Cause::DeadLetter, "/quo").mark();
         assert_eq!(
-            block_on(location_admits(&&cache, &later)),
-            Err(NOW + QUIET_MS)
+            mark,
+            Alert {
+                at_ms: NOW + 1,
+                count: 7,
+                ..alert(Cause::DeadLetter, "/quo")
+            }
+            .mark()
         );
-        assert_eq!(cache.ttl_of(&alert.cache_key()), Some(600));
-        let mut memory = Memory::default();
-        memory.quiet_until(&later, NOW + QUIET_MS);
-        assert_eq!(
-            memory.occurred("/quo", Cause::DeadLetter, NOW + QUIET_MS - 1),
-            None
-        );
-        let over = Alert {
-            at_ms: NOW + QUIET_MS,
-            ..alert
-        };
-        assert_eq!(
-            block_on(location_admits(&&cache, &over)),
-            Ok(()),
-            "quiet over"
-        );
-        // A cache that is down stops no alert.
-        assert_eq!(
-            block_on(location_admits(&&FakeCache::failing(), &later)),
-            Ok(())
-        );
+        assert_ne!(mark, alert(Cause::OriginFailures, "/quo").mark());
+        assert_ne!(mark, alert(Cause::DeadLetter, "/quo/").mark());
+        assert!(mark.starts_with("alert/v1/"));
+        let spelt = &mark["alert/v1/".len()..];
+        assert!(spelt.bytes().all(|b| b.is_ascii_hexdigit()), "{mark}");
     }
 
     #[test]

@@ -232,7 +232,7 @@ async fn consume_one(
     }
     sinks.observe_forward(&seen);
     let found = found.map(|(_, route)| route);
-    alerts::raise(prepared, &route, found, Seen::Attempt(&attempted), finished).await;
+    alerts::raise(prepared, &route, found, Seen::Attempt(&attempted), finished);
 }
 
 fn retry(message: &QueueMessage, delay_seconds: u64) {

@@ -55,16 +55,20 @@ extern "C" {
     #[wasm_bindgen(js_name = forward)]
     fn forward_js(url: &str, headers: &str, body: &Uint8Array, timeout_ms: f64) -> Promise;
 
-    /// POSTs an alert as `forward` does; logs, never throws, when its URL
-    /// does not take it.
+    /// POSTs an alert as `forward` does, unless the location's cache holds
+    /// its `mark`, which it writes first (lasting `quiet_seconds`); as the
+    /// task's next write to the cache, which the task's promise waits for.
+    /// Logs, never throws, when its URL does not take it.
     #[wasm_bindgen(js_name = postAlert)]
     pub fn post_alert(
         url: &str,
         headers: &str,
         body: &Uint8Array,
+        mark: &str,
+        quiet_seconds: f64,
         cause: &str,
         route: &str,
-    ) -> Promise;
+    );
 
     #[wasm_bindgen(js_name = kvGet)]
     fn kv_get(namespace: &JsValue, key: &str) -> Promise;

@@ -180,8 +180,7 @@ pub fn fetch(request: JsValue, env: JsValue, settle: Function) -> Option<Promise
                 Some(route),
                 Seen::Request(&handled),
                 now,
-            )
-            .await;
+            );
         }
         Ok(JsValue::UNDEFINED)
     });

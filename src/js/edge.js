@@ -74,17 +74,6 @@ export async function forward(url, headerText, body, timeoutMs) {
   }
 }
 
-/** POSTs an alert as `forward` does (10 s at most); a URL that does not
- * take it is logged with the alert's cause and route (a configured path),
- * never its URL, which may hold a token, nor the payload. */
-export async function postAlert(url, headerText, body, cause, route) {
-  const status = await forward(url, headerText, body, 10_000);
-  if (status < 200 || status > 299) {
-    const why = status === -2 ? 'it did not answer in time' : status === -1 ? 'it could not be reached' : `it answered ${status}`;
-    console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in 10 minutes at the earliest`);
-  }
-}
-
 /** Workers KV, resolving to `undefined` when the namespace failed. */
 export function kvGet(namespace, key) {
   return namespace.get(key).catch(() => undefined);
@@ -144,10 +133,33 @@ function cacheWrite(write) {
   writes.last = writes.last ? writes.last.then(run) : run();
 }
 
+function putEntry(key, value, ttlSeconds) {
+  const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value };
+  return caches.default.put(COOL_ORIGIN + key, new Response(null, { headers }));
+}
+
 export function cachePut(key, value, ttlSeconds) {
-  cacheWrite(() => {
-    const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value };
-    return caches.default.put(COOL_ORIGIN + key, new Response(null, { headers }));
+  cacheWrite(() => putEntry(key, value, ttlSeconds));
+}
+
+/** POSTs an alert as `forward` does (10 s at most), unless the location's
+ * cache holds its `mark` (another isolate of the location sent it within
+ * `quietSeconds`); the mark is written first, so the others stay quiet.
+ * Two isolates that read at the same moment may both send; a cache that is
+ * down, or a `workers.dev` hostname's, which stores nothing, stops none.
+ * Sent as the task's next cache write: Rust does not wait for it, the
+ * task's promise does. A URL that does not take it is logged with the
+ * alert's cause and route (a configured path), never its URL, which may
+ * hold a token, nor the payload. */
+export function postAlert(url, headerText, body, mark, quietSeconds, cause, route) {
+  cacheWrite(async () => {
+    if ((await cacheGet(mark)) !== undefined) return;
+    await putEntry(mark, '1', quietSeconds).catch(() => {});
+    const status = await forward(url, headerText, body, 10_000);
+    if (status < 200 || status > 299) {
+      const why = status === -2 ? 'it did not answer in time' : status === -1 ? 'it could not be reached' : `it answered ${status}`;
+      console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in 10 minutes at the earliest`);
+    }
   });
 }
 

@@ -246,6 +246,34 @@ describe("a route's alert_url goes before ALERT_URL, signed with the route's ori
   });
 });
 
+// Another isolate of the location finds the first one's mark in the
+// location's cache and stays quiet: one alert per cause and route per ten
+// minutes for the location, not one per isolate.
+describe('a second isolate of the location', () => {
+  const settings = { ALERT_SECRET: ALERT_KEY, FAILURE_COOL_DOWN_SECONDS: '1' };
+  const recorder = useRecorder(ALERT_KEY, settings);
+  const rig = useGate(settings, { twin: true });
+
+  const fail = async (count, fetch) => {
+    for (let i = 0; i < count; i += 1) {
+      const { body, headers } = event();
+      const answer = await fetch(rig.gate.url, { method: 'POST', headers, body });
+      assert.equal(answer.status, 502);
+      await answer.arrayBuffer();
+    }
+  };
+
+  test("sends no alert of a cause the first one sent, though it crossed the threshold itself", async () => {
+    rig.origin.answer(() => ({ status: 500 }));
+    await fail(10, (url, init) => fetch(url, init));
+    await eventually(() => recorder.of('hookgate.origin_failures').length === 1, 10_000, 'the first isolate alerts');
+    await fail(10, rig.gate.twinFetch);
+    await sleep(1_500);
+    assert.equal(recorder.of('hookgate.origin_failures').length, 1, "the other isolate found the first one's mark");
+    assertClean(recorder);
+  });
+});
+
 describe('an alert URL that cannot be reached', () => {
   const settings = { ALERT_SECRET: ALERT_KEY, FAILURE_COOL_DOWN_SECONDS: '1' };
   before(async () => {
