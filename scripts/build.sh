@@ -26,7 +26,8 @@ mkdir -p "$staging"
 # (src/admin/mod.rs includes them from here, see build.rs).
 dashboard="$PWD/target/dashboard"
 mkdir -p "$dashboard"
-cp src/admin/dashboard.html "$dashboard/dashboard.html"
+# The page's indentation goes (a run of white space shows as one space anyway).
+sed 's/^[[:space:]]*//' src/admin/dashboard.html > "$dashboard/dashboard.html"
 "$ESBUILD_BIN" src/admin/dashboard.js --minify --log-level=warning --outfile="$dashboard/dashboard.js"
 "$ESBUILD_BIN" src/admin/dashboard.css --minify --log-level=warning --outfile="$dashboard/dashboard.css"
 
