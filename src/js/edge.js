@@ -3,7 +3,9 @@
 // of a call per header, per field or per property (every call across the
 // JS/wasm boundary copies strings both ways; the profile in
 // docs/benchmark.md shows what that cost). Nothing here decides anything:
-// limits, deadlines, headers and statuses all come from Rust.
+// limits, deadlines, headers, statuses, cache keys and lifetimes all come from
+// Rust (`postAlert` sends only without its mark in the location's cache: the
+// once-per-key send Rust asks for, not a choice of its own).
 
 /** Separates the fields of the strings passed to and from Rust (no header,
  * URL, key or reason can hold a NUL). */
