@@ -1,7 +1,8 @@
 //! Where the dashboard's files are included from (src/admin/mod.rs):
-//! scripts/build.sh minifies the script and the style sheet (esbuild) into
-//! target/dashboard and names that folder in HOOKGATE_DASHBOARD_DIR, so the
-//! module carries them without comments and indentation; every other build
+//! scripts/build.sh minifies the script and the style sheet (esbuild) and
+//! strips the page's indentation, into target/dashboard, and names that
+//! folder in HOOKGATE_DASHBOARD_DIR, so the module carries them without
+//! comments and indentation; every other build
 //! (tests, lints, the fuzz targets) includes the readable sources in
 //! src/admin.
 

@@ -4,12 +4,18 @@
 //! dashboard days later.
 //!
 //! Pure: what a request or a queue attempt says ([`Memory::seen`]),
-//! whether this isolate alerted of it lately, the location's mark that
-//! keeps the other isolates of the location quiet ([`Alert::mark`]), and
-//! the signed request itself ([`Alert::signed`]). The glue only sends what
-//! this decides, after the answer; `edge.js` sends it unless the location's
-//! cache already holds its mark (another isolate of the location sent it
-//! within [`QUIET_MS`]), and writes the mark first.
+//! whether this isolate alerted of it in the current quiet period
+//! ([`quiet_end`]), the location's mark that keeps the other isolates of
+//! the location quiet for the rest of it ([`Alert::mark`]), and the signed
+//! request itself ([`Alert::signed`]). The glue only sends what this
+//! decides, after the answer; `edge.js` sends it unless the location's
+//! cache already holds its mark (an isolate of the location sent it in this
+//! period), and writes the mark first.
+//!
+//! The quiet periods are the clock's ten minutes (:00, :10, … UTC), the
+//! same for every isolate: one that finds another's mark is quiet exactly as
+//! long as the mark lasts, with nothing to learn from it, so no alert waits
+//! for an answer from the cache.
 //!
 //! Nothing an alert says comes from a request but the route's configured
 //! path: no body, signature, header or secret can reach it.
@@ -22,9 +28,19 @@ use crate::queue::{Attempted, Consumed};
 use crate::route::Route;
 use crate::schemes::standard_webhooks;
 
-/// At most one alert per cause per route in this long, so an outage makes
-/// one message every ten minutes, not one per delivery.
+/// At most one alert per cause per route in each period this long (of the
+/// clock, see [`quiet_end`]), so an outage makes one message every ten
+/// minutes, not one per delivery.
 pub const QUIET_MS: i64 = 600_000;
+
+/// When the quiet period `at_ms` falls in ends: the next multiple of
+/// [`QUIET_MS`] since the Unix epoch, the same for every isolate.
+pub fn quiet_end(at_ms: i64) -> i64 {
+    at_ms
+        .div_euclid(QUIET_MS)
+        .saturating_add(1)
+        .saturating_mul(QUIET_MS)
+}
 
 /// This many failed forwards of a route within [`WINDOW_MS`] make an
 /// alert: more than a blip (a deploy of the origin, one bad event retried),
@@ -33,6 +49,9 @@ pub const FAILURES: usize = 10;
 
 /// See [`FAILURES`].
 pub const WINDOW_MS: i64 = 300_000;
+
+/// The marks' names in the location's cache.
+const MARK_PREFIX: &str = "alert/v1/";
 
 /// Why an alert is sent. Each is `type` `hookgate.<name>` in the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,15 +133,23 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// The location-cache entry whose presence says another isolate of the
-    /// location sent this route's alert of this cause within [`QUIET_MS`]
-    /// (it is written with that lifetime). Hashed: a route's path is not a
-    /// cache URL's.
+    /// The location-cache entry whose presence says an isolate of the
+    /// location sent this route's alert of this cause in this quiet period
+    /// (it names the period, and is written to last [`Alert::mark_seconds`]).
+    /// Hashed: a route's path is not a cache URL's.
     pub fn mark(&self) -> String {
+        let period = self.at_ms.div_euclid(QUIET_MS);
         hashed_name(
-            "alert/v1/",
-            &format!("{} {}", self.cause.name(), self.route),
+            MARK_PREFIX,
+            &format!("{} {period} {}", self.cause.name(), self.route),
         )
+    }
+
+    /// How long the mark lasts: to the end of the quiet period, in whole
+    /// seconds (at least one).
+    pub fn mark_seconds(&self) -> u64 {
+        let left = quiet_end(self.at_ms).saturating_sub(self.at_ms);
+        u64::try_from(left.saturating_add(999) / 1000).unwrap_or(1)
     }
 
     /// The chat line: Slack shows `text`, Discord `content`.
@@ -148,11 +175,18 @@ impl Alert {
 
     /// The request's headers and body, signed as Standard Webhooks with
     /// the code that re-signs forwards, so the receiver verifies an alert as
-    /// the origin verifies a forward. The id is unique per isolate: its
-    /// alerts of one cause and route are ten minutes apart.
+    /// the origin verifies a forward. The id names the cause, the route and
+    /// period (16 hex digits of the mark's hash) and the time: an isolate
+    /// makes one alert of a cause and route per period, and two routes'
+    /// alerts of one cause in the same millisecond (one queue batch) still
+    /// differ, so a receiver that drops repeated ids drops neither.
     pub fn signed(&self, key: &SigningKey) -> (Vec<(&'static str, String)>, String) {
         let body = self.payload();
-        let id = format!("alert_{}_{}", self.cause.name(), self.at_ms);
+        let mark = self.mark();
+        let route = mark
+            .get(MARK_PREFIX.len()..MARK_PREFIX.len() + 16)
+            .unwrap_or("");
+        let id = format!("alert_{}_{route}_{}", self.cause.name(), self.at_ms);
         let timestamp = self.at_ms.div_euclid(1000);
         let tag = key.tag(&standard_webhooks::prefix(&id, timestamp), body.as_bytes());
         let mut headers = vec![("content-type", "application/json".to_owned())];
@@ -218,7 +252,8 @@ impl Memory {
     }
 
     /// One occurrence of `cause` on `route`: its alert, unless this isolate
-    /// sent one of it for the route in the last [`QUIET_MS`].
+    /// made one of it for the route in this quiet period (whether it or
+    /// another isolate of the location then sent it).
     pub fn occurred(&mut self, route: &str, cause: Cause, now: i64) -> Option<Alert> {
         let watch = self.watch(route);
         let i = cause as usize;
@@ -226,7 +261,7 @@ impl Memory {
         if now < watch.quiet_until[i] {
             return None;
         }
-        watch.quiet_until[i] = now.saturating_add(QUIET_MS);
+        watch.quiet_until[i] = quiet_end(now);
         Some(Alert {
             cause,
             route: route.to_owned(),
@@ -313,6 +348,8 @@ mod tests {
     use std::collections::HashMap;
 
     const NOW: i64 = 1_795_757_561_000;
+    /// The start of the quiet period NOW falls in (161 s before it).
+    const START: i64 = 1_795_757_400_000;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let mut settings: HashMap<String, String> = HashMap::from([
@@ -352,26 +389,74 @@ mod tests {
 
     #[test]
     fn one_alert_per_cause_and_route_in_ten_minutes_with_what_it_held_back() {
+        assert_eq!(START % QUIET_MS, 0);
         let mut memory = Memory::default();
         let first = memory
-            .occurred("/quo", Cause::DeadLetter, NOW)
+            .occurred("/quo", Cause::DeadLetter, START)
             .expect("the first");
         assert_eq!(first.count, 1);
         for later in [1, 60_000, QUIET_MS - 1] {
             assert_eq!(
-                memory.occurred("/quo", Cause::DeadLetter, NOW + later),
+                memory.occurred("/quo", Cause::DeadLetter, START + later),
                 None
             );
         }
         // Another cause, another route: each its own.
         assert!(memory
-            .occurred("/quo", Cause::StoreRefused, NOW + 2)
+            .occurred("/quo", Cause::StoreRefused, START + 2)
             .is_some());
-        assert!(memory.occurred("/gh", Cause::DeadLetter, NOW + 3).is_some());
+        assert!(memory
+            .occurred("/gh", Cause::DeadLetter, START + 3)
+            .is_some());
         let next = memory
-            .occurred("/quo", Cause::DeadLetter, NOW + QUIET_MS)
-            .expect("ten minutes on");
+            .occurred("/quo", Cause::DeadLetter, START + QUIET_MS)
+            .expect("the next period");
         assert_eq!(next.count, 4, "the three held back, and this one");
+        // The periods are the clock's: an alert late in one is followed by
+        // one early in the next.
+        let late = START + 2 * QUIET_MS - 1_000;
+        assert!(memory.occurred("/gh", Cause::DeadLetter, late).is_some());
+        assert!(memory
+            .occurred("/gh", Cause::DeadLetter, late + 1_000)
+            .is_some());
+    }
+
+    #[test]
+    fn the_quiet_periods_are_the_clocks_so_isolates_agree_on_them() {
+        assert_eq!(quiet_end(START), START + QUIET_MS);
+        assert_eq!(quiet_end(NOW), START + QUIET_MS);
+        assert_eq!(quiet_end(START + QUIET_MS - 1), START + QUIET_MS);
+        assert_eq!(quiet_end(START - 1), START);
+        // Isolate A alerts early in a period; B, which saw nothing until
+        // nine minutes in, makes the same alert with the same mark (which
+        // edge.js finds, so B sends nothing), lasting the minute left: then
+        // both are quiet until the same moment, and B's next one, in the
+        // next period, has a mark of its own.
+        let (mut a, mut b) = (Memory::default(), Memory::default());
+        let from_a = a
+            .occurred("/quo", Cause::DeadLetter, START + 10)
+            .expect("A");
+        let from_b = b
+            .occurred("/quo", Cause::DeadLetter, START + 540_000)
+            .expect("B");
+        assert_eq!(from_a.mark(), from_b.mark());
+        assert_eq!((from_a.mark_seconds(), from_b.mark_seconds()), (600, 60));
+        assert_eq!(
+            b.occurred("/quo", Cause::DeadLetter, START + QUIET_MS - 1),
+            None
+        );
+        let next = b
+            .occurred("/quo", Cause::DeadLetter, START + QUIET_MS)
+            .expect("B, as soon as the period ends");
+        assert_eq!(next.count, 2, "with the one held back");
+        assert_ne!(next.mark(), from_b.mark());
+        assert_eq!(next.mark_seconds(), 600);
+        // Never less than a second.
+        let last = Alert {
+            at_ms: START + QUIET_MS - 1,
+            ..next
+        };
+        assert_eq!(last.mark_seconds(), 1);
     }
 
     #[test]
@@ -393,10 +478,18 @@ mod tests {
             10,
             "bounded by the threshold"
         );
-        assert!(
-            memory.failed("/quo", start + QUIET_MS).is_none(),
-            "the window moved on"
-        );
+        // Once the quiet is over, the ring still holds the ten old failures:
+        // one more failure does not alert, since those are outside the
+        // window by then; nine more within it do.
+        let later = start + WINDOW_MS + QUIET_MS;
+        assert_eq!(memory.failed("/quo", later), None, "the window moved on");
+        for i in 1..9 {
+            assert_eq!(memory.failed("/quo", later + i), None, "{i}");
+        }
+        let again = memory
+            .failed("/quo", later + 9)
+            .expect("ten within the window");
+        assert_eq!(again.count, 10);
     }
 
     #[test]
@@ -501,6 +594,11 @@ mod tests {
         );
         assert_ne!(mark, alert(Cause::OriginFailures, "/quo").mark());
         assert_ne!(mark, alert(Cause::DeadLetter, "/quo/").mark());
+        let next_period = Alert {
+            at_ms: NOW + QUIET_MS,
+            ..alert(Cause::DeadLetter, "/quo")
+        };
+        assert_ne!(mark, next_period.mark(), "one per period");
         assert!(mark.starts_with("alert/v1/"));
         let spelt = &mark["alert/v1/".len()..];
         assert!(spelt.bytes().all(|b| b.is_ascii_hexdigit()), "{mark}");
@@ -551,6 +649,22 @@ mod tests {
         assert_eq!(check(ORIGIN_KEY), Ok(()));
         assert!(check(ROTATED_KEY).is_err());
         assert!(standard_webhooks::id_is_valid(header("webhook-id")));
+        // The id names the cause, the route and the time: another route's
+        // alert of the same cause in the same millisecond has its own.
+        let id = header("webhook-id").to_owned();
+        let hash = &alert.mark()["alert/v1/".len()..][..16];
+        assert_eq!(id, format!("alert_origin_failures_{hash}_{NOW}"));
+        let other = Alert {
+            route: "/other".into(),
+            ..alert.clone()
+        };
+        let (other_headers, _) = other.signed(&key);
+        let other_id = &other_headers
+            .iter()
+            .find(|(n, _)| *n == "webhook-id")
+            .expect("id")
+            .1;
+        assert_ne!(other_id, &id);
     }
 
     #[test]

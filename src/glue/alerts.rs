@@ -1,25 +1,22 @@
 //! Sends what [`crate::alert`] decides: after a request's answer, or a queue
-//! message's acknowledgement. Nothing here waits: `edge.js` sends each alert
-//! as it writes the location's cache, after the task's other writes and
-//! before its promise settles, under the same waitUntil, so an alert never
-//! delays or changes either. An alert URL that fails is only logged.
+//! message's acknowledgement or retry, so an alert never delays or changes
+//! either. Nothing here waits: `edge.js` sends each alert as the task's next
+//! write to the location's cache, which the task's promise waits for: on the
+//! fetch path under the request's waitUntil, in a queue batch before the
+//! batch's invocation ends (10 s at most per alert). An alert URL that fails
+//! is only logged.
 
 use super::edge::post_alert;
 use super::io::joined;
 use super::settings::Prepared;
-use crate::alert::{target, Seen, QUIET_MS};
+use crate::alert::{target, Seen};
 use crate::route::Route;
-use js_sys::Uint8Array;
 
 /// Sends the alerts `seen` on `path` makes (`route` is the route there,
-/// `None` when it is gone), if any route can alert at all (without,
-/// nothing is remembered).
+/// `None` when it is gone), if it can alert at all (without, nothing is
+/// remembered).
 pub fn raise(prepared: &Prepared, path: &str, route: Option<&Route>, seen: Seen<'_>, now: i64) {
-    let config = &prepared.config;
-    if config.alerts.url.is_none() && config.routes.iter().all(|r| r.alert_url.is_none()) {
-        return;
-    }
-    let Some((url, key)) = target(config, route) else {
+    let Some((url, key)) = target(&prepared.config, route) else {
         return;
     };
     let found = prepared.alerts.borrow_mut().seen(path, seen, now);
@@ -29,9 +26,9 @@ pub fn raise(prepared: &Prepared, path: &str, route: Option<&Route>, seen: Seen<
         post_alert(
             url,
             &headers,
-            &Uint8Array::from(body.as_bytes()),
+            &body,
             &alert.mark(),
-            (QUIET_MS / 1000) as f64,
+            alert.mark_seconds() as f64,
             alert.cause.name(),
             &alert.route,
         );

@@ -56,14 +56,16 @@ extern "C" {
     fn forward_js(url: &str, headers: &str, body: &Uint8Array, timeout_ms: f64) -> Promise;
 
     /// POSTs an alert as `forward` does, unless the location's cache holds
-    /// its `mark`, which it writes first (lasting `quiet_seconds`); as the
-    /// task's next write to the cache, which the task's promise waits for.
+    /// its `mark` (an isolate of the location sent it in this quiet period),
+    /// which it writes first (lasting `quiet_seconds`, the rest of the
+    /// period); as the task's next write to the cache, which the task's
+    /// promise waits for.
     /// Logs, never throws, when its URL does not take it.
     #[wasm_bindgen(js_name = postAlert)]
     pub fn post_alert(
         url: &str,
         headers: &str,
-        body: &Uint8Array,
+        body: &str,
         mark: &str,
         quiet_seconds: f64,
         cause: &str,

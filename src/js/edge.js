@@ -145,8 +145,9 @@ export function cachePut(key, value, ttlSeconds) {
 }
 
 /** POSTs an alert as `forward` does (10 s at most), unless the location's
- * cache holds its `mark` (another isolate of the location sent it within
- * `quietSeconds`); the mark is written first, so the others stay quiet.
+ * cache holds its `mark` (an isolate of the location sent it in this quiet
+ * period, which the mark names); the mark is written first, lasting
+ * `quietSeconds` (the rest of the period), so the others stay quiet.
  * Two isolates that read at the same moment may both send; a cache that is
  * down, or a `workers.dev` hostname's, which stores nothing, stops none.
  * Sent as the task's next cache write: Rust does not wait for it, the
@@ -160,7 +161,7 @@ export function postAlert(url, headerText, body, mark, quietSeconds, cause, rout
     const status = await forward(url, headerText, body, 10_000);
     if (status < 200 || status > 299) {
       const why = status === -2 ? 'it did not answer in time' : status === -1 ? 'it could not be reached' : `it answered ${status}`;
-      console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in 10 minutes at the earliest`);
+      console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in the next 10 minutes of the clock at the earliest`);
     }
   });
 }
