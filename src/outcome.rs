@@ -305,10 +305,12 @@ fn title(status: u16) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const ALL: [Outcome; 24] = [
+    /// Every outcome (`every_outcome_is_in_all` keeps it so).
+    pub(crate) const ALL: [Outcome; 25] = [
+        Outcome::Paused,
         Outcome::Filtered,
         Outcome::Queued,
         Outcome::QueueUnavailable,
@@ -381,6 +383,42 @@ mod tests {
         let shim = include_str!("js/shim.js");
         let body = Outcome::Internal.answer(None).body;
         assert!(shim.contains(&format!("'{body}'")), "{body}");
+    }
+
+    #[test]
+    fn every_outcome_is_in_all() {
+        // A new variant fails to compile here until it has a place, and
+        // then this test until ALL lists it.
+        let place = |outcome: Outcome| match outcome {
+            Outcome::Delivered => 0,
+            Outcome::AlreadyDelivered => 1,
+            Outcome::InFlight => 2,
+            Outcome::CoolingDown => 3,
+            Outcome::Challenge => 4,
+            Outcome::Filtered => 5,
+            Outcome::Paused => 6,
+            Outcome::Queued => 7,
+            Outcome::QueueUnavailable => 8,
+            Outcome::NotFound => 9,
+            Outcome::MethodNotAllowed => 10,
+            Outcome::TooLarge => 11,
+            Outcome::BadBody => 12,
+            Outcome::BodyTimeout => 13,
+            Outcome::MissingHeader => 14,
+            Outcome::BadId => 15,
+            Outcome::BadTimestamp => 16,
+            Outcome::StaleTimestamp => 17,
+            Outcome::FutureTimestamp => 18,
+            Outcome::BadSignature => 19,
+            Outcome::OriginFailed => 20,
+            Outcome::OriginTimeout => 21,
+            Outcome::StoreUnavailable => 22,
+            Outcome::Misconfigured => 23,
+            Outcome::Internal => 24,
+        };
+        let mut places: Vec<usize> = ALL.iter().map(|o| place(*o)).collect();
+        places.sort_unstable();
+        assert_eq!(places, (0..25).collect::<Vec<_>>());
     }
 
     #[test]

@@ -141,6 +141,71 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_is_every_failed_attempt_of_the_gate_and_of_the_consumer() {
+        use crate::outcome::Outcome;
+        use crate::queue::Consumed;
+        // The gate tried to get the event to the origin, or to the queue,
+        // and could not: each outcome is placed here, or this fails to
+        // compile once a new one is added.
+        for outcome in crate::outcome::tests::ALL {
+            let failed = match outcome {
+                Outcome::OriginFailed
+                | Outcome::OriginTimeout
+                | Outcome::StoreUnavailable
+                | Outcome::QueueUnavailable
+                | Outcome::Internal => true,
+                Outcome::Delivered
+                | Outcome::AlreadyDelivered
+                | Outcome::InFlight
+                | Outcome::CoolingDown
+                | Outcome::Challenge
+                | Outcome::Filtered
+                | Outcome::Paused
+                | Outcome::Queued
+                | Outcome::NotFound
+                | Outcome::MethodNotAllowed
+                | Outcome::TooLarge
+                | Outcome::BadBody
+                | Outcome::BodyTimeout
+                | Outcome::MissingHeader
+                | Outcome::BadId
+                | Outcome::BadTimestamp
+                | Outcome::StaleTimestamp
+                | Outcome::FutureTimestamp
+                | Outcome::BadSignature
+                | Outcome::Misconfigured => false,
+            };
+            assert_eq!(
+                FAILED.contains(&outcome.reason()),
+                failed,
+                "{}",
+                outcome.reason()
+            );
+        }
+        let consumed = [
+            Consumed::Delivered,
+            Consumed::AlreadyDelivered,
+            Consumed::InFlight,
+            Consumed::Retrying,
+            Consumed::Dead,
+        ];
+        for attempt in consumed {
+            let failed = match attempt {
+                Consumed::Retrying | Consumed::Dead => true,
+                Consumed::Delivered | Consumed::AlreadyDelivered | Consumed::InFlight => false,
+            };
+            assert_eq!(
+                FAILED.contains(&attempt.reason()),
+                failed,
+                "{}",
+                attempt.reason()
+            );
+        }
+        // Nothing else: seven reasons, each one of the above.
+        assert_eq!(FAILED.len(), 5 + 2);
+    }
     use crate::log::latency::reason_of;
 
     /// 2026-12-02 14:37:30 UTC.
