@@ -18,8 +18,7 @@ use crate::config::DEAD_LETTER_QUEUE;
 use crate::log::command::LogCommand;
 use crate::log::Letter;
 use crate::observe::Forwarded;
-use crate::pace::take_slot;
-use crate::pause::hold_seconds;
+use crate::pace::{before_forward, BeforeForward};
 use crate::queue::{self as queued, Consumed, Verdict};
 use crate::replay::local::LocalGuard;
 use crate::replay::location::{LocationGuard, RequestCache};
@@ -121,28 +120,30 @@ async fn consume_one(
             Delivery::Direct => QueuePolicy::DEFAULT,
         };
         pause::refresh(prepared, sinks.log.as_ref()).await;
-        if prepared.paused.borrow().holds(&route.path) {
-            // Held, not attempted: it comes back once the route is resumed.
-            let delay = hold_seconds(held, policy.retry_base_seconds);
-            let queue = prepared
-                .bindings()
-                .delivery_queue
-                .clone()
-                .unwrap_or(JsValue::NULL);
-            let _ = wait_for(hold_message(&queue, message, delay as f64)).await;
-            return;
-        }
-        let limit = policy.max_per_second;
-        if limit > 0 {
-            let now = js_sys::Date::now() as i64;
-            let wait = prepared
-                .slots
-                .borrow_mut()
-                .get_mut(index)
-                .map_or(0, |next| take_slot(next, limit, now));
-            if wait > 0 {
-                let _ = wait_for(sleep(wait as f64)).await;
+        let paused = prepared.paused.borrow().holds(&route.path);
+        let now = js_sys::Date::now() as i64;
+        let before = before_forward(
+            &policy,
+            paused,
+            held,
+            prepared.slots.borrow_mut().get_mut(index),
+            now,
+        );
+        match before {
+            BeforeForward::Hold { delay_seconds } => {
+                // Held, not attempted: it comes back once the route is resumed.
+                let queue = prepared
+                    .bindings()
+                    .delivery_queue
+                    .clone()
+                    .unwrap_or(JsValue::NULL);
+                let _ = wait_for(hold_message(&queue, message, delay_seconds as f64)).await;
+                return;
             }
+            BeforeForward::Wait { ms } if ms > 0 => {
+                let _ = wait_for(sleep(ms as f64)).await;
+            }
+            BeforeForward::Wait { .. } => {}
         }
     }
     // The attempt's duration starts here, after a pause's read and a paced
