@@ -125,8 +125,9 @@ pub struct Alert {
     pub cause: Cause,
     /// The route's configured path.
     pub route: String,
-    /// How many times the cause was seen: since this isolate's last alert
-    /// of it on the route, or, for origin failures, within the window.
+    /// How many times the cause was seen: since this isolate last made this
+    /// alert (sent, or found sent by another isolate of the location), or,
+    /// for origin failures, within the window.
     pub count: u32,
     /// When, Unix milliseconds.
     pub at_ms: i64,
