@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::gate::{Handled, Incident};
 use crate::keys::{hashed_name, SigningKey};
 use crate::outcome::Outcome;
-use crate::queue::{Attempted, Consumed};
+use crate::queue::{Attempted, Consumed, StoreRefusal};
 use crate::route::Route;
 use crate::schemes::standard_webhooks;
 
@@ -315,9 +315,9 @@ impl Memory {
             ),
             Seen::Attempt(attempted) => (
                 attempted.route.is_some()
-                    && !attempted.store_refused
+                    && attempted.store_refused != Some(StoreRefusal::Claim)
                     && matches!(attempted.consumed, Consumed::Retrying | Consumed::Dead),
-                attempted.store_refused,
+                attempted.store_refused.is_some(),
                 false,
                 attempted.consumed == Consumed::Dead,
             ),
@@ -378,7 +378,7 @@ mod tests {
         }
     }
 
-    fn attempted(consumed: Consumed, store_refused: bool) -> Attempted {
+    fn attempted(consumed: Consumed, store_refused: Option<StoreRefusal>) -> Attempted {
         Attempted {
             consumed,
             verdict: crate::queue::Verdict::Ack,
@@ -554,25 +554,36 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            causes(&attempted(Consumed::Retrying, false)),
+            causes(&attempted(Consumed::Retrying, None)),
             [Cause::OriginFailures]
         );
         assert_eq!(
-            causes(&attempted(Consumed::Dead, false)),
+            causes(&attempted(Consumed::Dead, None)),
             [Cause::OriginFailures, Cause::DeadLetter]
         );
+        // A refused claim: nothing was forwarded, so no origin failure.
         assert_eq!(
-            causes(&attempted(Consumed::Retrying, true)),
+            causes(&attempted(Consumed::Retrying, Some(StoreRefusal::Claim))),
+            [Cause::StoreRefused]
+        );
+        // A refused release after a failed forward: both.
+        assert_eq!(
+            causes(&attempted(Consumed::Retrying, Some(StoreRefusal::Settle))),
+            [Cause::OriginFailures, Cause::StoreRefused]
+        );
+        // A refused done mark after a delivered forward.
+        assert_eq!(
+            causes(&attempted(Consumed::Delivered, Some(StoreRefusal::Settle))),
             [Cause::StoreRefused]
         );
         // From the dead-letter queue, or a route that is gone: no forward.
         let moved = Attempted {
             route: None,
-            ..attempted(Consumed::Dead, false)
+            ..attempted(Consumed::Dead, None)
         };
         assert_eq!(causes(&moved), [Cause::DeadLetter]);
-        assert_eq!(causes(&attempted(Consumed::Delivered, false)), []);
-        assert_eq!(causes(&attempted(Consumed::InFlight, false)), []);
+        assert_eq!(causes(&attempted(Consumed::Delivered, None)), []);
+        assert_eq!(causes(&attempted(Consumed::InFlight, None)), []);
     }
 
     #[test]

@@ -66,9 +66,19 @@ pub struct Attempted {
     /// The route's index, when it still exists.
     pub route: Option<usize>,
     pub origin_status: Option<u16>,
-    /// The replay store refused the claim (no forward was tried): an
-    /// alert's cause, not an origin failure.
-    pub store_refused: bool,
+    /// What the replay store refused, if anything: an alert's cause (and,
+    /// for the claim, no origin failure: nothing was forwarded).
+    pub store_refused: Option<StoreRefusal>,
+}
+
+/// Which of an attempt's requests the replay store refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreRefusal {
+    /// The claim: nothing was forwarded.
+    Claim,
+    /// The done mark after a forward the origin took, or the release of
+    /// the claim after one that failed (or could not be signed).
+    Settle,
 }
 
 /// The delay before retry number `attempt` (1 for the first retry): the
@@ -113,7 +123,7 @@ where
             verdict: Verdict::DeadLetter,
             route: None,
             origin_status: None,
-            store_refused: false,
+            store_refused: None,
         };
     };
     let QueuePolicy {
@@ -137,7 +147,7 @@ where
                 verdict: Verdict::DeadLetter,
                 route: Some(index),
                 origin_status,
-                store_refused: false,
+                store_refused: None,
             }
         } else {
             Attempted {
@@ -147,14 +157,14 @@ where
                 },
                 route: Some(index),
                 origin_status,
-                store_refused: false,
+                store_refused: None,
             }
         }
     };
     match store.claim(&text, now, claim_seconds, 0).await {
         Err(_) => {
             return Attempted {
-                store_refused: true,
+                store_refused: Some(StoreRefusal::Claim),
                 ..failed(None)
             }
         }
@@ -164,7 +174,7 @@ where
                 verdict: Verdict::Ack,
                 route: Some(index),
                 origin_status: None,
-                store_refused: false,
+                store_refused: None,
             }
         }
         Ok(Claim::InFlight) => {
@@ -175,7 +185,7 @@ where
                 },
                 route: Some(index),
                 origin_status: None,
-                store_refused: false,
+                store_refused: None,
             }
         }
         Ok(Claim::Claimed) => {}
@@ -185,8 +195,11 @@ where
     let resigned = match resign(route, index, mac, clock, &message.key, &message.body).await {
         Ok(resigned) => resigned,
         Err(()) => {
-            let _ = store.release(&text).await;
-            return failed(None);
+            let released = store.release(&text).await;
+            return Attempted {
+                store_refused: released.err().map(|_| StoreRefusal::Settle),
+                ..failed(None)
+            };
         }
     };
     // The message's headers pass the scheme's own choice again, as the
@@ -211,20 +224,23 @@ where
             let now = clock.now_ms().div_euclid(1000);
             let ttl = i64::try_from(limits.dedupe_ttl_seconds).unwrap_or(i64::MAX);
             // A failed mark only risks a second forward if the message is
-            // delivered again; the answer stands.
-            let _ = store.mark_done(&text, now, now.saturating_add(ttl)).await;
+            // delivered again; the answer stands, and the refusal is said.
+            let marked = store.mark_done(&text, now, now.saturating_add(ttl)).await;
             Attempted {
                 consumed: Consumed::Delivered,
                 verdict: Verdict::Ack,
                 route: Some(index),
                 origin_status: Some(status),
-                store_refused: false,
+                store_refused: marked.err().map(|_| StoreRefusal::Settle),
             }
         }
         result => {
-            let _ = store.release(&text).await;
+            let released = store.release(&text).await;
             // A timeout or a refused connection has no status to show.
-            failed(result.ok())
+            Attempted {
+                store_refused: released.err().map(|_| StoreRefusal::Settle),
+                ..failed(result.ok())
+            }
         }
     }
 }
@@ -442,6 +458,35 @@ mod tests {
         assert_eq!(held.consumed, Consumed::InFlight);
         assert_eq!(held.verdict, Verdict::Retry { delay_seconds: 40 });
         assert_eq!(rig.origin.received.borrow().len(), 0);
+    }
+
+    #[test]
+    fn a_refused_done_mark_or_release_is_said_and_changes_no_verdict() {
+        let rig = Rig::new();
+        rig.kv.reject_writes_of("done");
+        let delivered = rig.consume(message("msg_1"), 1);
+        assert_eq!(
+            (
+                delivered.consumed,
+                delivered.verdict,
+                delivered.store_refused
+            ),
+            (
+                Consumed::Delivered,
+                Verdict::Ack,
+                Some(StoreRefusal::Settle)
+            )
+        );
+        assert_eq!(rig.origin.received.borrow().len(), 1);
+        // A refused claim is the claim's: nothing was forwarded.
+        let rig = Rig::new();
+        rig.kv.fail_gets(true);
+        let refused = rig.consume(message("msg_2"), 1);
+        assert_eq!(refused.store_refused, Some(StoreRefusal::Claim));
+        assert_eq!(rig.origin.received.borrow().len(), 0);
+        // Nothing refused: nothing said.
+        let rig = Rig::new();
+        assert_eq!(rig.consume(message("msg_3"), 1).store_refused, None);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! message's acknowledgement or retry, so an alert never delays or changes
 //! either. Nothing here waits: `edge.js` sends each alert as the task's next
 //! write to the location's cache, which the task's promise waits for: on the
-//! fetch path under the request's waitUntil, in a queue batch before the
-//! batch's invocation ends (10 s at most per alert). An alert URL that fails
-//! is only logged.
+//! fetch path under the request's waitUntil; in a queue batch before the
+//! batch's log flush and the end of its invocation, so they (and, with
+//! `max_concurrency = 1`, the next batch) wait for it: 10 s at most per
+//! alert, and an isolate makes at most one per cause, route and period.
+//! An alert URL that fails is only logged.
 
 use super::edge::post_alert;
 use super::io::joined;

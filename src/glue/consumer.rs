@@ -172,7 +172,7 @@ async fn consume_one(
             verdict: Verdict::DeadLetter,
             route: None,
             origin_status: None,
-            store_refused: false,
+            store_refused: None,
         }
     } else {
         let Some(store) = store else {

@@ -437,6 +437,8 @@ fn purpose(name: &str) -> &'static str {
     match name {
         "ADMIN_TOKEN" => "the admin API and dashboard",
         "ORIGIN_SECRET" => "re-signs forwards to the origin",
+        "ALERT_URL" => "alerts (dead letters, failing origins, refusing stores)",
+        "ALERT_SECRET" => "signs alerts (else each route's origin secret does)",
         _ => "",
     }
 }
@@ -758,6 +760,9 @@ mod tests {
         }
         assert!(report.contains("Not ready: 2 problems"), "{report}");
         assert!(!report.contains(PLACEHOLDER), "{report}");
+        // Every optional secret says what it turns on.
+        assert!(!report.contains("optional: ;"), "{report}");
+        assert!(report.contains("optional: alerts ("), "{report}");
     }
 
     #[test]
