@@ -4,7 +4,7 @@
 //! Every decision is in [`crate::admin`] and [`crate::log`].
 
 use super::delivery_log::{to_every_shard, to_shard, Call, LogClient};
-use super::edge::{query_of, EdgeBody, EdgeQueue, WorkerIncoming};
+use super::edge::{EdgeBody, EdgeQueue, WorkerIncoming};
 use super::observe::{flush_all, Sinks};
 use super::pause;
 use super::runtime::{console_error, wait_for};
@@ -86,12 +86,14 @@ fn parsed(
     let Some(token) = &prepared.config.observe.admin_token else {
         return Err(AdminError::Disabled);
     };
-    let query = query_of(&incoming.request);
+    // The query string: what follows the URL's first `?`.
+    let url = incoming.url();
+    let query = url.split_once('?').map_or("", |(_, query)| query);
     let authorization = incoming.header("authorization");
     admin::request(
         incoming.method(),
         incoming.path(),
-        &query,
+        query,
         now,
         authorization.as_deref(),
         token.as_str(),
