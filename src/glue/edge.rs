@@ -6,7 +6,7 @@
 use super::io::{joined, split_pairs, SEP};
 use super::local::Local;
 use super::replay_shard::DurableShards;
-use super::runtime::{console_error, wait_for};
+use super::runtime::{console_error, wait_for, ObjectRequest};
 use super::settings::{Bindings, Prepared};
 use crate::config::{Binding, Config};
 use crate::gate::{BodyError, Incoming};
@@ -39,12 +39,6 @@ const SOFTWARE_MAC_MAX_BYTES: usize = 4096;
 extern "C" {
     #[wasm_bindgen(js_name = requestFacts)]
     fn request_facts(request: &JsValue, header_names: &JsValue) -> String;
-
-    #[wasm_bindgen(js_name = queryOf)]
-    pub fn query_of(request: &JsValue) -> String;
-
-    #[wasm_bindgen(js_name = urlOf)]
-    fn url_of(request: &JsValue) -> String;
 
     #[wasm_bindgen(js_name = readBody)]
     fn read_body_js(request: &JsValue, limit: f64, deadline_ms: f64) -> Promise;
@@ -219,7 +213,8 @@ impl Incoming for WorkerIncoming {
     }
 
     fn url(&self) -> String {
-        url_of(&self.request)
+        // A request's `url`, read as a Durable Object's request is.
+        self.request.unchecked_ref::<ObjectRequest>().url()
     }
 
     fn header(&self, name: &str) -> Option<String> {

@@ -123,6 +123,15 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
             ));
         }
     }
+    // The location's cache is the zone's, shared with any other gate on the
+    // zone: entries are this gate's when they name its routes' origins
+    // (two gates that forward to the same origins may well share them).
+    let mut origins = String::new();
+    for route in &config.routes {
+        origins.push_str(&route.origin_url);
+        origins.push(' ');
+    }
+    use_cache_scope(&origins);
     let header_names = js_sys::Array::new();
     for name in crate::gate::header_names(&config) {
         header_names.push(&JsValue::from_str(name));
@@ -195,6 +204,13 @@ fn setting(env: &JsValue, name: &str) -> Option<String> {
     } else {
         Some("[not text]".to_owned())
     }
+}
+
+#[wasm_bindgen(module = "/src/js/edge.js")]
+extern "C" {
+    /// What this gate's entries in the location's cache are marked with.
+    #[wasm_bindgen(js_name = useCacheScope)]
+    fn use_cache_scope(scope: &str);
 }
 
 #[wasm_bindgen]

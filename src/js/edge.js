@@ -28,18 +28,6 @@ export function requestFacts(request, names) {
   return facts;
 }
 
-/** The request's whole URL, for hmac routes that sign {url}. */
-export function urlOf(request) {
-  return request.url;
-}
-
-/** The query string of a request's URL, without its `?`. */
-export function queryOf(request) {
-  const url = request.url;
-  const query = url.indexOf('?');
-  return query < 0 ? '' : url.slice(query + 1);
-}
-
 /** A Response from `status`, `contentType`, `body` and extra headers given
  * as `name SEP value (SEP name SEP value)*` (or ''). */
 export function respond(status, contentType, body, extra) {
@@ -104,10 +92,20 @@ const COOL_ORIGIN = 'https://hookgate.cache.invalid/';
  * match, where a body would be one more read of a stream. */
 const VALUE = 'x-hookgate-value';
 
+/** The header an entry's deployment is kept in, and this isolate's own
+ * (`useCacheScope`). A zone's Workers share its cache: an entry another
+ * gate on the zone wrote (its routes' origins differ) is a miss here. */
+const SCOPE = 'x-hookgate-scope';
+let scope = '';
+
+export function useCacheScope(text) {
+  scope = text;
+}
+
 export async function cacheGet(key) {
   try {
     const hit = await caches.default.match(COOL_ORIGIN + key);
-    return hit?.headers.get(VALUE) ?? undefined;
+    return hit?.headers.get(SCOPE) === scope ? (hit.headers.get(VALUE) ?? undefined) : undefined;
   } catch {
     return undefined;
   }
@@ -136,7 +134,7 @@ function cacheWrite(write) {
 }
 
 function putEntry(key, value, ttlSeconds) {
-  const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value };
+  const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value, [SCOPE]: scope };
   return caches.default.put(COOL_ORIGIN + key, new Response(null, { headers }));
 }
 
@@ -161,7 +159,7 @@ export function postAlert(url, headerText, body, mark, quietSeconds, cause, rout
     const status = await forward(url, headerText, body, 10_000);
     if (status < 200 || status > 299) {
       const why = status === -2 ? 'it did not answer in time' : status === -1 ? 'it could not be reached' : `it answered ${status}`;
-      console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; the next of its kind goes in the next 10 minutes of the clock at the earliest`);
+      console.error(`hookgate: an alert (${cause}, route ${JSON.stringify(route)}) was not taken by its URL: ${why}; it is not sent again`);
     }
   });
 }

@@ -278,6 +278,9 @@ export default function () {
  *   fail only those writes. A read for SIMULATED_TRAP_ID traps.
  * - `noDurable`: with REPLAY_STORE=durable-object, REPLAY_DO is left unbound.
  * - `twin`: a second isolate of the gate over the same stores, `twinFetch()`.
+ * - `neighbour`: settings over the gate's for a second gate on the same
+ *   zone, another deployment: its own KV namespace and objects, the same
+ *   location cache (the zone's), `neighbourFetch()`. Not with the switches.
  * - `metrics`: METRICS records the data points written, `metricPoints()`.
  * - `noLog`: DELIVERY_LOG is left unbound.
  * - `brokenLog`: DELIVERY_LOG is bound, and every call to it throws.
@@ -298,6 +301,7 @@ export async function startGate(
     switchableKv = false,
     noDurable = false,
     twin = false,
+    neighbour,
     metrics = false,
     noLog = false,
     brokenLog = false,
@@ -447,6 +451,14 @@ export async function startGate(
       ),
     });
   }
+  if (neighbour) {
+    workers.push({
+      ...gate,
+      name: 'gate-neighbour',
+      bindings: { ...gate.bindings, ...neighbour },
+      kvNamespaces: { REPLAY_KV: 'replay-neighbour' },
+    });
+  }
   const mf = new Miniflare({
     workers,
     cf: false, // a placeholder Request.cf: never fetch the real one from the network
@@ -470,6 +482,7 @@ export async function startGate(
     return stub.fetch(`https://delivery-log${path}`, { method: 'POST', body });
   };
   const twinWorker = twin ? await mf.getWorker('gate-twin') : null;
+  const neighbourWorker = neighbour ? await mf.getWorker('gate-neighbour') : null;
   return {
     url: url.href,
     mf,
@@ -523,6 +536,8 @@ export async function startGate(
     },
     /** With `twin`: a fetch to the second isolate. */
     twinFetch: (input, init) => twinWorker.fetch(input, init),
+    /** With `neighbour`: a fetch to the other deployment. */
+    neighbourFetch: (input, init) => neighbourWorker.fetch(input, init),
     logs,
     /**
      * Forgets what the location's cache holds for a replay text (a key, or

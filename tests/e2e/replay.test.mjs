@@ -362,6 +362,40 @@ describe("the location's cache, seen from another isolate", () => {
   });
 });
 
+// The location's cache is the zone's: another gate on the zone (another
+// deployment, with its own KV and its own origin) sees the same entries. An
+// entry is a gate's only when it names the gate's routes' origins, so a
+// delivery the one forwarded is no duplicate to the other, which would
+// otherwise answer 200 and never forward it.
+describe("another gate on the same zone", () => {
+  const other = {};
+  // The neighbour's settings are read when the gate starts, after this.
+  const neighbour = {};
+  before(async () => {
+    other.origin = await startOrigin();
+    neighbour.ORIGIN_URL = other.origin.url;
+  });
+  after(() => other.origin?.close());
+  const rig = useGate({}, { neighbour });
+
+  test('forwards a delivery the first gate forwarded, to its own origin, and each answers its copies as duplicates', async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    const first = await send(rig.gate.url, { headers, body });
+    assert.deepEqual(first.json, { status: 'delivered' });
+    await sleep(100); // the `done` copy is written after the answer
+    const there = await rig.gate.neighbourFetch(rig.gate.url, { method: 'POST', headers, body });
+    assert.equal(there.status, 200);
+    assert.deepEqual(await there.json(), { status: 'delivered' }, 'not a duplicate of the other gate');
+    assert.equal(rig.origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.equal(other.origin.receivedFor(headers['webhook-id']).length, 1);
+    const again = await send(rig.gate.url, { headers, body });
+    assert.equal(again.json.status, 'duplicate');
+    const againThere = await rig.gate.neighbourFetch(rig.gate.url, { method: 'POST', headers, body });
+    assert.equal((await againThere.json()).status, 'duplicate');
+  });
+});
+
 // A captured delivery of a sender that signs no timestamp (GitHub) stays
 // valid for as long as its origin refuses it. After a failed forward its
 // copies wait out a cool-down, answered 503 with Retry-After before the store
