@@ -126,12 +126,13 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
     // The location's cache is the zone's, shared with any other gate on the
     // zone: entries are this gate's when they name its routes' origins
     // (two gates that forward to the same origins may well share them).
+    // Hashed: a header value keeps hex digits as they are.
     let mut origins = String::new();
     for route in &config.routes {
         origins.push_str(&route.origin_url);
         origins.push(' ');
     }
-    use_cache_scope(&origins);
+    use_cache_scope(&crate::keys::hashed_name("", &origins));
     let header_names = js_sys::Array::new();
     for name in crate::gate::header_names(&config) {
         header_names.push(&JsValue::from_str(name));
