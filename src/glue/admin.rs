@@ -86,9 +86,8 @@ fn parsed(
     let Some(token) = &prepared.config.observe.admin_token else {
         return Err(AdminError::Disabled);
     };
-    // The query string: what follows the URL's first `?`.
     let url = incoming.url();
-    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let (_, query) = crate::query::path_and_query(&url);
     let authorization = incoming.header("authorization");
     admin::request(
         incoming.method(),
