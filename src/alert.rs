@@ -177,13 +177,13 @@ impl Alert {
     /// The request's headers and body, signed as Standard Webhooks with
     /// the code that re-signs forwards, so the receiver verifies an alert as
     /// the origin verifies a forward. The id names the cause, the route and
-    /// period (16 hex digits of the mark's hash) and the time: an isolate
+    /// period (16 hex digits of `mark`, this alert's [`Alert::mark`],
+    /// which the caller has already) and the time: an isolate
     /// makes one alert of a cause and route per period, and two routes'
     /// alerts of one cause in the same millisecond (one queue batch) still
     /// differ, so a receiver that drops repeated ids drops neither.
-    pub fn signed(&self, key: &SigningKey) -> (Vec<(&'static str, String)>, String) {
+    pub fn signed(&self, key: &SigningKey, mark: &str) -> (Vec<(&'static str, String)>, String) {
         let body = self.payload();
-        let mark = self.mark();
         let route = mark
             .get(MARK_PREFIX.len()..MARK_PREFIX.len() + 16)
             .unwrap_or("");
@@ -345,6 +345,7 @@ impl Memory {
 mod tests {
     use super::*;
     use crate::schemes::standard_webhooks::{parse_key, verify};
+    use crate::setting::ConfigError;
     use crate::testing::{ORIGIN_KEY, ROTATED_KEY, VECTOR_KEY};
     use std::collections::HashMap;
 
@@ -352,7 +353,8 @@ mod tests {
     /// The start of the quiet period NOW falls in (161 s before it).
     const START: i64 = 1_795_757_400_000;
 
-    fn config(pairs: &[(&str, &str)]) -> Config {
+    /// A single-route gate's settings with `pairs` over them, read.
+    fn read(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut settings: HashMap<String, String> = HashMap::from([
             ("WEBHOOK_SECRET".to_owned(), VECTOR_KEY.to_owned()),
             ("ORIGIN_URL".to_owned(), "http://127.0.0.1:9/in".to_owned()),
@@ -360,7 +362,15 @@ mod tests {
         for (name, value) in pairs {
             settings.insert((*name).to_owned(), (*value).to_owned());
         }
-        Config::from_settings(|name| settings.get(name).cloned()).expect("valid")
+        Config::from_settings(|name| settings.get(name).cloned())
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        read(pairs).expect("valid")
+    }
+
+    fn config_err(pairs: &[(&str, &str)]) -> ConfigError {
+        read(pairs).expect_err("invalid")
     }
 
     fn handled(outcome: Outcome, incidents: Vec<Incident>) -> Handled {
@@ -625,7 +635,7 @@ mod tests {
             at_ms: NOW,
         };
         let key = parse_key(ORIGIN_KEY).expect("key");
-        let (headers, body) = alert.signed(&key);
+        let (headers, body) = alert.signed(&key, &alert.mark());
         let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
         assert_eq!(value["type"], "hookgate.origin_failures");
         assert_eq!(value["cause"], "origin_failures");
@@ -670,7 +680,7 @@ mod tests {
             route: "/other".into(),
             ..alert.clone()
         };
-        let (other_headers, _) = other.signed(&key);
+        let (other_headers, _) = other.signed(&key, &other.mark());
         let other_id = &other_headers
             .iter()
             .find(|(n, _)| *n == "webhook-id")
@@ -733,7 +743,7 @@ mod tests {
         let single = config_err(&[("ALERT_URL", "https://alerts.example/")]);
         assert_eq!(
             single,
-            ConfigErrorAt::Setting("ALERT_SECRET", crate::setting::Rule::AlertUnsigned)
+            ConfigError::setting("ALERT_SECRET", crate::setting::Rule::AlertUnsigned)
         );
         let signed_by_origin = self::config(&[
             ("ALERT_URL", "https://alerts.example/"),
@@ -742,29 +752,6 @@ mod tests {
         let (_, key) = target(&signed_by_origin, signed_by_origin.routes.first()).expect("target");
         assert_eq!(Some(key), signed_by_origin.routes[0].origin_key.as_ref());
         assert_eq!(target(&self::config(&[]), None), None, "no alerts");
-    }
-
-    #[derive(Debug, PartialEq)]
-    enum ConfigErrorAt {
-        Setting(&'static str, crate::setting::Rule),
-        Other,
-    }
-
-    fn config_err(pairs: &[(&str, &str)]) -> ConfigErrorAt {
-        let mut settings: HashMap<String, String> = HashMap::from([
-            ("WEBHOOK_SECRET".to_owned(), VECTOR_KEY.to_owned()),
-            ("ORIGIN_URL".to_owned(), "http://127.0.0.1:9/in".to_owned()),
-        ]);
-        for (name, value) in pairs {
-            settings.insert((*name).to_owned(), (*value).to_owned());
-        }
-        match Config::from_settings(|name| settings.get(name).cloned()) {
-            Err(crate::setting::ConfigError {
-                place: crate::setting::Place::Setting(name),
-                rule,
-            }) => ConfigErrorAt::Setting(name, rule),
-            _ => ConfigErrorAt::Other,
-        }
     }
 
     #[test]
@@ -777,7 +764,7 @@ mod tests {
         ] {
             assert_eq!(
                 config_err(&[("ALERT_URL", url), ("ALERT_SECRET", ROTATED_KEY)]),
-                ConfigErrorAt::Setting("ALERT_URL", Rule::Url(rule)),
+                ConfigError::setting("ALERT_URL", Rule::Url(rule)),
                 "{url}"
             );
         }
@@ -786,7 +773,7 @@ mod tests {
                 ("ALERT_URL", "https://a.example/"),
                 ("ALERT_SECRET", "whsec_")
             ]),
-            ConfigErrorAt::Setting("ALERT_SECRET", Rule::Key(crate::keys::KeyError::ZeroLength))
+            ConfigError::setting("ALERT_SECRET", Rule::Key(crate::keys::KeyError::ZeroLength))
         );
         assert_eq!(config(&[]).alerts.url, None);
     }

@@ -23,13 +23,14 @@ pub fn raise(prepared: &Prepared, path: &str, route: Option<&Route>, seen: Seen<
     };
     let found = prepared.alerts.borrow_mut().seen(path, seen, now);
     for alert in found {
-        let (headers, body) = alert.signed(key);
+        let mark = alert.mark();
+        let (headers, body) = alert.signed(key, &mark);
         let headers = joined(headers.iter().map(|(n, v)| (*n, v.as_str())));
         post_alert(
             url,
             &headers,
             &body,
-            &alert.mark(),
+            &mark,
             alert.mark_seconds() as f64,
             alert.cause.name(),
             &alert.route,
