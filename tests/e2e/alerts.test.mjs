@@ -98,6 +98,16 @@ function event() {
   return { body, headers: signed(body) };
 }
 
+/** Sends `count` fresh events to `url`, one after another, each answer to
+ * `check`; keeps their signatures in `signatures` (no alert may carry one). */
+async function sendEvents(url, count, signatures, check) {
+  for (let i = 0; i < count; i += 1) {
+    const { body, headers } = event();
+    signatures.push(headers['webhook-signature']);
+    check(await send(url, { headers, body }));
+  }
+}
+
 function admin(gate, path) {
   return send(gate.url, { method: 'GET', path: `/_hookgate${path}`, headers: { authorization: `Bearer ${TOKEN}` } });
 }
@@ -151,13 +161,10 @@ describe('alerts from queue mode: dead letters and a refusing queue', () => {
     await roomInPeriod(20_000);
     rig.gate.failQueue(true);
     try {
-      for (let i = 0; i < 2; i += 1) {
-        const { body, headers } = event();
-        signatures.push(headers['webhook-signature']);
-        const answer = await send(rig.gate.url, { headers, body });
+      await sendEvents(rig.gate.url, 2, signatures, (answer) => {
         assert.equal(answer.status, 503);
         assert.equal(answer.json.reason, 'queue-unavailable');
-      }
+      });
     } finally {
       rig.gate.failQueue(false);
     }
@@ -175,13 +182,7 @@ describe('alerts from direct delivery: origin failures and a refusing replay sto
   const rig = useGate(settings, { switchableKv: true });
   const signatures = [];
 
-  const fail = async (count) => {
-    for (let i = 0; i < count; i += 1) {
-      const { body, headers } = event();
-      signatures.push(headers['webhook-signature']);
-      assert.equal((await send(rig.gate.url, { headers, body })).status, 502);
-    }
-  };
+  const fail = (count) => sendEvents(rig.gate.url, count, signatures, (answer) => assert.equal(answer.status, 502));
 
   test('forgeries send no alert, however many, while the origin fails', async () => {
     rig.origin.answer(() => ({ status: 500 }));
@@ -216,13 +217,10 @@ describe('alerts from direct delivery: origin failures and a refusing replay sto
     rig.origin.answer(() => ({ status: 200 }));
     rig.gate.failKv({ put: 'done' });
     try {
-      for (let i = 0; i < 3; i += 1) {
-        const { body, headers } = event();
-        signatures.push(headers['webhook-signature']);
-        const answer = await send(rig.gate.url, { headers, body });
+      await sendEvents(rig.gate.url, 3, signatures, (answer) => {
         assert.equal(answer.status, 200);
         assert.deepEqual(answer.json, { status: 'delivered' });
-      }
+      });
     } finally {
       rig.gate.failKv({});
     }
