@@ -124,9 +124,10 @@ pub fn prepare(env: &JsValue) -> Result<Rc<Prepared>, String> {
         }
     }
     // The location's cache is the zone's, shared with any other gate on the
-    // zone: entries are this gate's when they name its routes' origins
-    // (two gates that forward to the same origins may well share them).
-    // Hashed: a header value keeps hex digits as they are.
+    // zone: this gate's entries are named under a hash of its routes'
+    // origins, so another gate's can neither answer for them nor replace
+    // or delete them (two gates that forward to the same origins may well
+    // share them). Hashed: any origins make one short, URL-safe name.
     let mut origins = String::new();
     for route in &config.routes {
         origins.push_str(&route.origin_url);

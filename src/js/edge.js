@@ -92,20 +92,20 @@ const COOL_ORIGIN = 'https://hookgate.cache.invalid/';
  * match, where a body would be one more read of a stream. */
 const VALUE = 'x-hookgate-value';
 
-/** The header an entry's deployment is kept in, and this isolate's own
- * (`useCacheScope`). A zone's Workers share its cache: an entry another
- * gate on the zone wrote (its routes' origins differ) is a miss here. */
-const SCOPE = 'x-hookgate-scope';
+/** This gate's part of every entry's name (`useCacheScope`). A zone's
+ * Workers share its cache: a gate whose routes' origins differ names its
+ * entries apart, so it can neither read this gate's entries nor replace or
+ * delete them. */
 let scope = '';
 
 export function useCacheScope(text) {
-  scope = text;
+  scope = text + '/';
 }
 
 export async function cacheGet(key) {
   try {
-    const hit = await caches.default.match(COOL_ORIGIN + key);
-    return hit?.headers.get(SCOPE) === scope ? (hit.headers.get(VALUE) ?? undefined) : undefined;
+    const hit = await caches.default.match(COOL_ORIGIN + scope + key);
+    return hit?.headers.get(VALUE) ?? undefined;
   } catch {
     return undefined;
   }
@@ -134,8 +134,8 @@ function cacheWrite(write) {
 }
 
 function putEntry(key, value, ttlSeconds) {
-  const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value, [SCOPE]: scope };
-  return caches.default.put(COOL_ORIGIN + key, new Response(null, { headers }));
+  const headers = { 'cache-control': `max-age=${ttlSeconds}`, [VALUE]: value };
+  return caches.default.put(COOL_ORIGIN + scope + key, new Response(null, { headers }));
 }
 
 export function cachePut(key, value, ttlSeconds) {
@@ -170,7 +170,7 @@ export function cacheWritten() {
 }
 
 export function cacheDelete(key) {
-  cacheWrite(() => caches.default.delete(COOL_ORIGIN + key));
+  cacheWrite(() => caches.default.delete(COOL_ORIGIN + scope + key));
 }
 
 export async function callObject(namespace, name, url, body) {

@@ -540,14 +540,17 @@ export async function startGate(
     neighbourFetch: (input, init) => neighbourWorker.fetch(input, init),
     logs,
     /**
-     * Forgets what the location's cache holds for a replay text (a key, or
-     * `route key` with ROUTES): its one entry, the claim, queued or done
-     * mark or cool-down, as a copy arriving at another location would find it.
+     * Forgets what the location's cache holds for a replay text (the
+     * single route's key): its one entry, the claim, queued or done mark or
+     * cool-down, as a copy arriving at another location would find it.
      */
     async forgetCached(text) {
+      if (settings.ROUTES !== undefined) throw new Error('forgetCached: for the single route only');
       const caches = await mf.getCaches();
-      const hash = createHash('sha256').update(text).digest('hex');
-      await caches.default.delete(`https://hookgate.cache.invalid/claim/v1/${hash}`);
+      const sha256 = (value) => createHash('sha256').update(value).digest('hex');
+      // The gate's part of the name: its routes' origins (src/glue/settings.rs).
+      const scope = sha256(`${settings.ORIGIN_URL} `);
+      await caches.default.delete(`https://hookgate.cache.invalid/${scope}/claim/v1/${sha256(text)}`);
     },
     /** With `switchableKv`: the store fails by these rules (see startGate). */
     failKv(rules) {

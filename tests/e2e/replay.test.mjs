@@ -8,6 +8,7 @@ import { sampleEvent, signFor } from '../../scripts/senders.mjs';
 import {
   SCHEME_SECRETS,
   SIMULATED_TRAP_ID,
+  eventually,
   newId,
   nowSeconds,
   poll,
@@ -376,7 +377,7 @@ describe("another gate on the same zone", () => {
     neighbour.ORIGIN_URL = other.origin.url;
   });
   after(() => other.origin?.close());
-  const rig = useGate({}, { neighbour });
+  const rig = useGate({}, { neighbour, twin: true });
 
   test('forwards a delivery the first gate forwarded, to its own origin, and each answers its copies as duplicates', async () => {
     const body = quoEvent();
@@ -393,6 +394,27 @@ describe("another gate on the same zone", () => {
     assert.equal(again.json.status, 'duplicate');
     const againThere = await rig.gate.neighbourFetch(rig.gate.url, { method: 'POST', headers, body });
     assert.equal((await againThere.json()).status, 'duplicate');
+  });
+
+  // Found by a review: the entries of both gates had one name per key, so
+  // the other gate's hold and `done` copy replaced this gate's hold while
+  // its forward was still under way, and a copy at a second isolate of this
+  // gate then found no hold and forwarded the event again.
+  test("the other gate's entries never replace this gate's hold: a copy at its second isolate waits", async () => {
+    const body = quoEvent();
+    const headers = signed(body);
+    const id = headers['webhook-id'];
+    rig.origin.answer(() => ({ status: 200, delayMs: 1500 }));
+    const first = send(rig.gate.url, { headers, body });
+    await eventually(() => rig.origin.receivedFor(id).length === 1, 5_000, 'the first forward is under way');
+    const there = await rig.gate.neighbourFetch(rig.gate.url, { method: 'POST', headers, body });
+    assert.deepEqual(await there.json(), { status: 'delivered' });
+    await sleep(100); // the other gate's `done` copy is written after its answer
+    const twin = await rig.gate.twinFetch(rig.gate.url, { method: 'POST', headers, body });
+    assert.equal(twin.status, 409, 'held: the first forward is still under way');
+    assert.equal((await first).json.status, 'delivered');
+    assert.equal(rig.origin.receivedFor(id).length, 1, 'forwarded once');
+    assert.equal(other.origin.receivedFor(id).length, 1);
   });
 });
 
