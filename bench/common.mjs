@@ -59,11 +59,42 @@ export default function () {
 }`;
 
 /**
- * An entry module that puts a Map-backed `caches.default` in place of the
- * runtime's, then re-exports the target Worker (`--kv memory`).
+ * The console as the deployed runtime runs it, for `--console production`:
+ * workerd's Worker::handleLog (src/workerd/io/worker.c++) serializes each
+ * argument to JSON for Workers Logs (a plain object, array or primitive as
+ * JSON, anything else as its string), and only a local workerd also formats
+ * every argument with Node's util.inspect (in JavaScript) and writes it to
+ * stdout. That local printing is not a deployed Worker's cost.
  */
-function memoryCacheEntry(target) {
-  return `
+const PRODUCTION_CONSOLE = `
+let logged;
+const plain = (arg) => {
+  if (arg === null || typeof arg !== 'object' || Array.isArray(arg) || typeof arg.toJSON === 'function') return true;
+  const proto = Object.getPrototypeOf(arg);
+  return proto === Object.prototype || proto === null;
+};
+const serialized = (arg) => {
+  try {
+    return (plain(arg) ? JSON.stringify(arg) : JSON.stringify(String(arg))) ?? 'null';
+  } catch {
+    return '{}';
+  }
+};
+for (const level of ['log', 'info', 'debug', 'warn', 'error']) {
+  console[level] = (...args) => {
+    logged = '[' + args.map(serialized).join(', ') + ']';
+  };
+}
+`;
+
+/**
+ * An entry module that puts a Map-backed `caches.default` in place of the
+ * runtime's (and, with `productionConsole`, the deployed runtime's console
+ * in place of local workerd's), then re-exports the target Worker (`--kv
+ * memory`).
+ */
+function memoryCacheEntry(target, productionConsole) {
+  return `${productionConsole ? PRODUCTION_CONSOLE : ''}
 const entries = new Map();
 const memory = {
   async match(url) {
@@ -93,7 +124,7 @@ export { default } from '${target}';
  * `inspect` opens workerd's inspector on a free loopback port (read it
  * with `mf.getInspectorURL()`).
  */
-export async function startTarget(target, { originUrl, memoryKv = false, inspect = false }) {
+export async function startTarget(target, { originUrl, memoryKv = false, productionConsole = false, inspect = false }) {
   const worker = {
     name: 'target',
     modules: true,
@@ -125,7 +156,7 @@ export async function startTarget(target, { originUrl, memoryKv = false, inspect
     const entry = `${dirname(target.scriptPath)}/bench-memory-cache-entry.mjs`;
     worker.scriptPath = undefined;
     worker.modules = [
-      { type: 'ESModule', path: entry, contents: memoryCacheEntry(`./${basename(target.scriptPath)}`) },
+      { type: 'ESModule', path: entry, contents: memoryCacheEntry(`./${basename(target.scriptPath)}`, productionConsole) },
       { type: 'ESModule', path: target.scriptPath },
       ...(target.wasm ? [{ type: 'CompiledWasm', path: `${dirname(target.scriptPath)}/index_bg.wasm` }] : []),
     ];

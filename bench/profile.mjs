@@ -24,6 +24,8 @@ const { values: options } = parseArgs({
     connections: { type: 'string', default: '8' },
     'skip-build': { type: 'boolean', default: false },
     top: { type: 'string', default: '40' },
+    // As in bench/run.mjs: the deployed runtime's console, or local workerd's.
+    console: { type: 'string', default: 'production' },
   },
 });
 const SIZE = Number(options.size);
@@ -91,7 +93,8 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const script = scriptOf(options.target);
   const origin = await startOrigin();
-  const { url, mf } = await startTarget(script, { originUrl: origin.url, memoryKv: true, inspect: true });
+  const productionConsole = options.console === 'production';
+  const { url, mf } = await startTarget(script, { originUrl: origin.url, memoryKv: true, productionConsole, inspect: true });
   try {
     writeFileSync(`${OUT}deliveries.lua`, LUA);
     const body = makeBody(SIZE);

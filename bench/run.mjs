@@ -13,6 +13,10 @@
 //   --kv memory replaces Miniflare's local KV (SQLite behind a service, ~3 ms
 //   of CPU per delivery) with a Map in the Worker's isolate, for every target:
 //   what is left is the Workers' own cost, which local KV otherwise drowns.
+//   With it, the console is the deployed runtime's too (--console production,
+//   the default: each argument serialized to JSON, as for Workers Logs), not
+//   local workerd's, which also formats each argument with Node's inspect and
+//   prints it; --console local keeps local workerd's.
 //   --variant NAME=DIR (repeatable) adds another build of hookgate, e.g. a
 //   saved copy of build/ from another commit, as target NAME: A/B in one run.
 //   --queue-delays 0,2000 (the default) then compares direct and queue mode
@@ -44,11 +48,15 @@ const { values: options } = parseArgs({
     'skip-size': { type: 'boolean', default: false },
     variant: { type: 'string', multiple: true, default: [] },
     kv: { type: 'string', default: 'local' },
+    console: { type: 'string', default: 'production' },
     'queue-delays': { type: 'string', default: '0,2000' },
     cost: { type: 'boolean', default: false },
     'cost-mix': { type: 'string' },
   },
 });
+if (!['production', 'local'].includes(options.console)) {
+  throw new Error(`--console is production or local, not ${JSON.stringify(options.console)}`);
+}
 const DURATION = Number(options.duration);
 const WARMUP = Number(options.warmup);
 const ROUNDS = Number(options.rounds);
@@ -152,7 +160,9 @@ function workerdTicks() {
  * keeps no ids).
  */
 async function measure(name, origin, { warmupIds, ids, count, bodyFile }) {
-  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv: options.kv === 'memory' });
+  const memoryKv = options.kv === 'memory';
+  const productionConsole = memoryKv && options.console === 'production';
+  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv, productionConsole });
   try {
     await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
     const before = workerdTicks();
@@ -319,7 +329,8 @@ async function main() {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   lines.push(`Machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
     `Node ${process.version}, workerd from miniflare ${JSON.parse(readFileSync(`${ROOT}node_modules/miniflare/package.json`, 'utf8')).version}; ` +
-    `KV: ${options.kv === 'memory' ? 'a Map in the isolate (--kv memory)' : "Miniflare's local KV"}; wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
+    `KV: ${options.kv === 'memory' ? 'a Map in the isolate (--kv memory)' : "Miniflare's local KV"}; ` +
+    `console: ${options.kv === 'memory' && options.console === 'production' ? 'as deployed, each argument serialized to JSON (--console production)' : "local workerd's, formatted and printed (--console local)"}; wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
     `req/s and latencies are means over the rounds, CPU is total workerd CPU over total requests; ${new Date().toISOString().slice(0, 10)}.`);
   lines.push('');
   lines.push('| body | target | req/s | p50 ms | p99 ms | errors | CPU ms/req | CPU over pass-through |');
