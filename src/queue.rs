@@ -71,6 +71,27 @@ pub struct Attempted {
     pub store_refused: Option<StoreRefusal>,
 }
 
+/// How long a dead letter the delivery log could not keep waits in the
+/// queue before it is tried again: it holds the only copy of the event, so
+/// it is never acknowledged unkept.
+pub const UNKEPT_RETRY_SECONDS: u64 = 300;
+
+impl Attempted {
+    /// A dead letter the delivery log could not keep: it stays queued and is
+    /// forwarded once more on its next try, so it is retrying, not dead. It
+    /// counts (and alerts) as a dead letter once it is kept, not once per
+    /// try while the log is down.
+    pub fn not_kept(self) -> Self {
+        Attempted {
+            consumed: Consumed::Retrying,
+            verdict: Verdict::Retry {
+                delay_seconds: UNKEPT_RETRY_SECONDS,
+            },
+            ..self
+        }
+    }
+}
+
 /// Which of an attempt's requests the replay store refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreRefusal {
@@ -397,6 +418,35 @@ mod tests {
             .map(|(n, _)| n.as_ref())
             .collect();
         assert_eq!(names, ["content-type", "svix-id", "svix-signature"]);
+    }
+
+    #[test]
+    fn a_dead_letter_the_log_could_not_keep_is_retrying_and_forwarded_again() {
+        let rig = Rig::new();
+        rig.origin.answer.set(Ok(503));
+        let last = rig.consume(message("msg_1"), 3);
+        assert_eq!(last.verdict, Verdict::DeadLetter);
+        let unkept = last.clone().not_kept();
+        assert_eq!(
+            (unkept.consumed, unkept.verdict),
+            (
+                Consumed::Retrying,
+                Verdict::Retry {
+                    delay_seconds: UNKEPT_RETRY_SECONDS
+                }
+            )
+        );
+        assert_eq!(
+            (unkept.route, unkept.origin_status),
+            (last.route, last.origin_status)
+        );
+        // Its next try (past the last attempt) forwards it once more.
+        rig.origin.answer.set(Ok(200));
+        assert_eq!(
+            rig.consume(message("msg_1"), 4).consumed,
+            Consumed::Delivered
+        );
+        assert_eq!(rig.origin.received.borrow().len(), 2);
     }
 
     #[test]

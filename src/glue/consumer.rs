@@ -194,7 +194,7 @@ async fn consume_one(
         .await
     };
     let finished = js_sys::Date::now() as i64;
-    let seen = Forwarded {
+    let mut seen = Forwarded {
         route: &route,
         key: &key,
         scheme,
@@ -205,31 +205,30 @@ async fn consume_one(
         finished_ms: finished,
         duration_ms: u32::try_from(finished.saturating_sub(started)).unwrap_or(u32::MAX),
     };
-    match attempted.verdict {
-        Verdict::Ack => message.ack(),
-        Verdict::Retry { delay_seconds } => retry(message, delay_seconds),
-        Verdict::DeadLetter => {
-            let stored = match (&sinks.log, seen.attempt()) {
-                (Some(log), Some(attempt)) => {
-                    let letter = Letter {
-                        body: body.to_vec(),
-                        ..kept.clone()
-                    };
-                    log.write(&LogCommand::DeadLetter(attempt, letter))
-                        .await
-                        .is_ok()
-                }
-                _ => false,
-            };
-            if stored {
-                message.ack();
-            } else {
-                // Not kept anywhere yet: stay in the queue (and reach the
-                // dead-letter queue once its retries run out).
-                console_error("hookgate: a dead letter could not be kept in the delivery log; the message stays queued");
-                retry(message, 300);
+    let mut attempted = attempted;
+    if attempted.verdict == Verdict::DeadLetter {
+        let kept_letter = match (&sinks.log, seen.attempt()) {
+            (Some(log), Some(record)) => {
+                let letter = Letter {
+                    body: body.to_vec(),
+                    ..kept.clone()
+                };
+                log.write(&LogCommand::DeadLetter(record, letter))
+                    .await
+                    .is_ok()
             }
+            _ => false,
+        };
+        if !kept_letter {
+            console_error("hookgate: a dead letter could not be kept in the delivery log; the message stays queued");
+            attempted = attempted.not_kept();
+            seen.reason = attempted.consumed.reason();
         }
+    }
+    match attempted.verdict {
+        // A dead letter reaches here only once the log kept it.
+        Verdict::Ack | Verdict::DeadLetter => message.ack(),
+        Verdict::Retry { delay_seconds } => retry(message, delay_seconds),
     }
     sinks.observe_forward(&seen);
     let found = found.map(|(_, route)| route);

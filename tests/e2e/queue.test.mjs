@@ -178,6 +178,26 @@ describe('queue mode on routes of senders that sign only the body', () => {
   }
 });
 
+// Found in review: a dead letter the log could not keep stays queued and is
+// forwarded again on its next try, but it was counted (and alerted) as a dead
+// letter on every try while the log was down.
+describe('a dead letter while the delivery log is down', () => {
+  const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '1' }, { brokenLog: true, metrics: true });
+
+  test('stays queued and counts as retrying, not dead', async () => {
+    const { origin, gate } = rig;
+    origin.answer(() => ({ status: 500 }));
+    const body = quoEvent();
+    const headers = signed(body);
+    assert.equal((await send(gate.url, { headers, body })).status, 202);
+    const forwardReasons = () => gate.metricPoints().filter((p) => p.blobs[2] === 'retrying' || p.blobs[2] === 'dead');
+    await eventually(() => forwardReasons().length === 1, 10_000, 'the last attempt observed');
+    assert.equal(origin.receivedFor(headers['webhook-id']).length, 1);
+    assert.deepEqual(forwardReasons().map((p) => p.blobs[2]), ['retrying']);
+    assert.ok(gate.logs.some((line) => line.includes('a dead letter could not be kept in the delivery log')));
+  });
+});
+
 describe('an origin that never recovers', () => {
   const rig = useQueueGate({ QUEUE_MAX_ATTEMPTS: '3' });
 
