@@ -18,7 +18,9 @@ pub fn push_str(out: &mut String, text: &str) {
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+                    // By hand: `{:04x}` linked a hex formatter for this alone.
+                    out.push_str("\\u");
+                    crate::keys::push_hex(out, &unit.to_be_bytes());
                 }
             }
         }

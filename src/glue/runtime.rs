@@ -389,13 +389,22 @@ impl SqlStorage {
     }
 }
 
-/// Set up once per instance: a panic is logged with its message before the
-/// module traps, and after a trap the instance is made again before the next
-/// event (with `--force-enable-abort-handler`, see scripts/build.sh).
+/// Set up once per instance: a panic is logged with where it happened
+/// (file and line, which find its cause) before the module traps, and after
+/// a trap the instance is made again before the next event (with
+/// `--force-enable-abort-handler`, see scripts/build.sh). Written piece by
+/// piece: formatting the whole panic info linked std's formatter of it.
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
-        console_error(&format!("hookgate: Rust panic: {info}"));
+        let mut text = String::from("hookgate: Rust panic");
+        if let Some(location) = info.location() {
+            text.push_str(" at ");
+            text.push_str(location.file());
+            text.push(':');
+            text.push_str(&u64::from(location.line()).to_string());
+        }
+        console_error(&text);
     }));
     wasm_bindgen::handler::set_on_abort(wasm_bindgen::handler::schedule_reinit);
 }
