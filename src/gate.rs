@@ -164,6 +164,21 @@ fn rejection(rejection: Rejection) -> Outcome {
     }
 }
 
+/// An unsigned event name as the replay key holds it: in one spelling for
+/// all the spellings an origin's library takes for one name (Shopify's reads
+/// `ORDERS/CREATE`, `orders.create` and `orders_create` as `orders/create`;
+/// found in review), so rewriting the case or the separators of a captured
+/// delivery's name makes no new key.
+fn event_name_key(name: &str) -> Vec<u8> {
+    let mut key = name.to_ascii_lowercase().into_bytes();
+    for byte in &mut key {
+        if *byte == b'/' || *byte == b'.' {
+            *byte = b'_';
+        }
+    }
+    key
+}
+
 /// A delivery whose signature verified.
 struct Verified<B> {
     key: String,
@@ -520,7 +535,7 @@ where
         KeySource::Signature => None,
         KeySource::SignatureAndHeader(name) => Some(fingerprint_with(
             &tags[matched],
-            request.header(name).unwrap_or_default().as_bytes(),
+            &event_name_key(&request.header(name).unwrap_or_default()),
         )),
     }
     .unwrap_or_else(|| fingerprint(&tags[matched]));

@@ -394,6 +394,11 @@ fn event_filter(value: &Raw) -> Option<EventFilter> {
 /// An `hmac` route's description of its sender, every field checked: the
 /// header names, the choices, the template, and that every part the
 /// template signs has its header and every header field is signed.
+/// Why a template whose `{id}` or `{url}` could take the body's bytes is
+/// refused (see [`crate::schemes::hmac::Template::text_in`]).
+const REACHES_BODY: &str =
+    "{id} right beside {body}, or {url} before it without public_url, could take the body's bytes";
+
 fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
     let text = |name: &'static str, expected: &'static str| match fields
         .iter()
@@ -550,6 +555,13 @@ fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
             Rule::Unused("the signed id ({id} in signed) keys replays already"),
         ));
     }
+    if matches!(template.before.last(), Some(Part::Id))
+        || matches!(template.after.first(), Some(Part::Id))
+        || (public_url.is_none() && template.before.contains(&Part::Url))
+    {
+        return Err(bad("signed", Rule::NeedsField(REACHES_BODY)));
+    }
+
     if public_url.is_some() && !signs(Part::Url) {
         return Err(bad(
             "public_url",
@@ -1143,7 +1155,7 @@ mod tests {
                 Rule::NeedsField("it signs {timestamp}, but the route sets no timestamp_header to read it from"),
             ),
             (
-                format!(r#"{sig}, "signed": "{{id}}{{body}}""#),
+                format!(r#"{sig}, "signed": "{{id}}.{{body}}""#),
                 "signed",
                 Rule::NeedsField("it signs {id}, but the route sets no id_header to read it from"),
             ),
@@ -1188,7 +1200,7 @@ mod tests {
                 Rule::SameHeader,
             ),
             (
-                format!(r#"{sig}, "signed": "{{id}}{{body}}", "id_header": "x-id", "replay_key_field": "id""#),
+                format!(r#"{sig}, "signed": "{{id}}.{{body}}", "id_header": "x-id", "replay_key_field": "id""#),
                 "replay_key_field",
                 Rule::Unused("the signed id ({id} in signed) keys replays already"),
             ),
@@ -1222,6 +1234,26 @@ mod tests {
                 format!(r#"{sig}, "public_url": "https://x/hook""#),
                 "public_url",
                 Rule::Unused("signed has no {url}, so no URL is signed"),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{method}} {{url}}|{{body}}""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{url}}{{body}}""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{timestamp}}.{{id}}{{body}}", "timestamp_header": "x-ts", "id_header": "x-id""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{body}}{{id}}", "id_header": "x-id""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
             ),
         ];
         for (fields, field, rule) in cases {

@@ -966,8 +966,33 @@ fn without_an_event_header_the_key_is_the_signatures_alone() {
     let handled = rig.run(&mut bare);
     assert_eq!(handled.key, Some(fingerprint(&tag)));
     let topic = rig.run(&mut shopify_delivery(body, "orders/create"));
-    assert_eq!(topic.key, Some(fingerprint_with(&tag, b"orders/create")));
+    assert_eq!(topic.key, Some(fingerprint_with(&tag, b"orders_create")));
     assert_eq!(topic.outcome, Outcome::Delivered);
+}
+
+/// Found in review: the event name is unsigned, and Shopify's library takes
+/// `ORDERS/CREATE` or `orders.create` for `orders/create`, so each spelling
+/// of a captured delivery's name was a new key and reached the origin's
+/// handler again. Every spelling is now the one key.
+#[test]
+fn another_spelling_of_the_event_name_is_no_new_key() {
+    let rig = Rig::with(six_routes(""));
+    let body = br#"{"id":7}"#;
+    assert_eq!(
+        rig.run(&mut shopify_delivery(body, "orders/create"))
+            .outcome,
+        Outcome::Delivered
+    );
+    for spelling in ["ORDERS/CREATE", "orders.create", "Orders_Create"] {
+        let again = rig.run(&mut shopify_delivery(body, spelling));
+        assert_eq!(again.outcome, Outcome::AlreadyDelivered, "{spelling}");
+    }
+    assert_eq!(
+        rig.run(&mut shopify_delivery(body, "orders/paid")).outcome,
+        Outcome::Delivered,
+        "another event of the same body is still its own"
+    );
+    assert_eq!(rig.forwarded(), 2);
 }
 
 /// Queue mode keys what it queues the same way: both topics are queued.
@@ -1639,7 +1664,7 @@ fn hmac_routes(extra: &str) -> Config {
                    "id_header": "x-id" {extra}}},
         "/url": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/url",
                    "signature_header": "x-sig", "encoding": "base64url",
-                   "signed": "{{method}} {{url}}|{{body}}" {extra}}},
+                   "signed": "{{body}}|{{method}} {{url}}" {extra}}},
         "/public": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/public",
                    "signature_header": "x-sig", "encoding": "base64",
                    "signed": "{{url}}{{body}}", "public_url": "https://hooks.example.com/square" {extra}}}

@@ -275,6 +275,19 @@ impl Template {
         Ok(template)
     }
 
+    /// Whether `id`, the id header's text, holds a byte of the template's
+    /// text. The signed bytes alone do not show where the id ends, so one
+    /// that could hold the text between it and the body would let a replay
+    /// move body bytes into it (and out of the body the origin receives)
+    /// under the same signature; an id that holds none of the template's
+    /// text ends where the sender's did. (`{id}` right beside `{body}`, and
+    /// `{url}` before it without `public_url`, are settings errors:
+    /// crate::routes.)
+    pub fn text_in(&self, id: &str) -> bool {
+        let held = |part: &Part| matches!(part, Part::Text(text) if text.iter().any(|b| id.as_bytes().contains(b)));
+        self.before.iter().any(held) || self.after.iter().any(held)
+    }
+
     /// Whether the template signs `part` anywhere.
     pub fn signs(&self, part: &Part) -> bool {
         self.before.contains(part) || self.after.contains(part)
@@ -372,6 +385,9 @@ impl HmacSpec {
         } else {
             String::new()
         };
+        if id.as_deref().is_some_and(|id| self.template.text_in(id)) {
+            return Err(Rejection::BadId);
+        }
         let values = Values {
             timestamp: timestamp.as_deref().unwrap_or_default(),
             id: id.as_deref().unwrap_or_default(),
@@ -794,10 +810,46 @@ mod tests {
         );
     }
 
+    /// Found in review: the signed bytes do not show where an id ends, so a
+    /// replay that moved the body's first bytes into the id verified alike,
+    /// under a new key, and the origin received what was left of the body.
+    #[test]
+    fn an_id_that_could_hold_body_bytes_is_refused() {
+        let spec = |template: &str| HmacSpec {
+            template: Template::parse(template).expect("t"),
+            timestamp_header: Some("x-ts".into()),
+            id_header: Some("x-id".into()),
+            ..HmacSpec::new("x-sig")
+        };
+        let read = |spec: &HmacSpec, id: &str| {
+            spec.read(
+                &headers(&[("x-sig", "ab"), ("x-ts", "1700000000"), ("x-id", id)]),
+                &String::new,
+            )
+            .err()
+        };
+        let before = spec("{timestamp}.{id}.{body}");
+        assert_eq!(read(&before, "evt_1"), None);
+        assert_eq!(
+            read(&before, r#"evt_1.{"email":"a@b"#),
+            Some(Rejection::BadId)
+        );
+        let after = spec("{body}|{timestamp}|{id}");
+        assert_eq!(read(&after, "evt_1"), None);
+        assert_eq!(read(&after, "x|evt_1"), Some(Rejection::BadId));
+        // Wherever the id stands: an id holding the template's text is
+        // refused, even where a digits-only timestamp between would also
+        // have stopped the move.
+        let apart = spec("{id}.{timestamp}|{body}");
+        assert_eq!(read(&apart, "evt.1"), Some(Rejection::BadId));
+        assert_eq!(read(&apart, "evt|1"), Some(Rejection::BadId));
+        assert_eq!(read(&apart, "evt_1"), None);
+    }
+
     #[test]
     fn the_replay_key_comes_only_from_signed_content() {
         let signed_id = HmacSpec {
-            template: Template::parse("{id}{body}").expect("t"),
+            template: Template::parse("{id}:{body}").expect("t"),
             id_header: Some("x-id".into()),
             replay_key_field: None,
             ..HmacSpec::new("x-sig")
