@@ -112,9 +112,10 @@ pub fn backoff(attempt: u32, base_seconds: u64) -> u64 {
 }
 
 /// The replay-store text of a queued event's forward: apart from the
-/// sender-side key, which was marked done when the event was accepted.
+/// sender-side key, which was marked done when the event was accepted (no
+/// sender key holds a `.`, and a route's texts begin with its path).
 pub fn forward_text(replay_text: &str) -> String {
-    format!("forward {replay_text}")
+    format!("forward.{replay_text}")
 }
 
 /// Forwards one queued event; `attempt` counts from 1 (the queue's own
@@ -418,6 +419,19 @@ mod tests {
             .map(|(n, _)| n.as_ref())
             .collect();
         assert_eq!(names, ["content-type", "svix-id", "svix-signature"]);
+    }
+
+    /// Found in review: `forward msg_1` is a webhook-id a sender may send,
+    /// so on a gate without ROUTES its hold was the consumer's mark of
+    /// `msg_1`, which was then acknowledged unforwarded. No sender's key
+    /// holds a `.` (ids and body ids that would are keyed by their
+    /// fingerprint), and a route's texts begin with its path.
+    #[test]
+    fn a_forwards_text_is_no_text_a_sender_can_make() {
+        let text = forward_text("msg_1");
+        assert!(!crate::schemes::standard_webhooks::id_is_valid(&text));
+        assert!(!text.starts_with('/'));
+        assert_ne!(text, forward_text("msg_2"));
     }
 
     #[test]
