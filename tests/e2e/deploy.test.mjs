@@ -90,13 +90,14 @@ describe('wrangler deploy --dry-run', () => {
     const consumers = Object.fromEntries(
       config.queues.consumers.map((c) => [
         c.queue,
-        { maxBatchSize: c.max_batch_size, maxBatchTimeout: c.max_batch_timeout, maxRetries: c.max_retries, deadLetterQueue: c.dead_letter_queue },
+        { maxBatchSize: c.max_batch_size, maxBatchTimeout: c.max_batch_timeout, maxRetries: c.max_retries, retryDelay: c.retry_delay, deadLetterQueue: c.dead_letter_queue },
       ]),
     );
     for (const [queue, settings] of Object.entries(QUEUE_CONSUMERS)) {
-      const { retryDelay, ...fields } = settings;
-      assert.equal(retryDelay, 0, 'hookgate delays its own retries');
-      assert.deepEqual(JSON.parse(JSON.stringify(consumers[queue])), fields, queue);
+      // retry_delay only delays a batch the consumer throws back (settings
+      // that do not parse): hookgate delays each of its own retries.
+      assert.equal(settings.retryDelay, 300, 'a thrown batch waits 5 minutes a try');
+      assert.deepEqual(JSON.parse(JSON.stringify(consumers[queue])), settings, queue);
     }
   });
 });

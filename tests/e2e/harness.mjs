@@ -688,8 +688,8 @@ function newMeter() {
  * queue's max_retries is only the outer bound.
  */
 export const QUEUE_CONSUMERS = {
-  'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 0, deadLetterQueue: 'hookgate-dead-letters' },
-  'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 0 },
+  'hookgate-deliveries': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 300, deadLetterQueue: 'hookgate-dead-letters' },
+  'hookgate-dead-letters': { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10, retryDelay: 300 },
 };
 
 /**

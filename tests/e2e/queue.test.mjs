@@ -392,6 +392,25 @@ describe('a bulk retry of dead letters', () => {
   });
 });
 
+// Found in review: a batch the consumer throws back (its settings do not
+// parse) was retried at once, so a bad deploy ran a backlog through the
+// queue's 100 retries and the dead-letter queue's 10 within seconds, after
+// which the runtime deleted every event. retry_delay (300 s, as
+// wrangler.toml sets it) makes each try wait.
+describe('queued events while the settings do not parse', () => {
+  const rig = useQueueGate({ ORIGIN_URL: 'not a url' });
+
+  test('wait minutes for each retry, not seconds', async () => {
+    const { gate } = rig;
+    const key = 'msg_during_a_bad_deploy';
+    await gate.sendQueued({ v: 1, route: '/', key, contentType: 'application/json', eventType: null, headers: [['webhook-id', key]], body: new Uint8Array(Buffer.from(quoEvent())) });
+    const tries = () => gate.logs.filter((line) => line.includes('hookgate: misconfigured')).length;
+    await eventually(() => tries() >= 1, 10_000, 'the first try');
+    await sleep(3_000);
+    assert.equal(tries(), 1, 'one try in 3 s');
+  });
+});
+
 describe('a queued event whose route was removed since', () => {
   const rig = useQueueGate();
 
