@@ -395,9 +395,10 @@ fn event_filter(value: &Raw) -> Option<EventFilter> {
 /// header names, the choices, the template, and that every part the
 /// template signs has its header and every header field is signed.
 /// Why a template whose `{id}` or `{url}` could take the body's bytes is
-/// refused (see [`crate::schemes::hmac::Template::text_in`]).
+/// refused (see [`crate::schemes::hmac::Template::id_end`]; a URL the
+/// request chooses could take the bytes after it through its query).
 const REACHES_BODY: &str =
-    "{id} right beside {body}, or {url} before it without public_url, could take the body's bytes";
+    "{id} must come once, before the body, with text after it, and {url} last or with public_url";
 
 fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
     let text = |name: &'static str, expected: &'static str| match fields
@@ -555,9 +556,10 @@ fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
             Rule::Unused("the signed id ({id} in signed) keys replays already"),
         ));
     }
-    if matches!(template.before.last(), Some(Part::Id))
-        || matches!(template.after.first(), Some(Part::Id))
-        || (public_url.is_none() && template.before.contains(&Part::Url))
+    if (signs(Part::Id) && template.id_end().is_none())
+        || (public_url.is_none()
+            && signs(Part::Url)
+            && !matches!(template.after.last(), Some(Part::Url)))
     {
         return Err(bad("signed", Rule::NeedsField(REACHES_BODY)));
     }
@@ -1252,6 +1254,16 @@ mod tests {
             ),
             (
                 format!(r#"{sig}, "signed": "{{body}}{{id}}", "id_header": "x-id""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{id}}{{timestamp}}{{body}}", "timestamp_header": "x-ts", "id_header": "x-id""#),
+                "signed",
+                Rule::NeedsField(REACHES_BODY),
+            ),
+            (
+                format!(r#"{sig}, "signed": "{{body}}{{url}}{{id}}", "id_header": "x-id""#),
                 "signed",
                 Rule::NeedsField(REACHES_BODY),
             ),

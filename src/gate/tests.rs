@@ -1660,7 +1660,7 @@ fn hmac_routes(extra: &str) -> Config {
                    "timestamp_unit": "milliseconds" {extra}}},
         "/ided": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/ided",
                    "signature_header": "x-sig", "signature_prefix": "sha256=",
-                   "signed": "{{id}}{{timestamp}}{{body}}", "timestamp_header": "x-ts",
+                   "signed": "{{id}}.{{timestamp}}{{body}}", "timestamp_header": "x-ts",
                    "id_header": "x-id" {extra}}},
         "/url": {{"scheme": "hmac", "secret": "HMAC", "origin": "http://o/url",
                    "signature_header": "x-sig", "encoding": "base64url",
