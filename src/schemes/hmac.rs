@@ -840,9 +840,8 @@ mod tests {
             read(&before, r#"evt_1.{"email":"a@b"#),
             Some(Rejection::BadId)
         );
-        // Wherever the id stands: an id holding the template's text is
-        // refused, even where a digits-only timestamp between would also
-        // have stopped the move.
+        // An id holding the text after it is refused, even where a
+        // digits-only timestamp between would also have stopped the move.
         let apart = spec("{id}.{timestamp}|{body}");
         assert_eq!(read(&apart, "evt.1"), Some(Rejection::BadId));
         assert_eq!(read(&apart, "evt_1"), None);
