@@ -17,7 +17,7 @@ const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
 /**
  * The replay key hookgate derives for an event (src/schemes): the signed id,
  * a body field, or the fingerprint of the signature and the event header
- * (src/keys.rs fingerprint_with). The origin receives it as the forward's
+ * in one spelling (src/keys.rs fingerprint_with, src/gate.rs event_name_key). The origin receives it as the forward's
  * webhook-id, so in kv mode it can dedupe on it.
  */
 function replayKey(scheme, body, headers) {
@@ -31,7 +31,8 @@ function replayKey(scheme, body, headers) {
       return JSON.parse(body).event_id;
     default: {
       const tag = createHmac('sha256', SECRETS[scheme]).update(body).digest();
-      const name = headers[scheme === 'github' ? 'x-github-event' : 'x-shopify-topic'] ?? '';
+      // The event name in the key's one spelling (src/gate.rs event_name_key).
+      const name = (headers[scheme === 'github' ? 'x-github-event' : 'x-shopify-topic'] ?? '').toLowerCase().replace(/[/.]/g, '_');
       return `sig_${createHash('sha256').update(tag).update(name).digest('hex').slice(0, 32)}`;
     }
   }
