@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import puppeteer from 'puppeteer-core';
 import { sampleEvent, signFor } from '../../scripts/senders.mjs';
-import { ROOT, ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, newId, poll, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
+import { ROOT, ORIGIN_KEY, SENDER_KEY, STRANGER_KEY, newId, poll, queuedMessage, quoEvent, send, signed, sleep, startGate, startOrigin } from './harness.mjs';
 
 const CHROMIUM = process.env.HOOKGATE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = process.env.HOOKGATE_SCREENSHOT;
@@ -680,15 +680,7 @@ describe('a dead letter in the dashboard', () => {
 
   test('a dead letter whose route is gone says so, with no retry button', async () => {
     const gone = 'msg_of_a_removed_route';
-    await gate.sendQueued({
-      v: 1,
-      route: '/removed',
-      key: gone,
-      contentType: 'application/json',
-      eventType: 'message.received',
-      headers: [['webhook-id', gone]],
-      body: new Uint8Array(Buffer.from(quoEvent())),
-    });
+    await gate.sendQueued(queuedMessage({ route: '/removed', key: gone }));
     await poll(async () => (await admin(gate, `/deliveries/${gone}?route=%2Fremoved`)).json?.dead_letter, 10_000);
     const { page, watch } = await watchedPage(chromium.browser);
     await page.goto(`${gate.url}_hookgate/`, { waitUntil: 'load' });

@@ -893,6 +893,23 @@ export function postOn(agent, url, { path = '/', headers = {}, body = '', parts 
 }
 
 /** A Quo-shaped event body. */
+/**
+ * A queued event as the gate's producer writes it (`queueSend` in
+ * src/js/edge.js, version 1), for `sendQueued` and `sendDeadLetter`: a Quo
+ * event of `eventType` under `key` on `route`.
+ */
+export function queuedMessage({ route = '/', key, eventType = 'message.received' }) {
+  return {
+    v: 1,
+    route,
+    key,
+    contentType: 'application/json',
+    eventType,
+    headers: [['webhook-id', key]],
+    body: new Uint8Array(Buffer.from(quoEvent(eventType))),
+  };
+}
+
 export function quoEvent(type = 'message.received', extra = {}) {
   return JSON.stringify({
     id: `EV${randomUUID().replaceAll('-', '').slice(0, 24)}`,

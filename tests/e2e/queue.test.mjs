@@ -10,6 +10,7 @@ import {
   ORIGIN_KEY,
   SCHEME_SECRETS,
   eventually,
+  queuedMessage,
   quoEvent,
   secretBinding,
   send,
@@ -250,16 +251,7 @@ describe('an origin that never recovers', () => {
 
   test('a message the runtime moved to the dead-letter queue is kept as a dead letter too', async () => {
     const { gate } = rig;
-    const body = Buffer.from(quoEvent('message.delivered'));
-    await gate.sendDeadLetter({
-      v: 1,
-      route: '/',
-      key: 'msg_from_the_dead_letter_queue',
-      contentType: 'application/json',
-      eventType: 'message.delivered',
-      headers: [['webhook-id', 'msg_from_the_dead_letter_queue']],
-      body: new Uint8Array(body),
-    });
+    await gate.sendDeadLetter(queuedMessage({ key: 'msg_from_the_dead_letter_queue', eventType: 'message.delivered' }));
     await eventually(
       async () => (await admin(gate, '/deliveries/msg_from_the_dead_letter_queue?route=%2F')).json?.outcome === 'dead',
       10_000,
@@ -403,7 +395,7 @@ describe('queued events while the settings do not parse', () => {
   test('wait minutes for each retry, not seconds', async () => {
     const { gate } = rig;
     const key = 'msg_during_a_bad_deploy';
-    await gate.sendQueued({ v: 1, route: '/', key, contentType: 'application/json', eventType: null, headers: [['webhook-id', key]], body: new Uint8Array(Buffer.from(quoEvent())) });
+    await gate.sendQueued(queuedMessage({ key }));
     const tries = () => gate.logs.filter((line) => line.includes('hookgate: misconfigured')).length;
     await eventually(() => tries() >= 1, 10_000, 'the first try');
     await sleep(3_000);
@@ -421,15 +413,7 @@ describe('a queued event whose route was removed since', () => {
     const { origin, gate } = rig;
     const key = 'msg_of_a_removed_route';
     // As a gate whose settings still had /removed queued it.
-    await gate.sendQueued({
-      v: 1,
-      route: '/removed',
-      key,
-      contentType: 'application/json',
-      eventType: 'message.received',
-      headers: [['webhook-id', key]],
-      body: new Uint8Array(Buffer.from(quoEvent())),
-    });
+    await gate.sendQueued(queuedMessage({ route: '/removed', key }));
     const path = `/deliveries/${key}?route=%2Fremoved`;
     await eventually(async () => (await admin(gate, path)).json?.dead_letter === true, 10_000, 'kept as a dead letter');
     const record = (await admin(gate, path)).json;
