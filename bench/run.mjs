@@ -57,6 +57,8 @@ const { values: options } = parseArgs({
 if (!['production', 'local'].includes(options.console)) {
   throw new Error(`--console is production or local, not ${JSON.stringify(options.console)}`);
 }
+/** The console as deployed stands in with `--kv memory` only (it lives in that entry module). */
+const PRODUCTION_CONSOLE = options.kv === 'memory' && options.console === 'production';
 const DURATION = Number(options.duration);
 const WARMUP = Number(options.warmup);
 const ROUNDS = Number(options.rounds);
@@ -161,8 +163,7 @@ function workerdTicks() {
  */
 async function measure(name, origin, { warmupIds, ids, count, bodyFile }) {
   const memoryKv = options.kv === 'memory';
-  const productionConsole = memoryKv && options.console === 'production';
-  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv, productionConsole });
+  const target = await startTarget(TARGETS[name], { originUrl: origin.url, memoryKv, productionConsole: PRODUCTION_CONSOLE });
   try {
     await runWrk(target.url, WARMUP, warmupIds, bodyFile, CONNECTIONS);
     const before = workerdTicks();
@@ -330,7 +331,7 @@ async function main() {
   lines.push(`Machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
     `Node ${process.version}, workerd from miniflare ${JSON.parse(readFileSync(`${ROOT}node_modules/miniflare/package.json`, 'utf8')).version}; ` +
     `KV: ${options.kv === 'memory' ? 'a Map in the isolate (--kv memory)' : "Miniflare's local KV"}; ` +
-    `console: ${options.kv === 'memory' && options.console === 'production' ? 'as deployed, each argument serialized to JSON (--console production)' : "local workerd's, formatted and printed (--console local)"}; wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
+    `console: ${PRODUCTION_CONSOLE ? 'as deployed, each argument serialized to JSON (--console production)' : "local workerd's, formatted and printed (--console local)"}; wrk -t1 -c${CONNECTIONS}; per cell ${ROUNDS} rounds of ${DURATION} s, each after ${WARMUP} s of warm-up, targets taking turns; ` +
     `req/s and latencies are means over the rounds, CPU is total workerd CPU over total requests; ${new Date().toISOString().slice(0, 10)}.`);
   lines.push('');
   lines.push('| body | target | req/s | p50 ms | p99 ms | errors | CPU ms/req | CPU over pass-through |');

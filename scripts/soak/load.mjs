@@ -17,8 +17,9 @@ const TIMESTAMPED = ['standard-webhooks', 'quo-legacy', 'stripe', 'slack'];
 /**
  * The replay key hookgate derives for an event (src/schemes): the signed id,
  * a body field, or the fingerprint of the signature and the event header
- * in one spelling (src/keys.rs fingerprint_with, src/gate.rs event_name_key). The origin receives it as the forward's
- * webhook-id, so in kv mode it can dedupe on it.
+ * in one spelling (src/keys.rs fingerprint_with, src/gate.rs
+ * event_name_key). The origin receives it as the forward's webhook-id, so in
+ * kv mode it can dedupe on it.
  */
 function replayKey(scheme, body, headers) {
   switch (scheme) {
