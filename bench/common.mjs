@@ -1,8 +1,8 @@
 // What the benchmark and the profiler share: the origin, the in-isolate KV,
 // the target Worker in workerd, the pre-signed deliveries and the wrk load.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { basename, dirname } from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -16,6 +16,28 @@ export const SECOND_KEY = `whsec_${randomBytes(24).toString('base64')}`;
 
 export function log(message) {
   process.stderr.write(`bench: ${message}\n`);
+}
+
+/**
+ * A release build of hookgate that keeps the wasm name section and the
+ * JavaScript's names (HOOKGATE_KEEP_NAMES), copied to bench/out/`dirName`
+ * (or the copy there, with `skip`): what a profile and the crossings meter
+ * read names from. Returns its script's path.
+ */
+export function namedBuild(dirName, skip = false) {
+  const dir = `${OUT}${dirName}`;
+  if (!skip) {
+    log(`building hookgate with its names (into bench/out/${dirName})`);
+    execFileSync('bash', [`${ROOT}scripts/build.sh`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, HOOKGATE_KEEP_NAMES: '1' },
+    });
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(`${ROOT}build`, dir, { recursive: true });
+    // The next plain build must not take this one for up to date.
+    rmSync(`${ROOT}build/.inputs`, { force: true });
+  }
+  return `${dir}/index.js`;
 }
 
 /**
@@ -93,8 +115,9 @@ for (const level of ['log', 'info', 'debug', 'warn', 'error']) {
  * in place of local workerd's), then re-exports the target Worker (`--kv
  * memory`).
  */
-function memoryCacheEntry(target, productionConsole) {
-  return `${productionConsole ? PRODUCTION_CONSOLE : ''}
+function memoryCacheEntry(target, productionConsole, countCrossings) {
+  return `${countCrossings ? "import './bench-crossings.mjs';" : ''}
+${productionConsole ? PRODUCTION_CONSOLE : ''}
 const entries = new Map();
 const memory = {
   async match(url) {
@@ -113,18 +136,68 @@ const memory = {
 };
 Object.defineProperty(globalThis, 'caches', { value: { default: memory }, configurable: true });
 export * from '${target}';
-export { default } from '${target}';
+${countCrossings ? COUNTED_DEFAULT(target) : `export { default } from '${target}';`}
 `;
 }
+
+/**
+ * For `countCrossings`: a module evaluated before the target's, which wraps
+ * every function the wasm module imports from JavaScript and every function
+ * it exports, through `WebAssembly.Instance`, so each call across the
+ * boundary is counted by name (the import and export names are the wasm
+ * module's own, so a minified bundle counts the same). Nothing of the
+ * target is changed; `GET /__crossings` on the entry answers the counts
+ * since the last such request, as JSON, and starts them again.
+ */
+export const CROSSINGS_MODULE = `
+const counts = (globalThis.__hookgateCrossings = {});
+const counted = (name, fn) =>
+  function (...args) {
+    counts[name] = (counts[name] ?? 0) + 1;
+    return fn.apply(this, args);
+  };
+const Instance = WebAssembly.Instance;
+WebAssembly.Instance = function (module, imports) {
+  const wrapped = {};
+  for (const [space, functions] of Object.entries(imports)) {
+    wrapped[space] = {};
+    for (const [name, value] of Object.entries(functions)) {
+      wrapped[space][name] = typeof value === 'function' ? counted('import ' + name, value) : value;
+    }
+  }
+  const instance = new Instance(module, wrapped);
+  const exports = {};
+  for (const [name, value] of Object.entries(instance.exports)) {
+    exports[name] = typeof value === 'function' ? counted('export ' + name, value) : value;
+  }
+  return { exports };
+};
+`;
+
+const COUNTED_DEFAULT = (target) => `import target from '${target}';
+export default {
+  ...target,
+  fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === '/__crossings') {
+      const counts = globalThis.__hookgateCrossings;
+      const answer = JSON.stringify(counts);
+      for (const name of Object.keys(counts)) delete counts[name];
+      return new Response(answer);
+    }
+    return target.fetch(request, env, ctx);
+  },
+};`;
 
 /**
  * One target Worker in its own workerd (Miniflare), in front of `originUrl`.
  * `target` is { scriptPath, wasm, durable, queue, twoKeys } as in run.mjs's
  * TARGETS; `memoryKv` puts MEMORY_KV in place of Miniflare's local KV;
+ * `countCrossings` counts every call between the target's JavaScript and
+ * its wasm (CROSSINGS_MODULE; with `memoryKv` only);
  * `inspect` opens workerd's inspector on a free loopback port (read it
  * with `mf.getInspectorURL()`).
  */
-export async function startTarget(target, { originUrl, memoryKv = false, productionConsole = false, inspect = false }) {
+export async function startTarget(target, { originUrl, memoryKv = false, productionConsole = false, inspect = false, countCrossings = false }) {
   const worker = {
     name: 'target',
     modules: true,
@@ -156,7 +229,8 @@ export async function startTarget(target, { originUrl, memoryKv = false, product
     const entry = `${dirname(target.scriptPath)}/bench-memory-cache-entry.mjs`;
     worker.scriptPath = undefined;
     worker.modules = [
-      { type: 'ESModule', path: entry, contents: memoryCacheEntry(`./${basename(target.scriptPath)}`, productionConsole) },
+      { type: 'ESModule', path: entry, contents: memoryCacheEntry(`./${basename(target.scriptPath)}`, productionConsole, countCrossings) },
+      ...(countCrossings ? [{ type: 'ESModule', path: `${dirname(target.scriptPath)}/bench-crossings.mjs`, contents: CROSSINGS_MODULE }] : []),
       { type: 'ESModule', path: target.scriptPath },
       ...(target.wasm ? [{ type: 'CompiledWasm', path: `${dirname(target.scriptPath)}/index_bg.wasm` }] : []),
     ];

@@ -10,11 +10,10 @@
 // How: Miniflare's inspectorPort, the target from GET /json, then
 // Profiler.enable / start / stop over the `ws` package. Sampling also counts
 // time a request waits, so the load is concurrent and KV is out of the way.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { devtools } from '../tests/e2e/harness.mjs';
-import { LUA, OUT, ROOT, log, makeBody, presign, runWrk, startOrigin, startTarget } from './common.mjs';
+import { LUA, OUT, ROOT, log, makeBody, namedBuild, presign, runWrk, startOrigin, startTarget } from './common.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -31,25 +30,8 @@ const { values: options } = parseArgs({
 const SIZE = Number(options.size);
 const SECONDS = Number(options.seconds);
 
-/** A build of hookgate whose wasm keeps its function names. */
-function profilingBuild() {
-  const dir = `${OUT}profile-build`;
-  if (!options['skip-build']) {
-    log('building hookgate with the wasm name section (for the profile)');
-    execFileSync('bash', [`${ROOT}scripts/build.sh`], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, HOOKGATE_KEEP_NAMES: '1' },
-    });
-    rmSync(dir, { recursive: true, force: true });
-    cpSync(`${ROOT}build`, dir, { recursive: true });
-    // The next plain build must not take this one for up to date.
-    rmSync(`${ROOT}build/.inputs`, { force: true });
-  }
-  return `${dir}/index.js`;
-}
-
 function scriptOf(target) {
-  if (target === 'hookgate') return { scriptPath: profilingBuild(), wasm: true };
+  if (target === 'hookgate') return { scriptPath: namedBuild('profile-build', options['skip-build']), wasm: true };
   if (target === 'js-webcrypto') return { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, wasm: false };
   if (target === 'passthrough') return { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, wasm: false };
   return { scriptPath: `${target.replace(/\/$/, '')}/index.js`, wasm: true };
