@@ -60,8 +60,8 @@ try {
       const status = await send(delivery(n));
       if (status !== expected) throw new Error(`a ${kind} was answered ${status}, not ${expected}`);
     }
-    // The work under waitUntil has settled by the next request's answer;
-    // one more request would count its own crossings, so wait instead.
+    // The last request's work under waitUntil (its log line, its cache
+    // writes) may run on after its answer: the counts are read after it.
     await new Promise((resolve) => setTimeout(resolve, 200));
     rows.push([kind, await counts()]);
   }
