@@ -11,9 +11,9 @@
 // forgery (a wrong signature). With `--at-most N` it fails when a delivered
 // event crosses more than N times: CI holds the boundary to today's count,
 // so a change can take crossings away and none can add them unseen.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { makeBody, namedBuild, presign, startOrigin, startTarget } from './common.mjs';
+import { OUT, makeBody, namedBuild, presign, startOrigin, startTarget } from './common.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -28,6 +28,8 @@ const COUNT = Number(options.deliveries);
 // A build with its names, so each call is counted under its own name.
 const script = options.target === 'hookgate' ? namedBuild('crossings-build', options['skip-build']) : `${options.target.replace(/\/$/, '')}/index.js`;
 
+// The signed deliveries are written there (a fresh clone has no bench/out).
+mkdirSync(OUT, { recursive: true });
 const origin = await startOrigin();
 const { url, mf } = await startTarget({ scriptPath: script, wasm: true }, { originUrl: origin.url, memoryKv: true, productionConsole: true, countCrossings: true });
 try {
