@@ -11,9 +11,9 @@
 // forgery (a wrong signature). With `--at-most N` it fails when a delivered
 // event crosses more than N times: CI holds the boundary to today's count,
 // so a change can take crossings away and none can add them unseen.
-import { mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OUT, makeBody, namedBuild, presign, startOrigin, startTarget } from './common.mjs';
+import { send, signed } from '../tests/e2e/harness.mjs';
+import { KEY, makeBody, namedBuild, startOrigin, startTarget } from './common.mjs';
 
 const { values: options } = parseArgs({
   options: {
@@ -28,38 +28,28 @@ const COUNT = Number(options.deliveries);
 // A build with its names, so each call is counted under its own name.
 const script = options.target === 'hookgate' ? namedBuild('crossings-build', options['skip-build']) : `${options.target.replace(/\/$/, '')}/index.js`;
 
-// The signed deliveries are written there (a fresh clone has no bench/out).
-mkdirSync(OUT, { recursive: true });
 const origin = await startOrigin();
 const { url, mf } = await startTarget({ scriptPath: script, wasm: true }, { originUrl: origin.url, memoryKv: true, productionConsole: true, countCrossings: true });
 try {
-  const body = makeBody(1024);
-  const [timestamp, ...lines] = readFileSync(presign(body, COUNT + 10, 'crossings'), 'utf8').trim().split('\n');
-  const signed = lines.map((line) => {
-    const [id, signature] = line.split(' ');
-    return { id, signature };
-  });
-  const send = async ({ id, signature }) => {
-    const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
-    const answer = await fetch(url, { method: 'POST', body, headers });
-    await answer.arrayBuffer();
-    return answer.status;
-  };
+  const body = makeBody(1024).toString();
+  // Signed as the e2e tests sign, with the key the target was started with.
+  const deliveries = Array.from({ length: COUNT + 10 }, () => signed(body, { key: KEY }));
+  const post = async (headers) => (await send(url, { headers, body })).status;
   const counts = async () => JSON.parse(await (await fetch(`${url}__crossings`)).text());
   // Warm-up: settings parsed, keys imported, the cache scope set.
-  for (const delivery of signed.slice(COUNT)) await send(delivery);
+  for (const headers of deliveries.slice(COUNT)) await post(headers);
   await counts();
 
   const kinds = [
-    ['delivered event', (n) => signed[n], 200],
-    ['duplicate', (n) => signed[n], 200],
-    ['forgery', (n) => ({ id: `${signed[n].id}_forged`, signature: signed[(n + 1) % COUNT].signature }), 401],
+    ['delivered event', (n) => deliveries[n], 200],
+    ['duplicate', (n) => deliveries[n], 200],
+    ['forgery', (n) => ({ ...deliveries[n], 'webhook-id': `${deliveries[n]['webhook-id']}_forged` }), 401],
   ];
   const rows = [];
   let delivered;
   for (const [kind, delivery, expected] of kinds) {
     for (let n = 0; n < COUNT; n += 1) {
-      const status = await send(delivery(n));
+      const status = await post(delivery(n));
       if (status !== expected) throw new Error(`a ${kind} was answered ${status}, not ${expected}`);
     }
     // The last request's work under waitUntil (its log line, its cache
