@@ -391,15 +391,15 @@ fn event_filter(value: &Raw) -> Option<EventFilter> {
     Some(EventFilter { patterns })
 }
 
-/// An `hmac` route's description of its sender, every field checked: the
-/// header names, the choices, the template, and that every part the
-/// template signs has its header and every header field is signed.
 /// Why a template whose `{id}` or `{url}` could take the body's bytes is
 /// refused (see [`crate::schemes::hmac::Template::id_end`]; a URL the
 /// request chooses could take the bytes after it through its query).
 const REACHES_BODY: &str =
     "{id} must come once, before the body, with text after it, and {url} last or with public_url";
 
+/// An `hmac` route's description of its sender, every field checked: the
+/// header names, the choices, the template, and that every part the
+/// template signs has its header and every header field is signed.
 fn hmac_spec(fields: &[(String, Raw)]) -> Result<HmacSpec, Bad> {
     let text = |name: &'static str, expected: &'static str| match fields
         .iter()

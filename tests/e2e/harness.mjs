@@ -892,7 +892,6 @@ export function postOn(agent, url, { path = '/', headers = {}, body = '', parts 
   });
 }
 
-/** A Quo-shaped event body. */
 /**
  * A queued event as the gate's producer writes it (`queueSend` in
  * src/js/edge.js, version 1), for `sendQueued` and `sendDeadLetter`: a Quo
@@ -910,6 +909,7 @@ export function queuedMessage({ route = '/', key, eventType = 'message.received'
   };
 }
 
+/** A Quo-shaped event body. */
 export function quoEvent(type = 'message.received', extra = {}) {
   return JSON.stringify({
     id: `EV${randomUUID().replaceAll('-', '').slice(0, 24)}`,
