@@ -149,7 +149,7 @@ ${countCrossings ? COUNTED_DEFAULT(target) : `export { default } from '${target}
  * target is changed; `GET /__crossings` on the entry answers the counts
  * since the last such request, as JSON, and starts them again.
  */
-export const CROSSINGS_MODULE = `
+const CROSSINGS_MODULE = `
 const counts = (globalThis.__hookgateCrossings = {});
 const counted = (name, fn) =>
   function (...args) {
