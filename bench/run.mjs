@@ -75,6 +75,9 @@ const TARGETS = {
   'hookgate-do': { scriptPath: `${ROOT}build/index.js`, wasm: true, durable: true, label: 'hookgate, durable-object mode' },
   'js-standardwebhooks': { scriptPath: `${OUT}standardwebhooks.bundle.mjs`, label: 'JS + standardwebhooks' },
   'js-webcrypto': { scriptPath: `${ROOT}bench/workers/webcrypto.mjs`, label: 'JS + WebCrypto' },
+  // Measurement only (not in the default targets): hookgate's I/O from
+  // JavaScript, no wasm (bench/workers/io-floor.mjs).
+  'io-floor': { scriptPath: `${OUT}io-floor.bundle.mjs`, label: "hookgate's I/O in JS, no wasm" },
   passthrough: { scriptPath: `${ROOT}bench/workers/passthrough.mjs`, label: 'pass-through (no verify, no KV)' },
   // Only in the queue-mode comparison (--queue-delays), beside `hookgate`.
   'hookgate-queue': { scriptPath: `${ROOT}build/index.js`, wasm: true, queue: true, hookgate: true, label: 'hookgate, queue mode' },
@@ -108,16 +111,18 @@ function build() {
     log('building hookgate (release)');
     execFileSync('bash', [`${ROOT}scripts/build.sh`], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  esbuild.buildSync({
-    entryPoints: [`${ROOT}bench/workers/standardwebhooks.mjs`],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    minify: true,
-    outfile: TARGETS['js-standardwebhooks'].scriptPath,
-    logLevel: 'error',
-  });
+  for (const [worker, target] of [['standardwebhooks', 'js-standardwebhooks'], ['io-floor', 'io-floor']]) {
+    esbuild.buildSync({
+      entryPoints: [`${ROOT}bench/workers/${worker}.mjs`],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      minify: true,
+      outfile: TARGETS[target].scriptPath,
+      logLevel: 'error',
+    });
+  }
 }
 
 // ---------------------------------------------------------------- workerd
