@@ -1,6 +1,6 @@
 // Measurement only: hookgate's I/O for a delivered event, done from
 // JavaScript with no wasm at all. The WebCrypto Worker's verification
-// (bench/workers/webcrypto.mjs, the same code), then exactly the calls
+// (`signatureMatches` of bench/workers/webcrypto.mjs), then exactly the calls
 // hookgate's wasm makes into src/js/edge.js, in its order and with its
 // arguments' shapes (captured from a run of the built Worker): the
 // request's facts, the body read under its deadline, a read and two writes
@@ -11,26 +11,12 @@
 // between JavaScript and wasm can reach while hookgate does this I/O
 // (docs/benchmark.md, "The I/O floor"). Bundled by bench/run.mjs.
 import { cacheGet, cachePut, forward, kvGet, kvPut, logObject, readBody, requestFacts, respond, useCacheScope } from '../../src/js/edge.js';
+import { signatureMatches } from './webcrypto.mjs';
 
 const SEP = '\0';
-const encoder = new TextEncoder();
-let cachedKey;
-let names;
-
-async function hmacKey(secret) {
-  if (!cachedKey) {
-    const raw = Uint8Array.from(atob(secret.replace(/^whsec_/, '')), (c) => c.charCodeAt(0));
-    cachedKey = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  }
-  return cachedKey;
-}
-
-function equal(a, b) {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i += 1) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+/** The header names hookgate reads for one Standard Webhooks route. */
+const NAMES = ['content-length', 'content-type', 'authorization', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'svix-id', 'svix-timestamp', 'svix-signature'];
+useCacheScope('bench');
 
 /** A 64-character stand-in for hookgate's hashed key of `id`. */
 function hashedOf(id) {
@@ -39,13 +25,8 @@ function hashedOf(id) {
 
 export default {
   async fetch(request, env) {
-    if (!names) {
-      // The header names hookgate reads for one Standard Webhooks route.
-      names = ['content-length', 'content-type', 'authorization', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'svix-id', 'svix-timestamp', 'svix-signature'];
-      useCacheScope('bench');
-    }
     const started = Date.now();
-    const facts = requestFacts(request, names).split(SEP);
+    const facts = requestFacts(request, NAMES).split(SEP);
     const header = (name) => {
       for (let i = 2; i + 1 < facts.length; i += 2) if (facts[i] === name) return facts[i + 1];
       return undefined;
@@ -58,14 +39,7 @@ export default {
     if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return respond(401, 'text/plain', 'stale', '');
     const body = await readBody(request, 2 * 1024 * 1024, Date.now() + 30_000);
     if (typeof body === 'string') return respond(400, 'text/plain', body, '');
-    const prefix = encoder.encode(`${id}.${timestamp}.`);
-    const signed = new Uint8Array(prefix.length + body.length);
-    signed.set(prefix);
-    signed.set(body, prefix.length);
-    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(env.WEBHOOK_SECRET), signed));
-    const expected = btoa(String.fromCharCode(...mac));
-    const ok = signature.split(' ').some((entry) => entry.startsWith('v1,') && equal(entry.slice(3), expected));
-    if (!ok) return respond(401, 'text/plain', 'bad signature', '');
+    if (!(await signatureMatches(env.WEBHOOK_SECRET, id, timestamp, signature, body))) return respond(401, 'text/plain', 'bad signature', '');
     const hashed = hashedOf(id);
     const claim = `claim/v1/${hashed}`;
     if ((await cacheGet(claim)) !== undefined) return respond(200, 'application/json', '{"status":"duplicate"}', '');

@@ -18,6 +18,18 @@ function equal(a, b) {
   return diff === 0;
 }
 
+/** Whether `signature` holds a `v1` tag of `id.timestamp.body` under
+ * `secret` (also the I/O floor's verification, bench/workers/io-floor.mjs). */
+export async function signatureMatches(secret, id, timestamp, signature, body) {
+  const prefix = encoder.encode(`${id}.${timestamp}.`);
+  const signed = new Uint8Array(prefix.length + body.length);
+  signed.set(prefix);
+  signed.set(body, prefix.length);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), signed));
+  const expected = btoa(String.fromCharCode(...mac));
+  return signature.split(' ').some((entry) => entry.startsWith('v1,') && equal(entry.slice(3), expected));
+}
+
 export default {
   async fetch(request, env) {
     if (request.method !== 'POST') return new Response('method', { status: 405 });
@@ -27,14 +39,7 @@ export default {
     if (!id || !timestamp || !signature) return new Response('missing', { status: 401 });
     if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return new Response('stale', { status: 401 });
     const body = new Uint8Array(await request.arrayBuffer());
-    const prefix = encoder.encode(`${id}.${timestamp}.`);
-    const signed = new Uint8Array(prefix.length + body.length);
-    signed.set(prefix);
-    signed.set(body, prefix.length);
-    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(env.WEBHOOK_SECRET), signed));
-    const expected = btoa(String.fromCharCode(...mac));
-    const ok = signature.split(' ').some((entry) => entry.startsWith('v1,') && equal(entry.slice(3), expected));
-    if (!ok) return new Response('bad signature', { status: 401 });
+    if (!(await signatureMatches(env.WEBHOOK_SECRET, id, timestamp, signature, body))) return new Response('bad signature', { status: 401 });
     const key = `seen:${id}`;
     if ((await env.REPLAY_KV.get(key)) !== null) return new Response('duplicate');
     await env.REPLAY_KV.put(key, 'in-flight', { expirationTtl: 60 });
